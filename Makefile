@@ -1,0 +1,40 @@
+# blurscope — the two commands a newcomer needs:
+#   make run    set up .venv from requirements.lock and run the default pipeline
+#   make test   set up .venv and run the test suite
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+SNAKEMAKE_ARGS ?=
+
+.PHONY: run test bench lint venv dryrun report clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	touch $@
+
+run: venv
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+
+dryrun: venv
+	$(BIN)/snakemake -n $(SNAKEMAKE_ARGS)
+
+report: venv
+	$(BIN)/snakemake --report results/report/snakemake_report.zip $(SNAKEMAKE_ARGS)
+
+test: venv
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: venv
+	@for b in tests/bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lint: venv
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check .
+
+clean:
+	rm -rf results/* .snakemake

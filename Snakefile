@@ -1,0 +1,18 @@
+# blurscope: train one classifier per Gaussian blur sigma and analyse what changed inside it.
+# Quick start: `make run` (see README.md). Config: config/config.yaml, schema: config/schema.yaml.
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        lambda wildcards: [t for targets in TARGETS.values() for t in targets],
+
+
+include: "rules/data.smk"
+include: "rules/train.smk"

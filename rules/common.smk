@@ -1,0 +1,119 @@
+# Shared helpers: config validation, model ids, per-rule config subsets and resources.
+# Nothing here writes files (a parse-time write would refresh mtimes and trigger reruns).
+
+import math
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.20")
+
+
+validate(config, workflow.source_path("../config/schema.yaml"))
+
+
+def _check_config(cfg):
+    """Cross-key checks JSON Schema cannot express; each error names the key."""
+    if 0 not in [float(s) for s in cfg["sigmas"]]:
+        raise ValueError(
+            f"config key 'sigmas' must contain 0 (the baseline), got {cfg['sigmas']}"
+        )
+    ds = cfg["dataset"]
+    if ds["kind"] == "imagefolder":
+        if not ds.get("root"):
+            raise ValueError(
+                "config key 'dataset.root' is required when dataset.kind is 'imagefolder'"
+            )
+        if not Path(ds["root"]).is_dir():
+            raise ValueError(
+                f"config key 'dataset.root': folder {ds['root']} does not exist"
+            )
+    for key in ("weights", "blurpool_weights"):
+        w = cfg["model"].get(key)
+        if w and not Path(w).is_file():
+            raise ValueError(f"config key 'model.{key}': file {w} does not exist")
+    if cfg["training"]["epochs"] == 0 and not cfg["model"].get("weights"):
+        raise ValueError(
+            "config key 'training.epochs' is 0 but 'model.weights' is null: nothing to start from"
+        )
+
+
+_check_config(config)
+
+RESULTS = config["results"]
+SIGMAS = sorted(float(s) for s in config["sigmas"])
+
+
+def fmt_sigma(sigma):
+    """Sigma as it appears in model ids and tables: 0, 0.5, 1, 1.5 ..."""
+    return f"{float(sigma):g}"
+
+
+def model_id(sigma, seed_index=0):
+    base = f"sigma{fmt_sigma(sigma)}"
+    return base if seed_index == 0 else f"{base}-seed{seed_index}"
+
+
+SIGMA_MODELS = [model_id(s) for s in SIGMAS]
+BLURPOOL = "blurpool"
+MODELS = SIGMA_MODELS + [BLURPOOL]
+_SEED_SIGMAS = sorted(
+    float(s) for s in config["training"]["seed_sigmas"] if float(s) in SIGMAS
+)
+SEED_MODELS = [
+    model_id(s, k)
+    for s in _SEED_SIGMAS
+    for k in range(1, int(config["training"]["seeds"]))
+]
+ALL_TRAINED = MODELS + SEED_MODELS
+LAYERS = list(config["analysis"]["layers"])
+
+
+def model_sigma(model):
+    """Training sigma (px at 224) of a model id; BlurPool is trained at 0."""
+    if model == BLURPOOL:
+        return 0.0
+    return float(model.split("-seed")[0][len("sigma") :])
+
+
+def model_seed_index(model):
+    return int(model.split("-seed")[1]) if "-seed" in model else 0
+
+
+def model_path(model):
+    return f"{RESULTS}/models/{model}.safetensors"
+
+
+def cfg(*sections):
+    """The config subsets a rule needs, passed through params: (so reruns track them)."""
+    if len(sections) == 1:
+        return config[sections[0]]
+    return {s: config[s] for s in sections}
+
+
+def rule_log(rule, wildcards=""):
+    return f"{RESULTS}/logs/{rule}/{wildcards or 'all'}.log"
+
+
+def rule_bench(rule, wildcards=""):
+    return f"{RESULTS}/benchmarks/{rule}/{wildcards or 'all'}.tsv"
+
+
+_res = config["resources"]
+THREADS = {
+    "torch": _res["torch_threads"],
+    "cpu": _res["cpu_threads"],
+    "plot": 1,
+}
+RESOURCES = {
+    "torch": {
+        "mem_mb": _res["torch_mem_mb"],
+        "runtime": _res["torch_runtime"],
+        "gpu": _res["gpus"],
+    },
+    "cpu": {"mem_mb": _res["cpu_mem_mb"], "runtime": _res["cpu_runtime"]},
+    "plot": {"mem_mb": _res["cpu_mem_mb"], "runtime": _res["cpu_runtime"]},
+}
+
+# Final targets of every stage; rule all collects them.
+TARGETS = {}

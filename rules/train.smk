@@ -1,0 +1,156 @@
+# Stage "train": baseline (sigma 0), one blur model per sigma, the BlurPool model; evaluation.
+
+
+wildcard_constraints:
+    rep=r"(-seed[1-9][0-9]*)?",
+    blursigma=r"0\.[0-9]+|[1-9][0-9]*(\.[0-9]+)?",
+    model=r"sigma[0-9.]+(-seed[0-9]+)?|blurpool",
+
+
+def parent_model(wildcards):
+    """The model a blur model is fine-tuned from (none in scratch mode).
+
+    Chained ("previous"): the next smaller configured sigma. Seed replicates
+    (-seedK) always fine-tune from their own replicate baseline.
+    """
+    if config["training"]["mode"] == "scratch":
+        return []
+    sigma = float(wildcards.blursigma)
+    seed_index = int(wildcards.rep[len("-seed") :]) if wildcards.rep else 0
+    parent_sigma = 0.0
+    if config["training"]["finetune_from"] == "previous" and seed_index == 0:
+        parent_sigma = max(s for s in SIGMAS if s < sigma)
+    return model_path(model_id(parent_sigma, seed_index))
+
+
+TRAIN_COMMON = dict(
+    training=cfg("training"),
+    model=cfg("model"),
+    image_size=config["dataset"]["image_size"],
+    skip_corrupt=config["dataset"]["skip_corrupt"],
+)
+
+
+rule train_baseline:
+    input:
+        manifest=rules.prepare_dataset.output.manifest,
+        classes=rules.prepare_dataset.output.classes,
+    output:
+        weights=f"{RESULTS}/models/sigma0{{rep}}.safetensors",
+        meta=f"{RESULTS}/models/sigma0{{rep}}.json",
+    params:
+        role="baseline",
+        sigma=0.0,
+        **TRAIN_COMMON,
+    log:
+        rule_log("train_baseline", "sigma0{rep}"),
+    benchmark:
+        rule_bench("train_baseline", "sigma0{rep}")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    script:
+        "../workflow_scripts/train_model.py"
+
+
+rule finetune_blur:
+    input:
+        manifest=rules.prepare_dataset.output.manifest,
+        classes=rules.prepare_dataset.output.classes,
+        parent=parent_model,
+    output:
+        weights=f"{RESULTS}/models/sigma{{blursigma}}{{rep}}.safetensors",
+        meta=f"{RESULTS}/models/sigma{{blursigma}}{{rep}}.json",
+    params:
+        role=lambda wc: "scratch" if config["training"]["mode"] == "scratch" else "finetune",
+        sigma=lambda wc: float(wc.blursigma),
+        **TRAIN_COMMON,
+    log:
+        rule_log("finetune_blur", "sigma{blursigma}{rep}"),
+    benchmark:
+        rule_bench("finetune_blur", "sigma{blursigma}{rep}")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    script:
+        "../workflow_scripts/train_model.py"
+
+
+rule train_blurpool:
+    input:
+        manifest=rules.prepare_dataset.output.manifest,
+        classes=rules.prepare_dataset.output.classes,
+    output:
+        weights=f"{RESULTS}/models/{BLURPOOL}.safetensors",
+        meta=f"{RESULTS}/models/{BLURPOOL}.json",
+    params:
+        role="blurpool",
+        sigma=0.0,
+        **TRAIN_COMMON,
+    log:
+        rule_log("train_blurpool"),
+    benchmark:
+        rule_bench("train_blurpool")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    script:
+        "../workflow_scripts/train_model.py"
+
+
+rule evaluate:
+    input:
+        weights=lambda wc: model_path(wc.model),
+        manifest=rules.prepare_dataset.output.manifest,
+        classes=rules.prepare_dataset.output.classes,
+    output:
+        f"{RESULTS}/evaluation/{{model}}.tsv",
+    params:
+        evaluation=cfg("evaluation"),
+        sigmas=SIGMAS,
+        image_size=config["dataset"]["image_size"],
+        skip_corrupt=config["dataset"]["skip_corrupt"],
+    log:
+        rule_log("evaluate", "{model}"),
+    benchmark:
+        rule_bench("evaluate", "{model}")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    script:
+        "../workflow_scripts/evaluate.py"
+
+
+rule accuracy_matrix:
+    input:
+        expand(f"{RESULTS}/evaluation/{{model}}.tsv", model=ALL_TRAINED),
+    output:
+        table=f"{RESULTS}/evaluation/accuracy_matrix.tsv",
+        figure=f"{RESULTS}/figures/accuracy_matrix.png",
+    params:
+        plots=cfg("plots"),
+    log:
+        rule_log("accuracy_matrix"),
+    benchmark:
+        rule_bench("accuracy_matrix")
+    conda:
+        "../envs/plot.yaml"
+    threads: THREADS["plot"]
+    resources:
+        **RESOURCES["plot"],
+    script:
+        "../workflow_scripts/accuracy_matrix.py"
+
+
+TARGETS["train"] = [
+    rules.accuracy_matrix.output.table,
+    rules.accuracy_matrix.output.figure,
+]

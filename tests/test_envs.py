@@ -1,0 +1,70 @@
+"""Every conda env pins python 3.11 and exactly the versions of requirements.lock."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+ENVS = sorted((REPO / "envs").glob("*.yaml"))
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_pins() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"requirements.lock line {line!r} is not pinned with =="
+            pins[_norm(name)] = version
+    return pins
+
+
+def env_pins(path: Path) -> dict[str, str]:
+    spec = yaml.safe_load(path.read_text())
+    pins = {}
+    for dep in spec["dependencies"]:
+        entries = dep["pip"] if isinstance(dep, dict) else [dep]
+        sep = "==" if isinstance(dep, dict) else "="
+        for entry in entries:
+            name, _, version = entry.partition(sep)
+            pins[_norm(name.replace("pytorch", "torch"))] = version.lstrip("=")
+    return pins
+
+
+def test_lock_pins_every_required_package() -> None:
+    pins = lock_pins()
+    for pkg in ("snakemake", "torch", "torchvision", "timm", "antialiased-cnns", "numpy", "scipy",
+                "pywavelets", "pillow", "pandas", "seaborn", "pytest", "snakemake-executor-plugin-slurm"):
+        assert pkg in pins, f"{pkg} missing from requirements.lock"
+    major, minor = map(int, pins["snakemake"].split(".")[:2])
+    assert (major, minor) >= (9, 20)
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
+def test_env_agrees_with_lock(env: Path) -> None:
+    spec = yaml.safe_load(env.read_text())
+    assert spec["channels"] == ["conda-forge", "nodefaults"]
+    pins = env_pins(env)
+    assert pins.get("python") == "3.11", f"{env.name}: python must be pinned to 3.11"
+    lock = lock_pins()
+    for name, version in pins.items():
+        if name in ("python", "pip"):
+            continue
+        assert name in lock, f"{env.name}: {name} is not in requirements.lock"
+        assert version == lock[name], f"{env.name}: {name}=={version} but requirements.lock has {lock[name]}"
+
+
+def test_every_rule_uses_an_existing_env() -> None:
+    used = set()
+    for smk in (REPO / "rules").glob("*.smk"):
+        used |= set(re.findall(r'conda:\s*\n\s*"\.\./envs/([\w.-]+)"', smk.read_text()))
+    assert used, "no conda: directives found"
+    assert used <= {p.name for p in ENVS}, used - {p.name for p in ENVS}

@@ -1,0 +1,86 @@
+"""Models: construction, checkpoint round trip, foreign checkpoints, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from blurscope.hooks import get_module
+from blurscope.models import (
+    BlurscopeNet,
+    build_model,
+    load_backbone_weights,
+    load_model,
+    read_state_dict,
+    save_model,
+)
+
+
+def _meta(**kw):
+    meta = {"model_id": "sigma2", "arch": "resnet_narrow", "arch_kwargs": {"widths": [8, 8, 16, 16]},
+            "antialiased": False, "sigma": 2.0, "sigma_px": 2 * 32 / 224, "image_size": 32, "num_classes": 4}
+    meta.update(kw)
+    return meta
+
+
+def test_safetensors_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
+    meta = _meta()
+    model = BlurscopeNet(build_model("resnet_narrow", 4, widths=(8, 8, 16, 16)), meta["sigma_px"]).eval()
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        before = model(x)
+    save_model(model, tmp_path / "m.safetensors", meta)
+    loaded, meta2 = load_model(tmp_path / "m.safetensors")
+    with torch.no_grad():
+        after = loaded(x)
+    assert torch.equal(before, after)
+    assert meta2["sigma"] == 2.0 and loaded.blur.sigma_px == pytest.approx(meta["sigma_px"])
+    assert not loaded.training
+
+
+def test_blurpool_variant_and_layer_names() -> None:
+    std = build_model("resnet_narrow", 10)
+    aa = build_model("resnet_narrow", 10, antialiased=True)
+    assert 300_000 < sum(p.numel() for p in std.parameters()) < 360_000
+    assert "BlurPool" in type(get_module(aa, "layer2.0.aa")).__name__
+    with pytest.raises(KeyError, match="valid layer names: conv1"):
+        get_module(BlurscopeNet(std), "layer9.9")
+    with pytest.raises(ValueError, match="not known; valid"):
+        build_model("resnet_tiny", 10)
+
+
+def test_torch_state_dict_checkpoint_is_loaded(tmp_path: Path) -> None:
+    src = build_model("resnet18", 5)
+    torch.save({"state_dict": {"module." + k: v for k, v in src.state_dict().items()}}, tmp_path / "r18.pth")
+    dst = build_model("resnet18", 5)
+    load_backbone_weights(dst, read_state_dict(tmp_path / "r18.pth"), "r18.pth")
+    for k, v in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[k], v)
+
+
+def test_mismatched_checkpoint_errors_name_the_file_and_keys(tmp_path: Path) -> None:
+    other = build_model("resnet_narrow", 4)
+    torch.save(other.state_dict(), tmp_path / "narrow.pt")
+    with pytest.raises(ValueError, match=r"checkpoint .*narrow.pt does not fit architecture ResNet: .*"):
+        load_backbone_weights(build_model("resnet18", 4), read_state_dict(tmp_path / "narrow.pt"), str(tmp_path / "narrow.pt"))
+    # same architecture, other class count: shape mismatch named; reset_head drops only the head
+    ten = build_model("resnet_narrow", 10)
+    with pytest.raises(ValueError, match=r"shape mismatch: fc.weight \(4, 128\) vs model \(10, 128\)"):
+        load_backbone_weights(ten, other.state_dict(), "narrow.pt")
+    skipped = load_backbone_weights(ten, other.state_dict(), "narrow.pt", reset_head=True)
+    assert sorted(skipped) == ["fc.bias", "fc.weight"]
+    with pytest.raises(FileNotFoundError, match="model.weights"):
+        read_state_dict(tmp_path / "missing.safetensors")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pt could not be read"):
+        read_state_dict(tmp_path / "junk.pt")
+
+
+def test_load_model_needs_meta(tmp_path: Path) -> None:
+    model = BlurscopeNet(build_model("resnet_narrow", 4))
+    save_model(model, tmp_path / "x.safetensors", _meta(arch_kwargs={}))
+    (tmp_path / "x.json").unlink()
+    with pytest.raises(FileNotFoundError, match="x.json"):
+        load_model(tmp_path / "x.safetensors")

@@ -1,0 +1,249 @@
+"""Image data: ImageFolder manifests, decoding, resizing and analysis subsets.
+
+Images enter the library as uint8 ``[N, H, W, 3]`` arrays (RGB) and are turned
+into float ``[N, 3, H, W]`` tensors in ``[0, 1]`` by :func:`to_float`; the
+models do their own blur and normalisation (:mod:`blurscope.models`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .io import save_npz
+
+log = logging.getLogger("blurscope.data")
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".JPEG")
+MANIFEST_COLUMNS = ["path", "split", "label", "class_name"]
+
+
+class CorruptImageError(ValueError):
+    """An image file that cannot be decoded (the message names the file)."""
+
+
+def scan_imagefolder(root: str | os.PathLike, splits: dict[str, str]) -> pd.DataFrame:
+    """Build a manifest from an ImageFolder tree ``root/<split dir>/<class>/<image>``.
+
+    Class indices are the sorted class folder names of the first split (as
+    torchvision's ImageFolder); every split must have the same classes.
+
+    Args:
+        root: dataset root (config ``dataset.root``).
+        splits: manifest split name → folder name, e.g. ``{"train": "train", "val": "val"}``.
+
+    Returns:
+        Manifest with columns ``path`` (relative to ``root``), ``split``, ``label``, ``class_name``.
+
+    Raises:
+        FileNotFoundError / ValueError naming the missing or empty folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset.root {root} does not exist or is not a directory")
+    classes: list[str] | None = None
+    rows = []
+    for split, folder in splits.items():
+        split_dir = root / folder
+        if not split_dir.is_dir():
+            raise FileNotFoundError(f"dataset split {split!r}: folder {split_dir} does not exist (dataset.splits.{split})")
+        found = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
+        if not found:
+            raise ValueError(f"dataset split folder {split_dir} has no class sub-folders (ImageFolder layout expected)")
+        if classes is None:
+            classes = found
+        elif found != classes:
+            extra = sorted(set(found) ^ set(classes))
+            raise ValueError(f"classes of {split_dir} differ from the first split's: {extra[:10]}")
+        for label, name in enumerate(classes):
+            files = sorted(p for p in (split_dir / name).rglob("*") if p.suffix in IMAGE_EXTENSIONS or p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not files:
+                raise ValueError(f"class folder {split_dir / name} contains no images ({', '.join(IMAGE_EXTENSIONS[:4])} ...)")
+            rows.extend((str(p.relative_to(root)), split, label, name) for p in files)
+    return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+
+
+def scan_cue_conflict(root: str | os.PathLike, class_names: Sequence[str]) -> pd.DataFrame:
+    """Index a cue-conflict tree ``root/<shape class>/<texture class>/<image>``.
+
+    Returns manifest rows (split ``cue_conflict``, absolute paths) with
+    ``shape_label`` and ``texture_label``.
+
+    Raises:
+        ValueError: naming a folder whose class is not one of ``class_names``.
+    """
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset.cue_conflict_root {root} does not exist")
+    index = {c: i for i, c in enumerate(class_names)}
+    rows = []
+    for shape_dir in sorted(d for d in root.iterdir() if d.is_dir()):
+        for tex_dir in sorted(d for d in shape_dir.iterdir() if d.is_dir()):
+            for name in (shape_dir.name, tex_dir.name):
+                if name not in index:
+                    raise ValueError(f"cue-conflict folder {tex_dir}: class {name!r} is not a dataset class")
+            for p in sorted(tex_dir.iterdir()):
+                if p.suffix.lower() in {e.lower() for e in IMAGE_EXTENSIONS}:
+                    s, t = index[shape_dir.name], index[tex_dir.name]
+                    rows.append((str(p), "cue_conflict", s, shape_dir.name, s, t))
+    if not rows:
+        raise ValueError(f"dataset.cue_conflict_root {root} holds no images in <shape>/<texture>/ folders")
+    return pd.DataFrame(rows, columns=[*MANIFEST_COLUMNS, "shape_label", "texture_label"])
+
+
+def read_image(path: str | os.PathLike, size: int, crop: bool = True) -> np.ndarray:
+    """Decode one image to uint8 ``[size, size, 3]`` RGB.
+
+    Resizes the shorter side to ``size`` (bilinear, antialiased) and centre-crops
+    (``crop=True``), the usual evaluation transform; images already ``size²``
+    are returned unresampled.
+
+    Raises:
+        CorruptImageError: naming the file.
+    """
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            if (w, h) != (size, size):
+                scale = size / min(w, h)
+                nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+                im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=None)
+                left, top = (nw - size) // 2, (nh - size) // 2
+                im = im.crop((left, top, left + size, top + size))
+            return np.asarray(im, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise CorruptImageError(f"cannot read image {path}: {err}") from err
+
+
+def read_images(
+    root: str | os.PathLike, paths: Sequence[str], size: int, skip_corrupt: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode many images: returns uint8 ``[N, size, size, 3]`` and the kept indices ``[N]``.
+
+    Args:
+        skip_corrupt: log and drop unreadable files (config ``dataset.skip_corrupt``)
+            instead of raising :class:`CorruptImageError`.
+    """
+    root = Path(root)
+    out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
+    keep = []
+    skipped = 0
+    for i, rel in enumerate(paths):
+        try:
+            out[len(keep)] = read_image(root / rel, size)
+            keep.append(i)
+        except CorruptImageError as err:
+            if not skip_corrupt:
+                raise
+            skipped += 1
+            log.warning("skipping corrupt image (dataset.skip_corrupt=true): %s", err)
+    if skipped:
+        log.warning("skipped %d corrupt image(s) of %d", skipped, len(paths))
+    return out[: len(keep)], np.asarray(keep, dtype=np.int64)
+
+
+def verify_images(root: str | os.PathLike, paths: Sequence[str], skip_corrupt: bool = False) -> np.ndarray:
+    """Check that every file decodes (``PIL.Image.verify``); returns the indices that do.
+
+    Raises:
+        CorruptImageError: for the first bad file unless ``skip_corrupt``.
+    """
+    root = Path(root)
+    ok = []
+    bad = 0
+    for i, rel in enumerate(paths):
+        try:
+            with Image.open(root / rel) as im:
+                im.verify()
+            ok.append(i)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+            if not skip_corrupt:
+                raise CorruptImageError(
+                    f"cannot read image {root / rel}: {err} (set dataset.skip_corrupt: true to skip such files)"
+                ) from err
+            bad += 1
+            log.warning("corrupt image skipped: %s (%s)", root / rel, err)
+    if bad:
+        log.warning("dataset.skip_corrupt: %d corrupt image(s) left out of %d", bad, len(paths))
+    return np.asarray(ok, dtype=np.int64)
+
+
+def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
+    """Read ``results/data/manifest.tsv`` (see CONTRIBUTING.md)."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False)
+
+
+def select_split(manifest: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Rows of one split, keeping the manifest row number as ``id``.
+
+    Raises:
+        ValueError: if the split has no images.
+    """
+    rows = manifest.reset_index(names="id")
+    rows = rows[rows["split"] == split]
+    if rows.empty:
+        have = sorted(manifest["split"].unique())
+        raise ValueError(f"split {split!r} has no images in the manifest (splits present: {have})")
+    return rows
+
+
+def analysis_subset(
+    manifest: pd.DataFrame, data_root: str | os.PathLike, split: str, n_images: int, size: int, seed: int
+) -> dict[str, np.ndarray]:
+    """The first ``n_images`` of a seeded permutation of ``split``, decoded.
+
+    Returns:
+        ``images`` uint8 ``[N,size,size,3]``, ``labels`` int64 ``[N]``, ``ids`` int64 ``[N]``
+        (manifest rows); plus ``shape_labels``/``texture_labels`` when the manifest has them.
+    """
+    rows = select_split(manifest, split)
+    order = np.random.default_rng(seed).permutation(len(rows))[: min(n_images, len(rows))]
+    rows = rows.iloc[np.sort(order)]
+    images, kept = read_images(data_root, rows["path"].tolist(), size)
+    rows = rows.iloc[kept]
+    out = {
+        "images": images,
+        "labels": rows["label"].to_numpy(np.int64),
+        "ids": rows["id"].to_numpy(np.int64),
+    }
+    for col in ("shape_label", "texture_label"):
+        if col in rows and (rows[col].astype(int) >= 0).all():
+            out[col + "s"] = rows[col].to_numpy(np.int64)
+    return out
+
+
+def write_images_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Write an image set (see :func:`analysis_subset`) as compressed ``.npz``, atomically."""
+    save_npz(path, **arrays)
+
+
+def load_images_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Load an image set written by :func:`write_images_npz`.
+
+    Raises:
+        FileNotFoundError / ValueError naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image set {path} does not exist")
+    with np.load(path) as z:
+        out = {k: z[k] for k in z.files}
+    if "images" not in out or out["images"].dtype != np.uint8 or out["images"].ndim != 4:
+        raise ValueError(f"{path}: expected uint8 'images' [N,H,W,3]")
+    return out
+
+
+def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 ``[N, H, W, 3]`` → float32 ``[N, 3, H, W]`` in ``[0, 1]``."""
+    t = torch.as_tensor(images)
+    if t.dtype != torch.uint8 or t.ndim != 4 or t.shape[-1] != 3:
+        raise ValueError(f"to_float expects uint8 [N,H,W,3], got {t.dtype} {tuple(t.shape)}")
+    return t.permute(0, 3, 1, 2).float().div_(255.0)

@@ -1,0 +1,239 @@
+"""Model construction, the blur-prepended wrapper, and safetensors checkpoints.
+
+Every trained blurscope model is a :class:`BlurscopeNet`: a fixed Gaussian blur
+(seed 003's blurring layer, σ in pixels of the input), ImageNet normalisation
+and a backbone (timm / torchvision / antialiased_cnns). Its input is a float
+image batch ``[B, 3, H, W]`` in ``[0, 1]``; its output logits ``[B, K]``.
+Layer names used in the config ("layer4.0", "layer2.2") are relative to
+``backbone`` (see :mod:`blurscope.hooks`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .blur import GaussianBlur
+from .io import atomic_path, write_json
+
+log = logging.getLogger("blurscope.models")
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+NARROW = "resnet_narrow"
+"""The embedded default: timm ResNet, BasicBlock ×[1,1,1,1], widths 16/32/64/128."""
+
+TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+
+
+def _narrow(num_classes: int, antialiased: bool, widths: tuple[int, ...] = (16, 32, 64, 128)) -> nn.Module:
+    from timm.layers import BlurPool2d
+    from timm.models.resnet import BasicBlock, ResNet
+
+    return ResNet(
+        BasicBlock,
+        [1, 1, 1, 1],
+        channels=tuple(widths),
+        stem_width=widths[0],
+        num_classes=num_classes,
+        aa_layer=BlurPool2d if antialiased else None,
+    )
+
+
+def available_architectures() -> list[str]:
+    """Architecture names accepted by :func:`build_model` (plus any ``timm:<name>``)."""
+    return [NARROW, *TORCHVISION_RESNETS, "timm:<any timm model name>"]
+
+
+def build_model(arch: str, num_classes: int, antialiased: bool = False, **kwargs: Any) -> nn.Module:
+    """A randomly initialised backbone.
+
+    Args:
+        arch: ``"resnet_narrow"`` (timm narrow ResNet), a torchvision ResNet name
+            (``"resnet50"`` …; with ``antialiased=True`` the antialiased_cnns
+            BlurPool version with filter size 4), or ``"timm:<name>"``.
+        num_classes: classifier outputs K.
+        antialiased: BlurPool variant (Zhang 2019).
+        kwargs: ``widths`` for the narrow net.
+
+    Raises:
+        ValueError: unknown architecture (the message lists the valid ones).
+    """
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+    if arch == NARROW:
+        return _narrow(num_classes, antialiased, tuple(kwargs.get("widths", (16, 32, 64, 128))))
+    if arch in TORCHVISION_RESNETS:
+        if antialiased:
+            import antialiased_cnns
+
+            return getattr(antialiased_cnns, arch)(pretrained=False, filter_size=4, num_classes=num_classes)
+        import torchvision
+
+        return getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
+    if arch.startswith("timm:"):
+        import timm
+
+        extra: dict[str, Any] = {}
+        if antialiased:
+            from timm.layers import BlurPool2d
+
+            extra["aa_layer"] = BlurPool2d
+        try:
+            return timm.create_model(arch[5:], pretrained=False, num_classes=num_classes, **extra)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"model.arch {arch!r}: timm could not build it ({err})") from err
+    raise ValueError(f"model.arch {arch!r} is not known; valid: {', '.join(available_architectures())}")
+
+
+class Normalize(nn.Module):
+    """Per-channel ``(x - mean) / std`` with the statistics stored as buffers."""
+
+    def __init__(self, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return (x - self.mean) / self.std
+
+
+class BlurscopeNet(nn.Module):
+    """``[B,3,H,W]`` in [0,1] → fixed blur (σ px) → normalise → backbone → logits ``[B,K]``."""
+
+    def __init__(self, backbone: nn.Module, sigma_px: float = 0.0) -> None:
+        super().__init__()
+        self.blur = GaussianBlur(sigma_px)
+        self.normalize = Normalize()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.backbone(self.normalize(self.blur(x)))
+
+
+def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    for prefix in ("module.", "model.", "backbone."):
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix) :]: v for k, v in state.items()}
+    return state
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a checkpoint: ``.safetensors`` or a torch state dict (``weights_only=True``).
+
+    A torch file holding ``{"state_dict": ...}`` or ``{"model": ...}`` is unwrapped.
+
+    Raises:
+        FileNotFoundError / ValueError naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} (config model.weights) does not exist")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return dict(load_file(str(path)))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure is reported with the file
+        raise ValueError(f"checkpoint {path} could not be read as a torch state dict ({err})") from err
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"checkpoint {path} is not a state dict of tensors")
+    return obj
+
+
+def load_backbone_weights(
+    backbone: nn.Module, state: dict[str, torch.Tensor], source: str, reset_head: bool = False
+) -> list[str]:
+    """Load ``state`` into ``backbone`` strictly, with a clear error on any mismatch.
+
+    Args:
+        reset_head: drop classifier tensors whose shape differs (fine-tuning a
+            checkpoint on a dataset with another number of classes).
+
+    Returns:
+        The names of tensors that were skipped (head reset).
+
+    Raises:
+        ValueError: naming ``source`` and listing missing / unexpected / mis-shaped keys.
+    """
+    state = _strip_prefixes(dict(state))
+    own = backbone.state_dict()
+    skipped: list[str] = []
+    shape_bad = [k for k in state if k in own and own[k].shape != state[k].shape]
+    if reset_head and shape_bad:
+        head = {k for k in shape_bad if k.split(".")[0] in ("fc", "head", "classifier", "last_linear")}
+        for k in head:
+            skipped.append(k)
+            state.pop(k)
+        shape_bad = [k for k in shape_bad if k not in head]
+    missing = [k for k in own if k not in state and k not in skipped]
+    unexpected = [k for k in state if k not in own]
+    if shape_bad or missing or unexpected:
+        parts = []
+        if shape_bad:
+            parts.append(
+                "shape mismatch: "
+                + ", ".join(f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in shape_bad[:8])
+            )
+        if missing:
+            parts.append(f"missing {len(missing)} keys (e.g. {', '.join(missing[:5])})")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} keys (e.g. {', '.join(unexpected[:5])})")
+        raise ValueError(
+            f"checkpoint {source} does not fit architecture {type(backbone).__name__}: " + "; ".join(parts)
+        )
+    backbone.load_state_dict(state, strict=False)
+    return skipped
+
+
+def save_model(model: BlurscopeNet, path: str | os.PathLike, meta: dict[str, Any]) -> None:
+    """Write weights to ``path`` (.safetensors) and ``meta`` to the sibling ``.json``."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"model path {path} must end in .safetensors")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp))
+    write_json(meta, path.with_suffix(".json"))
+
+
+def model_from_meta(meta: dict[str, Any]) -> BlurscopeNet:
+    """An untrained :class:`BlurscopeNet` with the architecture and σ that ``meta`` describes."""
+    backbone = build_model(meta["arch"], int(meta["num_classes"]), bool(meta.get("antialiased", False)),
+                           **meta.get("arch_kwargs", {}))
+    return BlurscopeNet(backbone, float(meta.get("sigma_px", 0.0)))
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[BlurscopeNet, dict[str, Any]]:
+    """Load a trained model (``.safetensors`` + sibling ``.json`` meta), in eval mode.
+
+    Returns:
+        ``(model, meta)``; see :class:`BlurscopeNet` for the input convention.
+    """
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"model meta {meta_path} (written beside {path.name} by training) is missing")
+    meta = json.loads(meta_path.read_text())
+    model = model_from_meta(meta)
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"weights {path} do not match the architecture in {meta_path.name}: {err}") from err
+    return model.to(device).eval(), meta

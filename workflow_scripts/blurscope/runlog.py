@@ -1,0 +1,68 @@
+"""Logging and thread set-up shared by every rule script.
+
+Rule scripts call :func:`start` first: it routes the ``logging`` module (and
+uncaught exceptions) to the rule's ``log:`` file and caps torch/BLAS threads at
+the rule's ``threads:``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+LOGGER_NAME = "blurscope"
+
+
+def start(log_path: str | os.PathLike | None, threads: int = 1, name: str = LOGGER_NAME) -> logging.Logger:
+    """Configure logging to ``log_path`` (and stderr) and set thread counts.
+
+    Returns the ``blurscope`` logger; library modules log to children of it.
+    """
+    threads = max(1, int(threads))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # analysis env without torch
+        pass
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    logger = logging.getLogger(name)
+
+    def _excepthook(exc_type, exc, tb):  # type: ignore[no-untyped-def]
+        logger.error("failed: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
+
+    sys.excepthook = _excepthook
+    logger.info("started (threads=%d, pid=%d)", threads, os.getpid())
+    return logger
+
+
+class Progress:
+    """Rate-limited progress lines: ``Progress(logger, total, "images").update(n)``."""
+
+    def __init__(self, logger: logging.Logger, total: int, unit: str = "items", every_s: float = 10.0) -> None:
+        self.logger, self.total, self.unit, self.every_s = logger, total, unit, every_s
+        self.done = 0
+        self.t0 = self.last = time.perf_counter()
+
+    def update(self, n: int) -> None:
+        """Add ``n`` finished items; logs at most every ``every_s`` seconds and at the end."""
+        self.done += n
+        now = time.perf_counter()
+        if now - self.last >= self.every_s or self.done >= self.total:
+            rate = self.done / max(now - self.t0, 1e-9)
+            self.logger.info("%d/%d %s (%.1f %s/s)", self.done, self.total, self.unit, rate, self.unit)
+            self.last = now
