@@ -16,3 +16,10 @@ rule all:
 
 include: "rules/data.smk"
 include: "rules/train.smk"
+include: "rules/features.smk"
+include: "rules/spectra.smk"
+include: "rules/aliasing.smk"
+include: "rules/bands.smk"
+include: "rules/frequency.smk"
+include: "rules/saliency.smk"
+include: "rules/report.smk"

@@ -7,7 +7,7 @@ carried by two independent cues:
 * **shape** (coarse, low spatial frequency): one of 10 silhouettes, randomly
   rotated, scaled and placed, filled with a colour that contrasts with the
   local background (lighter or darker at random);
-* **texture** (fine, high spatial frequency, 0.17–0.33 cycles/pixel): a
+* **texture** (fine, high spatial frequency, radial 0.22–0.45 cycles/pixel): a
   class-specific pattern modulating the object's fill. It is the easier but
   less reliable cue: in ``1 - texture_reliability`` (20 %) of the images the
   object wears a random class's texture, so shape alone is fully reliable.
@@ -62,6 +62,7 @@ class EmbeddedSpec:
     seed: int = 0
     texture_contrast: float = 0.16
     texture_reliability: float = 0.8
+    max_rotation_deg: float = 20.0
     background_contrast: float = 0.05
     background_alpha: float = 2.2
     grain: float = 0.004
@@ -135,7 +136,7 @@ def _shape_mask(kind: int, u: np.ndarray, v: np.ndarray, rad: np.ndarray) -> np.
 
 
 def _texture(kind: int, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Class texture in [-1, 1], ``[n, H, W]``, fine scale (0.17–0.33 cycles/pixel).
+    """Class texture in [-1, 1], ``[n, H, W]``, fine scale (lowest radial component 0.22–0.33 cycles/pixel).
 
     ``x, y`` are object-centred *unrotated* pixel coordinates ``[n, H, W]``;
     frequency (±8 %), phase and orientation (±8°) are jittered per image.
@@ -154,18 +155,18 @@ def _texture(kind: int, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, 
     if name == "vgrating":
         return grating(0.25, 0.0)
     if name == "dgrating":
-        return grating(0.22, 45.0)
+        return grating(0.24, 45.0)
     if name == "agrating":
-        return grating(0.22, 135.0)
+        return grating(0.24, 135.0)
     if name == "checker":
         return np.sign(grating(0.17, 0.0) * grating(0.17, 90.0) + 1e-9)
     if name == "dots":
-        g = (grating(0.2, 0.0) + 1) * (grating(0.2, 90.0) + 1) / 2
+        g = (grating(0.25, 0.0) + 1) * (grating(0.25, 90.0) + 1) / 2
         return g - 1.0
     if name == "finehgrating":
         return grating(0.33, 90.0)
     if name == "crosshatch":
-        return 0.5 * (grating(0.2, 30.0) + grating(0.2, 150.0))
+        return 0.5 * (grating(0.24, 30.0) + grating(0.24, 150.0))
     if name == "radial":
         r = np.sqrt(x**2 + y**2)
         return np.cos(2 * np.pi * 0.25 * jit * r + phase)
@@ -173,7 +174,7 @@ def _texture(kind: int, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, 
         white = rng.standard_normal(x.shape)
         f = np.fft.fftfreq(x.shape[-1])
         rr = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
-        band = ((rr > 0.2) & (rr < 0.45)).astype(float)
+        band = ((rr > 0.22) & (rr < 0.45)).astype(float)
         out = np.fft.ifft2(np.fft.fft2(white) * band).real
         return np.clip(out / (out.std(axis=(-2, -1), keepdims=True) + 1e-12) / 1.6, -1, 1)
     raise ValueError(name)  # pragma: no cover
@@ -230,7 +231,8 @@ def render(
     margin = 0.55 * rad
     cx = rng.uniform(margin, s - margin)
     cy = rng.uniform(margin, s - margin)
-    ang = rng.uniform(0, 2 * np.pi, (n, 1, 1))
+    # objects keep a roughly canonical orientation, as most natural objects do
+    ang = np.deg2rad(rng.uniform(-spec.max_rotation_deg, spec.max_rotation_deg, (n, 1, 1)))
     x = xx - cx
     y = yy - cy
     u = x * np.cos(ang) + y * np.sin(ang)

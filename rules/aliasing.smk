@@ -1,0 +1,167 @@
+# Stage "aliasing": alias violation ratio (AVR) at every stride>1 op and shift
+# instability (SIS) of every model, against BlurPool (seed 004), see docs/aliasing.md.
+
+ALIAS = config["aliasing"]
+ALIAS_STANDARD = ALIAS["standard_model"]
+ALIAS_SWEEP_MODELS = list(ALIAS["sweep"]["models"])
+
+
+# parse-time checks JSON Schema cannot express; each error names the key
+if ALIAS_STANDARD not in SIGMA_MODELS:
+    raise ValueError(
+        f"config key 'aliasing.standard_model': {ALIAS_STANDARD!r} is not a sigma model "
+        f"(sigma models: {SIGMA_MODELS})"
+    )
+if [m for m in ALIAS_SWEEP_MODELS if m not in MODELS]:
+    raise ValueError(
+        f"config key 'aliasing.sweep.models': "
+        f"{[m for m in ALIAS_SWEEP_MODELS if m not in MODELS]} are not models (models: {MODELS})"
+    )
+if ALIAS["sweep"]["freq_min"] > ALIAS["sweep"]["freq_max"]:
+    raise ValueError(
+        f"config key 'aliasing.sweep.freq_min' ({ALIAS['sweep']['freq_min']}) exceeds "
+        f"'aliasing.sweep.freq_max' ({ALIAS['sweep']['freq_max']})"
+    )
+
+# config subsets: each rule reruns only on the keys that change its numbers
+ALIAS_RUN_CFG = {k: ALIAS[k] for k in ("n_images", "batch_size", "device")}
+ALIAS_SWEEP_CFG = {k: ALIAS[k] for k in ("sweep", "batch_size", "device")}
+ALIAS_STATS_CFG = {
+    k: ALIAS[k] for k in ("bootstrap_iterations", "permutations", "seed")
+}
+ALIAS_TIMING_CFG = {
+    k: ALIAS[k] for k in ("timing_images", "timing_repeats", "batch_size", "device")
+}
+# the standard model first: it is the reference of the tests and of the figures
+ALIAS_MODELS = [ALIAS_STANDARD] + [m for m in MODELS if m != ALIAS_STANDARD]
+
+
+rule avr_sis:
+    input:
+        model=lambda wc: model_path(wc.model),
+        meta=lambda wc: f"{RESULTS}/models/{wc.model}.json",
+        images=rules.analysis_images.output[0],
+    output:
+        table=f"{RESULTS}/aliasing/{{model}}.tsv",
+        info=f"{RESULTS}/aliasing/{{model}}.json",
+    log:
+        rule_log("avr_sis", "{model}"),
+    benchmark:
+        rule_bench("avr_sis", "{model}")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    params:
+        cfg=ALIAS_RUN_CFG,
+    script:
+        "../workflow_scripts/avr_sis.py"
+
+
+rule frequency_sweep:
+    input:
+        models=[model_path(m) for m in ALIAS_SWEEP_MODELS],
+        metas=[f"{RESULTS}/models/{m}.json" for m in ALIAS_SWEEP_MODELS],
+    output:
+        table=f"{RESULTS}/aliasing/frequency_sweep.tsv",
+    log:
+        rule_log("frequency_sweep"),
+    benchmark:
+        rule_bench("frequency_sweep")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    params:
+        cfg=ALIAS_SWEEP_CFG,
+        models=ALIAS_SWEEP_MODELS,
+    script:
+        "../workflow_scripts/frequency_sweep.py"
+
+
+rule aliasing_timing:
+    input:
+        models=[model_path(m) for m in (ALIAS_STANDARD, BLURPOOL)],
+        metas=[f"{RESULTS}/models/{m}.json" for m in (ALIAS_STANDARD, BLURPOOL)],
+        images=rules.analysis_images.output[0],
+    output:
+        table=f"{RESULTS}/aliasing/timing.tsv",
+    log:
+        rule_log("aliasing_timing"),
+    benchmark:
+        rule_bench("aliasing_timing")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    params:
+        cfg=ALIAS_TIMING_CFG,
+        models=[ALIAS_STANDARD, BLURPOOL],
+    script:
+        "../workflow_scripts/aliasing_timing.py"
+
+
+rule aliasing_stats:
+    input:
+        tables=expand(f"{RESULTS}/aliasing/{{model}}.tsv", model=ALIAS_MODELS),
+        infos=expand(f"{RESULTS}/aliasing/{{model}}.json", model=ALIAS_MODELS),
+    output:
+        summary=f"{RESULTS}/aliasing/stats/summary.tsv",
+        paired=f"{RESULTS}/aliasing/stats/paired.tsv",
+        correlation=f"{RESULTS}/aliasing/stats/correlation.tsv",
+        sigma_trend=f"{RESULTS}/aliasing/stats/sigma_trend.tsv",
+        matching=f"{RESULTS}/aliasing/stats/matching.tsv",
+    log:
+        rule_log("aliasing_stats"),
+    benchmark:
+        rule_bench("aliasing_stats")
+    conda:
+        # blurscope.aliasing imports torch
+        "../envs/torch.yaml"
+    threads: THREADS["cpu"]
+    resources:
+        **RESOURCES["cpu"],
+    params:
+        cfg=ALIAS_STATS_CFG,
+        models=ALIAS_MODELS,
+        standard=ALIAS_STANDARD,
+    script:
+        "../workflow_scripts/aliasing_stats.py"
+
+
+rule aliasing_figures:
+    input:
+        summary=rules.aliasing_stats.output.summary,
+        correlation=rules.aliasing_stats.output.correlation,
+        sweep=rules.frequency_sweep.output.table,
+        tables=[f"{RESULTS}/aliasing/{m}.tsv" for m in (ALIAS_STANDARD, BLURPOOL)],
+    output:
+        layers=f"{RESULTS}/figures/aliasing_layers.png",
+        scatter=f"{RESULTS}/figures/aliasing_avr_sis.png",
+        sweep=f"{RESULTS}/figures/aliasing_sweep.png",
+        sis_sigma=f"{RESULTS}/figures/aliasing_sis_sigma.png",
+    log:
+        rule_log("aliasing_figures"),
+    benchmark:
+        rule_bench("aliasing_figures")
+    conda:
+        "../envs/plot.yaml"
+    threads: THREADS["plot"]
+    resources:
+        **RESOURCES["plot"],
+    params:
+        plots=cfg("plots"),
+        scatter_models=[ALIAS_STANDARD, BLURPOOL],
+    script:
+        "../workflow_scripts/aliasing_figures.py"
+
+
+TARGETS["aliasing"] = [
+    *rules.aliasing_stats.output,
+    rules.aliasing_timing.output.table,
+    rules.frequency_sweep.output.table,
+    *rules.aliasing_figures.output,
+]

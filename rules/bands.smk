@@ -1,0 +1,175 @@
+# Stage "bands": band isolation inside feature maps (seed 001), see docs/bands.md.
+# For each model and layer: FFT of the layer output, keep one radial band, iFFT,
+# continue the forward pass; accuracy and mean GT rank per band with the model's
+# own head and with an MLP head trained on the frozen layer features.
+
+BANDS = config["bands"]
+BAND_LAYERS = list(BANDS["layers"]) if BANDS["layers"] else LAYERS
+
+
+# parse-time checks JSON Schema cannot express; each error names the key
+_edges = [float(e) for e in BANDS["edges"]]
+if _edges[0] != 0 or any(y <= x for x, y in zip(_edges, _edges[1:])):
+    raise ValueError(
+        f"config key 'bands.edges' must start at 0 and increase strictly, got {BANDS['edges']}"
+    )
+if _edges[-1] < math.sqrt(2) - 1e-9:
+    raise ValueError(
+        f"config key 'bands.edges' must end at >= sqrt(2) = 1.4142135623730951 "
+        f"(the spectrum's corners in normalised radius), got {_edges[-1]}"
+    )
+if len(BANDS["names"]) != len(_edges) - 1:
+    raise ValueError(
+        f"config key 'bands.names' has {len(BANDS['names'])} names for {len(_edges) - 1} bands "
+        f"(bands.edges has {len(_edges)} edges)"
+    )
+if BANDS["reference_model"] not in MODELS:
+    raise ValueError(
+        f"config key 'bands.reference_model': {BANDS['reference_model']!r} is not a model "
+        f"(models: {MODELS})"
+    )
+
+# config subsets: the intervention reruns on what changes its numbers, not on figure keys
+BAND_RUN_CFG = {
+    k: BANDS[k]
+    for k in (
+        "names",
+        "edges",
+        "n_images",
+        "batch_size",
+        "strategy",
+        "layout",
+        "prefix_tokens",
+        "control_tolerance",
+        "bootstrap",
+        "seed",
+        "device",
+        "mlp",
+    )
+}
+BAND_PROBE_CFG = {
+    "seed": BANDS["seed"],
+    "mlp": {k: BANDS["mlp"][k] for k in ("split", "n_train")},
+}
+BAND_SUMMARY_CFG = {k: BANDS[k] for k in ("reference_model", "bootstrap", "seed")}
+
+
+# the MLP head's training images, only when the MLP head is enabled
+BAND_PROBE_INPUT = (
+    {"probe_images": f"{RESULTS}/bands/probe_images.npz"}
+    if BANDS["mlp"]["enabled"]
+    else {}
+)
+
+
+rule band_probe_images:
+    input:
+        manifest=rules.prepare_dataset.output.manifest,
+        classes=rules.prepare_dataset.output.classes,
+        analysis=rules.analysis_images.output[0],
+    output:
+        f"{RESULTS}/bands/probe_images.npz",
+    log:
+        rule_log("band_probe_images"),
+    benchmark:
+        rule_bench("band_probe_images")
+    conda:
+        "../envs/analysis.yaml"
+    threads: THREADS["cpu"]
+    resources:
+        **RESOURCES["cpu"],
+    params:
+        cfg=BAND_PROBE_CFG,
+        image_size=config["dataset"]["image_size"],
+    script:
+        "../workflow_scripts/band_probe_images.py"
+
+
+rule band_intervention:
+    input:
+        **BAND_PROBE_INPUT,
+        model=lambda wc: model_path(wc.model),
+        meta=lambda wc: f"{RESULTS}/models/{wc.model}.json",
+        images=rules.analysis_images.output[0],
+    output:
+        tsv=f"{RESULTS}/bands/{{model}}/{{layer}}.tsv",
+        npz=f"{RESULTS}/bands/{{model}}/{{layer}}.npz",
+        info=f"{RESULTS}/bands/{{model}}/{{layer}}.json",
+    log:
+        rule_log("band_intervention", "{model}/{layer}"),
+    benchmark:
+        rule_bench("band_intervention", "{model}/{layer}")
+    wildcard_constraints:
+        layer=r"[^/]+",
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    params:
+        cfg=BAND_RUN_CFG,
+        layer=lambda wc: wc.layer,
+    script:
+        "../workflow_scripts/band_intervention.py"
+
+
+BAND_PAIRS = [[m, l] for m in MODELS for l in BAND_LAYERS]
+
+
+rule band_summary:
+    input:
+        tsv=[f"{RESULTS}/bands/{m}/{l}.tsv" for m, l in BAND_PAIRS],
+        npz=[f"{RESULTS}/bands/{m}/{l}.npz" for m, l in BAND_PAIRS],
+        info=[f"{RESULTS}/bands/{m}/{l}.json" for m, l in BAND_PAIRS],
+    output:
+        summary=f"{RESULTS}/bands/band_summary.tsv",
+        shift=f"{RESULTS}/bands/band_shift.tsv",
+        trend=f"{RESULTS}/bands/band_trend.tsv",
+    log:
+        rule_log("band_summary"),
+    benchmark:
+        rule_bench("band_summary")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["cpu"]
+    resources:
+        **RESOURCES["cpu"],
+    params:
+        cfg=BAND_SUMMARY_CFG,
+        pairs=BAND_PAIRS,
+    script:
+        "../workflow_scripts/band_summary.py"
+
+
+rule band_figures:
+    input:
+        summary=rules.band_summary.output.summary,
+        shift=rules.band_summary.output.shift,
+    output:
+        accuracy=f"{RESULTS}/figures/bands_accuracy.png",
+        gt_rank=f"{RESULTS}/figures/bands_gt_rank.png",
+        shift=f"{RESULTS}/figures/bands_shift.png",
+    log:
+        rule_log("band_figures"),
+    benchmark:
+        rule_bench("band_figures")
+    conda:
+        "../envs/plot.yaml"
+    threads: THREADS["plot"]
+    resources:
+        **RESOURCES["plot"],
+    params:
+        cfg={"names": BANDS["names"], "dpi": config["plots"]["dpi"]},
+        layers=BAND_LAYERS,
+    script:
+        "../workflow_scripts/band_figures.py"
+
+
+TARGETS["bands"] = [
+    rules.band_summary.output.summary,
+    rules.band_summary.output.shift,
+    rules.band_summary.output.trend,
+    rules.band_figures.output.accuracy,
+    rules.band_figures.output.gt_rank,
+    rules.band_figures.output.shift,
+]

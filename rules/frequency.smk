@@ -1,0 +1,199 @@
+# Stage "frequency": which frequencies each model uses (seed 003), see docs/frequency.md.
+# Hybrid images (p_low / p_high, f_rev), PGD perturbation spectra (f_0.5), shape bias on
+# the cue-conflict split, accuracy under common corruptions; one summary per model.
+
+import sys
+
+FREQ = config["frequency"]
+
+# config subsets: each rule reruns only when a key that changes its numbers changes
+FREQ_COMMON_KEYS = ("bootstrap", "ci", "seed", "batch_size", "device")
+FREQ_PREF_CFG = {
+    k: FREQ[k]
+    for k in FREQ_COMMON_KEYS
+    + (
+        "n_f_mix",
+        "n_pairs",
+        "pgd_norm",
+        "pgd_eps",
+        "pgd_steps",
+        "pgd_step_size",
+        "pgd_random_start",
+        "pgd_n_images",
+    )
+}
+FREQ_SHAPE_CFG = {k: FREQ[k] for k in FREQ_COMMON_KEYS}
+FREQ_CORR_CFG = {
+    k: FREQ[k]
+    for k in FREQ_COMMON_KEYS + ("corruptions", "severities", "corruption_n_images")
+}
+FREQ_SUMMARY_CFG = {k: FREQ[k] for k in ("n_permutations", "seed")}
+
+# Shape bias needs the cue-conflict split (rules/data.smk: embedded dataset with
+# n_cue_conflict > 0, or dataset.cue_conflict_root). Without it the cue_conflict rule
+# is left out of the DAG, explicitly: said here, in the summary log and in summary.tsv.
+FREQ_HAS_CUE_CONFLICT = has_cue_conflict()
+if FREQ_HAS_CUE_CONFLICT:
+    FREQ_SHAPE_STATUS = "ok"
+elif config["dataset"]["kind"] == "embedded":
+    FREQ_SHAPE_STATUS = "no cue-conflict split: dataset.embedded.n_cue_conflict is 0"
+else:
+    FREQ_SHAPE_STATUS = (
+        "no cue-conflict split: dataset.kind is 'imagefolder' and "
+        "dataset.cue_conflict_root is not set"
+    )
+if not FREQ_HAS_CUE_CONFLICT:
+    print(
+        f"[frequency] shape bias (rule cue_conflict) not run: {FREQ_SHAPE_STATUS}",
+        file=sys.stderr,
+    )
+
+# training-seed replicates (training.seeds > 1): each base model with its replicates
+FREQ_SEED_GROUPS = {
+    m: [m] + [r for r in SEED_MODELS if r.split("-seed")[0] == m]
+    for m in SIGMA_MODELS
+    if any(r.split("-seed")[0] == m for r in SEED_MODELS)
+}
+
+
+rule frequency_preference:
+    input:
+        model=lambda wc: model_path(wc.model),
+        images=rules.analysis_images.output[0],
+    output:
+        curves=f"{RESULTS}/frequency/{{model}}_curves.tsv",
+        spectrum=f"{RESULTS}/frequency/{{model}}_pgd_spectrum.tsv",
+        preference=f"{RESULTS}/frequency/{{model}}_preference.tsv",
+    log:
+        rule_log("frequency_preference", "{model}"),
+    benchmark:
+        rule_bench("frequency_preference", "{model}")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    params:
+        cfg=FREQ_PREF_CFG,
+    script:
+        "../workflow_scripts/frequency_preference.py"
+
+
+rule cue_conflict:
+    input:
+        model=lambda wc: model_path(wc.model),
+        cue_conflict=rules.cue_conflict_images.output[0],
+    output:
+        tsv=f"{RESULTS}/frequency/{{model}}_shape_bias.tsv",
+    log:
+        rule_log("cue_conflict", "{model}"),
+    benchmark:
+        rule_bench("cue_conflict", "{model}")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    params:
+        cfg=FREQ_SHAPE_CFG,
+    script:
+        "../workflow_scripts/cue_conflict.py"
+
+
+rule corruption:
+    input:
+        model=lambda wc: model_path(wc.model),
+        images=rules.analysis_images.output[0],
+    output:
+        tsv=f"{RESULTS}/frequency/{{model}}_corruption.tsv",
+    log:
+        rule_log("corruption", "{model}"),
+    benchmark:
+        rule_bench("corruption", "{model}")
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS["torch"]
+    resources:
+        **RESOURCES["torch"],
+    params:
+        cfg=FREQ_CORR_CFG,
+    script:
+        "../workflow_scripts/corruption.py"
+
+
+rule frequency_summary:
+    input:
+        preference=expand(
+            f"{RESULTS}/frequency/{{model}}_preference.tsv", model=ALL_TRAINED
+        ),
+        curves=expand(f"{RESULTS}/frequency/{{model}}_curves.tsv", model=ALL_TRAINED),
+        spectrum=expand(
+            f"{RESULTS}/frequency/{{model}}_pgd_spectrum.tsv", model=ALL_TRAINED
+        ),
+        corruption=expand(
+            f"{RESULTS}/frequency/{{model}}_corruption.tsv", model=ALL_TRAINED
+        ),
+        shape_bias=(
+            expand(f"{RESULTS}/frequency/{{model}}_shape_bias.tsv", model=ALL_TRAINED)
+            if FREQ_HAS_CUE_CONFLICT
+            else []
+        ),
+    output:
+        summary=f"{RESULTS}/frequency/summary.tsv",
+        curves=f"{RESULTS}/frequency/curves.tsv",
+        corruption=f"{RESULTS}/frequency/corruption.tsv",
+        spectrum=f"{RESULTS}/frequency/pgd_spectrum.tsv",
+        seed_variance=f"{RESULTS}/frequency/seed_variance.tsv",
+        trends=f"{RESULTS}/frequency/trends.tsv",
+    log:
+        rule_log("frequency_summary"),
+    benchmark:
+        rule_bench("frequency_summary")
+    conda:
+        "../envs/analysis.yaml"
+    threads: THREADS["cpu"]
+    resources:
+        **RESOURCES["cpu"],
+    params:
+        cfg=FREQ_SUMMARY_CFG,
+        shape_status=FREQ_SHAPE_STATUS,
+        seed_groups=FREQ_SEED_GROUPS,
+        replicates=SEED_MODELS,
+    script:
+        "../workflow_scripts/frequency_summary.py"
+
+
+rule frequency_figures:
+    input:
+        summary=rules.frequency_summary.output.summary,
+        curves=rules.frequency_summary.output.curves,
+        corruption=rules.frequency_summary.output.corruption,
+    output:
+        **(
+            {"shape_bias": f"{RESULTS}/figures/frequency_shape_bias.png"}
+            if FREQ_HAS_CUE_CONFLICT
+            else {}
+        ),
+        preference=f"{RESULTS}/figures/frequency_preference.png",
+        corruption_vs_frev=f"{RESULTS}/figures/frequency_corruption_vs_frev.png",
+        corruption_heatmap=f"{RESULTS}/figures/frequency_corruption_heatmap.png",
+    log:
+        rule_log("frequency_figures"),
+    benchmark:
+        rule_bench("frequency_figures")
+    conda:
+        "../envs/plot.yaml"
+    threads: THREADS["plot"]
+    resources:
+        **RESOURCES["plot"],
+    params:
+        plots=cfg("plots"),
+        shape_status=FREQ_SHAPE_STATUS,
+        replicates=SEED_MODELS,
+    script:
+        "../workflow_scripts/frequency_figures.py"
+
+
+TARGETS["frequency"] = list(rules.frequency_summary.output) + list(
+    rules.frequency_figures.output
+)

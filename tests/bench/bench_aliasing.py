@@ -1,0 +1,126 @@
+"""Benchmark: AVR + SIS cost relative to a bare forward pass, and BlurPool overhead.
+
+Usage (single thread, CPU; a few minutes in all)::
+
+    .venv/bin/python tests/bench/bench_aliasing.py [--n-small 128] [--n-r50 8] [--json out.json]
+
+For each network it times, on the same images and after a warm-up, the median
+of ``--repeats`` runs of
+
+* ``forward``: a bare ``inference_mode`` forward of the N images;
+* ``sis``: :func:`blurscope.aliasing.shift_metrics` without AVR (5 N images);
+* ``avr_sis``: :func:`blurscope.aliasing.shift_metrics` with AVR (both
+  regions) at every stride point — the measurement the ``avr_sis`` rule runs.
+
+and reports ``ratio = avr_sis / forward`` (floor 5: every image is seen
+unshifted and with four shifts; target <= 6), images/s of ``avr_sis``, and the
+BlurPool inference overhead ``forward(BlurPool) / forward(standard)``.
+Networks: the default narrow timm ResNet at 64 px (standard and BlurPool,
+random weights: timing does not depend on them) and ResNet-50 at 224 px
+(torchvision, and antialiased_cnns' BlurPool ResNet-50, filter size 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow_scripts"))
+
+from blurscope import aliasing as A  # noqa: E402
+from blurscope.models import BlurscopeNet, build_model  # noqa: E402
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def bench(model: torch.nn.Module, images: torch.Tensor, batch: int, repeats: int) -> dict[str, float]:
+    """Times (s) for the N images: forward, sis-only, avr+sis; plus ratios and images/s."""
+    size = images.shape[-1]
+    points = A.discover_stride_points(model, size)
+
+    def forward() -> None:
+        with torch.inference_mode():
+            for s in range(0, len(images), batch):
+                model(images[s : s + batch])
+
+    kern = A._AvrKernel(A.REGIONS)
+
+    def run(pts) -> None:
+        for s in range(0, len(images), batch):
+            A.shift_metrics(model, images[s : s + batch], pts, kernel=kern)
+
+    t_fwd = _median_time(forward, repeats)
+    t_sis = _median_time(lambda: run(None), repeats)
+    t_all = _median_time(lambda: run(points), repeats)
+    n = len(images)
+    return {
+        "n_images": n,
+        "image_size": size,
+        "n_points": len(points),
+        "forward_s": t_fwd,
+        "sis_s": t_sis,
+        "avr_sis_s": t_all,
+        "ratio_sis": t_sis / t_fwd,
+        "ratio_avr_sis": t_all / t_fwd,
+        "forward_img_per_s": n / t_fwd,
+        "avr_sis_img_per_s": n / t_all,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-small", type=int, default=128, help="images for the narrow net (64 px)")
+    ap.add_argument("--n-r50", type=int, default=8, help="images for ResNet-50 (224 px)")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--skip-r50", action="store_true")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    results: dict[str, dict[str, float]] = {}
+
+    small = torch.rand(args.n_small, 3, 64, 64)
+    for name, aa in (("narrow", False), ("narrow_blurpool", True)):
+        model = BlurscopeNet(build_model("resnet_narrow", 10, antialiased=aa), 0.0).eval()
+        results[name] = bench(model, small, args.batch, args.repeats)
+    if not args.skip_r50:
+        big = torch.rand(args.n_r50, 3, 224, 224)
+        for name, aa in (("resnet50", False), ("resnet50_blurpool", True)):
+            model = BlurscopeNet(build_model("resnet50", 1000, antialiased=aa), 0.0).eval()
+            results[name] = bench(model, big, min(args.batch, args.n_r50), args.repeats)
+    for base in ("narrow", "resnet50"):
+        if base in results:
+            results[f"{base}_blurpool"]["blurpool_forward_overhead"] = (
+                results[f"{base}_blurpool"]["forward_s"] / results[base]["forward_s"]
+            )
+    print(f"threads={torch.get_num_threads()} torch={torch.__version__}")
+    hdr = f"{'model':<18}{'N':>5}{'px':>5}{'fwd img/s':>11}{'avr+sis img/s':>15}{'sis/fwd':>9}{'avr+sis/fwd':>13}{'BP ovh':>8}"
+    print(hdr)
+    for name, r in results.items():
+        ovh = r.get("blurpool_forward_overhead")
+        print(f"{name:<18}{r['n_images']:>5}{r['image_size']:>5}{r['forward_img_per_s']:>11.1f}"
+              f"{r['avr_sis_img_per_s']:>15.1f}{r['ratio_sis']:>9.2f}{r['ratio_avr_sis']:>13.2f}"
+              f"{(f'{ovh:.3f}' if ovh else '-'):>8}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Benchmark: SmoothGrad saliency maps per second for the default model.
+
+Compares, on the embedded default network (``blurscope.models.build_model
+("resnet_narrow")`` = timm ``ResNet(BasicBlock, [1,1,1,1], channels=(16,32,64,128),
+stem_width=16)``, 64 px, 10 classes, eval mode, blur layer removed as in the
+pipeline):
+
+* ``batched``   — :func:`blurscope.saliency.smoothgrad` (all n noise samples of
+  ``batch_size`` images in one forward/backward), for several batch sizes;
+* ``captum``    — captum ``NoiseTunnel(Saliency)`` called on chunks of
+  ``batch_size`` images (it also puts all n samples of a chunk in one pass);
+* ``loop``      — :func:`blurscope.saliency.smoothgrad_loop`, one
+  forward/backward per noisy sample.
+
+A map = one image's SmoothGrad over ``n_samples`` noisy copies. Single thread
+(the machine is shared). Median of ``--repeats`` timed runs after one warm-up.
+
+Run: ``.venv/bin/python tests/bench/bench_saliency.py [--n-samples 50] [--images 8] [--out bench.tsv]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "workflow_scripts"))
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from blurscope import saliency as S  # noqa: E402
+from blurscope.models import BlurscopeNet, build_model  # noqa: E402
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-samples", type=int, default=50)
+    ap.add_argument("--noise-level", type=float, default=0.15)
+    ap.add_argument("--images", type=int, default=8, help="images per timed run (batched/captum)")
+    ap.add_argument("--loop-images", type=int, default=2, help="images per timed run (loop)")
+    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8])
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", type=Path, default=None, help="write the table as TSV")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    dev = torch.device(args.device)
+    model = BlurscopeNet(build_model("resnet_narrow", 10), 0.0).eval().to(dev)
+    fwd = S.without_blur(model)
+    x = torch.rand(args.images, 3, args.size, args.size, device=dev)
+    t = torch.arange(args.images, device=dev) % 10
+    n, lvl = args.n_samples, args.noise_level
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+    rows = []
+
+    def record(method: str, batch_size: int, images: int, fn) -> None:
+        def run() -> None:
+            fn()
+            sync()
+
+        sec = timed(run, args.repeats)
+        rows.append({"method": method, "batch_size": batch_size, "images": images, "n_samples": n,
+                     "seconds": sec, "maps_per_s": images / sec, "samples_per_s": images * n / sec})
+        print(f"{method:8s} batch={batch_size:2d}  {images / sec:8.2f} maps/s  {images * n / sec:9.1f} noisy samples/s",
+              flush=True)
+
+    def captum_chunks(bs: int) -> None:
+        for i in range(0, args.images, bs):
+            S.smoothgrad_captum(fwd, x[i : i + bs], t[i : i + bs], n, lvl)
+
+    for bs in args.batch_sizes:
+        record("batched", bs, args.images, lambda bs=bs: S.smoothgrad(fwd, x, t, n, lvl, seed=0, batch_size=bs))
+        record("captum", bs, args.images, lambda bs=bs: captum_chunks(bs))
+    k = args.loop_images
+    record("loop", 1, k, lambda: S.smoothgrad_loop(fwd, x[:k], t[:k], n, lvl, seed=0))
+
+    table = pd.DataFrame(rows)
+    loop_rate = table.loc[table.method == "loop", "maps_per_s"].iloc[0]
+    table["speedup_vs_loop"] = table.maps_per_s / loop_rate
+    best = table[table.method == "batched"].sort_values("maps_per_s").iloc[-1]
+    cap = table[(table.method == "captum") & (table.batch_size == best.batch_size)].iloc[0]
+    print(f"\nmodel resnet_narrow @ {args.size}px, n_samples={n}, threads={args.threads}, device={dev}")
+    print(f"best batched (batch_size={int(best.batch_size)}): {best.maps_per_s:.2f} maps/s = "
+          f"{best.speedup_vs_loop:.2f}x the per-sample loop; {best.maps_per_s / cap.maps_per_s:.2f}x captum NoiseTunnel at the same batch size")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out, sep="\t", index=False, float_format="%.6g")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,461 @@
+"""Tests for blurscope.aliasing: AVR, SIS, stride-point discovery and matching, statistics.
+
+Seed 004's nine spectral tests come first, then the sampling-theory checks
+(sinusoids, diagonal vs separable region, odd sizes), SIS, discovery on real
+architectures, the frequency sweep and the statistics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from blurscope import aliasing as A
+from blurscope.models import BlurscopeNet, build_model
+
+torch.manual_seed(0)
+
+
+def checkerboard(h: int = 32, w: int = 32, c: int = 3) -> torch.Tensor:
+    """±1 pixel checkerboard (zero mean): all power at the (Nyquist, Nyquist) corner."""
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    return (2.0 * ((yy + xx) % 2) - 1.0).float().expand(1, c, h, w).clone()
+
+
+def sinusoid_map(h: int, w: int, ky: int, kx: int, c: int = 2) -> torch.Tensor:
+    """Zero-mean periodic sinusoid with ``ky``/``kx`` integer cycles, ``[1, c, h, w]`` float64."""
+    y = torch.arange(h, dtype=torch.float64).view(-1, 1) / h
+    x = torch.arange(w, dtype=torch.float64).view(1, -1) / w
+    return torch.sin(2 * math.pi * (ky * y + kx * x)).expand(1, c, h, w).clone()
+
+
+def numpy_avr(fm: np.ndarray, stride: int, region: str) -> np.ndarray:
+    """Independent reference: full complex FFT, fftshift, per-axis normalised grid from first principles."""
+    b, c, h, w = fm.shape
+    p = np.abs(np.fft.fftshift(np.fft.fft2(fm), axes=(-2, -1))) ** 2
+    p = p.mean(axis=1)
+    fy = np.fft.fftshift(np.fft.fftfreq(h))[:, None] / 0.5
+    fx = np.fft.fftshift(np.fft.fftfreq(w))[None, :] / 0.5
+    grid = np.sqrt(fy**2 + fx**2) if region == "radial" else np.maximum(np.abs(fy), np.abs(fx))
+    mask = grid > 1.0 / stride + 1e-9
+    return (p * mask).sum(axis=(-2, -1)) / p.sum(axis=(-2, -1))
+
+
+# --------------------------------------------------------------------------- seed 004's nine
+
+
+def test_power_spectrum_shape():
+    fm = torch.randn(3, 5, 16, 12)
+    assert A.power_spectrum(fm).shape == (3, 16, 12)
+    assert A.power_spectrum(fm, shift=True).shape == (3, 16, 12)
+
+
+def test_power_spectrum_nonnegative():
+    assert (A.power_spectrum(torch.randn(2, 4, 15, 17)) >= 0).all()
+
+
+def test_power_spectrum_constant_is_dc_only():
+    ps = A.power_spectrum(torch.full((1, 3, 16, 16), 2.5))[0]
+    assert ps[0, 0] == pytest.approx((2.5 * 256) ** 2, rel=1e-5)
+    rest = ps.clone()
+    rest[0, 0] = 0
+    assert rest.abs().max() < 1e-6 * ps[0, 0]
+    shifted = A.power_spectrum(torch.full((1, 3, 16, 16), 2.5), shift=True)[0]
+    assert shifted[8, 8] == pytest.approx(ps[0, 0])  # DC at the centre after fftshift
+
+
+def test_radial_profile_length():
+    centers, prof = A.radial_profile(A.power_spectrum(torch.randn(2, 3, 16, 16)), n_bins=20)
+    assert centers.shape == (20,) and prof.shape == (2, 20)
+    assert centers[0] > 0 and centers[-1] < math.sqrt(2)
+
+
+def test_radial_profile_nonnegative():
+    _, prof = A.radial_profile(A.power_spectrum(torch.randn(2, 3, 16, 16)), n_bins=16)
+    assert (prof >= 0).all()
+
+
+def test_radial_profile_constant_peaks_at_zero():
+    _, prof = A.radial_profile(A.power_spectrum(torch.ones(1, 3, 16, 16)), n_bins=16)
+    assert int(prof[0].argmax()) == 0
+    assert prof[0, 1:].max() < 1e-6 * prof[0, 0]
+
+
+def test_avr_constant_is_low():
+    assert A.avr(torch.full((2, 4, 16, 16), 3.0)).max() < 1e-6
+
+
+def test_avr_checkerboard_is_high():
+    for region in A.REGIONS:
+        assert A.avr(checkerboard(), 2, region)[0] == pytest.approx(1.0, abs=1e-6)
+        # a 0/1 board keeps its mean: DC counts in the total (seed 004's definition)
+        assert A.avr((checkerboard() + 1) / 2, 2, region)[0] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_avr_range():
+    fm = torch.cat([torch.randn(4, 3, 16, 16), torch.rand(4, 3, 16, 16), checkerboard(16, 16).expand(4, -1, -1, -1)])
+    for region in A.REGIONS:
+        v = A.avr(fm, 2, region)
+        assert v.shape == (12,)
+        assert ((v >= 0) & (v <= 1)).all()
+    # white noise: aliased share = share of grid outside the pass region (±sampling noise)
+    noise = torch.randn(64, 8, 32, 32)
+    expected = A.alias_mask(32, 32, 2, "radial").mean()
+    assert A.avr(noise).mean().item() == pytest.approx(expected, abs=0.01)
+
+
+# --------------------------------------------------------------------------- sampling theory
+
+
+@pytest.mark.parametrize("ky,kx", [(0, 3), (3, 0), (0, 6)])
+def test_sinusoid_below_half_nyquist_is_not_aliased(ky, kx):
+    fm = sinusoid_map(32, 32, ky, kx)  # 2k/32 <= 0.375 normalised
+    for region in A.REGIONS:
+        assert A.avr(fm, 2, region)[0] < 1e-9
+
+
+@pytest.mark.parametrize("ky,kx", [(0, 11), (11, 0), (0, 14)])
+def test_sinusoid_above_half_nyquist_is_aliased(ky, kx):
+    fm = sinusoid_map(32, 32, ky, kx)  # 2k/32 >= 0.6875 normalised
+    for region in A.REGIONS:
+        assert A.avr(fm, 2, region)[0] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_diagonal_sinusoid_separable_vs_radial():
+    # 6 cycles per axis in 32 px: 0.375 Nyquist per axis, radius 0.53 > 0.5
+    fm = sinusoid_map(32, 32, 6, 6)
+    assert A.avr(fm, 2, "separable")[0] < 1e-9
+    assert A.avr(fm, 2, "radial")[0] == pytest.approx(1.0, abs=1e-9)
+    both = A.avr_regions(fm, 2)
+    assert both["separable"][0] < 1e-9 and both["radial"][0] > 0.999
+
+
+def test_stride_sets_the_cutoff():
+    fm = sinusoid_map(48, 48, 0, 10)  # 0.4167 normalised: > 1/3, < 1/2
+    assert A.avr(fm, 2)[0] < 1e-9
+    assert A.avr(fm, 3)[0] == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("h,w", [(15, 15), (17, 9), (31, 33), (1, 7), (16, 15)])
+def test_odd_sized_maps_match_full_fft_reference(h, w):
+    fm = torch.randn(3, 4, h, w, dtype=torch.float64)
+    for region in A.REGIONS:
+        got = A.avr(fm, 2, region).numpy()
+        ref = numpy_avr(fm.numpy(), 2, region)
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_odd_sized_periodic_sinusoid():
+    # 15 px, 2 cycles → 0.267 normalised (clean); 6 cycles → 0.8 (aliased)
+    assert A.avr(sinusoid_map(15, 15, 0, 2), 2)[0] < 1e-9
+    assert A.avr(sinusoid_map(15, 15, 6, 0), 2)[0] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_avr_float32_path_agrees_with_float64():
+    fm = torch.randn(2, 16, 24, 24)
+    np.testing.assert_allclose(A.avr(fm).numpy(), A.avr(fm.double()).numpy(), rtol=1e-4)
+
+
+def test_avr_bad_inputs_name_the_problem():
+    with pytest.raises(ValueError, match=r"\[B, C, H, W\]"):
+        A.avr(torch.randn(3, 16, 16))
+    with pytest.raises(ValueError, match="region"):
+        A.avr(torch.randn(1, 1, 8, 8), 2, "circular")
+    with pytest.raises(ValueError, match="stride"):
+        A.avr(torch.randn(1, 1, 8, 8), 0)
+
+
+# --------------------------------------------------------------------------- SIS
+
+
+def shift_invariant_model() -> nn.Module:
+    torch.manual_seed(1)
+    return nn.Sequential(nn.Conv2d(3, 6, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+
+
+def strided_model() -> nn.Module:
+    torch.manual_seed(2)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(8, 6, 1), nn.AdaptiveAvgPool2d(1),
+                      nn.Flatten())
+    with torch.no_grad():
+        m[2].weight.mul_(20)  # sharpen the softmax so shifts matter
+    return m.eval()
+
+
+def test_sis_of_shift_invariant_model_is_zero():
+    x = torch.rand(5, 3, 17, 16)
+    res = A.shift_metrics(shift_invariant_model(), x)
+    assert res["sis"].shape == (5,)
+    assert res["sis"].max() < 1e-6
+    assert (res["consistency"] == 1).all()
+    assert A.sis(shift_invariant_model(), x).max() < 1e-6
+
+
+def test_sis_matches_explicit_loop_and_detects_strided_model():
+    model = strided_model()
+    x = torch.rand(6, 3, 16, 16)
+    got = A.sis(model, x)
+    with torch.no_grad():
+        p0 = torch.softmax(model(x), 1)
+        ref = torch.zeros(6)
+        for s, d in [(-1, 2), (1, 2), (-1, 3), (1, 3)]:
+            pd_ = torch.softmax(model(torch.roll(x, s, d)), 1)
+            ref += 1 - torch.nn.functional.cosine_similarity(p0, pd_, dim=1)
+        ref /= 4
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=1e-6)
+    assert got.mean() > 1e-3  # stride 2 without blur is not shift invariant
+    assert ((got >= 0) & (got <= 1)).all()
+
+
+def test_circular_shifts_layout():
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).view(2, 3, 4, 5)
+    s = A.circular_shifts(x)
+    assert s.shape == (10, 3, 4, 5)
+    assert torch.equal(s[:2], x)
+    assert torch.equal(s[2:4], torch.roll(x, -1, 2)) and torch.equal(s[8:10], torch.roll(x, 1, 3))
+
+
+def test_shift_metrics_hooks_compute_avr_of_the_originals():
+    model = strided_model()
+    x = torch.rand(3, 3, 16, 16)
+    res = A.shift_metrics(model, x, {"0": 2})
+    expect = A.avr_regions(x, 2)  # the first conv sees the raw images
+    for r in A.REGIONS:
+        np.testing.assert_allclose(res["avr"]["0"][r].numpy(), expect[r].numpy(), rtol=1e-5)
+    assert res["pred"].shape == (3,)
+
+
+def test_shift_metrics_rejects_training_mode_and_unknown_layer():
+    model = strided_model().train()
+    with pytest.raises(ValueError, match="eval"):
+        A.shift_metrics(model, torch.rand(1, 3, 8, 8))
+    with pytest.raises(KeyError, match="valid layer names"):
+        A.shift_metrics(model.eval(), torch.rand(1, 3, 8, 8), {"nope": 2})
+
+
+# --------------------------------------------------------------------------- discovery and matching
+
+
+def test_discovery_torchvision_resnet50():
+    import torchvision
+
+    pts = A.discover_stride_points(torchvision.models.resnet50(weights=None), image_size=64)
+    names = [p.name for p in pts]
+    expected = ["conv1", "maxpool"] + [f"layer{i}.0.{n}" for i in (2, 3, 4) for n in ("conv2", "downsample.0")]
+    assert sorted(names) == sorted(expected)
+    assert names[:2] == ["conv1", "maxpool"]  # execution order
+    assert all(p.stride == 2 for p in pts)
+    assert {p.name: p.kind for p in pts}["maxpool"] == "pool"
+    assert A.stride_layers(torchvision.models.resnet50(weights=None), None).keys() == set(expected)
+
+
+NARROW_TABLE = [
+    ("conv1", "conv1"),
+    ("maxpool", "maxpool.1"),
+    ("layer2.0.conv1", "layer2.0.aa"),
+    ("layer2.0.downsample.0", "layer2.0.downsample.0"),
+    ("layer3.0.conv1", "layer3.0.aa"),
+    ("layer3.0.downsample.0", "layer3.0.downsample.0"),
+    ("layer4.0.conv1", "layer4.0.aa"),
+    ("layer4.0.downsample.0", "layer4.0.downsample.0"),
+]
+
+
+def test_narrow_timm_matching_is_one_to_one():
+    std = BlurscopeNet(build_model("resnet_narrow", 10, antialiased=False), 0.5).eval()
+    aa = BlurscopeNet(build_model("resnet_narrow", 10, antialiased=True), 0.0).eval()
+    ps, pb = A.discover_stride_points(std, 64), A.discover_stride_points(aa, 64)
+    table = A.match_points(ps, pb)
+    assert list(zip(table["standard"], table["blurpool"])) == NARROW_TABLE
+    assert table["blurpool"].is_unique and table["standard"].is_unique
+    kinds = dict(zip(table["blurpool"], table["blurpool_kind"]))
+    assert kinds["layer2.0.aa"] == "blurpool" and kinds["maxpool.1"] == "blurpool"
+    assert (table["stride"] == 2).all()
+    assert list(table["out_h"]) == [32, 16, 8, 8, 4, 4, 2, 2]
+
+
+def test_resnet50_matches_antialiased_cnns():
+    import antialiased_cnns
+    import torchvision
+
+    ps = A.discover_stride_points(torchvision.models.resnet50(weights=None), 64)
+    pb = A.discover_stride_points(antialiased_cnns.resnet50(pretrained=False, filter_size=4), 64)
+    pairs = dict(zip(*A.match_points(ps, pb)[["standard", "blurpool"]].to_numpy().T))
+    assert pairs == {
+        "conv1": "conv1",
+        "maxpool": "maxpool.1",
+        "layer2.0.conv2": "layer2.0.conv3.0",
+        "layer2.0.downsample.0": "layer2.0.downsample.0",
+        "layer3.0.conv2": "layer3.0.conv3.0",
+        "layer3.0.downsample.0": "layer3.0.downsample.0",
+        "layer4.0.conv2": "layer4.0.conv3.0",
+        "layer4.0.downsample.0": "layer4.0.downsample.0",
+    }
+
+
+def test_match_points_error_lists_both_sides():
+    std = A.discover_stride_points(build_model("resnet_narrow", 10), 64)
+    with pytest.raises(ValueError, match="one-to-one.*standard: \\[conv1"):
+        A.match_points(std, std[:-1])
+
+
+def test_discovery_skips_stride_one_and_restores_training_mode():
+    m = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(3, 1, 1), nn.BatchNorm2d(4), nn.AvgPool2d(2),
+                      nn.Conv2d(4, 4, 3, stride=(2, 2)))
+    m.train()
+    before = m[2].running_mean.clone()
+    pts = A.discover_stride_points(m, 16)
+    assert [(p.name, p.stride, p.kind) for p in pts] == [("3", 2, "pool"), ("4", 2, "conv")]
+    assert m.training and torch.equal(m[2].running_mean, before)
+
+
+def test_narrow_net_end_to_end_blurpool_lowers_aliasing_at_the_blur_input():
+    # Through a BlurPool the *output* of each point is low-passed; at the point's
+    # input the two nets see the same image at conv1.
+    torch.manual_seed(0)
+    std = BlurscopeNet(build_model("resnet_narrow", 10), 0.0).eval()
+    aa = BlurscopeNet(build_model("resnet_narrow", 10, antialiased=True), 0.0).eval()
+    x = torch.rand(4, 3, 64, 64)
+    rs = A.shift_metrics(std, x, A.discover_stride_points(std, 64))
+    ra = A.shift_metrics(aa, x, A.discover_stride_points(aa, 64))
+    for r in A.REGIONS:
+        np.testing.assert_allclose(rs["avr"]["conv1"][r].numpy(), ra["avr"]["conv1"][r].numpy(), rtol=1e-5)
+    assert len(rs["avr"]) == len(ra["avr"]) == 8
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def test_sweep_cycles_and_direct_step():
+    k = A.sweep_cycles(64, 0.05, 0.95, 19)
+    assert k.min() >= 1 and k.max() <= 31 and np.all(np.diff(k) > 0)
+    df = A.frequency_sweep_direct(64, k)
+    assert set(df["orientation"]) == set(A.ORIENTATIONS)
+    hv = df[df["orientation"] != "diagonal"]
+    assert (hv.loc[hv["freq_axis"] <= 0.5, "avr_radial"] < 1e-9).all()
+    assert (hv.loc[hv["freq_axis"] > 0.5, "avr_radial"] > 1 - 1e-9).all()
+    dg = df[df["orientation"] == "diagonal"]
+    assert (dg.loc[dg["freq_axis"] <= 0.5, "avr_separable"] < 1e-9).all()
+    assert (dg.loc[(dg["freq_radial"] > 0.5) & (dg["freq_axis"] < 0.5), "avr_radial"] > 1 - 1e-9).all()
+    with pytest.raises(ValueError, match="freq_min"):
+        A.sweep_cycles(64, 0.0, 0.95, 5)
+
+
+def test_sweep_through_network_sees_the_step_at_conv1():
+    model = BlurscopeNet(build_model("resnet_narrow", 10), 0.0).eval()
+    pts = A.discover_stride_points(model, 32)
+    k = np.array([3, 13])  # 0.1875 and 0.8125 normalised at 32 px
+    df = A.frequency_sweep_network(model, 32, k, pts, orientations=("horizontal",), amplitude=1.0)
+    assert len(df) == 2 * len(pts)
+    c1 = df[df["layer"] == "conv1"].set_index("cycles")
+    # conv1 input = normalised image: DC (small) + sinusoid
+    assert c1.loc[3, "avr_radial"] < 0.01
+    assert c1.loc[13, "avr_radial"] > 0.9
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_paired_compare_directions_and_identity():
+    rng = np.random.default_rng(0)
+    a = rng.random(200)
+    same = A.paired_compare(a, a, 200, 0)
+    assert same["p_wilcoxon"] == 1.0 and same["p_t"] == 1.0 and same["mean_diff"] == 0
+    b = a * 0.6 + rng.normal(0, 0.01, 200)
+    r = A.paired_compare(a, b, 500, 0)
+    assert r["mean_diff"] < 0 and r["diff_ci_high"] < 0
+    assert r["rel_change"] == pytest.approx((b.mean() - a.mean()) / a.mean())
+    assert r["p_wilcoxon"] < 1e-10 and r["p_t"] < 1e-10
+    assert r["cohen_dz"] < -1 and -1 <= r["rank_biserial"] < -0.9
+
+
+def test_bootstrap_correlation_matches_scipy_and_brackets_estimate():
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    x = rng.random(150)
+    y = x + rng.normal(0, 0.3, 150)
+    r = A.bootstrap_correlation(x, y, 400, 3)
+    assert r["pearson_r"] == pytest.approx(stats.pearsonr(x, y).statistic)
+    assert r["spearman_rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert r["pearson_ci_low"] < r["pearson_r"] < r["pearson_ci_high"]
+    assert r["spearman_ci_low"] < r["spearman_rho"] < r["spearman_ci_high"]
+    assert r == A.bootstrap_correlation(x, y, 400, 3)  # deterministic
+    const = A.bootstrap_correlation(np.ones(10), y[:10], 50, 0)
+    assert math.isnan(const["pearson_r"])
+
+
+def _fake_table(n: int, avr_scale: float, sis_scale: float, seed: int, layers: dict[str, str]) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    base = rng.random(n)
+    sis = sis_scale * (base + rng.normal(0, 0.1, n)).clip(0)
+    rows = []
+    for order, (layer, point) in enumerate(layers.items()):
+        rows.append(pd.DataFrame({
+            "image": np.arange(n), "image_id": np.arange(n) + 100, "label": 0, "pred": 0, "correct": 1,
+            "layer": layer, "point": point, "order": order, "op": "Conv2d", "kind": "conv", "stride": 2,
+            "avr_radial": avr_scale * base, "avr_separable": 0.8 * avr_scale * base,
+            "sis": sis, "consistency": 1.0,
+        }))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_aliasing_statistics_tables():
+    std_layers = {"conv1": "conv1", "maxpool": "maxpool"}
+    tables = {
+        "sigma0": _fake_table(60, 0.4, 0.02, 0, std_layers),
+        "sigma2": _fake_table(60, 0.3, 0.015, 0, std_layers),
+        "sigma4": _fake_table(60, 0.2, 0.01, 0, std_layers),
+        "blurpool": _fake_table(60, 0.4, 0.01, 0, {"conv1": "conv1", "maxpool.1": "maxpool"}),
+    }
+    sig = {"sigma0": 0.0, "sigma2": 2.0, "sigma4": 4.0, "blurpool": 0.0}
+    aa = {m: m == "blurpool" for m in tables}
+    out = A.aliasing_statistics(tables, sig, aa, "sigma0", iterations=100, permutations=200, seed=0)
+    summ = out["summary"].set_index(["model", "point", "metric"])
+    assert summ.loc[("sigma4", "conv1", "avr_radial"), "mean"] < summ.loc[("sigma0", "conv1", "avr_radial"), "mean"]
+    assert summ.loc[("blurpool", "maxpool", "avr_radial"), "layer"] == "maxpool.1"
+    paired = out["paired"]
+    bp = paired[(paired["model"] == "blurpool") & (paired["metric"] == "sis")].iloc[0]
+    assert bp["rel_change"] == pytest.approx(-0.5, abs=1e-6) and bp["p_wilcoxon_holm"] < 1e-6
+    same = paired[(paired["model"] == "blurpool") & (paired["point"] == "conv1")]
+    assert (same["p_wilcoxon"] == 1.0).all()
+    corr = out["correlation"]
+    assert (corr["pearson_r"] > 0.8).all() and set(corr["region"]) == {"radial", "separable"}
+    trend = out["sigma_trend"].set_index(["point", "metric"])
+    assert trend.loc[("output", "sis"), "rho"] < -0.2
+    assert trend.loc[("output", "sis"), "p_perm"] < 0.01  # within-image permutation: every image falls with σ
+    assert trend.loc[("output", "sis"), "mean_blurpool"] == pytest.approx(tables["blurpool"]["sis"].iloc[:60].mean())
+    other = dict(tables)
+    other["sigma2"] = other["sigma2"].assign(image_id=other["sigma2"]["image_id"] + 1)
+    with pytest.raises(ValueError, match="different images"):
+        A.aliasing_statistics(other, sig, aa, "sigma0", 10, 10, 0)
+
+
+def test_analyse_images_table_and_uint8_input():
+    model = BlurscopeNet(build_model("resnet_narrow", 4), 0.0).eval()
+    pts = A.discover_stride_points(model, 32)
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
+    labels = np.array([0, 1, 2, 3, 0])
+    done = []
+    df, timing = A.analyse_images(model, u8, pts, batch_size=2, labels=labels, image_ids=np.arange(5) + 10,
+                                  progress=done.append)
+    assert done == [2, 2, 1] and timing["images_per_s"] > 0
+    assert len(df) == 5 * len(pts)
+    assert list(df.columns[:6]) == ["image", "image_id", "label", "pred", "correct", "layer"]
+    assert df.groupby("image")["sis"].nunique().max() == 1  # one SIS per image
+    # same numbers as a direct call on the float images
+    from blurscope.data import to_float
+
+    ref = A.shift_metrics(model, to_float(u8), pts)
+    got = df[df["layer"] == "maxpool"].sort_values("image")
+    np.testing.assert_allclose(got["avr_separable"], ref["avr"]["maxpool"]["separable"].numpy(), rtol=1e-5)
+    np.testing.assert_allclose(got["sis"], ref["sis"].numpy(), rtol=1e-4, atol=1e-7)
+    assert (got["correct"].to_numpy() == (ref["pred"].numpy() == labels)).all()
+    with pytest.raises(ValueError, match="batch_size"):
+        A.analyse_images(model, u8, pts, batch_size=0)

@@ -1,0 +1,188 @@
+"""Known-answer tests for blurscope.spectra (radial power spectra, HF power fraction)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from blurscope import spectra
+from blurscope.blur import gaussian_blur
+
+
+def _power_law_images(n: int, size: int, exponent: float, seed: int) -> np.ndarray:
+    """Real images whose 2-D power spectrum is |f|^-exponent (random phases)."""
+    rng = np.random.default_rng(seed)
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.fftfreq(size)[None, :]
+    r = np.sqrt(fy**2 + fx**2)
+    amp = np.zeros_like(r)
+    amp[r > 0] = r[r > 0] ** (-exponent / 2.0)
+    noise = rng.normal(size=(n, size, size))
+    # White Gaussian noise shaped in the Fourier domain keeps Hermitian symmetry: the image is real.
+    return np.real(np.fft.ifft2(np.fft.fft2(noise) * amp))
+
+
+def _cosine(size: int, cycles_y: int, cycles_x: int, amplitude: float = 50.0) -> np.ndarray:
+    y, x = np.mgrid[0:size, 0:size]
+    return 128.0 + amplitude * np.cos(2 * np.pi * (cycles_y * y + cycles_x * x) / size)
+
+
+def test_one_over_f_squared_gives_slope_minus_two() -> None:
+    images = _power_law_images(8, 128, exponent=2.0, seed=1)
+    freqs, power = spectra.radial_power_spectrum(images, n_bins=64)
+    slope = spectra.loglog_slope(freqs, spectra.mean_spectrum(power), fmin=0.02, fmax=0.5)
+    assert slope == pytest.approx(-2.0, abs=0.1)
+
+
+def test_white_noise_is_flat_and_parseval_holds() -> None:
+    rng = np.random.default_rng(2)
+    images = rng.normal(0.0, 10.0, size=(16, 64, 64))
+    freqs, power = spectra.radial_power_spectrum(images, n_bins=16)
+    slope = spectra.loglog_slope(freqs, spectra.mean_spectrum(power))
+    assert abs(slope) < 0.1
+    # periodogram |F|^2/(H W): its mean over all frequencies is the pixel variance
+    p2 = spectra.periodogram(images)
+    np.testing.assert_allclose(p2.mean(axis=(1, 2)), images.var(axis=(1, 2)), rtol=1e-10)
+    # flat spectrum at the variance level (100)
+    assert spectra.mean_spectrum(power).mean() == pytest.approx(100.0, rel=0.05)
+
+
+def test_cosine_power_lands_in_its_bin() -> None:
+    size, n_bins = 32, 16  # bin width 1/32 cycles/pixel
+    img = _cosine(size, 0, 6)  # 6/32 = 0.1875 cycles/pixel -> bin (0.15625, 0.1875]
+    freqs, power = spectra.radial_power_spectrum(img[None], n_bins)
+    assert np.argmax(power[0]) == 5
+    assert freqs[5] == pytest.approx(0.171875)
+    # all other bins hold no power; the cosine's variance is amplitude^2/2 = 1250 over 2 samples
+    assert np.all(np.delete(power[0], 5) < 1e-9)
+    count_in_bin = np.sum((spectra.radius_cpp(size, size) > 5 / 32) & (spectra.radius_cpp(size, size) <= 6 / 32))
+    expected = (1250.0 * size * size / 2 * 2) / count_in_bin  # two samples of 1250*HW/2 each, averaged
+    assert power[0, 5] == pytest.approx(expected, rel=1e-9)
+
+
+def test_frequencies_are_bin_centres_in_cycles_per_pixel() -> None:
+    freqs, _ = spectra.radial_power_spectrum(np.zeros((1, 16, 16)), n_bins=8)
+    np.testing.assert_allclose(freqs, (np.arange(8) + 0.5) / 16)
+    assert freqs.max() < 0.5
+
+
+def test_rgb_uses_mean_of_channels() -> None:
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, size=(5, 16, 16, 3), dtype=np.uint8)
+    _, p_rgb = spectra.radial_power_spectrum(rgb, 8)
+    _, p_grey = spectra.radial_power_spectrum(rgb.astype(np.float64).mean(axis=-1), 8)
+    np.testing.assert_allclose(p_rgb, p_grey)
+
+
+def test_constant_patch_has_no_power_and_zero_hf_fraction() -> None:
+    patch = np.full((2, 16, 16, 3), 77, dtype=np.uint8)
+    _, power, hf = spectra.patch_spectra(patch, 8, hf_cutoff=0.25)
+    assert np.all(power == 0)
+    assert np.all(hf == 0)
+
+
+def test_hf_fraction_of_cosines() -> None:
+    low = _cosine(32, 0, 4)  # 0.125 cycles/pixel
+    high = _cosine(32, 12, 0)  # 0.375 cycles/pixel
+    hf = spectra.hf_power_fraction(np.stack([low, high, low + high - 128]), cutoff=0.25)
+    np.testing.assert_allclose(hf, [0.0, 1.0, 0.5], atol=1e-12)
+
+
+def test_corner_frequencies_count_in_hf_fraction_but_not_in_bins() -> None:
+    corner = _cosine(32, 14, 14)  # radius 0.619 cycles/pixel: beyond the binned range
+    _, power, hf = spectra.patch_spectra(corner[None], 8, hf_cutoff=0.25)
+    assert np.all(power < 1e-9)
+    assert hf[0] == pytest.approx(1.0)
+
+
+def test_blur_lowers_hf_fraction() -> None:
+    rng = np.random.default_rng(4)
+    imgs = rng.uniform(0, 255, size=(8, 32, 32))
+    blurred = gaussian_blur(torch.as_tensor(imgs[:, None]), 1.5)[:, 0].numpy()
+    hf_sharp = spectra.hf_power_fraction(imgs, 0.25)
+    hf_blur = spectra.hf_power_fraction(blurred, 0.25)
+    assert np.all(hf_blur < 0.1 * hf_sharp)
+
+
+def test_odd_sizes_and_chunking_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    imgs = rng.integers(0, 256, size=(7, 17, 17, 3), dtype=np.uint8)
+    full = spectra.patch_spectra(imgs, 8, hf_cutoff=0.2)
+    monkeypatch.setattr(spectra, "_CHUNK_PIXELS", 17 * 17 * 2)  # two patches per chunk
+    chunked = spectra.patch_spectra(imgs, 8, hf_cutoff=0.2)
+    np.testing.assert_allclose(full[1], chunked[1])
+    np.testing.assert_allclose(full[2], chunked[2])
+
+
+def test_ratio_to_baseline_and_mean_spectrum() -> None:
+    power = np.array([[[2.0, 4.0], [4.0, 8.0]], [[6.0, 12.0], [0.0, 0.0]]])  # [2 neurons, 2 patches, 2 bins]
+    mean = spectra.mean_spectrum(power)
+    np.testing.assert_allclose(mean, [3.0, 6.0])
+    np.testing.assert_allclose(spectra.ratio_to_baseline(mean, np.array([3.0, 2.0])), [1.0, 3.0])
+    with pytest.raises(ValueError, match="non-positive"):
+        spectra.ratio_to_baseline(mean, np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="bins"):
+        spectra.ratio_to_baseline(mean, np.array([1.0, 1.0, 1.0]))
+
+
+def test_bad_inputs_name_the_problem() -> None:
+    with pytest.raises(ValueError, match="n_bins <= 8"):
+        spectra.radial_power_spectrum(np.zeros((1, 16, 16)), n_bins=12)
+    with pytest.raises(ValueError, match=r"\[N,H,W,3\]"):
+        spectra.radial_power_spectrum(np.zeros((1, 16, 16, 4)), n_bins=4)
+    with pytest.raises(ValueError, match="hf_cutoff"):
+        spectra.patch_spectra(np.zeros((1, 16, 16)), 4, hf_cutoff=0.9)
+    with pytest.raises(ValueError, match="n_bins must be >= 1"):
+        spectra.radial_power_spectrum(np.zeros((1, 16, 16)), n_bins=0)
+
+
+def test_random_patches_are_exact_crops_and_seeded() -> None:
+    rng = np.random.default_rng(6)
+    images = rng.integers(0, 256, size=(10, 24, 20, 3), dtype=np.uint8)
+    patches, index, pos = spectra.random_patches(images, 8, n_images=4, per_image=3, seed=1)
+    assert patches.shape == (4, 3, 8, 8, 3) and patches.dtype == np.uint8
+    assert len(set(index.tolist())) == 4 and np.all(np.diff(index) > 0)
+    for i in range(4):
+        for j in range(3):
+            t, l = pos[i, j]
+            assert 0 <= t <= 16 and 0 <= l <= 12
+            np.testing.assert_array_equal(patches[i, j], images[index[i], t : t + 8, l : l + 8])
+    again = spectra.random_patches(images, 8, n_images=4, per_image=3, seed=1)
+    np.testing.assert_array_equal(again[0], patches)
+    with pytest.raises(ValueError, match="only 10 images"):
+        spectra.random_patches(images, 8, n_images=11, per_image=1, seed=0)
+    with pytest.raises(ValueError, match="does not fit"):
+        spectra.random_patches(images, 21, n_images=1, per_image=1, seed=0)
+
+
+def test_figures_are_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+    from PIL import Image
+
+    from blurscope import plot_spectra
+
+    freqs = (np.arange(8) + 0.5) / 16
+    spec_rows, comp_rows = [], []
+    models = [("sigma0", 0.0), ("sigma2", 2.0), ("sigma6", 6.0), ("blurpool", 0.0), ("baseline", np.nan)]
+    for k, (model, sigma) in enumerate(models):
+        decay = 2.0 + (0.2 * sigma if np.isfinite(sigma) else 0.0)
+        power = 100 * freqs ** (-decay)
+        for f, p in zip(freqs, power):
+            spec_rows.append({"model": model, "sigma": sigma, "freq": f, "mean": p, "ci_low": 0.9 * p,
+                              "ci_high": 1.1 * p, "ratio": 1.0 + 0.1 * k, "ratio_ci_low": 0.95,
+                              "ratio_ci_high": 1.3})
+        for metric in ("compression_ratio", "entropy", "edge_density", "edge_strength", "wavelet_approx",
+                       "wavelet_detail", "wavelet_energy"):
+            comp_rows.append({"model": model, "sigma": sigma, "metric": metric, "mean": 1.0 + k, "sem": 0.1})
+    p1, p2 = tmp_path / "rel.png", tmp_path / "comp.png"
+    plot_spectra.plot_relative_to_baseline(pd.DataFrame(spec_rows), "layer4", p1)
+    plot_spectra.plot_complexity_comparison(pd.DataFrame(comp_rows), "layer4", p2)
+    for path in (p1, p2):
+        with Image.open(path) as im:
+            assert im.size[0] > 600 and im.size[1] > 600
+    assert plot_spectra.model_order(pd.DataFrame(comp_rows))[:3] == [("sigma0", 0.0), ("sigma2", 2.0),
+                                                                      ("sigma6", 6.0)]
+    with pytest.raises(ValueError, match="no baseline rows"):
+        plot_spectra.plot_relative_to_baseline(pd.DataFrame(spec_rows[:8]), "layer4", tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()

@@ -1,0 +1,355 @@
+"""Failure behaviour of the workflow on the smoke configuration.
+
+* a pipeline killed (SIGKILL, whole process group) during a training job
+  resumes after ``--unlock`` and ends with tables identical to an
+  uninterrupted run; nothing it had finished is recomputed;
+* a job that fails leaves no output (and no temporary file) behind;
+* two full runs give byte-identical result tables (determinism);
+* bad inputs fail with one clear error naming the key/file before any
+  expensive work (no training job starts). The cases and the messages they
+  give are listed in docs/bad_inputs.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "slurm"))
+import smokerun as sr  # noqa: E402
+
+pytestmark = [
+    pytest.mark.workflow,
+    pytest.mark.skipif(not sr.workflow_ready() and not sr.in_ci(), reason="workflow foundation not written yet"),
+]
+
+TRAIN_RULES = ("train_baseline", "finetune_blur", "train_blurpool")
+RESUME_TARGETS = ("results/evaluation/accuracy_matrix.tsv",)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    return sr.local_smoke_run(tmp_path_factory.getbasetemp())
+
+
+def temp_leftovers(results: Path) -> list[str]:
+    """Temporary files of blurscope.io.atomic_path ('.<stem>.XXXX<suffix>')."""
+    return sorted(
+        str(p.relative_to(results))
+        for p in results.rglob(".*")
+        if p.is_file() and p.name != ".snakemake_timestamp" and "logs" not in p.parts
+    )
+
+
+# ------------------------------------------------------------ kill and resume
+@pytest.fixture(scope="session")
+def killed_and_resumed(tmp_path_factory, smoke_run):
+    """Start a fresh smoke run, SIGKILL it while a training job runs, resume it."""
+    work = sr.copy_workflow(tmp_path_factory.mktemp("killed") / "w")
+    cmd = ["timeout", "-k", "20", str(sr.SMOKE_TIMEOUT_S), sr.SNAKEMAKE, "--cores", str(sr.CORES),
+           "--configfile", sr.SMOKE_CONFIG]
+    log = open(work / "first_attempt.log", "w")
+    proc = subprocess.Popen(cmd, cwd=work, env=sr.env(), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    # the moment a training job has started (its log exists) and one model
+    # exists already (so there is finished work that must not be redone)
+    logs = work / "results" / "logs"
+    models = work / "results" / "models"
+    killed_in = None
+    deadline = time.monotonic() + sr.SMOKE_TIMEOUT_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = {p.stem for p in models.glob("*.safetensors")} if models.exists() else set()
+        running = [
+            p for r in TRAIN_RULES for p in (logs / r).glob("*.log")
+            if p.stem not in done and (p.stem != "all" or "blurpool" not in done)
+        ] if logs.exists() else []
+        if done and running:
+            # the job's log exists: its script is starting / training right now
+            killed_in = sorted(str(p.relative_to(logs)) for p in running)
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.1)
+    proc.wait()
+    log.close()
+    first = (work / "first_attempt.log").read_text()
+    assert killed_in, f"never saw a training job running beside a finished model\n{first[-4000:]}"
+
+    results = work / "results"
+    before = sr.mtimes(results)
+    leftovers = temp_leftovers(results)
+    models_after_kill = sorted(p.name for p in models.glob("*"))
+
+    locked = sr.snakemake(work, "-n")  # a killed run leaves its lock behind
+    unlock = sr.snakemake(work, "--unlock", timeout=120)
+    assert unlock.returncode == 0, sr.describe(unlock)
+    # Resume up to the end of the train stage (all models + the accuracy
+    # matrix): byte-identical models make every downstream table identical
+    # (test_two_full_runs_byte_identical), so the rest would only cost time.
+    resume = sr.snakemake(work, "--rerun-incomplete", *RESUME_TARGETS)
+    assert resume.returncode == 0, sr.describe(resume)
+    return {
+        "work": work,
+        "killed_in": killed_in,
+        "before": before,
+        "leftovers_after_kill": leftovers,
+        "models_after_kill": models_after_kill,
+        "locked": locked,
+        "resume": resume,
+    }
+
+
+def test_killed_run_leaves_lock_and_no_partial_model(killed_and_resumed):
+    kr = killed_and_resumed
+    locked = kr["locked"]
+    assert locked.returncode != 0 and "locked" in (locked.stdout + locked.stderr).lower(), (
+        "a SIGKILLed run should leave its lock (so --unlock is needed): " + sr.describe(locked)
+    )
+    # every model file present after the kill is complete: weights + meta, loadable
+    from blurscope.models import load_model
+
+    models = kr["work"] / "results" / "models"
+    for name in kr["models_after_kill"]:
+        if name.endswith(".safetensors") and not name.startswith("."):
+            load_model(models / name, device="cpu")  # raises on a truncated file
+
+
+def test_resume_after_kill_finishes_and_keeps_finished_work(killed_and_resumed, smoke_run):
+    kr = killed_and_resumed
+    results = kr["work"] / "results"
+    after = sr.mtimes(results)
+    # outputs that existed (complete) before the kill are not recomputed
+    redone = sorted(p for p, t in kr["before"].items() if p in after and after[p] != t and not Path(p).name.startswith("."))
+    assert not redone, f"resume recomputed finished outputs: {redone[:20]}"
+    # the job that was killed had not written its model
+    killed_models = {Path(p).stem if Path(p).stem != "all" else "blurpool" for p in kr["killed_in"]}
+    assert any(f"{m}.safetensors" not in kr["models_after_kill"] for m in killed_models), (
+        f"the kill came after the training job(s) {kr['killed_in']} had finished"
+    )
+    # nothing left to do for the resumed targets
+    assert sr.dry_run(kr["work"], *RESUME_TARGETS) == {}
+    # models and tables identical to an uninterrupted run
+    a = sr.result_tables(smoke_run / "results", suffixes=(".tsv", ".safetensors"))
+    b = sr.result_tables(results, suffixes=(".tsv", ".safetensors"))
+    a = {k: v for k, v in a.items() if k in b or k.startswith(("models/", "evaluation/"))}
+    assert any(k.startswith("models/") for k in b), sorted(b)
+    assert not sr.diff_tables(a, b), "resumed vs uninterrupted:\n" + "\n".join(sr.diff_tables(a, b))
+
+
+def test_resume_cleans_temporary_files(killed_and_resumed):
+    # SIGKILL cannot clean the temporary file of the job it killed; after the
+    # resume no temporary file may remain (the job that owned it reran).
+    leftovers = temp_leftovers(killed_and_resumed["work"] / "results")
+    assert not leftovers, (
+        f"temporary files left after resume: {leftovers} "
+        f"(after the kill there were {killed_and_resumed['leftovers_after_kill']})"
+    )
+
+
+# ----------------------------------------------------------- failing job
+def test_failing_job_leaves_no_partial_output(tmp_path, smoke_run):
+    """Truncate a finished model: the jobs that read it rerun, fail with a
+    message naming the file, and leave neither their outputs nor temp files."""
+    work = sr.clone_run(smoke_run, tmp_path / "w")
+    results = work / "results"
+    model = results / "models" / "sigma2.safetensors"
+    data = model.read_bytes()
+    model.write_bytes(data[: len(data) // 3])  # truncated checkpoint, newer mtime
+    target = "results/evaluation/sigma2.tsv"
+    assert (work / target).exists()
+    proc = sr.snakemake(work, target, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, "evaluating a truncated checkpoint succeeded?"
+    assert not (work / target).exists(), "failed job left its (old or partial) output"
+    assert not temp_leftovers(results), temp_leftovers(results)
+    logtxt = (results / "logs" / "evaluate" / "sigma2.log").read_text()
+    assert "sigma2.safetensors" in logtxt, f"error does not name the file:\n{logtxt[-2000:]}\n{out[-2000:]}"
+
+
+# ----------------------------------------------------------- determinism
+def test_two_full_runs_byte_identical(tmp_path_factory, smoke_run):
+    """Two complete runs from scratch give byte-identical tables and models.
+
+    The second run is the SLURM run of tests/test_slurm.py when that ran in
+    this session (a complete, independent run on another executor), else a
+    second local run.
+    """
+    other = sr.other_full_run()
+    if other is None:
+        work = sr.copy_workflow(tmp_path_factory.mktemp("second") / "w")
+        proc = sr.snakemake(work)
+        assert proc.returncode == 0, sr.describe(proc)
+        other = ("second local run", work)
+    label, work = other
+    suffixes = (".tsv", ".safetensors")
+    a = sr.result_tables(smoke_run / "results", suffixes)
+    b = sr.result_tables(work / "results", suffixes)
+    assert len(a) > 3, f"too few tables to compare: {sorted(a)}"
+    diff = sr.diff_tables(a, b)
+    assert not diff, f"local smoke run vs {label} differ:\n" + "\n".join(diff)
+
+
+# ----------------------------------------------------------- bad inputs
+def make_imagefolder(root: Path, classes=("cat", "dog"), n=3, size=24) -> Path:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val", "test"):
+        for c in classes:
+            d = root / split / c
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(d / f"{i}.png")
+    return root
+
+
+def other_arch_checkpoint(path: Path) -> Path:
+    """A checkpoint of a different architecture (torchvision resnet18)."""
+    import torchvision
+    from safetensors.torch import save_file
+
+    sd = torchvision.models.resnet18(weights=None, num_classes=4).state_dict()
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(path))
+    return path
+
+
+def _imagefolder(work: Path, **extra) -> dict:
+    root = make_imagefolder(work / "imgs")
+    return {"dataset": {"kind": "imagefolder", "root": str(root), **extra}}
+
+
+def case_missing_root(work):
+    return {"dataset": {"kind": "imagefolder", "root": str(work / "no_such_folder")}}, ["dataset.root", "no_such_folder"]
+
+
+def case_empty_class(work):
+    cfg = _imagefolder(work)
+    for split in ("train", "val", "test"):
+        (work / "imgs" / split / "emu").mkdir()
+    return cfg, [str(Path("train") / "emu"), "no images"]
+
+
+def case_corrupt_image(work):
+    cfg = _imagefolder(work)
+    (work / "imgs" / "train" / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    return cfg, ["broken.png"]
+
+
+def case_unknown_layer(work):
+    return {"analysis": {"layers": ["layer2.0", "layer9.9"]}}, ["analysis.layers", "layer9.9"]
+
+
+def case_negative_sigma(work):
+    return {"sigmas": [0, -1, 2]}, ["sigmas", "-1"]
+
+
+def case_non_numeric(work):
+    return {"training": {"epochs": "ten"}}, ["training.epochs", "ten"]
+
+
+def case_unknown_key(work):
+    return {"trainig": {"epochs": 1}}, ["trainig"]
+
+
+def case_other_arch_checkpoint(work):
+    ckpt = other_arch_checkpoint(work / "resnet18.safetensors")
+    # train_baseline is the job that reads model.weights: it may start, nothing else
+    return {"model": {"weights": str(ckpt)}}, ["resnet18.safetensors"], ("train_baseline",)
+
+
+BAD_INPUTS = {
+    "missing dataset root": case_missing_root,
+    "empty class folder": case_empty_class,
+    "corrupt image": case_corrupt_image,
+    "unknown layer": case_unknown_layer,
+    "negative sigma": case_negative_sigma,
+    "non-numeric value": case_non_numeric,
+    "unknown config key": case_unknown_key,
+    "checkpoint of another architecture": case_other_arch_checkpoint,
+}
+
+EXPENSIVE_RULES = TRAIN_RULES + ("evaluate", "top_activations", "avr_sis", "band_intervention",
+                                 "frequency_preference", "smoothgrad")
+
+
+IGNORED_ERRORS = ("CalledProcessError", "WorkflowError", "RuleException", "Traceback")
+
+
+def first_error(out: str, work: Path) -> tuple[str, str]:
+    """(where, message): the error a user reads first.
+
+    Config validation: the 'ValidationError: ...' line; parse-time errors:
+    the line after '<Error> in file ..., line N:'; job errors: the last
+    '<Error>: message' line of the script's traceback (in Snakemake's output,
+    else in the failed job's log).
+    """
+    lines = out.splitlines()
+    for ln in lines:
+        if ln.startswith("ValidationError: "):
+            return "snakemake output (config validation)", ln.strip()
+    for i, ln in enumerate(lines):
+        if re.match(r"^\w+ in file .*, line \d+:$", ln.strip()) and not ln.startswith(IGNORED_ERRORS):
+            return "snakemake output (parse time)", lines[i + 1].strip()
+
+    def script_error(text_lines):
+        hits = [ln.strip() for ln in text_lines
+                if re.match(r"^[\w.]+(Error|Exception): \S", ln.strip()) and not ln.strip().startswith(IGNORED_ERRORS)]
+        return hits[-1] if hits else None
+
+    m = re.search(r"log: (\S+\.log)", out)
+    job = re.search(r"Error in rule (\w+):", out)
+    rule = job.group(1) if job else "?"
+    if m and (work / m.group(1)).exists():
+        hit = script_error((work / m.group(1)).read_text(errors="replace").splitlines())
+        if hit:
+            return f"log of rule {rule} ({m.group(1)})", hit
+    hit = script_error(lines)
+    if hit:
+        return f"snakemake output (rule {rule})", hit
+    return "snakemake output", " / ".join(ln.strip() for ln in lines[-4:])
+
+
+def run_until_expensive(work: Path, cfgfile: str, allowed: tuple[str, ...], timeout: float = 600):
+    """Run the whole workflow; SIGKILL it as soon as an expensive job not in
+    ``allowed`` starts (its log appears). Returns (rc, output, started, seconds)."""
+    cmd = ["timeout", "-k", "10", str(int(timeout)), sr.SNAKEMAKE, "--cores", str(sr.CORES),
+           "--configfile", cfgfile]
+    outfile = work / "bad_input_run.log"
+    t0 = time.monotonic()
+    with open(outfile, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=work, env=sr.env(), stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        logs = work / "results" / "logs"
+        started: list[str] = []
+        while proc.poll() is None:
+            started = sorted(r for r in EXPENSIVE_RULES if r not in allowed and (logs / r).exists())
+            if started:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.2)
+        proc.wait()
+    return proc.returncode, outfile.read_text(errors="replace"), started, time.monotonic() - t0
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_fails_early_with_clear_error(case, tmp_path):
+    work = sr.copy_workflow(tmp_path / "w")
+    changes, needles, *rest = BAD_INPUTS[case](work)
+    allowed = rest[0] if rest else ()
+    cfgfile = sr.variant_config(work, changes)
+    rc, out, started, secs = run_until_expensive(work, cfgfile, allowed)
+    assert not started, f"{case}: expensive jobs started before any error: {started}\n{out[-3000:]}"
+    assert rc != 0, f"{case}: the run succeeded\n{out[-3000:]}"
+    where, msg = first_error(out, work)
+    print(f"\nBAD-INPUT | {case} | {where} | {msg} | {secs:.1f}s")
+    # the first error a user reads names the key / file (not only a dump further down)
+    missing = [n for n in needles if n not in msg]
+    assert not missing, f"{case}: first error ({where}) does not name {missing}: {msg}\n{out[-3000:]}"
+    assert not list((work / "results").glob("models/*.safetensors")), f"{case}: a model was written"

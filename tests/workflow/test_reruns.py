@@ -1,0 +1,228 @@
+"""Rerun only what changed: the promise of DESIGN.md, checked on the smoke run.
+
+Each test starts from a copy of one finished smoke run (session fixture,
+mtimes and .snakemake metadata preserved), changes one thing and asks
+Snakemake what it would run (``-n --quiet rules``: the job-stats table), then
+for the cheap cases really reruns and checks with file mtimes (mapped to rules
+through ``--detailed-summary``) that exactly the expected rules rewrote their
+outputs and every other output was left alone.
+
+Expected sets are concrete (smoke config: sigmas 0, 2, 6 + BlurPool = 4
+models; layers layer2.0 and layer4.0) and restricted to the rules the current
+workflow has, so the tests stay valid while stages are added; a rule that
+appears in a plan and is not expected fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "slurm"))
+import smokerun as sr  # noqa: E402
+
+pytestmark = [
+    pytest.mark.workflow,
+    pytest.mark.skipif(not sr.workflow_ready() and not sr.in_ci(), reason="workflow foundation not written yet"),
+]
+
+# rules that take the whole config (resolved config, versions) or collect every
+# table: they rerun after any change that reruns anything
+ALWAYS_AFTER_CHANGE = {"report": 1, "pipeline_info": 1, "all": 1}
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    return sr.local_smoke_run(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def full_plan(smoke_run) -> dict[str, int]:
+    """{rule: jobs} of a complete smoke run (what exists in this workflow)."""
+    return sr.job_counts(sr._LOCAL["output"])  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def work(smoke_run, tmp_path) -> Path:
+    return sr.clone_run(smoke_run, tmp_path / "w")
+
+
+def expect(plan: dict[str, int], full: dict[str, int], expected: dict[str, int | None]) -> None:
+    """``plan`` has exactly the expected rules (those that exist) with the expected counts."""
+    exp = {r: n for r, n in {**expected, **ALWAYS_AFTER_CHANGE}.items() if r in full}
+    unexpected = {r: n for r, n in plan.items() if r not in exp}
+    missing = sorted(r for r in exp if r not in plan)
+    wrong = {r: (plan[r], n) for r, n in exp.items() if r in plan and n is not None and plan[r] != n}
+    assert not (unexpected or missing or wrong), (
+        f"rerun plan {plan}\n  unexpected rules: {unexpected}\n  expected but not planned: {missing}\n"
+        f"  wrong job counts (planned, expected): {wrong}"
+    )
+
+
+def outputs_by_rule(work: Path, configfile: str = sr.SMOKE_CONFIG) -> dict[str, str]:
+    """{output file: rule} from --detailed-summary."""
+    return {row["output_file"]: row["rule"] for row in sr.summary(work, configfile=configfile)}
+
+
+def assert_only_rules_rewrote(work: Path, before: dict[str, int], rules: set[str], configfile: str) -> None:
+    after = sr.mtimes(work / "results")
+    owner = outputs_by_rule(work, configfile)
+    changed = {p for p in before if p in after and after[p] != before[p]}
+
+    def rule_of(rel: str) -> str | None:
+        path = f"results/{rel}"
+        for out, rule in owner.items():
+            if path == out or path.startswith(out.rstrip("/") + "/"):
+                return rule
+        return None
+
+    foreign = sorted(p for p in changed if rule_of(p) not in rules and not Path(p).name.startswith("."))
+    assert not foreign, f"outputs of rules that should not have rerun were rewritten: {foreign[:20]}"
+    untouched = sorted(p for p in before if rule_of(p) in rules and p not in changed and p in after)
+    assert not untouched, f"outputs of rerun rules kept their old mtime: {untouched[:20]}"
+
+
+def run_and_check(work: Path, configfile: str, expected_rules: set[str]) -> None:
+    before = sr.mtimes(work / "results")
+    tables_before = sr.result_tables(work / "results")
+    time.sleep(1.1)  # mtime resolution of some file systems
+    proc = sr.snakemake(work, configfile=configfile)
+    assert proc.returncode == 0, sr.describe(proc)
+    assert sr.dry_run(work, configfile=configfile) == {}, "work left after the rerun"
+    assert_only_rules_rewrote(work, before, expected_rules, configfile)
+    return tables_before
+
+
+# ------------------------------------------------------------------- tests
+def test_noop_nothing_to_do(work, full_plan):
+    assert len(full_plan) > 3, f"smoke run planned too few rules: {full_plan}"
+    assert sr.dry_run(work) == {}, "a finished run (copied) still has work to do"
+    rows = sr.summary(work)
+    pending = [(r["output_file"], r["plan"]) for r in rows if r.get("plan") != "no update"]
+    assert not pending, f"--detailed-summary plans updates after a no-op: {pending[:10]}"
+
+
+def test_add_sigma_runs_only_its_chain_and_aggregates(work, full_plan):
+    sigmas = sr.smoke_config()["sigmas"]
+    new = max(float(s) for s in sigmas) + 2  # appended: chained fine-tunes of the others stay valid
+    cfg = sr.variant_config(work, {"sigmas": [*sigmas, new]})
+    n_layers = len(sr.smoke_config()["analysis"]["layers"])
+    n_models_after = len(sigmas) + 2  # sigma models + the new one + BlurPool
+    plan = sr.dry_run(work, configfile=cfg)
+    expect(plan, full_plan, {
+        # the new model
+        "finetune_blur": 1,
+        "top_activations": 1,
+        "crop_patches": n_layers,
+        "spectra": n_layers,
+        "complexity": n_layers,
+        "avr_sis": 1,
+        "band_intervention": n_layers,
+        "frequency_preference": 1,
+        "cue_conflict": 1,
+        "corruption": 1,
+        "smoothgrad": None,
+        # every model is evaluated at every training sigma (evaluation.test_sigmas: null)
+        "evaluate": n_models_after,
+        # aggregates over models
+        "accuracy_matrix": 1,
+        "feature_grids": n_layers,
+        "patch_stats": 1,
+        "spectra_figures": None,
+        "aliasing_stats": 1,
+        "aliasing_figures": 1,
+        "band_summary": 1,
+        "band_figures": 1,
+        "frequency_summary": 1,
+        "frequency_figures": 1,
+        "saliency_stats": None,
+        "saliency_figures": None,
+    })
+    # the expensive and data stages of the existing models are not in the plan
+    for rule in ("prepare_dataset", "analysis_images", "train_baseline", "train_blurpool"):
+        assert rule not in plan, f"adding a sigma reruns {rule}"
+
+
+def test_bootstrap_iterations_rerun_only_stats_figures_report(work, full_plan):
+    stats = sr.smoke_config()["stats"]
+    cfg = sr.variant_config(work, {"stats": {"bootstrap_iterations": int(stats.get("bootstrap_iterations", 200)) + 50}})
+    plan = sr.dry_run(work, configfile=cfg)
+    expected = {"patch_stats": 1, "spectra_figures": None}
+    expect(plan, full_plan, expected)
+    run_and_check(work, cfg, set(plan))
+
+
+def test_plot_option_reruns_only_figures_and_report(work, full_plan):
+    dpi = int(sr.smoke_config().get("plots", {}).get("dpi", 120))
+    cfg = sr.variant_config(work, {"plots": {"dpi": dpi + 10}})
+    plan = sr.dry_run(work, configfile=cfg)
+    expect(plan, full_plan, {
+        "accuracy_matrix": 1,
+        "feature_grids": None,
+        "spectra_figures": None,
+        "aliasing_figures": 1,
+        "band_figures": 1,
+        "frequency_figures": 1,
+        "saliency_figures": None,
+    })
+    before_tables = run_and_check(work, cfg, set(plan))
+    # a figure option changes no number
+    after_tables = sr.result_tables(work / "results")
+    assert not sr.diff_tables(before_tables, after_tables), sr.diff_tables(before_tables, after_tables)
+
+
+def test_edit_analysis_script_reruns_it_and_downstream(work, full_plan):
+    # complexity.py if the spectra stage exists, else the last train-stage script
+    if "complexity" in full_plan:
+        script, expected = "complexity.py", {"complexity": full_plan["complexity"], "patch_stats": 1,
+                                             "spectra_figures": None}
+    else:
+        script, expected = "accuracy_matrix.py", {"accuracy_matrix": 1}
+    path = work / "workflow_scripts" / script
+    path.write_text(path.read_text() + "\n# edited by test_reruns\n")
+    now = time.time() + 2
+    os.utime(path, (now, now))
+    plan = sr.dry_run(work)
+    expect(plan, full_plan, expected)
+    run_and_check(work, sr.SMOKE_CONFIG, set(plan))
+
+
+def test_touch_input_image_reruns_data_dependent_chain(tmp_path, smoke_run):
+    """ImageFolder data: changing one image reruns the data stage (and so all downstream).
+
+    Uses the smoke run's own embedded images as an ImageFolder tree and runs
+    only the data stage (what every other rule depends on through the manifest).
+    """
+    from PIL import Image
+
+    work = sr.copy_workflow(tmp_path / "w")
+    root = tmp_path / "imgs"
+    import shutil
+
+    shutil.copytree(smoke_run / "results" / "data" / "embedded", root,
+                    ignore=shutil.ignore_patterns("cue_conflict"))
+    cfg = sr.variant_config(work, {"dataset": {"kind": "imagefolder", "root": str(root)}}, "imagefolder.yaml")
+    targets = ["results/data/manifest.tsv", "results/data/analysis_images.npz"]
+    proc = sr.snakemake(work, *targets, configfile=cfg, timeout=600)
+    assert proc.returncode == 0, sr.describe(proc)
+    assert sr.dry_run(work, *targets, configfile=cfg) == {}
+
+    # the full DAG hangs off the manifest: everything else would follow
+    full = sr.dry_run(work, configfile=cfg)
+    assert "prepare_dataset" not in full
+
+    img = sorted((root / "val").rglob("*.png"))[0]
+    arr = np.array(Image.open(img))
+    arr[0, 0] = 255 - arr[0, 0]
+    time.sleep(1.1)
+    Image.fromarray(arr).save(img)  # content and mtime change, folder mtimes do not
+    plan = sr.dry_run(work, *targets, configfile=cfg)
+    assert plan.get("prepare_dataset") == 1 and plan.get("analysis_images") == 1, (
+        f"changing {img.relative_to(root)} does not rerun the data stage: plan {plan} "
+        "(a directory input only changes mtime when entries are added or removed)"
+    )

@@ -1,0 +1,93 @@
+"""The DAG: dry runs of the shipped configs, the smoke run end to end, no-op rerun, config errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from .conftest import REPO, SMOKE, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def _jobs(dry_run_stdout: str) -> dict[str, int]:
+    table = dry_run_stdout.split("Job stats:")[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def test_default_config_dry_run(tmp_path: Path) -> None:
+    out = snakemake(tmp_path, "-n", config=REPO / "config" / "config.yaml").stdout
+    jobs = _jobs(out)
+    assert jobs["finetune_blur"] == 7 and jobs["train_baseline"] == 1 and jobs["train_blurpool"] == 1
+    assert jobs["evaluate"] == 9
+
+
+def test_imagenet_config_dry_run(tmp_path: Path) -> None:
+    """The ImageNet preset builds its whole DAG against a small ImageFolder tree."""
+    root = tmp_path / "imagenet"
+    for split in ("train", "val"):
+        for wnid in ("n01440764", "n01443537"):
+            (root / split / wnid).mkdir(parents=True)
+            Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / split / wnid / "a.JPEG")
+    cfg = yaml.safe_load((REPO / "config" / "imagenet.yaml").read_text())
+    cfg["dataset"]["root"] = str(root)
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    jobs = _jobs(snakemake(tmp_path / "run", "-n", config=tmp_path / "cfg.yaml").stdout)
+    assert jobs["finetune_blur"] == 7 and jobs["evaluate"] == 9
+    assert "cue_conflict_images" not in jobs
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"training": {"epochs": -1}}, r"training.*epochs|epochs.*minimum"),
+        ({"unknown_key": 1}, r"unknown_key"),
+        ({"sigmas": [0, -1]}, r"sigmas"),
+        ({"training": {"epochs": "ten"}}, r"ten.*epochs|epochs.*ten"),
+        ({"dataset": {"kind": "imagenet"}}, r"imagenet.*(embedded|kind)"),
+        ({"sigmas": [1, 2]}, r"sigmas' must contain 0"),
+        ({"dataset": {"kind": "imagefolder", "root": "/no/such/dir"}}, r"dataset.root.*/no/such/dir"),
+        ({"model": {"weights": "/no/such.safetensors"}}, r"model.weights.*/no/such.safetensors"),
+    ],
+)
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path: Path, patch: dict, message: str) -> None:
+    cfg = yaml.safe_load(SMOKE.read_text())
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path / "run", "-n", config=tmp_path / "bad.yaml", check=False)
+    assert proc.returncode != 0
+    assert re.search(message, proc.stdout + proc.stderr, re.S), proc.stderr[-3000:]
+    assert not (tmp_path / "run" / "results").exists()
+
+
+def test_smoke_run_end_to_end(smoke_run: Path) -> None:
+    res = smoke_run / "results"
+    matrix = pd.read_csv(res / "evaluation" / "accuracy_matrix.tsv", sep="\t")
+    assert set(matrix.model) == {"sigma0", "sigma2", "sigma6", "blurpool"}
+    assert set(matrix.test_sigma) == {0, 2, 6}
+    assert matrix.accuracy.between(0, 1).all() and (matrix.n == 120).all()
+    meta = json.loads((res / "models" / "sigma6.json").read_text())
+    assert meta["parent"] == "sigma2" and meta["sigma_px"] == pytest.approx(6 * 32 / 224)
+    assert json.loads((res / "models" / "blurpool.json").read_text())["antialiased"] is True
+    for rule in ("train_baseline", "finetune_blur", "evaluate"):
+        logs = list((res / "logs" / rule).glob("*.log"))
+        assert logs and all(p.stat().st_size > 0 for p in logs)
+        assert list((res / "benchmarks" / rule).glob("*.tsv"))
+    assert "epoch 2/2 loss" in (res / "logs" / "train_baseline" / "sigma0.log").read_text()
+    assert (res / "figures" / "accuracy_matrix.png").stat().st_size > 1000
+
+
+def test_second_invocation_has_nothing_to_do(smoke_run: Path) -> None:
+    out = snakemake(smoke_run, "-n").stdout
+    assert "Nothing to be done" in out

@@ -1,0 +1,28 @@
+"""Rule aliasing_figures: the four aliasing figures (see blurscope.plot_aliasing).
+
+Inputs: ``summary``, ``correlation``, ``sweep`` (TSVs), ``tables`` (avr_sis TSVs of
+the scatter models). Outputs: ``layers``, ``scatter``, ``sweep``, ``sis_sigma`` (PNG).
+Params: ``plots`` = config["plots"] (dpi, palette, font_size), ``scatter_models``
+(ids in input order, the standard model first).
+"""
+
+
+from blurscope import plot_aliasing as P
+from blurscope import runlog
+from blurscope.io import read_tsv
+
+snakemake = globals()["snakemake"]
+log = runlog.start(snakemake.log[0], snakemake.threads)
+plots = snakemake.params.plots
+dpi = int(plots["dpi"])
+P.set_style(plots.get("palette", "viridis"), float(plots.get("font_size", 9)))
+summary = read_tsv(snakemake.input.summary)
+correlation = read_tsv(snakemake.input.correlation)
+tables = {m: read_tsv(p) for m, p in zip(snakemake.params.scatter_models, snakemake.input.tables)}
+ref = next(iter(tables.values()))
+order = ref.drop_duplicates("point").sort_values("order")["point"].tolist()
+P.plot_layer_avr(summary, snakemake.output.layers, order, dpi)
+P.plot_avr_sis_scatter(tables, correlation, snakemake.output.scatter, order, "radial", dpi)
+P.plot_frequency_sweep(read_tsv(snakemake.input.sweep), snakemake.output.sweep, dpi)
+P.plot_sis_vs_sigma(summary, snakemake.output.sis_sigma, dpi)
+log.info("figures written")

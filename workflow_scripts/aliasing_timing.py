@@ -1,0 +1,73 @@
+"""Rule aliasing_timing: bare-forward and AVR+SIS time of the standard and BlurPool models.
+
+Both models are timed on the same images, interleaved (``repeats`` rounds), so
+the BlurPool inference overhead is a like-for-like ratio.
+Inputs: ``models`` (.safetensors), ``images``. Output: ``table`` TSV.
+Params: ``cfg`` = config["aliasing"], ``models`` (ids).
+"""
+
+
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from blurscope import aliasing, runlog
+from blurscope.data import load_images_npz, to_float
+from blurscope.device import pick
+from blurscope.io import write_tsv
+from blurscope.models import load_model
+
+snakemake = globals()["snakemake"]
+log = runlog.start(snakemake.log[0], snakemake.threads)
+cfg = snakemake.params.cfg
+device = pick(cfg["device"])
+bs = int(cfg["batch_size"])
+n = min(int(cfg["timing_images"]), len(load_images_npz(snakemake.input.images)["images"]))
+images = to_float(load_images_npz(snakemake.input.images)["images"][:n]).to(device)
+models = {m: load_model(p, device)[0] for m, p in zip(snakemake.params.models, snakemake.input.models)}
+points = {m: aliasing.discover_stride_points(model, images.shape[-1]) for m, model in models.items()}
+
+
+def sync() -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def forward(m: str) -> None:
+    with torch.inference_mode():
+        for s in range(0, n, bs):
+            models[m](images[s : s + bs])
+    sync()
+
+
+def avr_sis(m: str) -> None:
+    for s in range(0, n, bs):
+        aliasing.shift_metrics(models[m], images[s : s + bs], points[m])
+    sync()
+
+
+times: dict[tuple[str, str], list[float]] = {(m, k): [] for m in models for k in ("forward", "avr_sis")}
+for m in models:  # warm-up
+    forward(m)
+    avr_sis(m)
+for r in range(int(cfg["timing_repeats"])):
+    for m in models:
+        for k, fn in (("forward", forward), ("avr_sis", avr_sis)):
+            t0 = time.perf_counter()
+            fn(m)
+            times[(m, k)].append(time.perf_counter() - t0)
+rows = []
+ref = snakemake.params.models[0]
+fwd_ref = float(np.median(times[(ref, "forward")]))
+for m in models:
+    f = float(np.median(times[(m, "forward")]))
+    a = float(np.median(times[(m, "avr_sis")]))
+    rows.append({"model": m, "device": str(device), "threads": torch.get_num_threads(), "n_images": n,
+                 "batch_size": bs, "repeats": int(cfg["timing_repeats"]), "forward_ms_per_image": 1000 * f / n,
+                 "avr_sis_ms_per_image": 1000 * a / n, "avr_sis_images_per_s": n / a, "ratio_avr_sis_to_forward": a / f,
+                 "forward_ratio_to_reference": f / fwd_ref, "reference": ref})
+    log.info("%s: forward %.3f ms/img, AVR+SIS %.3f ms/img (%.2f×), vs %s %.3f×", m, 1000 * f / n, 1000 * a / n,
+             a / f, ref, f / fwd_ref)
+write_tsv(pd.DataFrame(rows), snakemake.output.table)

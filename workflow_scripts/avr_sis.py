@@ -1,0 +1,61 @@
+"""Rule avr_sis: per-image AVR at every stride point + SIS/consistency for one model.
+
+Inputs: ``model`` (.safetensors, with its .json meta), ``images`` (analysis_images.npz).
+Outputs: ``table`` (TSV, one row per image × stride point), ``info`` (JSON: stride
+points, standard↔BlurPool matching for antialiased models, timing).
+Params: ``cfg`` = config["aliasing"].
+"""
+
+
+from blurscope import aliasing, runlog
+from blurscope.data import load_images_npz
+from blurscope.device import pick
+from blurscope.io import write_json, write_tsv
+from blurscope.models import load_model, model_from_meta
+
+snakemake = globals()["snakemake"]
+log = runlog.start(snakemake.log[0], snakemake.threads)
+cfg = snakemake.params.cfg
+model_id = snakemake.wildcards.model
+
+data = load_images_npz(snakemake.input.images)
+n_avail = len(data["images"])
+n = int(cfg["n_images"]) or n_avail
+if n > n_avail:
+    raise ValueError(f"aliasing.n_images = {n} but {snakemake.input.images} holds only {n_avail} images "
+                     "(raise analysis.n_images or lower aliasing.n_images; 0 = all)")
+images = data["images"][:n]  # uint8 [N, H, W, 3]; converted to float one batch at a time
+labels = data["labels"][:n] if "labels" in data else None
+ids = data["ids"][:n] if "ids" in data else None
+
+device = pick(cfg["device"])
+model, meta = load_model(snakemake.input.model, device)
+if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
+    raise ValueError(f"{snakemake.input.images}: expected square RGB images [N, H, W, 3], got {images.shape}")
+size = images.shape[1]
+points = aliasing.discover_stride_points(model, size)
+if not points:
+    raise ValueError(f"model {model_id} ({meta.get('arch')}) has no stride>1 conv/pool/BlurPool layer")
+info: dict = {"model": model_id, "arch": meta.get("arch"), "sigma": meta.get("sigma"),
+              "antialiased": bool(meta.get("antialiased", False)), "n_images": n, "image_size": size,
+              "device": str(device), "points": [p.__dict__ for p in points]}
+names = {p.name: p.name for p in points}
+if info["antialiased"]:
+    twin = model_from_meta({**meta, "antialiased": False}).eval()  # untrained: only its graph is used
+    table = aliasing.match_points(aliasing.discover_stride_points(twin, size), points)
+    names = dict(zip(table["blurpool"], table["point"]))
+    info["matching"] = table.to_dict(orient="records")
+    log.info("standard ↔ BlurPool matching:\n%s", table[["standard", "blurpool", "blurpool_op", "rule"]].to_string())
+log.info("model %s: %d stride points: %s", model_id, len(points), ", ".join(f"{p.name}({p.op})" for p in points))
+
+progress = runlog.Progress(log, n, "images")
+df, timing = aliasing.analyse_images(model, images, points, int(cfg["batch_size"]), labels=labels, image_ids=ids,
+                                     point_names=names, device=device, progress=progress.update)
+df.insert(0, "model", model_id)
+info["timing"] = {**timing, "forward_s": aliasing.time_forward(model, images, int(cfg["batch_size"]), 1)}
+info["timing"]["ratio_to_forward"] = timing["seconds"] / max(info["timing"]["forward_s"], 1e-12)
+log.info("%s: mean SIS %.4g, consistency %.3f, %.1f images/s (AVR+SIS %.2f× a bare forward)", model_id,
+         df.drop_duplicates("image")["sis"].mean(), df.drop_duplicates("image")["consistency"].mean(),
+         timing["images_per_s"], info["timing"]["ratio_to_forward"])
+write_tsv(df, snakemake.output.table)
+write_json(info, snakemake.output.info)

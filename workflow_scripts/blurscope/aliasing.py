@@ -1,0 +1,1000 @@
+"""Aliasing (AVR) and shift instability (SIS) at every stride>1 operation.
+
+Seed 004 asks how much feature-map energy violates the sampling theorem right
+before each downsampling operation of a CNN and whether that predicts how much
+the network's output changes under one-pixel shifts. This module provides:
+
+* **Discovery** (:func:`discover_stride_points`): every ``Conv2d`` and pooling
+  layer with stride > 1 and every BlurPool module (timm ``BlurPool2d``,
+  antialiased_cnns ``BlurPool``; hooked at the *input of the blur*), found from
+  the module graph and ordered by execution; :func:`match_points` pairs a
+  standard network's points one-to-one with its BlurPool twin's.
+* **AVR** (:func:`avr`): the alias violation ratio of a feature map, per image,
+  from the channel-mean power spectrum on :mod:`blurscope.freq`'s grid.
+  ``region="radial"`` is seed 004's definition (normalised radius > 1/stride);
+  ``region="separable"`` counts ``max(|fy|, |fx|) > 1/stride``, which is exactly
+  what subsampling each axis by ``stride`` folds back.
+* **SIS** (:func:`sis`): mean over the four one-pixel circular shifts of
+  ``1 - cos(softmax(f(x)), softmax(f(shift(x))))``; also top-1 agreement under
+  shift ("consistency"). :func:`shift_metrics` measures AVR at every stride
+  point (inside forward-pre-hooks, on the originals only) and SIS/consistency in
+  one batched pass of ``5 × B`` images.
+* **Frequency sweep** (:func:`sinusoid_images`, :func:`frequency_sweep_direct`,
+  :func:`frequency_sweep_network`): periodic sinusoids with integer cycles.
+* **Statistics** (:func:`paired_compare`, :func:`bootstrap_correlation`,
+  :func:`bootstrap_mean_ci`; Holm comes from :func:`blurscope.stats.holm`).
+
+Units: frequencies are *normalised* (1 = per-axis Nyquist, see
+:mod:`blurscope.freq`); AVR is a fraction of power in [0, 1]; SIS is a cosine
+distance of probability vectors in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from blurscope import freq
+from blurscope.hooks import capture, get_module, module_root
+from blurscope.stats import holm, neuron_bootstrap, spearman_trend
+
+REGIONS: tuple[str, str] = ("radial", "separable")
+"""AVR pass-region definitions (see :func:`avr`)."""
+
+SHIFTS: tuple[tuple[str, int, int], ...] = (
+    ("up", -1, 2),
+    ("down", 1, 2),
+    ("left", -1, 3),
+    ("right", 1, 3),
+)
+"""The four one-pixel circular shifts: (name, roll amount, tensor dim)."""
+
+ORIENTATIONS: tuple[str, ...] = ("horizontal", "vertical", "diagonal")
+"""Sinusoid orientations: the axis along which intensity varies (diagonal: both)."""
+
+_POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d, nn.LPPool2d)
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+@dataclass(frozen=True)
+class StridePoint:
+    """A stride>1 operation, observed at its input.
+
+    Attributes:
+        name: module name relative to :func:`blurscope.hooks.module_root`.
+        stride: integer stride (equal on both axes).
+        op: the module's class name (``Conv2d``, ``MaxPool2d``, ``BlurPool2d``...).
+        kind: ``"conv"``, ``"pool"`` or ``"blurpool"``.
+        order: execution order in a forward pass (definition order if unknown).
+        in_shape: ``(C, H, W)`` of the module's input for the probe image, or None.
+        out_shape: ``(C, H, W)`` of the module's output for the probe image, or None.
+    """
+
+    name: str
+    stride: int
+    op: str
+    kind: str
+    order: int
+    in_shape: tuple[int, int, int] | None = None
+    out_shape: tuple[int, int, int] | None = None
+
+
+def _is_blurpool(module: nn.Module) -> bool:
+    return "blurpool" in type(module).__name__.lower() and hasattr(module, "stride")
+
+
+def _int_stride(name: str, module: nn.Module) -> int:
+    s = getattr(module, "stride", 1)
+    if s is None:  # pools default their stride to the kernel size
+        s = getattr(module, "kernel_size", 1)
+    if isinstance(s, (tuple, list)):
+        if len(set(int(v) for v in s)) != 1:
+            raise ValueError(f"layer {name!r} ({type(module).__name__}) has a non-square stride {tuple(s)}; "
+                             "AVR needs one stride for both axes")
+        s = s[0]
+    return int(s)
+
+
+def _candidates(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
+    """Stride>1 modules (name, module, kind) in definition order; blur modules' children skipped."""
+    out: list[tuple[str, nn.Module, str]] = []
+    blur_prefixes: list[str] = []
+    for name, module in module_root(model).named_modules():
+        if not name or any(name.startswith(p + ".") for p in blur_prefixes):
+            continue
+        if _is_blurpool(module):
+            kind = "blurpool"
+            blur_prefixes.append(name)
+        elif isinstance(module, nn.Conv2d):
+            kind = "conv"
+        elif isinstance(module, _POOL_TYPES):
+            kind = "pool"
+        else:
+            continue
+        if _int_stride(name, module) > 1:
+            out.append((name, module, kind))
+    return out
+
+
+def discover_stride_points(model: nn.Module, image_size: int | None = 64, in_chans: int = 3) -> list[StridePoint]:
+    """Find every stride>1 conv, pool and BlurPool of ``model`` from its module graph.
+
+    Args:
+        model: any ``nn.Module`` (a :class:`blurscope.models.BlurscopeNet` is
+            searched in its ``backbone``, names are relative to it).
+        image_size: side of a zero probe image run once through the model (eval
+            mode, no state change) to record each point's input shape and the
+            execution order; ``None`` skips the probe (definition order, no shapes).
+        in_chans: channels of the probe image.
+
+    Returns:
+        Points in execution order. Modules that the probe forward never calls
+        are dropped (they cannot alias anything).
+    """
+    cands = _candidates(model)
+    if image_size is None:
+        return [StridePoint(n, _int_stride(n, m), type(m).__name__, k, i) for i, (n, m, k) in enumerate(cands)]
+    seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+    outs: dict[str, tuple[int, ...]] = {}
+
+    def probe(name: str, _m: nn.Module, inputs: tuple, _o: object) -> None:
+        if name not in seen:
+            seen[name] = (len(seen), tuple(int(v) for v in inputs[0].shape[1:]))
+
+    def probe_out(name: str, _m: nn.Module, _i: tuple, output: object) -> None:
+        if name not in outs and isinstance(output, torch.Tensor):
+            outs[name] = tuple(int(v) for v in output.shape[1:])
+
+    was_training = model.training
+    try:
+        model.eval()
+        param = next(iter(model.parameters()), None)
+        device = param.device if param is not None else torch.device("cpu")
+        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+        x = torch.zeros(1, in_chans, image_size, image_size, device=device, dtype=dtype)
+        names = [n for n, _, _ in cands]
+        with capture(model, names, probe, pre=True), capture(model, names, probe_out), torch.inference_mode():
+            model(x)
+    finally:
+        model.train(was_training)
+    points = [
+        StridePoint(n, _int_stride(n, m), type(m).__name__, k, seen[n][0], seen[n][1], outs.get(n))  # type: ignore[arg-type]
+        for n, m, k in cands
+        if n in seen
+    ]
+    return sorted(points, key=lambda p: p.order)
+
+
+def stride_layers(model: nn.Module, image_size: int | None = 64) -> dict[str, int]:
+    """``{layer name: stride}`` of every stride>1 point, in execution order."""
+    return {p.name: p.stride for p in discover_stride_points(model, image_size)}
+
+
+def _common_prefix_len(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a.split("."), b.split(".")):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def match_points(standard: Sequence[StridePoint], blurpool: Sequence[StridePoint]) -> pd.DataFrame:
+    """Pair the stride points of a standard net one-to-one with its BlurPool twin's.
+
+    Two points are compatible when they have the same stride and downsample
+    onto the same grid (same *output* resolution for the probe image; the input
+    may differ by a pixel, e.g. antialiased_cnns' ``MaxPool2d(2, stride=1)``
+    before its BlurPool). Rules, in order: (1) the same layer name (``conv1``,
+    a ``downsample.0`` conv kept strided); (2) for the rest, the compatible
+    candidate with the longest common dotted name prefix (``maxpool`` ↔
+    ``maxpool.1``, ``layer2.0.conv1`` ↔ ``layer2.0.aa``, ``layer2.0.conv2`` ↔
+    ``layer2.0.conv3.0``), ties broken by execution order. Shapes come from
+    :func:`discover_stride_points` with a probe image; without shapes only the
+    stride and the names are used.
+
+    Returns:
+        DataFrame, one row per pair in the standard net's execution order:
+        ``point`` (= standard layer name, the canonical id), ``standard``,
+        ``blurpool``, ``stride``, ``standard_op``, ``blurpool_op``,
+        ``blurpool_kind``, ``in_h``, ``in_w`` (standard input size, px; -1 if
+        unknown), ``out_h``, ``out_w`` (output size), ``rule``.
+
+    Raises:
+        ValueError: if the points cannot be paired one-to-one (lists both sides).
+    """
+    def res(p: StridePoint) -> tuple[int, int] | None:
+        return None if p.in_shape is None else (p.in_shape[1], p.in_shape[2])
+
+    def out_res(p: StridePoint) -> tuple[int, int] | None:
+        return None if p.out_shape is None else (p.out_shape[1], p.out_shape[2])
+
+    def compatible(s: StridePoint, b: StridePoint) -> bool:
+        return s.stride == b.stride and (out_res(s) is None or out_res(b) is None or out_res(s) == out_res(b))
+
+    def listing() -> str:
+        fmt = lambda ps: ", ".join(f"{p.name}(s{p.stride},out {out_res(p)})" for p in ps)  # noqa: E731
+        return f"standard: [{fmt(standard)}]; blurpool: [{fmt(blurpool)}]"
+
+    if len(standard) != len(blurpool):
+        raise ValueError(
+            f"cannot match stride points one-to-one: {len(standard)} in the standard model, "
+            f"{len(blurpool)} in the BlurPool model; {listing()}"
+        )
+    free = {p.name: p for p in blurpool}
+    pairs: dict[str, tuple[StridePoint, str]] = {}
+    for s in standard:
+        b = free.get(s.name)
+        if b is not None and compatible(s, b):
+            pairs[s.name] = (b, "same name")
+            del free[s.name]
+    for s in standard:
+        if s.name in pairs:
+            continue
+        cands = [b for b in free.values() if compatible(s, b)]
+        if not cands:
+            raise ValueError(f"no BlurPool-model stride point matches {s.name!r}; {listing()}")
+        best = max(_common_prefix_len(s.name, b.name) for b in cands)
+        cands = sorted([b for b in cands if _common_prefix_len(s.name, b.name) == best], key=lambda b: b.order)
+        b = cands[0]
+        pairs[s.name] = (b, f"same output grid, common prefix {'.'.join(s.name.split('.')[:best]) or '-'}")
+        del free[b.name]
+    rows = []
+    for s in standard:
+        b, rule = pairs[s.name]
+        r = res(s)
+        rows.append(
+            {
+                "point": s.name,
+                "standard": s.name,
+                "blurpool": b.name,
+                "stride": s.stride,
+                "standard_op": s.op,
+                "blurpool_op": b.op,
+                "blurpool_kind": b.kind,
+                "in_h": r[0] if r else -1,
+                "in_w": r[1] if r else -1,
+                "out_h": out_res(s)[0] if out_res(s) else -1,  # type: ignore[index]
+                "out_w": out_res(s)[1] if out_res(s) else -1,  # type: ignore[index]
+                "rule": rule,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- spectra and AVR
+
+
+def _check_map(feature_map: torch.Tensor) -> None:
+    if not isinstance(feature_map, torch.Tensor) or feature_map.ndim != 4:
+        shape = tuple(feature_map.shape) if isinstance(feature_map, torch.Tensor) else type(feature_map).__name__
+        raise ValueError(f"expected a feature map [B, C, H, W], got {shape}")
+
+
+def power_spectrum(feature_map: torch.Tensor, shift: bool = False) -> torch.Tensor:
+    """Channel-mean power spectrum ``mean_c |FFT2(F_c)|²``.
+
+    Args:
+        feature_map: ``[B, C, H, W]`` real tensor.
+        shift: apply ``fftshift`` (DC at the centre, for display); default is
+            unshifted FFT order, matching :mod:`blurscope.freq` grids.
+
+    Returns:
+        float ``[B, H, W]`` (float64 for float64 input, else float32), >= 0.
+    """
+    _check_map(feature_map)
+    x = feature_map if feature_map.dtype == torch.float64 else feature_map.float()
+    spec = torch.fft.fft2(x)
+    power = (spec.real**2 + spec.imag**2).mean(dim=1)
+    return torch.fft.fftshift(power, dim=(-2, -1)) if shift else power
+
+
+def radial_profile(power: torch.Tensor, n_bins: int = 32) -> tuple[np.ndarray, torch.Tensor]:
+    """Mean power per ring of normalised radius (unshifted ``power`` ``[..., H, W]``).
+
+    Bins split ``[0, √2]`` (corner of the spectrum) into ``n_bins`` equal rings;
+    the DC bin is the first. Empty rings (tiny maps) are 0.
+
+    Returns:
+        ``(centers [n_bins] normalised radius, profile [..., n_bins])``.
+    """
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    h, w = power.shape[-2:]
+    r = freq.normalized_radius(h, w)
+    edges = np.linspace(0.0, math.sqrt(2.0), n_bins + 1)
+    idx = np.clip(np.digitize(r, edges[1:-1], right=False), 0, n_bins - 1)
+    idx_t = torch.as_tensor(idx.reshape(-1), device=power.device)
+    flat = power.reshape(-1, h * w)
+    sums = torch.zeros(flat.shape[0], n_bins, dtype=flat.dtype, device=power.device)
+    sums.index_add_(1, idx_t, flat)
+    counts = torch.bincount(idx_t, minlength=n_bins).to(flat.dtype)
+    prof = torch.where(counts > 0, sums / counts.clamp(min=1), torch.zeros_like(sums))
+    centers = 0.5 * (edges[:-1] + edges[1:])
+    return centers, prof.reshape(*power.shape[:-2], n_bins)
+
+
+def alias_mask(h: int, w: int, stride: int = 2, region: str = "radial") -> np.ndarray:
+    """Boolean ``[h, w]`` (unshifted FFT order): True where power counts as aliased.
+
+    ``radial``: normalised radius > 1/stride; ``separable``: ``max(|fy|,|fx|)`` > 1/stride.
+    """
+    if region not in REGIONS:
+        raise ValueError(f"AVR region must be one of {REGIONS}, got {region!r}")
+    if int(stride) != stride or stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride!r}")
+    grid = freq.normalized_radius(h, w) if region == "radial" else freq.normalized_chebyshev(h, w)
+    # tolerance: a component exactly at the cutoff (e.g. 16 cycles in 64 px) is not aliased
+    return grid > (1.0 / stride) + 1e-9
+
+
+def _rfft_weights(h: int, w: int, stride: int, regions: Sequence[str], like: torch.Tensor) -> torch.Tensor:
+    """``[1 + len(regions), h, w//2+1]`` weights on the rfft2 half-plane: row 0 = all power,
+    then one aliased-power mask per region; each column weighted by its Hermitian multiplicity."""
+    wr = w // 2 + 1
+    mult = np.full(wr, 2.0)
+    mult[0] = 1.0
+    if w % 2 == 0:
+        mult[-1] = 1.0
+    rows = [np.ones((h, wr)) * mult]
+    for region in regions:
+        rows.append(alias_mask(h, w, stride, region)[:, :wr] * mult)
+    return freq.as_tensor(np.stack(rows), like)
+
+
+class _AvrKernel:
+    """Per-image AVR of many maps: one rfft2 per map, masks cached per (h, w, stride, device)."""
+
+    def __init__(self, regions: Sequence[str] = REGIONS) -> None:
+        for region in regions:
+            if region not in REGIONS:
+                raise ValueError(f"AVR region must be one of {REGIONS}, got {region!r}")
+        self.regions = tuple(regions)
+        self._cache: dict[tuple, torch.Tensor] = {}
+
+    def __call__(self, feature_map: torch.Tensor, stride: int) -> torch.Tensor:
+        """``[B, C, H, W]`` → ``[len(regions), B]`` AVR (0 for an all-zero map)."""
+        _check_map(feature_map)
+        x = feature_map if feature_map.dtype == torch.float64 else feature_map.float()
+        h, w = x.shape[-2:]
+        key = (h, w, int(stride), x.device, x.dtype)
+        weights = self._cache.get(key)
+        if weights is None:
+            weights = self._cache[key] = _rfft_weights(h, w, int(stride), self.regions, x)
+        spec = torch.fft.rfft2(x)
+        power = spec.real.square_() + spec.imag.square_()
+        sums = torch.einsum("bchw,rhw->rb", power, weights)
+        total = sums[0]
+        ratio = sums[1:] / torch.where(total > 0, total, torch.ones_like(total))
+        return ratio.clamp_(0.0, 1.0)
+
+
+def avr(feature_map: torch.Tensor, stride: int = 2, region: str = "radial") -> torch.Tensor:
+    """Alias violation ratio per image.
+
+    ``AVR = Σ_{aliased (fy,fx)} P / Σ_all P`` with ``P = mean_c |FFT2(F_c)|²``
+    (DC included in the total, as in seed 004) on :mod:`blurscope.freq`'s
+    grid; aliased means normalised radius > 1/stride (``region="radial"``) or
+    ``max(|fy|, |fx|) > 1/stride`` (``region="separable"``).
+
+    Args:
+        feature_map: ``[B, C, H, W]`` (any H, W >= 1, odd sizes exact).
+        stride: the downsampling factor that follows.
+        region: ``"radial"`` or ``"separable"``.
+
+    Returns:
+        float ``[B]`` in [0, 1]; an all-zero map has AVR 0.
+    """
+    return _AvrKernel((region,))(feature_map, stride)[0]
+
+
+def avr_regions(feature_map: torch.Tensor, stride: int = 2) -> dict[str, torch.Tensor]:
+    """AVR for both regions from one FFT: ``{"radial": [B], "separable": [B]}``."""
+    out = _AvrKernel(REGIONS)(feature_map, stride)
+    return {r: out[i] for i, r in enumerate(REGIONS)}
+
+
+# --------------------------------------------------------------------------- SIS
+
+
+def circular_shifts(images: torch.Tensor) -> torch.Tensor:
+    """``[B, C, H, W]`` → ``[5B, C, H, W]``: the originals, then up, down, left, right (1 px, circular)."""
+    _check_map(images)
+    return torch.cat([images] + [torch.roll(images, shifts=s, dims=d) for _, s, d in SHIFTS], dim=0)
+
+
+def _points_dict(model: nn.Module, points: Iterable[StridePoint] | Mapping[str, int] | None) -> dict[str, int]:
+    if points is None:
+        return {}
+    if isinstance(points, Mapping):
+        pts = {str(k): int(v) for k, v in points.items()}
+    else:
+        pts = {p.name: p.stride for p in points}
+    for name in pts:
+        get_module(model, name)  # KeyError listing valid names
+    return pts
+
+
+def shift_metrics(
+    model: nn.Module,
+    images: torch.Tensor,
+    points: Iterable[StridePoint] | Mapping[str, int] | None = None,
+    regions: Sequence[str] = REGIONS,
+    kernel: _AvrKernel | None = None,
+) -> dict[str, object]:
+    """AVR at every stride point + SIS + consistency for a batch, in one forward pass.
+
+    The originals and their four one-pixel circular shifts go through the
+    network as one ``5B`` batch; forward-pre-hooks compute the AVR of each
+    point's input for the ``B`` originals on the fly (nothing else is kept).
+
+    Args:
+        model: network in eval mode, ``[N, 3, H, W] -> logits [N, K]``.
+        images: float ``[B, 3, H, W]`` as the model expects them.
+        points: stride points (or ``{name: stride}``); ``None`` = no AVR.
+        regions: AVR regions to compute.
+
+    Returns:
+        dict with ``sis`` ``[B]``, ``consistency`` ``[B]`` (fraction of the four
+        shifts whose top-1 class equals the original's), ``pred`` ``[B]`` (top-1
+        of the original), ``avr`` ``{name: {region: [B]}}``; all on CPU.
+
+    Raises:
+        ValueError: model in training mode or bad image shape.
+    """
+    _check_map(images)
+    if model.training:
+        raise ValueError("shift_metrics needs the model in eval mode (call model.eval()); "
+                         "batch norm in training mode mixes the shifted copies")
+    pts = _points_dict(model, points)
+    kern = kernel if kernel is not None else _AvrKernel(regions)
+    b = images.shape[0]
+    avrs: dict[str, dict[str, torch.Tensor]] = {}
+
+    def hook(name: str, _m: nn.Module, inputs: tuple, _o: object) -> None:
+        if name in avrs:  # a module called twice: keep its first call
+            return
+        vals = kern(inputs[0][:b], pts[name])
+        avrs[name] = {r: vals[i].cpu() for i, r in enumerate(kern.regions)}
+
+    with capture(model, list(pts), hook, pre=True), torch.inference_mode():
+        logits = model(circular_shifts(images))
+    if logits.ndim != 2 or logits.shape[0] != 5 * b:
+        raise ValueError(f"model must return logits [N, K]; got shape {tuple(logits.shape)} for N={5 * b}")
+    probs = torch.softmax(logits.float(), dim=1)
+    p0 = probs[:b]
+    shifted = probs[b:].reshape(len(SHIFTS), b, -1)
+    cos = F.cosine_similarity(p0.unsqueeze(0).expand_as(shifted), shifted, dim=2)
+    sis_vals = (1.0 - cos).clamp_(min=0.0).mean(dim=0)
+    top0 = p0.argmax(dim=1)
+    agree = (shifted.argmax(dim=2) == top0.unsqueeze(0)).float().mean(dim=0)
+    missing = set(pts) - set(avrs)
+    if missing:
+        raise ValueError(f"stride points never called in the forward pass: {sorted(missing)}")
+    return {"sis": sis_vals.cpu(), "consistency": agree.cpu(), "pred": top0.cpu(), "avr": avrs}
+
+
+def sis(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Shift instability score per image: mean over the 4 one-pixel circular
+    shifts of ``1 - cos(softmax(model(x)), softmax(model(shift(x))))``; ``[B]`` in [0, 1]."""
+    return shift_metrics(model, images, points=None)["sis"]  # type: ignore[return-value]
+
+
+def analyse_images(
+    model: nn.Module,
+    images: torch.Tensor | np.ndarray,
+    points: Sequence[StridePoint],
+    batch_size: int = 32,
+    labels: np.ndarray | None = None,
+    image_ids: np.ndarray | None = None,
+    point_names: Mapping[str, str] | None = None,
+    device: torch.device | str = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Stream images through :func:`shift_metrics` and return the tidy table.
+
+    Args:
+        images: float ``[N, 3, H, W]`` in [0, 1] (tensor or array), or uint8
+            ``[N, H, W, 3]`` (as stored in ``analysis_images.npz``) — converted
+            (:func:`blurscope.data.to_float`) and moved to ``device`` one batch
+            at a time, so only one batch is ever held as float.
+        points: stride points of ``model``.
+        labels, image_ids: optional ``[N]`` ground truth / ids for the table.
+        point_names: ``{layer: canonical point}`` (standard-model name); default identity.
+        progress: called with the number of images done after each batch.
+
+    Returns:
+        ``(table, timing)``: one row per image × point with columns ``image``
+        (index), ``image_id``, ``label``, ``pred``, ``correct``, ``layer``,
+        ``point``, ``order``, ``op``, ``kind``, ``stride``, ``avr_radial``,
+        ``avr_separable``, ``sis``, ``consistency``; timing ``{"seconds",
+        "images_per_s"}`` of the measurement loop.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    n = len(images)
+    if n == 0:
+        raise ValueError("no images to analyse")
+    names = point_names or {}
+    kern = _AvrKernel(REGIONS)
+    cols: dict[str, list] = {k: [] for k in ("sis", "consistency", "pred")}
+    avr_cols: dict[tuple[str, str], list] = {(p.name, r): [] for p in points for r in REGIONS}
+    dev = torch.device(device)
+    t0 = time.perf_counter()
+    for start in range(0, n, batch_size):
+        batch = _float_batch(images[start : start + batch_size]).to(dev)
+        res = shift_metrics(model, batch, points, REGIONS, kern)
+        for k in cols:
+            cols[k].append(res[k].numpy())  # type: ignore[union-attr]
+        for (name, r), lst in avr_cols.items():
+            lst.append(res["avr"][name][r].numpy())  # type: ignore[index]
+        if progress is not None:
+            progress(len(batch))
+    seconds = time.perf_counter() - t0
+    per_image = {k: np.concatenate(v) for k, v in cols.items()}
+    lab = np.full(n, -1, dtype=np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
+    ids = np.arange(n, dtype=np.int64) if image_ids is None else np.asarray(image_ids, dtype=np.int64)
+    if len(lab) != n or len(ids) != n:
+        raise ValueError(f"labels/ids length ({len(lab)}/{len(ids)}) differs from the number of images ({n})")
+    frames = []
+    for p in points:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "image": np.arange(n),
+                    "image_id": ids,
+                    "label": lab,
+                    "pred": per_image["pred"],
+                    "correct": (per_image["pred"] == lab).astype(np.int64),
+                    "layer": p.name,
+                    "point": names.get(p.name, p.name),
+                    "order": p.order,
+                    "op": p.op,
+                    "kind": p.kind,
+                    "stride": p.stride,
+                    "avr_radial": np.concatenate(avr_cols[(p.name, "radial")]),
+                    "avr_separable": np.concatenate(avr_cols[(p.name, "separable")]),
+                    "sis": per_image["sis"],
+                    "consistency": per_image["consistency"],
+                }
+            )
+        )
+    table = pd.concat(frames, ignore_index=True).sort_values(["image", "order"], kind="stable")
+    return table.reset_index(drop=True), {"seconds": seconds, "images_per_s": n / max(seconds, 1e-12)}
+
+
+def _float_batch(batch: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """A batch as float32 ``[B, 3, H, W]``: uint8 ``[B, H, W, 3]`` is converted with ``to_float``."""
+    t = torch.as_tensor(batch)
+    if t.dtype == torch.uint8:
+        from blurscope.data import to_float
+
+        return to_float(t)
+    if t.ndim != 4:
+        raise ValueError(f"images must be float [N, 3, H, W] or uint8 [N, H, W, 3], got {t.dtype} {tuple(t.shape)}")
+    return t.float()
+
+
+def time_forward(
+    model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = 32, repeats: int = 3
+) -> float:
+    """Median wall time (s) of a bare ``inference_mode`` forward over ``images`` (same
+    formats as :func:`analyse_images`), after a one-batch warm-up; conversion and
+    host→device copies are included, as in :func:`analyse_images`."""
+    dev = next(iter(model.parameters())).device
+
+    def run(stop: int) -> float:
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for s in range(0, stop, batch_size):
+                model(_float_batch(images[s : min(s + batch_size, stop)]).to(dev))
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        return time.perf_counter() - t0
+
+    run(min(batch_size, len(images)))
+    return float(np.median([run(len(images)) for _ in range(max(1, repeats))]))
+
+
+# --------------------------------------------------------------------------- frequency sweep
+
+
+def sweep_cycles(size: int, freq_min: float, freq_max: float, n_freqs: int) -> np.ndarray:
+    """Integer cycle counts ``k`` (unique, sorted) closest to ``n_freqs`` normalised
+    frequencies evenly spaced in ``[freq_min, freq_max]`` for a ``size``-px image
+    (normalised frequency ``= 2k/size``)."""
+    if not 0 < freq_min <= freq_max < 1:
+        raise ValueError(f"sweep frequencies must satisfy 0 < freq_min <= freq_max < 1, got {freq_min}, {freq_max}")
+    if n_freqs < 1 or size < 4:
+        raise ValueError(f"need n_freqs >= 1 and size >= 4, got {n_freqs}, {size}")
+    k = np.rint(np.linspace(freq_min, freq_max, n_freqs) * size / 2.0).astype(np.int64)
+    return np.unique(np.clip(k, 1, (size - 1) // 2))
+
+
+def sinusoid_images(size: int, cycles: Sequence[int], orientation: str, amplitude: float = 1.0) -> torch.Tensor:
+    """Zero-mean periodic sinusoids ``amplitude · sin(2π(kx·x + ky·y)/size)``, ``[len(cycles), 1, size, size]``.
+
+    ``horizontal`` varies along x (kx = k, ky = 0), ``vertical`` along y,
+    ``diagonal`` along both (kx = ky = k): per-axis normalised frequency
+    ``2k/size``, radial ``√2 · 2k/size``. Integer cycles make them exactly
+    periodic (no spectral leakage). float64.
+    """
+    if orientation not in ORIENTATIONS:
+        raise ValueError(f"orientation must be one of {ORIENTATIONS}, got {orientation!r}")
+    kx_on, ky_on = {"horizontal": (1, 0), "vertical": (0, 1), "diagonal": (1, 1)}[orientation]
+    coord = torch.arange(size, dtype=torch.float64) / size
+    k = torch.as_tensor(np.asarray(cycles), dtype=torch.float64).view(-1, 1, 1)
+    phase = 2 * math.pi * k * (kx_on * coord.view(1, 1, -1) + ky_on * coord.view(1, -1, 1))
+    return (amplitude * torch.sin(phase)).unsqueeze(1)
+
+
+def _sweep_frame(size: int, cycles: np.ndarray, orientation: str) -> pd.DataFrame:
+    f_axis = 2.0 * cycles / size
+    return pd.DataFrame(
+        {
+            "orientation": orientation,
+            "cycles": cycles,
+            "freq_axis": f_axis,
+            "freq_radial": f_axis * (math.sqrt(2.0) if orientation == "diagonal" else 1.0),
+        }
+    )
+
+
+def frequency_sweep_direct(
+    size: int, cycles: np.ndarray, orientations: Sequence[str] = ORIENTATIONS, stride: int = 2
+) -> pd.DataFrame:
+    """AVR of the zero-mean sinusoids themselves (the sampling-theory ground truth).
+
+    Returns columns ``orientation cycles freq_axis freq_radial avr_radial avr_separable``.
+    """
+    frames = []
+    for o in orientations:
+        vals = avr_regions(sinusoid_images(size, cycles, o), stride)
+        df = _sweep_frame(size, cycles, o)
+        for r in REGIONS:
+            df[f"avr_{r}"] = vals[r].numpy()
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def frequency_sweep_network(
+    model: nn.Module,
+    size: int,
+    cycles: np.ndarray,
+    points: Sequence[StridePoint],
+    orientations: Sequence[str] = ORIENTATIONS,
+    amplitude: float = 1.0,
+    batch_size: int = 32,
+    point_names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """AVR at each stride point of ``model`` for RGB-grey images ``0.5 + 0.5·amplitude·sin``.
+
+    Returns one row per orientation × frequency × point: ``orientation cycles
+    freq_axis freq_radial layer point order stride avr_radial avr_separable``.
+    """
+    if not 0 < amplitude <= 1:
+        raise ValueError(f"sweep amplitude must be in (0, 1], got {amplitude}")
+    if model.training:
+        raise ValueError("frequency_sweep_network needs the model in eval mode")
+    names = point_names or {}
+    pts = _points_dict(model, points)
+    kern = _AvrKernel(REGIONS)
+    dev = next(iter(model.parameters())).device
+    frames = []
+    for o in orientations:
+        imgs = (0.5 + 0.5 * sinusoid_images(size, cycles, o, amplitude)).float().expand(-1, 3, -1, -1)
+        acc: dict[str, list[torch.Tensor]] = {p: [] for p in pts}
+        for s in range(0, len(imgs), batch_size):
+            got: dict[str, torch.Tensor] = {}
+
+            def hook(name: str, _m: nn.Module, inputs: tuple, _o: object) -> None:
+                if name not in got:
+                    got[name] = kern(inputs[0], pts[name]).cpu()
+
+            with capture(model, list(pts), hook, pre=True), torch.inference_mode():
+                model(imgs[s : s + batch_size].to(dev))
+            for p in pts:
+                acc[p].append(got[p])
+        base = _sweep_frame(size, cycles, o)
+        for p in points:
+            vals = torch.cat(acc[p.name], dim=1)
+            df = base.copy()
+            df["layer"] = p.name
+            df["point"] = names.get(p.name, p.name)
+            df["order"] = p.order
+            df["stride"] = p.stride
+            for i, r in enumerate(REGIONS):
+                df[f"avr_{r}"] = vals[i].numpy()
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def bootstrap_mean_ci(
+    values: np.ndarray, iterations: int, seed: int, level: float = 0.95
+) -> tuple[float, float, float]:
+    """``(mean, ci_low, ci_high)``: percentile bootstrap over the items of ``values``
+    (NaNs dropped), through :func:`blurscope.stats.neuron_bootstrap` with items as units."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return (math.nan, math.nan, math.nan)
+    res = neuron_bootstrap(x[:, None], iterations, seed, ci=level)
+    return float(res["mean"]), float(res["ci_low"]), float(res["ci_high"])
+
+
+def paired_compare(
+    reference: np.ndarray, treatment: np.ndarray, iterations: int = 1000, seed: int = 0
+) -> dict[str, float]:
+    """Paired comparison of ``treatment`` vs ``reference`` measured on the same items.
+
+    Returns ``n mean_ref mean_treat mean_diff`` (treatment − reference)
+    ``diff_ci_low diff_ci_high`` (percentile bootstrap over items) ``rel_change``
+    (``mean_diff / mean_ref``; −0.398 is seed 004's "−39.8 %") ``t p_t`` (paired
+    t-test) ``w p_wilcoxon`` (Wilcoxon signed-rank, two-sided, zero differences
+    dropped) ``cohen_dz`` (mean diff / sd of diffs) ``rank_biserial``
+    (matched-pairs rank-biserial in [−1, 1], > 0 when treatment > reference).
+    Identical samples give t = 0, p = 1 (no evidence of a difference).
+    """
+    from scipy import stats
+
+    a = np.asarray(reference, dtype=float)
+    b = np.asarray(treatment, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired samples must be 1-D and equally long, got {a.shape} and {b.shape}")
+    keep = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[keep], b[keep]
+    d = b - a
+    n = len(d)
+    nan = math.nan
+    out: dict[str, float] = {
+        "n": float(n),
+        "mean_ref": float(a.mean()) if n else nan,
+        "mean_treat": float(b.mean()) if n else nan,
+    }
+    mean_d, lo, hi = bootstrap_mean_ci(d, iterations, seed)
+    out.update(mean_diff=mean_d, diff_ci_low=lo, diff_ci_high=hi)
+    out["rel_change"] = mean_d / out["mean_ref"] if n and out["mean_ref"] != 0 else nan
+    nz = d[d != 0]
+    if n < 2:
+        out.update(t=nan, p_t=nan, w=nan, p_wilcoxon=nan, cohen_dz=nan, rank_biserial=nan)
+        return out
+    if len(nz) == 0:
+        out.update(t=0.0, p_t=1.0, w=0.0, p_wilcoxon=1.0, cohen_dz=0.0, rank_biserial=0.0)
+        return out
+    sd = float(np.std(d, ddof=1))
+    if sd > 0:
+        t = stats.ttest_rel(b, a)
+        out["t"], out["p_t"] = float(t.statistic), float(t.pvalue)
+        out["cohen_dz"] = float(d.mean() / sd)
+    else:  # the same non-zero difference for every item
+        out["t"] = out["cohen_dz"] = math.copysign(math.inf, float(d.mean()))
+        out["p_t"] = 0.0
+    w = stats.wilcoxon(d, zero_method="wilcox")
+    out["w"], out["p_wilcoxon"] = float(w.statistic), float(w.pvalue)
+    ranks = stats.rankdata(np.abs(nz))
+    out["rank_biserial"] = float((ranks[nz > 0].sum() - ranks[nz < 0].sum()) / ranks.sum())
+    return out
+
+
+def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    xc = x - x.mean(axis=-1, keepdims=True)
+    yc = y - y.mean(axis=-1, keepdims=True)
+    den = np.sqrt((xc**2).sum(axis=-1) * (yc**2).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (xc * yc).sum(axis=-1) / den, np.nan)
+
+
+def bootstrap_correlation(
+    x: np.ndarray, y: np.ndarray, iterations: int, seed: int, level: float = 0.95
+) -> dict[str, float]:
+    """Pearson and Spearman correlation with percentile bootstrap CIs (pairs resampled).
+
+    Returns ``n pearson_r pearson_p pearson_ci_low pearson_ci_high r2
+    spearman_rho spearman_p spearman_ci_low spearman_ci_high``; NaN where a
+    sample is constant.
+    """
+    from scipy import stats
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"correlation samples must be 1-D and equally long, got {x.shape} and {y.shape}")
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    n = len(x)
+    nan = math.nan
+    out = {"n": float(n)}
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        for k in ("pearson", "spearman"):
+            out.update({f"{k}_{s}": nan for s in ("r" if k == "pearson" else "rho", "p", "ci_low", "ci_high")})
+        out["r2"] = nan
+        return out
+    pr = stats.pearsonr(x, y)
+    sr = stats.spearmanr(x, y)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(iterations, n))
+    bx, by = x[idx], y[idx]
+    boot_p = _rowwise_pearson(bx, by)
+    boot_s = _rowwise_pearson(stats.rankdata(bx, axis=1), stats.rankdata(by, axis=1))
+    a = (1 - level) / 2
+    out.update(
+        pearson_r=float(pr.statistic), pearson_p=float(pr.pvalue),
+        pearson_ci_low=float(np.nanquantile(boot_p, a)), pearson_ci_high=float(np.nanquantile(boot_p, 1 - a)),
+        r2=float(pr.statistic) ** 2,
+        spearman_rho=float(sr.statistic), spearman_p=float(sr.pvalue),
+        spearman_ci_low=float(np.nanquantile(boot_s, a)), spearman_ci_high=float(np.nanquantile(boot_s, 1 - a)),
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- pipeline tables
+
+IMAGE_METRICS: tuple[str, ...] = ("sis", "consistency", "correct")
+"""Per-image output metrics (one value per image, repeated on every layer row)."""
+
+AVR_METRICS: tuple[str, ...] = ("avr_radial", "avr_separable")
+
+
+def _per_image(table: pd.DataFrame, model: str) -> pd.DataFrame:
+    need = {"image", "image_id", "point", "layer", *IMAGE_METRICS, *AVR_METRICS}
+    missing = need - set(table.columns)
+    if missing:
+        raise ValueError(f"aliasing table of model {model!r} lacks columns {sorted(missing)}")
+    return table.drop_duplicates("image").set_index("image").sort_index()
+
+
+def _wide_avr(table: pd.DataFrame) -> pd.DataFrame:
+    """``[n_images, (point, metric)]`` AVR values, points in execution order."""
+    wide = table.pivot(index="image", columns="point", values=list(AVR_METRICS)).sort_index()
+    return wide.swaplevel(axis=1)
+
+
+def _points_in_order(table: pd.DataFrame) -> list[str]:
+    return table.drop_duplicates("point").sort_values("order")["point"].tolist()
+
+
+def aliasing_statistics(
+    tables: Mapping[str, pd.DataFrame],
+    sigmas: Mapping[str, float],
+    antialiased: Mapping[str, bool],
+    standard: str,
+    iterations: int = 1000,
+    permutations: int = 1000,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame]:
+    """All aliasing statistics from the per-model ``avr_sis`` tables.
+
+    Args:
+        tables: ``{model id: table}`` as written by :func:`analyse_images`
+            (``point`` = canonical standard-model layer name).
+        sigmas: training σ of each model (config units); antialiased: BlurPool flag.
+        standard: the reference model (standard net at σ = 0, e.g. ``"sigma0"``).
+        iterations: bootstrap resamples (images are the units); permutations:
+            relabellings for the σ trend; seed: RNG seed (same seed for every row,
+            so CIs of different models resample the same images).
+
+    Returns:
+        ``summary`` (model × point × metric: mean, sem, CI), ``paired`` (each
+        model vs ``standard`` on the same images, per point and output metric;
+        Holm within each model), ``correlation`` (AVR–SIS per model × point ×
+        region; Holm within model × region), ``sigma_trend`` (Spearman of each
+        measure against σ over the standard-architecture models, permutation p
+        within images; BlurPool and σ=0 means for reference).
+
+    Raises:
+        ValueError: missing model/columns, or models measured on different images.
+    """
+    if standard not in tables:
+        raise ValueError(f"aliasing.standard_model {standard!r} has no table; models: {sorted(tables)}")
+    per_img = {m: _per_image(t, m) for m, t in tables.items()}
+    ref_ids = per_img[standard]["image_id"].to_numpy()
+    for m, df in per_img.items():
+        if not np.array_equal(df["image_id"].to_numpy(), ref_ids):
+            raise ValueError(f"models {standard!r} and {m!r} were measured on different images "
+                             "(image_id columns differ); rerun avr_sis on the same analysis images")
+    wide = {m: _wide_avr(t) for m, t in tables.items()}
+    layer_of = {m: dict(zip(t["point"], t["layer"])) for m, t in tables.items()}
+    order = _points_in_order(tables[standard])
+
+    # --- summary
+    rows = []
+    for m in tables:
+        cols = [(p, met) for p in _points_in_order(tables[m]) for met in AVR_METRICS]
+        vals = np.column_stack([wide[m][c].to_numpy() for c in cols]
+                               + [per_img[m][k].to_numpy(dtype=float) for k in IMAGE_METRICS])
+        keys = cols + [("output", k) for k in IMAGE_METRICS]
+        res = neuron_bootstrap(vals[:, None, :], iterations, seed)
+        sd = np.nanstd(vals, axis=0, ddof=1) if len(vals) > 1 else np.full(len(keys), np.nan)
+        for i, (p, met) in enumerate(keys):
+            rows.append({"model": m, "sigma": sigmas[m], "antialiased": int(antialiased[m]), "point": p,
+                         "layer": layer_of[m].get(p, "output"), "metric": met, "n": len(vals),
+                         "mean": res["mean"][i], "sd": sd[i], "sem": res["sem"][i],
+                         "ci_low": res["ci_low"][i], "ci_high": res["ci_high"][i]})
+    summary = pd.DataFrame(rows)
+
+    # --- paired: every model vs the standard one
+    rows = []
+    for m in tables:
+        if m == standard:
+            continue
+        block = []
+        for p in order:
+            if p not in layer_of[m]:
+                continue
+            for met in AVR_METRICS:
+                r = paired_compare(wide[standard][(p, met)].to_numpy(), wide[m][(p, met)].to_numpy(),
+                                   iterations, seed)
+                block.append({"point": p, "ref_layer": layer_of[standard][p], "layer": layer_of[m][p],
+                              "metric": met, **r})
+        for k in IMAGE_METRICS:
+            r = paired_compare(per_img[standard][k].to_numpy(dtype=float), per_img[m][k].to_numpy(dtype=float),
+                               iterations, seed)
+            block.append({"point": "output", "ref_layer": "output", "layer": "output", "metric": k, **r})
+        bdf = pd.DataFrame(block)
+        bdf.insert(0, "reference", standard)
+        bdf.insert(0, "antialiased", int(antialiased[m]))
+        bdf.insert(0, "sigma", sigmas[m])
+        bdf.insert(0, "model", m)
+        bdf["p_t_holm"] = holm(bdf["p_t"].to_numpy())
+        bdf["p_wilcoxon_holm"] = holm(bdf["p_wilcoxon"].to_numpy())
+        rows.append(bdf)
+    paired = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+    # --- AVR–SIS correlation
+    rows = []
+    for m in tables:
+        s_vals = per_img[m]["sis"].to_numpy(dtype=float)
+        for met in AVR_METRICS:
+            block = []
+            for p in _points_in_order(tables[m]):
+                r = bootstrap_correlation(wide[m][(p, met)].to_numpy(), s_vals, iterations, seed)
+                block.append({"model": m, "sigma": sigmas[m], "antialiased": int(antialiased[m]), "point": p,
+                              "layer": layer_of[m][p], "region": met.removeprefix("avr_"), **r})
+            bdf = pd.DataFrame(block)
+            bdf["pearson_p_holm"] = holm(bdf["pearson_p"].to_numpy())
+            bdf["spearman_p_holm"] = holm(bdf["spearman_p"].to_numpy())
+            rows.append(bdf)
+    correlation = pd.concat(rows, ignore_index=True)
+
+    # --- trend over σ (standard architecture only)
+    std_models = sorted([m for m in tables if not antialiased[m]], key=lambda m: sigmas[m])
+    aa_models = [m for m in tables if antialiased[m]]
+    rows = []
+    sig = np.array([sigmas[m] for m in std_models], dtype=float)
+    keys = [(p, met) for p in order for met in AVR_METRICS] + [("output", k) for k in IMAGE_METRICS]
+    for p, met in keys:
+        def values(m: str) -> np.ndarray:
+            if p == "output":
+                return per_img[m][met].to_numpy(dtype=float)
+            return wide[m][(p, met)].to_numpy(dtype=float)
+
+        row: dict[str, object] = {"point": p, "metric": met, "n_models": len(std_models),
+                                  "sigmas": ",".join(f"{v:g}" for v in sig)}
+        if np.unique(sig).size >= 2:
+            y = np.stack([values(m) for m in std_models])
+            tr = spearman_trend(sig, y, permutations, seed)
+            row.update(rho=tr["rho"], p_perm=tr["p"], n_permutations=tr["n_permutations"])
+        else:
+            row.update(rho=math.nan, p_perm=math.nan, n_permutations=0)
+        means = [float(np.nanmean(values(m))) for m in std_models]
+        row.update(mean_sigma_min=means[0] if means else math.nan, mean_sigma_max=means[-1] if means else math.nan)
+        for m in aa_models:
+            if p == "output" or p in layer_of[m]:
+                row[f"mean_{m}"] = float(np.nanmean(values(m)))
+        rows.append(row)
+    trend = pd.DataFrame(rows)
+    trend["p_perm_holm"] = holm(trend["p_perm"].to_numpy(dtype=float))
+    return {"summary": summary, "paired": paired, "correlation": correlation, "sigma_trend": trend}

@@ -1,0 +1,29 @@
+"""Rule frequency_figures: preference curves, shape bias, corruption vs f_rev, corruption heatmap."""
+
+from blurscope import runlog
+
+log = runlog.start(snakemake.log[0], snakemake.threads)  # noqa: F821
+
+import matplotlib  # noqa: E402
+
+from blurscope import io, plot_frequency  # noqa: E402
+
+plots = snakemake.params.plots  # noqa: F821
+matplotlib.rcParams["font.size"] = plots.get("font_size", 9)
+dpi, palette = int(plots.get("dpi", 120)), plots.get("palette", "viridis")
+
+inp = snakemake.input  # noqa: F821
+out = snakemake.output  # noqa: F821
+# training-seed replicates are summarised in seed_variance.tsv, not drawn
+replicates = set(snakemake.params.replicates)  # noqa: F821
+summary, curves, corruption = (
+    t[~t["model"].isin(replicates)] for t in (io.read_tsv(inp.summary), io.read_tsv(inp.curves), io.read_tsv(inp.corruption))
+)
+plot_frequency.plot_preference(curves, summary, out.preference, dpi, palette)
+plot_frequency.plot_corruption_vs_frev(summary, corruption, out.corruption_vs_frev, dpi, palette)
+plot_frequency.plot_corruption_heatmap(summary, corruption, out.corruption_heatmap, dpi)
+if "shape_bias" in out.keys():
+    plot_frequency.plot_shape_bias(summary, out.shape_bias, dpi)
+else:
+    log.info("shape-bias figure not made: %s", snakemake.params.shape_status)  # noqa: F821
+log.info("wrote %s", ", ".join(out))

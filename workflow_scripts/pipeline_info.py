@@ -1,0 +1,124 @@
+"""Rule pipeline_info: resolved config, package versions, git state, rule graph, runtimes.
+
+Outputs (results/pipeline_info/): ``config.yaml`` (the resolved config, from
+params), ``versions.tsv`` (every package of the running environment),
+``git.txt`` (commit, branch, dirty flag, and the invocation: command line,
+working directory, Snakemake and Python versions), ``rulegraph.dot``
+(``snakemake --rulegraph --nolock`` on the resolved config in a subprocess: no
+workdir lock, nothing written below results/) and ``benchmarks.tsv`` (the
+``benchmark:`` file of every job of the current DAG, one row per file).
+"""
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from blurscope import io, runlog
+from blurscope.report import aggregate_benchmarks, benchmark_paths_from_dryrun, git_state, package_versions
+
+sm = snakemake  # type: ignore[name-defined]  # noqa: F821
+log = runlog.start(sm.log[0], sm.threads)
+config = json.loads(json.dumps(sm.params.config))  # plain dicts/lists for YAML
+results = sm.params.results
+
+# set by rules/report.smk at parse time of the user's Snakemake (see there)
+inv = json.loads(os.environ.get("BLURSCOPE_INVOCATION", "{}"))
+repo = Path(sm.scriptdir).resolve().parent  # the workflow's code (workflow_scripts/..)
+snakefile = inv.get("snakefile") or str(repo / "Snakefile")
+workdir = inv.get("workdir") or os.getcwd()
+log.info("invocation: %s", inv or "unknown (BLURSCOPE_INVOCATION not set)")
+
+
+def nested(cfg_path: str, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake on the resolved config in the same working directory, without the lock."""
+    python = inv.get("python") or sys.executable
+    cmd = [python, "-m", "snakemake", "-s", snakefile, "--configfile", cfg_path, "--directory", workdir,
+           "--nolock", *args]
+    if not Path(python).exists():
+        exe = shutil.which("snakemake")
+        if exe is None:
+            raise RuntimeError(f"pipeline_info: no Snakemake to run (neither {python} nor 'snakemake' on PATH)")
+        cmd = [exe, *cmd[3:]]
+    log.info("running: %s", " ".join(cmd))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"pipeline_info: nested snakemake {' '.join(args)} failed ({proc.returncode}):\n"
+                           f"{(proc.stdout + proc.stderr)[-4000:]}")
+    return proc
+
+
+# Nested calls first, before this job writes anything: the rule graph, and the jobs of the
+# current DAG with their benchmark: paths (so files left by another config are not counted).
+with tempfile.TemporaryDirectory(prefix="blurscope-pipeline-info-") as tmpdir:
+    cfg_path = str(Path(tmpdir) / "config.yaml")
+    Path(cfg_path).write_text(yaml.safe_dump(config, sort_keys=False))
+    graph = nested(cfg_path, "--rulegraph")
+    if "digraph" not in graph.stdout:
+        raise RuntimeError(f"pipeline_info: snakemake --rulegraph printed no graph:\n{graph.stdout[-2000:]}")
+    dot = graph.stdout[graph.stdout.find("digraph"):]
+    # --rerun-incomplete: this very job's outputs are marked incomplete while it runs (dry run: nothing is touched)
+    plan = nested(cfg_path, "--dry-run", "--forceall", "--rerun-incomplete", "all")
+    keep = [os.path.join(workdir, p) for p in benchmark_paths_from_dryrun(plan.stdout + plan.stderr)]
+if not keep:
+    raise RuntimeError("pipeline_info: the dry run listed no benchmark: files")
+
+# 1. resolved config
+with io.atomic_path(sm.output.config) as tmp:
+    tmp.write_text("# Resolved configuration of this run (config files + --config + schema defaults).\n"
+                   "# Rerun with: snakemake --configfile results/pipeline_info/config.yaml\n"
+                   + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+# 2. versions of the running environment
+versions = package_versions()
+try:
+    import snakemake as _smk
+
+    smk_version = str(getattr(_smk, "__version__", ""))
+except ImportError:
+    smk_version = ""
+if smk_version and not (versions["name"].str.lower() == "snakemake").any():
+    versions.loc[len(versions)] = {"name": "snakemake", "version": smk_version, "kind": "runtime"}
+try:
+    import torch
+
+    versions.loc[len(versions)] = {"name": "cuda", "version": str(torch.version.cuda or "none (CPU build)"),
+                                   "kind": "runtime"}
+    versions.loc[len(versions)] = {"name": "cuda-available", "version": str(torch.cuda.is_available()),
+                                   "kind": "runtime"}
+except ImportError:
+    pass
+io.write_tsv(versions, sm.output.versions)
+log.info("%d packages", int((versions["kind"] == "package").sum()))
+
+# 3. git state + invocation
+git = git_state(repo)
+git.update({
+    "command_line": inv.get("command_line", "unknown"),
+    "workdir": workdir,
+    "snakefile": snakefile,
+    "snakemake": smk_version or next(iter(versions.loc[versions["name"].str.lower() == "snakemake", "version"]), ""),
+    "python": platform.python_version(),
+    "platform": platform.platform(),
+    "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+})
+with io.atomic_path(sm.output.git) as tmp:
+    tmp.write_text("".join(f"{k}: {v}\n" for k, v in git.items()))
+log.info("git: %s", git)
+
+# 4. rule graph
+with io.atomic_path(sm.output.rulegraph) as tmp:
+    tmp.write_text(dot)
+
+# 5. benchmark files of the jobs of this DAG (this job's and the report's own are written after it)
+bench = aggregate_benchmarks(Path(results) / "benchmarks", keep=keep)
+io.write_tsv(bench, sm.output.benchmarks)
+log.info("benchmarks: %d of the DAG's %d benchmark files found, %d rules", len(bench), len(keep),
+         bench["rule"].nunique() if len(bench) else 0)

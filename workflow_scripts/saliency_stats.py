@@ -1,0 +1,27 @@
+"""Rule saliency_stats: paired tests of the focus distances against the noise floor (seed 002).
+
+Reads the per-image table of rule smoothgrad and writes one row per test
+(see :func:`blurscope.saliency.focus_statistics` and docs/saliency.md).
+"""
+
+from blurscope import io, runlog
+from blurscope.saliency import focus_statistics
+
+
+def main(sm) -> None:  # noqa: ANN001 - the snakemake object
+    log = runlog.start(sm.log[0], sm.threads)
+    cfg = sm.params.cfg
+    for key in ("bootstrap_iterations", "bootstrap_seed", "alpha"):
+        if key not in cfg:
+            raise KeyError(f"config saliency lacks key {key!r}")
+    per_image = io.read_tsv(sm.input.per_image)
+    table = focus_statistics(per_image, int(cfg["bootstrap_iterations"]), int(cfg["bootstrap_seed"]),
+                             float(cfg["alpha"]))
+    for row in table.itertuples():
+        log.info("%s %s %s: mean diff %.4g [%.4g, %.4g] p=%.3g p_holm=%.3g", row.test, row.comparison, row.metric,
+                 row.mean_diff, row.ci_low, row.ci_high, row.p, row.p_holm)
+    io.write_tsv(table, sm.output.stats)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # type: ignore[name-defined]  # noqa: F821
