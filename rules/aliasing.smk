@@ -24,13 +24,22 @@ if ALIAS["sweep"]["freq_min"] > ALIAS["sweep"]["freq_max"]:
     )
 
 # config subsets: each rule reruns only on the keys that change its numbers
-ALIAS_RUN_CFG = {k: ALIAS[k] for k in ("n_images", "batch_size", "device")}
+ALIAS_RUN_CFG = {
+    k: ALIAS[k] for k in ("n_images", "batch_size", "forward_chunks", "device")
+}
 ALIAS_SWEEP_CFG = {k: ALIAS[k] for k in ("sweep", "batch_size", "device")}
 ALIAS_STATS_CFG = {
     k: ALIAS[k] for k in ("bootstrap_iterations", "permutations", "seed")
 }
 ALIAS_TIMING_CFG = {
-    k: ALIAS[k] for k in ("timing_images", "timing_repeats", "batch_size", "device")
+    k: ALIAS[k]
+    for k in (
+        "timing_images",
+        "timing_repeats",
+        "batch_size",
+        "forward_chunks",
+        "device",
+    )
 }
 # the standard model first: it is the reference of the tests and of the figures
 ALIAS_MODELS = [ALIAS_STANDARD] + [m for m in MODELS if m != ALIAS_STANDARD]
@@ -109,8 +118,18 @@ rule aliasing_stats:
         tables=expand(f"{RESULTS}/aliasing/{{model}}.tsv", model=ALIAS_MODELS),
         infos=expand(f"{RESULTS}/aliasing/{{model}}.json", model=ALIAS_MODELS),
     output:
-        summary=f"{RESULTS}/aliasing/stats/summary.tsv",
-        paired=f"{RESULTS}/aliasing/stats/paired.tsv",
+        summary=report(
+            f"{RESULTS}/aliasing/stats/summary.tsv",
+            caption="../report/aliasing_stats.rst",
+            category="5. Aliasing and shift stability",
+            labels={"table": "summary"},
+        ),
+        paired=report(
+            f"{RESULTS}/aliasing/stats/paired.tsv",
+            caption="../report/aliasing_stats.rst",
+            category="5. Aliasing and shift stability",
+            labels={"table": "paired tests"},
+        ),
         correlation=f"{RESULTS}/aliasing/stats/correlation.tsv",
         sigma_trend=f"{RESULTS}/aliasing/stats/sigma_trend.tsv",
         matching=f"{RESULTS}/aliasing/stats/matching.tsv",
@@ -139,10 +158,30 @@ rule aliasing_figures:
         sweep=rules.frequency_sweep.output.table,
         tables=[f"{RESULTS}/aliasing/{m}.tsv" for m in (ALIAS_STANDARD, BLURPOOL)],
     output:
-        layers=f"{RESULTS}/figures/aliasing_layers.png",
-        scatter=f"{RESULTS}/figures/aliasing_avr_sis.png",
-        sweep=f"{RESULTS}/figures/aliasing_sweep.png",
-        sis_sigma=f"{RESULTS}/figures/aliasing_sis_sigma.png",
+        layers=report(
+            f"{RESULTS}/figures/aliasing_layers.png",
+            caption="../report/aliasing_layers.rst",
+            category="5. Aliasing and shift stability",
+            labels={"figure": "AVR per point"},
+        ),
+        scatter=report(
+            f"{RESULTS}/figures/aliasing_avr_sis.png",
+            caption="../report/aliasing_avr_sis.rst",
+            category="5. Aliasing and shift stability",
+            labels={"figure": "AVR vs SIS"},
+        ),
+        sweep=report(
+            f"{RESULTS}/figures/aliasing_sweep.png",
+            caption="../report/aliasing_sweep.rst",
+            category="5. Aliasing and shift stability",
+            labels={"figure": "sinusoid sweep"},
+        ),
+        sis_sigma=report(
+            f"{RESULTS}/figures/aliasing_sis_sigma.png",
+            caption="../report/aliasing_sis_sigma.rst",
+            category="5. Aliasing and shift stability",
+            labels={"figure": "SIS vs sigma"},
+        ),
     log:
         rule_log("aliasing_figures"),
     benchmark:

@@ -122,9 +122,19 @@ rule band_summary:
         npz=[f"{RESULTS}/bands/{m}/{l}.npz" for m, l in BAND_PAIRS],
         info=[f"{RESULTS}/bands/{m}/{l}.json" for m, l in BAND_PAIRS],
     output:
-        summary=f"{RESULTS}/bands/band_summary.tsv",
+        summary=report(
+            f"{RESULTS}/bands/band_summary.tsv",
+            caption="../report/bands_tables.rst",
+            category="6. Band interventions",
+            labels={"table": "band summary"},
+        ),
         shift=f"{RESULTS}/bands/band_shift.tsv",
-        trend=f"{RESULTS}/bands/band_trend.tsv",
+        trend=report(
+            f"{RESULTS}/bands/band_trend.tsv",
+            caption="../report/bands_tables.rst",
+            category="6. Band interventions",
+            labels={"table": "centroid trends"},
+        ),
     log:
         rule_log("band_summary"),
     benchmark:
@@ -146,9 +156,24 @@ rule band_figures:
         summary=rules.band_summary.output.summary,
         shift=rules.band_summary.output.shift,
     output:
-        accuracy=f"{RESULTS}/figures/bands_accuracy.png",
-        gt_rank=f"{RESULTS}/figures/bands_gt_rank.png",
-        shift=f"{RESULTS}/figures/bands_shift.png",
+        accuracy=report(
+            f"{RESULTS}/figures/bands_accuracy.png",
+            caption="../report/bands_accuracy.rst",
+            category="6. Band interventions",
+            labels={"figure": "accuracy per band"},
+        ),
+        gt_rank=report(
+            f"{RESULTS}/figures/bands_gt_rank.png",
+            caption="../report/bands_gt_rank.rst",
+            category="6. Band interventions",
+            labels={"figure": "GT rank per band"},
+        ),
+        shift=report(
+            f"{RESULTS}/figures/bands_shift.png",
+            caption="../report/bands_shift.rst",
+            category="6. Band interventions",
+            labels={"figure": "band centroid vs sigma"},
+        ),
     log:
         rule_log("band_figures"),
     benchmark:

@@ -85,7 +85,7 @@ def model_path(model):
 
 
 def cfg(*sections):
-    """The config subsets a rule needs, passed through params: (so reruns track them)."""
+    """Config subsets for a job, passed as params (so reruns track them)."""
     if len(sections) == 1:
         return config[sections[0]]
     return {s: config[s] for s in sections}
@@ -114,6 +114,43 @@ RESOURCES = {
     "cpu": {"mem_mb": _res["cpu_mem_mb"], "runtime": _res["cpu_runtime"]},
     "plot": {"mem_mb": _res["cpu_mem_mb"], "runtime": _res["cpu_runtime"]},
 }
+
+
+def dataset_inputs(wildcards=None):
+    """The raw data a manifest depends on (imagefolder: the root, so touching an image reruns)."""
+    ds = config["dataset"]
+    if ds["kind"] == "imagefolder":
+        roots = [ds["root"]]
+        if ds.get("cue_conflict_root"):
+            roots.append(ds["cue_conflict_root"])
+        return roots
+    return []
+
+
+def has_cue_conflict():
+    ds = config["dataset"]
+    return (
+        ds["kind"] == "embedded"
+        and ds["embedded"]["n_cue_conflict"] > 0
+        or bool(ds.get("cue_conflict_root"))
+    )
+
+
+def parent_model(wildcards):
+    """The model a blur model is fine-tuned from (none in scratch mode).
+
+    Chained ("previous"): the next smaller configured sigma. Seed replicates
+    (-seedK) always fine-tune from their own replicate baseline.
+    """
+    if config["training"]["mode"] == "scratch":
+        return []
+    sigma = float(wildcards.blursigma)
+    seed_index = int(wildcards.rep[len("-seed") :]) if wildcards.rep else 0
+    parent_sigma = 0.0
+    if config["training"]["finetune_from"] == "previous" and seed_index == 0:
+        parent_sigma = max(s for s in SIGMAS if s < sigma)
+    return model_path(model_id(parent_sigma, seed_index))
+
 
 # Final targets of every stage; rule all collects them.
 TARGETS = {}

@@ -105,9 +105,24 @@ rule feature_grids:
         models=[model_path(m) for m in GRID_MODELS],
         images=rules.analysis_images.output[0],
     output:
-        all_neurons=f"{RESULTS}/figures/all_neurons_grid_{{layer}}.png",
-        representative_fig=f"{RESULTS}/figures/representative_neurons_grid_{{layer}}.png",
-        methods=f"{RESULTS}/figures/patch_methods_{{layer}}.png",
+        all_neurons=report(
+            f"{RESULTS}/figures/all_neurons_grid_{{layer}}.png",
+            caption="../report/all_neurons_grid.rst",
+            category="2. Feature visualisations",
+            labels={"figure": "all neurons", "layer": "{layer}"},
+        ),
+        representative_fig=report(
+            f"{RESULTS}/figures/representative_neurons_grid_{{layer}}.png",
+            caption="../report/representative_neurons_grid.rst",
+            category="2. Feature visualisations",
+            labels={"figure": "representative neurons", "layer": "{layer}"},
+        ),
+        methods=report(
+            f"{RESULTS}/figures/patch_methods_{{layer}}.png",
+            caption="../report/patch_methods.rst",
+            category="2. Feature visualisations",
+            labels={"figure": "patch methods", "layer": "{layer}"},
+        ),
         representative=f"{RESULTS}/patches/representative_{{layer}}.tsv",
     log:
         rule_log("feature_grids", "{layer}"),

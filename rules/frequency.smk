@@ -139,12 +139,22 @@ rule frequency_summary:
             else []
         ),
     output:
-        summary=f"{RESULTS}/frequency/summary.tsv",
+        summary=report(
+            f"{RESULTS}/frequency/summary.tsv",
+            caption="../report/frequency_tables.rst",
+            category="7. Frequency preference",
+            labels={"table": "summary"},
+        ),
         curves=f"{RESULTS}/frequency/curves.tsv",
         corruption=f"{RESULTS}/frequency/corruption.tsv",
         spectrum=f"{RESULTS}/frequency/pgd_spectrum.tsv",
         seed_variance=f"{RESULTS}/frequency/seed_variance.tsv",
-        trends=f"{RESULTS}/frequency/trends.tsv",
+        trends=report(
+            f"{RESULTS}/frequency/trends.tsv",
+            caption="../report/frequency_tables.rst",
+            category="7. Frequency preference",
+            labels={"table": "trends"},
+        ),
     log:
         rule_log("frequency_summary"),
     benchmark:
@@ -170,13 +180,35 @@ rule frequency_figures:
         corruption=rules.frequency_summary.output.corruption,
     output:
         **(
-            {"shape_bias": f"{RESULTS}/figures/frequency_shape_bias.png"}
+            {
+                "shape_bias": report(
+                    f"{RESULTS}/figures/frequency_shape_bias.png",
+                    caption="../report/frequency_shape_bias.rst",
+                    category="7. Frequency preference",
+                    labels={"figure": "shape bias"},
+                )
+            }
             if FREQ_HAS_CUE_CONFLICT
             else {}
         ),
-        preference=f"{RESULTS}/figures/frequency_preference.png",
-        corruption_vs_frev=f"{RESULTS}/figures/frequency_corruption_vs_frev.png",
-        corruption_heatmap=f"{RESULTS}/figures/frequency_corruption_heatmap.png",
+        preference=report(
+            f"{RESULTS}/figures/frequency_preference.png",
+            caption="../report/frequency_preference.rst",
+            category="7. Frequency preference",
+            labels={"figure": "hybrid preference"},
+        ),
+        corruption_vs_frev=report(
+            f"{RESULTS}/figures/frequency_corruption_vs_frev.png",
+            caption="../report/frequency_corruption_vs_frev.rst",
+            category="7. Frequency preference",
+            labels={"figure": "corruptions vs f_rev"},
+        ),
+        corruption_heatmap=report(
+            f"{RESULTS}/figures/frequency_corruption_heatmap.png",
+            caption="../report/frequency_corruption_heatmap.rst",
+            category="7. Frequency preference",
+            labels={"figure": "corruption heatmap"},
+        ),
     log:
         rule_log("frequency_figures"),
     benchmark:

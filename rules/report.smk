@@ -79,7 +79,7 @@ rule pipeline_info:
 rule report:
     input:
         targets=report_stage_targets,
-        models=expand(f"{RESULTS}/models/{{model}}.json", model=MODELS),
+        models=expand(f"{RESULTS}/models/{{model}}.json", model=ALL_TRAINED),
         config=rules.pipeline_info.output.config,
         versions=rules.pipeline_info.output.versions,
         git=rules.pipeline_info.output.git,

@@ -66,7 +66,12 @@ rule saliency_stats:
     input:
         per_image=rules.smoothgrad.output.per_image,
     output:
-        stats=f"{RESULTS}/saliency/stats.tsv",
+        stats=report(
+            f"{RESULTS}/saliency/stats.tsv",
+            caption="../report/saliency_tables.rst",
+            category="8. Saliency",
+            labels={"table": "focus tests"},
+        ),
     log:
         rule_log("saliency_stats"),
     benchmark:
@@ -89,9 +94,24 @@ rule saliency_figures:
         per_image=rules.smoothgrad.output.per_image,
         stats=rules.saliency_stats.output.stats,
     output:
-        overlays=f"{RESULTS}/figures/saliency_overlays.png",
-        activations=f"{RESULTS}/figures/saliency_activations.png",
-        distances=f"{RESULTS}/figures/saliency_distances.png",
+        overlays=report(
+            f"{RESULTS}/figures/saliency_overlays.png",
+            caption="../report/saliency_overlays.rst",
+            category="8. Saliency",
+            labels={"figure": "SmoothGrad overlays"},
+        ),
+        activations=report(
+            f"{RESULTS}/figures/saliency_activations.png",
+            caption="../report/saliency_activations.rst",
+            category="8. Saliency",
+            labels={"figure": "activation maps"},
+        ),
+        distances=report(
+            f"{RESULTS}/figures/saliency_distances.png",
+            caption="../report/saliency_distances.rst",
+            category="8. Saliency",
+            labels={"figure": "focus distances"},
+        ),
     log:
         rule_log("saliency_figures"),
     benchmark:

@@ -124,9 +124,24 @@ rule patch_stats:
         summary=f"{RESULTS}/stats/patch_summary.tsv",
         spectra=f"{RESULTS}/stats/patch_spectra.tsv",
         neuron_means=f"{RESULTS}/stats/patch_neuron_means.tsv",
-        trends=f"{RESULTS}/stats/patch_trends.tsv",
-        effects=f"{RESULTS}/stats/patch_effects.tsv",
-        table_tsv=f"{RESULTS}/stats/complexity_table.tsv",
+        trends=report(
+            f"{RESULTS}/stats/patch_trends.tsv",
+            caption="../report/patch_stats.rst",
+            category="4. Statistics",
+            labels={"table": "trends over sigma"},
+        ),
+        effects=report(
+            f"{RESULTS}/stats/patch_effects.tsv",
+            caption="../report/patch_stats.rst",
+            category="4. Statistics",
+            labels={"table": "effect sizes"},
+        ),
+        table_tsv=report(
+            f"{RESULTS}/stats/complexity_table.tsv",
+            caption="../report/patch_stats.rst",
+            category="4. Statistics",
+            labels={"table": "complexity summary"},
+        ),
         table_md=f"{RESULTS}/stats/complexity_table.md",
     log:
         rule_log("patch_stats"),
@@ -152,8 +167,18 @@ rule spectra_figures:
         spectra=rules.patch_stats.output.spectra,
         summary=rules.patch_stats.output.summary,
     output:
-        relative=f"{RESULTS}/figures/models_relative_to_baseline_{{layer}}.png",
-        complexity=f"{RESULTS}/figures/models_complexity_comparison_{{layer}}.png",
+        relative=report(
+            f"{RESULTS}/figures/models_relative_to_baseline_{{layer}}.png",
+            caption="../report/models_relative_to_baseline.rst",
+            category="3. Spectra and complexity",
+            labels={"figure": "spectra vs baseline", "layer": "{layer}"},
+        ),
+        complexity=report(
+            f"{RESULTS}/figures/models_complexity_comparison_{{layer}}.png",
+            caption="../report/models_complexity_comparison.rst",
+            category="3. Spectra and complexity",
+            labels={"figure": "complexity", "layer": "{layer}"},
+        ),
     log:
         rule_log("spectra_figures", "{layer}"),
     benchmark:

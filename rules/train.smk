@@ -7,22 +7,6 @@ wildcard_constraints:
     model=r"sigma[0-9.]+(-seed[0-9]+)?|blurpool",
 
 
-def parent_model(wildcards):
-    """The model a blur model is fine-tuned from (none in scratch mode).
-
-    Chained ("previous"): the next smaller configured sigma. Seed replicates
-    (-seedK) always fine-tune from their own replicate baseline.
-    """
-    if config["training"]["mode"] == "scratch":
-        return []
-    sigma = float(wildcards.blursigma)
-    seed_index = int(wildcards.rep[len("-seed") :]) if wildcards.rep else 0
-    parent_sigma = 0.0
-    if config["training"]["finetune_from"] == "previous" and seed_index == 0:
-        parent_sigma = max(s for s in SIGMAS if s < sigma)
-    return model_path(model_id(parent_sigma, seed_index))
-
-
 TRAIN_COMMON = dict(
     training=cfg("training"),
     model=cfg("model"),
@@ -38,10 +22,6 @@ rule train_baseline:
     output:
         weights=f"{RESULTS}/models/sigma0{{rep}}.safetensors",
         meta=f"{RESULTS}/models/sigma0{{rep}}.json",
-    params:
-        role="baseline",
-        sigma=0.0,
-        **TRAIN_COMMON,
     log:
         rule_log("train_baseline", "sigma0{rep}"),
     benchmark:
@@ -51,6 +31,10 @@ rule train_baseline:
     threads: THREADS["torch"]
     resources:
         **RESOURCES["torch"],
+    params:
+        **TRAIN_COMMON,
+        role="baseline",
+        sigma=0.0,
     script:
         "../workflow_scripts/train_model.py"
 
@@ -63,10 +47,6 @@ rule finetune_blur:
     output:
         weights=f"{RESULTS}/models/sigma{{blursigma}}{{rep}}.safetensors",
         meta=f"{RESULTS}/models/sigma{{blursigma}}{{rep}}.json",
-    params:
-        role=lambda wc: "scratch" if config["training"]["mode"] == "scratch" else "finetune",
-        sigma=lambda wc: float(wc.blursigma),
-        **TRAIN_COMMON,
     log:
         rule_log("finetune_blur", "sigma{blursigma}{rep}"),
     benchmark:
@@ -76,6 +56,12 @@ rule finetune_blur:
     threads: THREADS["torch"]
     resources:
         **RESOURCES["torch"],
+    params:
+        **TRAIN_COMMON,
+        role=lambda wc: (
+            "scratch" if config["training"]["mode"] == "scratch" else "finetune"
+        ),
+        sigma=lambda wc: float(wc.blursigma),
     script:
         "../workflow_scripts/train_model.py"
 
@@ -87,10 +73,6 @@ rule train_blurpool:
     output:
         weights=f"{RESULTS}/models/{BLURPOOL}.safetensors",
         meta=f"{RESULTS}/models/{BLURPOOL}.json",
-    params:
-        role="blurpool",
-        sigma=0.0,
-        **TRAIN_COMMON,
     log:
         rule_log("train_blurpool"),
     benchmark:
@@ -100,6 +82,10 @@ rule train_blurpool:
     threads: THREADS["torch"]
     resources:
         **RESOURCES["torch"],
+    params:
+        **TRAIN_COMMON,
+        role="blurpool",
+        sigma=0.0,
     script:
         "../workflow_scripts/train_model.py"
 
@@ -111,11 +97,6 @@ rule evaluate:
         classes=rules.prepare_dataset.output.classes,
     output:
         f"{RESULTS}/evaluation/{{model}}.tsv",
-    params:
-        evaluation=cfg("evaluation"),
-        sigmas=SIGMAS,
-        image_size=config["dataset"]["image_size"],
-        skip_corrupt=config["dataset"]["skip_corrupt"],
     log:
         rule_log("evaluate", "{model}"),
     benchmark:
@@ -125,6 +106,11 @@ rule evaluate:
     threads: THREADS["torch"]
     resources:
         **RESOURCES["torch"],
+    params:
+        evaluation=cfg("evaluation"),
+        sigmas=SIGMAS,
+        image_size=config["dataset"]["image_size"],
+        skip_corrupt=config["dataset"]["skip_corrupt"],
     script:
         "../workflow_scripts/evaluate.py"
 
@@ -133,10 +119,18 @@ rule accuracy_matrix:
     input:
         expand(f"{RESULTS}/evaluation/{{model}}.tsv", model=ALL_TRAINED),
     output:
-        table=f"{RESULTS}/evaluation/accuracy_matrix.tsv",
-        figure=f"{RESULTS}/figures/accuracy_matrix.png",
-    params:
-        plots=cfg("plots"),
+        table=report(
+            f"{RESULTS}/evaluation/accuracy_matrix.tsv",
+            caption="../report/accuracy_matrix.rst",
+            category="1. Models and accuracy",
+            labels={"file": "accuracy table"},
+        ),
+        figure=report(
+            f"{RESULTS}/figures/accuracy_matrix.png",
+            caption="../report/accuracy_matrix.rst",
+            category="1. Models and accuracy",
+            labels={"figure": "accuracy matrix"},
+        ),
     log:
         rule_log("accuracy_matrix"),
     benchmark:
@@ -146,6 +140,8 @@ rule accuracy_matrix:
     threads: THREADS["plot"]
     resources:
         **RESOURCES["plot"],
+    params:
+        plots=cfg("plots"),
     script:
         "../workflow_scripts/accuracy_matrix.py"
 

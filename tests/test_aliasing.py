@@ -459,3 +459,20 @@ def test_analyse_images_table_and_uint8_input():
     assert (got["correct"].to_numpy() == (ref["pred"].numpy() == labels)).all()
     with pytest.raises(ValueError, match="batch_size"):
         A.analyse_images(model, u8, pts, batch_size=0)
+
+
+@pytest.mark.parametrize("chunks", [2, 5])
+def test_shift_metrics_chunked_forward_matches_one_batch(chunks):
+    model = BlurscopeNet(build_model("resnet_narrow", 4), 0.0).eval()
+    pts = A.discover_stride_points(model, 32)
+    x = torch.rand(3, 3, 32, 32)
+    one = A.shift_metrics(model, x, pts)
+    many = A.shift_metrics(model, x, pts, chunks=chunks)
+    np.testing.assert_allclose(many["sis"].numpy(), one["sis"].numpy(), rtol=1e-4, atol=1e-7)
+    assert torch.equal(many["consistency"], one["consistency"]) and torch.equal(many["pred"], one["pred"])
+    for p in pts:
+        for r in A.REGIONS:
+            assert many["avr"][p.name][r].shape == (3,)
+            np.testing.assert_allclose(many["avr"][p.name][r].numpy(), one["avr"][p.name][r].numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match="chunks"):
+        A.shift_metrics(model, x, pts, chunks=6)

@@ -52,7 +52,13 @@ def test_labels_and_model_order() -> None:
     assert R.model_label("sigma2-seed1") == "σ = 2 (seed 1)"
     assert R.model_label("blurpool") == "BlurPool"
     assert R.order_models(["blurpool", "sigma6", "sigma0.5", "sigma2-seed1", "sigma2", "sigma0"]) == [
-        "sigma0", "sigma0.5", "sigma2", "sigma2-seed1", "sigma6", "blurpool"]
+        "sigma0",
+        "sigma0.5",
+        "sigma2",
+        "sigma2-seed1",
+        "sigma6",
+        "blurpool",
+    ]
     assert R.layer_label("layer4.0") == "layer4.0" and R.layer_label("4.2") == "layer 4.2"
 
 
@@ -70,8 +76,9 @@ def test_judge_uses_p_and_ci_and_flags_disagreement() -> None:
 
 
 def test_significant_negative_trend_says_falls_with_numbers() -> None:
-    c = R.trend_sentence("edge density", -0.83, 0.002, p_label="Holm-adjusted p",
-                         details="; σ = 0: " + R.fmt_ci(0.27, 0.25, 0.29))
+    c = R.trend_sentence(
+        "edge density", -0.83, 0.002, p_label="Holm-adjusted p", details="; σ = 0: " + R.fmt_ci(0.27, 0.25, 0.29)
+    )
     assert c.verdict.significant and c.verdict.direction == -1
     assert c.text.startswith("Edge density falls with training σ")
     assert "Spearman ρ = −0.83" in c.text and "Holm-adjusted p = 0.002" in c.text
@@ -100,8 +107,18 @@ def test_trend_from_ci_only_and_undefined_rho() -> None:
 
 
 def test_compare_sentence_lowers_and_not_significant() -> None:
-    c = R.compare_sentence("BlurPool", "SIS", "σ = 0", -0.00104, -0.00203, -0.000236, 0.0019, rel=-0.45,
-                           p_label="Wilcoxon p (Holm)", values=("0.00233", "0.00129"))
+    c = R.compare_sentence(
+        "BlurPool",
+        "SIS",
+        "σ = 0",
+        -0.00104,
+        -0.00203,
+        -0.000236,
+        0.0019,
+        rel=-0.45,
+        p_label="Wilcoxon p (Holm)",
+        values=("0.00233", "0.00129"),
+    )
     assert c.text.startswith("BlurPool lowers SIS relative to σ = 0, from 0.00233 to 0.00129")
     assert "Δ = −0.00104 [95 % CI −0.00203, −0.000236]" in c.text and "−45 %" in c.text
     c = R.compare_sentence("BlurPool", "SIS", "σ = 0", 0.0002, -0.0004, 0.0009, 0.41)
@@ -138,18 +155,33 @@ def _tsv(path: Path, rows: list[dict]) -> None:
 
 
 CONFIG = {
-    "sigmas": [0, 2, 6], "analysis": {"layers": ["layer2.0", "4.2"], "n_images": 120, "split": "val", "seed": 0},
+    "sigmas": [0, 2, 6],
+    "analysis": {"layers": ["layer2.0", "4.2"], "n_images": 120, "split": "val", "seed": 0},
     "dataset": {"kind": "embedded", "image_size": 32, "embedded": {"n_classes": 4, "seed": 0}},
-    "model": {"arch": "resnet_narrow"}, "stats": {"ci": 0.95, "bootstrap_iterations": 200, "n_permutations": 199},
-    "spectra": {"hf_cutoff": 0.25}, "report": {"title": "Test report", "alpha": 0.05, "author": "A. Tester"},
+    "model": {"arch": "resnet_narrow"},
+    "stats": {"ci": 0.95, "bootstrap_iterations": 200, "n_permutations": 199},
+    "spectra": {"hf_cutoff": 0.25},
+    "report": {"title": "Test report", "alpha": 0.05, "author": "A. Tester"},
 }
 
 
 def _trend(layer: str, metric: str, rho: float, p_holm: float, lo: float, hi: float) -> dict:
-    return {"layer": layer, "metric": metric, "rho": rho, "p_perm": p_holm / 2, "p_bonferroni": p_holm,
-            "p_holm": p_holm, "sigma_min": 0, "mean_sigma_min": hi, "ci_sigma_min_low": hi - 0.01,
-            "ci_sigma_min_high": hi + 0.01, "sigma_max": 6, "mean_sigma_max": lo, "ci_sigma_max_low": lo - 0.01,
-            "ci_sigma_max_high": lo + 0.01}
+    return {
+        "layer": layer,
+        "metric": metric,
+        "rho": rho,
+        "p_perm": p_holm / 2,
+        "p_bonferroni": p_holm,
+        "p_holm": p_holm,
+        "sigma_min": 0,
+        "mean_sigma_min": hi,
+        "ci_sigma_min_low": hi - 0.01,
+        "ci_sigma_min_high": hi + 0.01,
+        "sigma_max": 6,
+        "mean_sigma_max": lo,
+        "ci_sigma_max_low": lo - 0.01,
+        "ci_sigma_max_high": lo + 0.01,
+    }
 
 
 @pytest.fixture
@@ -160,88 +192,256 @@ def results(tmp_path: Path) -> Path:
     for m, s, a in (("sigma0", 0, 0.8), ("sigma2", 2, 0.78), ("sigma6", 6, 0.6), ("blurpool", 0, 0.81)):
         for t, drop in ((0, 0.0), (2, 0.1), (6, 0.4)):
             v = a - (drop if s < t else 0)
-            acc.append({"model": m, "train_sigma": s, "test_sigma": t, "test_sigma_px": t * 32 / 224,
-                        "accuracy": v, "n": 500, "ci_low": v - 0.03, "ci_high": v + 0.03})
+            acc.append(
+                {
+                    "model": m,
+                    "train_sigma": s,
+                    "test_sigma": t,
+                    "test_sigma_px": t * 32 / 224,
+                    "accuracy": v,
+                    "n": 500,
+                    "ci_low": v - 0.03,
+                    "ci_high": v + 0.03,
+                }
+            )
         (res / "models").mkdir(parents=True, exist_ok=True)
-        (res / "models" / f"{m}.json").write_text(json.dumps({
-            "model_id": m, "sigma": s, "sigma_px": s * 32 / 224, "antialiased": m == "blurpool", "num_classes": 4,
-            "arch": "resnet_narrow", "image_size": 32, "parent": "sigma0" if s else None}))
+        (res / "models" / f"{m}.json").write_text(
+            json.dumps(
+                {
+                    "model_id": m,
+                    "sigma": s,
+                    "sigma_px": s * 32 / 224,
+                    "antialiased": m == "blurpool",
+                    "num_classes": 4,
+                    "arch": "resnet_narrow",
+                    "image_size": 32,
+                    "parent": "sigma0" if s else None,
+                }
+            )
+        )
     _tsv(res / "evaluation" / "accuracy_matrix.tsv", acc)
     _png(res / "figures" / "accuracy_matrix.png")
     # layer2.0: HF fraction falls significantly; layer "4.2" (a name that must stay a string): not significant
-    _tsv(res / "stats" / "patch_trends.tsv", [
-        _trend("layer2.0", "hf_fraction", -0.83, 0.002, 0.18, 0.31),
-        _trend("layer2.0", "edge_density", -0.5, 0.04, 0.4, 0.6),
-        _trend("4.2", "hf_fraction", -0.09, 0.62, 0.2, 0.22),
-        _trend("4.2", "edge_density", 0.14, 0.44, 0.58, 0.56),
-    ])
+    _tsv(
+        res / "stats" / "patch_trends.tsv",
+        [
+            _trend("layer2.0", "hf_fraction", -0.83, 0.002, 0.18, 0.31),
+            _trend("layer2.0", "edge_density", -0.5, 0.04, 0.4, 0.6),
+            _trend("4.2", "hf_fraction", -0.09, 0.62, 0.2, 0.22),
+            _trend("4.2", "edge_density", 0.14, 0.44, 0.58, 0.56),
+        ],
+    )
     spec, summ, eff = [], [], []
     for layer in ("layer2.0", "4.2"):
         for m in ("sigma0", "sigma2", "sigma6", "blurpool", "baseline"):
             for b, f in enumerate((0.1, 0.3, 0.47)):
                 r = 1.0 if m == "baseline" else 1.5 - 0.1 * b
-                spec.append({"model": m, "sigma": 0, "layer": layer, "bin": b, "freq": f, "mean": 10.0, "sem": 1,
-                             "ci_low": 8, "ci_high": 12, "ratio": r, "ratio_sem": 0.1, "ratio_ci_low": r - 0.2,
-                             "ratio_ci_high": r + 0.2})
-            summ.append({"model": m, "sigma": 0, "layer": layer, "metric": "hf_fraction", "mean": 0.3, "sem": 0.01,
-                         "ci_low": 0.28, "ci_high": 0.32, "n_neurons": 6, "n_patches": 24})
-        eff.append({"layer": layer, "metric": "hf_fraction", "model": "blurpool", "sigma": 0, "cohens_d": 1.9,
-                    "diff": 0.072, "diff_sem": 0.01, "diff_ci_low": 0.047, "diff_ci_high": 0.09, "n_neurons": 6})
+                spec.append(
+                    {
+                        "model": m,
+                        "sigma": 0,
+                        "layer": layer,
+                        "bin": b,
+                        "freq": f,
+                        "mean": 10.0,
+                        "sem": 1,
+                        "ci_low": 8,
+                        "ci_high": 12,
+                        "ratio": r,
+                        "ratio_sem": 0.1,
+                        "ratio_ci_low": r - 0.2,
+                        "ratio_ci_high": r + 0.2,
+                    }
+                )
+            summ.append(
+                {
+                    "model": m,
+                    "sigma": 0,
+                    "layer": layer,
+                    "metric": "hf_fraction",
+                    "mean": 0.3,
+                    "sem": 0.01,
+                    "ci_low": 0.28,
+                    "ci_high": 0.32,
+                    "n_neurons": 6,
+                    "n_patches": 24,
+                }
+            )
+        eff.append(
+            {
+                "layer": layer,
+                "metric": "hf_fraction",
+                "model": "blurpool",
+                "sigma": 0,
+                "cohens_d": 1.9,
+                "diff": 0.072,
+                "diff_sem": 0.01,
+                "diff_ci_low": 0.047,
+                "diff_ci_high": 0.09,
+                "n_neurons": 6,
+            }
+        )
         _png(res / "figures" / f"models_relative_to_baseline_{layer}.png")
     _tsv(res / "stats" / "patch_spectra.tsv", spec)
     _tsv(res / "stats" / "patch_summary.tsv", summ)
     _tsv(res / "stats" / "patch_effects.tsv", eff)
     # aliasing: BlurPool lowers SIS significantly
-    _tsv(res / "aliasing" / "stats" / "summary.tsv", [
-        {"model": m, "sigma": 0, "antialiased": int(m == "blurpool"), "point": "output", "layer": "output",
-         "metric": "sis", "n": 120, "mean": v, "sd": 0.001, "sem": 0.0001, "ci_low": v * 0.8, "ci_high": v * 1.2}
-        for m, v in (("sigma0", 0.0023), ("blurpool", 0.0013))])
-    _tsv(res / "aliasing" / "stats" / "paired.tsv", [
-        {"model": "blurpool", "sigma": 0, "antialiased": 1, "reference": "sigma0", "point": "output",
-         "ref_layer": "output", "layer": "output", "metric": "sis", "n": 120, "mean_ref": 0.0023,
-         "mean_treat": 0.0013, "mean_diff": -0.001, "diff_ci_low": -0.002, "diff_ci_high": -0.0002,
-         "rel_change": -0.43, "p_wilcoxon_holm": 0.0019, "p_t_holm": 0.003},
-        {"model": "blurpool", "sigma": 0, "antialiased": 1, "reference": "sigma0", "point": "maxpool",
-         "ref_layer": "maxpool", "layer": "maxpool.1", "metric": "avr_radial", "n": 120, "mean_ref": 0.031,
-         "mean_treat": 0.014, "mean_diff": -0.017, "diff_ci_low": -0.019, "diff_ci_high": -0.015,
-         "rel_change": -0.55, "p_wilcoxon_holm": 1e-9, "p_t_holm": 1e-9}])
+    _tsv(
+        res / "aliasing" / "stats" / "summary.tsv",
+        [
+            {
+                "model": m,
+                "sigma": 0,
+                "antialiased": int(m == "blurpool"),
+                "point": "output",
+                "layer": "output",
+                "metric": "sis",
+                "n": 120,
+                "mean": v,
+                "sd": 0.001,
+                "sem": 0.0001,
+                "ci_low": v * 0.8,
+                "ci_high": v * 1.2,
+            }
+            for m, v in (("sigma0", 0.0023), ("blurpool", 0.0013))
+        ],
+    )
+    _tsv(
+        res / "aliasing" / "stats" / "paired.tsv",
+        [
+            {
+                "model": "blurpool",
+                "sigma": 0,
+                "antialiased": 1,
+                "reference": "sigma0",
+                "point": "output",
+                "ref_layer": "output",
+                "layer": "output",
+                "metric": "sis",
+                "n": 120,
+                "mean_ref": 0.0023,
+                "mean_treat": 0.0013,
+                "mean_diff": -0.001,
+                "diff_ci_low": -0.002,
+                "diff_ci_high": -0.0002,
+                "rel_change": -0.43,
+                "p_wilcoxon_holm": 0.0019,
+                "p_t_holm": 0.003,
+            },
+            {
+                "model": "blurpool",
+                "sigma": 0,
+                "antialiased": 1,
+                "reference": "sigma0",
+                "point": "maxpool",
+                "ref_layer": "maxpool",
+                "layer": "maxpool.1",
+                "metric": "avr_radial",
+                "n": 120,
+                "mean_ref": 0.031,
+                "mean_treat": 0.014,
+                "mean_diff": -0.017,
+                "diff_ci_low": -0.019,
+                "diff_ci_high": -0.015,
+                "rel_change": -0.55,
+                "p_wilcoxon_holm": 1e-9,
+                "p_t_holm": 1e-9,
+            },
+        ],
+    )
     _png(res / "figures" / "aliasing_layers.png")
     # saliency: the classifier effect differs from the noise floor (distance up, IoU down) but does not
     # exceed the input effect
     sal = dict(unit="px", n_images=8, d_z=1.0, rank_biserial=0.5, statistic=30.0, significant=True)
-    _tsv(res / "saliency" / "stats.tsv", [
-        {**sal, "test": "vs_noise_floor", "comparison": "naive_vs_expert_blurred", "reference": "noise_floor",
-         "metric": "nn_distance", "alternative": "greater", "mean": 3.0, "mean_reference": 1.0, "mean_diff": 2.0,
-         "ci_low": 1.2, "ci_high": 2.8, "p": 0.0005, "p_holm": 0.001},
-        {**sal, "unit": "1", "test": "vs_noise_floor", "comparison": "naive_vs_expert_blurred",
-         "reference": "noise_floor", "metric": "iou", "alternative": "less", "mean": 0.3, "mean_reference": 0.5,
-         "mean_diff": -0.2, "ci_low": -0.3, "ci_high": -0.1, "p": 0.002, "p_holm": 0.004},
-        {**sal, "test": "classifier_vs_input_naive", "comparison": "naive_vs_expert_blurred",
-         "reference": "naive_clear_vs_blurred", "metric": "nn_distance", "alternative": "greater", "mean": 2.0,
-         "mean_reference": 1.7, "mean_diff": 0.3, "ci_low": -0.2, "ci_high": 0.8, "p": 0.15, "p_holm": 0.3,
-         "significant": False},
-    ])
+    _tsv(
+        res / "saliency" / "stats.tsv",
+        [
+            {
+                **sal,
+                "test": "vs_noise_floor",
+                "comparison": "naive_vs_expert_blurred",
+                "reference": "noise_floor",
+                "metric": "nn_distance",
+                "alternative": "greater",
+                "mean": 3.0,
+                "mean_reference": 1.0,
+                "mean_diff": 2.0,
+                "ci_low": 1.2,
+                "ci_high": 2.8,
+                "p": 0.0005,
+                "p_holm": 0.001,
+            },
+            {
+                **sal,
+                "unit": "1",
+                "test": "vs_noise_floor",
+                "comparison": "naive_vs_expert_blurred",
+                "reference": "noise_floor",
+                "metric": "iou",
+                "alternative": "less",
+                "mean": 0.3,
+                "mean_reference": 0.5,
+                "mean_diff": -0.2,
+                "ci_low": -0.3,
+                "ci_high": -0.1,
+                "p": 0.002,
+                "p_holm": 0.004,
+            },
+            {
+                **sal,
+                "test": "classifier_vs_input_naive",
+                "comparison": "naive_vs_expert_blurred",
+                "reference": "naive_clear_vs_blurred",
+                "metric": "nn_distance",
+                "alternative": "greater",
+                "mean": 2.0,
+                "mean_reference": 1.7,
+                "mean_diff": 0.3,
+                "ci_low": -0.2,
+                "ci_high": 0.8,
+                "p": 0.15,
+                "p_holm": 0.3,
+                "significant": False,
+            },
+        ],
+    )
     # pipeline_info
     info = res / "pipeline_info"
     info.mkdir(parents=True)
-    (info / "git.txt").write_text("commit: abc123\nbranch: main\ndirty: false\ncommand_line: snakemake --cores 2\n"
-                                  "workdir: /w\nsnakemake: 9.27.1\npython: 3.11.7\n")
-    _tsv(info / "versions.tsv", [{"name": "python", "version": "3.11.7", "kind": "runtime"},
-                                 {"name": "numpy", "version": "2.4.6", "kind": "package"}])
+    (info / "git.txt").write_text(
+        "commit: abc123\nbranch: main\ndirty: false\ncommand_line: snakemake --cores 2\n"
+        "workdir: /w\nsnakemake: 9.27.1\npython: 3.11.7\n"
+    )
+    _tsv(
+        info / "versions.tsv",
+        [
+            {"name": "python", "version": "3.11.7", "kind": "runtime"},
+            {"name": "numpy", "version": "2.4.6", "kind": "package"},
+        ],
+    )
     (info / "rulegraph.dot").write_text('digraph snakemake_dag {\n 0[label = "all"];\n 1[label = "report"];\n}\n')
-    _tsv(info / "benchmarks.tsv", [{"rule": "train_baseline", "wildcards": "sigma0", "file": "x", "repeat": 0,
-                                    "s": 35.2, "max_rss": 690.0},
-                                   {"rule": "evaluate", "wildcards": "sigma0", "file": "y", "repeat": 0,
-                                    "s": 20.0, "max_rss": 800.0}])
+    _tsv(
+        info / "benchmarks.tsv",
+        [
+            {"rule": "train_baseline", "wildcards": "sigma0", "file": "x", "repeat": 0, "s": 35.2, "max_rss": 690.0},
+            {"rule": "evaluate", "wildcards": "sigma0", "file": "y", "repeat": 0, "s": 20.0, "max_rss": 800.0},
+        ],
+    )
     return res
 
 
 def _document(res: Path) -> R.Document:
     files = [p for p in res.rglob("*") if p.is_file() and "pipeline_info" not in p.parts]
     src = R.Sources(files, res)
-    info = {k: str(res / "pipeline_info" / f) for k, f in
-            (("git", "git.txt"), ("versions", "versions.tsv"), ("rulegraph", "rulegraph.dot"),
-             ("benchmarks", "benchmarks.tsv"))}
+    info = {
+        k: str(res / "pipeline_info" / f)
+        for k, f in (
+            ("git", "git.txt"),
+            ("versions", "versions.tsv"),
+            ("rulegraph", "rulegraph.dot"),
+            ("benchmarks", "benchmarks.tsv"),
+        )
+    }
     return R.build_document(src, CONFIG, info, generated="2026-01-01 00:00 UTC"), src
 
 
@@ -249,8 +449,11 @@ def test_document_sentences_follow_the_tables(results: Path) -> None:
     doc, src = _document(results)
     md = R.render_markdown(doc, results / "report")
     spectra = next(s for s in doc.sections if s.key == "spectra")
-    text = " ".join(b.text if isinstance(b, R.Para) else " ".join(b.items) for b in spectra.blocks
-                    if isinstance(b, (R.Para, R.Bullets)))
+    text = " ".join(
+        b.text if isinstance(b, R.Para) else " ".join(b.items)
+        for b in spectra.blocks
+        if isinstance(b, (R.Para, R.Bullets))
+    )
     # the significant negative trend (layer2.0) falls, the other one (layer "4.2") is not significant
     assert "In layer2.0, the HF power fraction of preferred patches falls with training σ" in text
     assert "Holm-adjusted p = 0.002" in text and "0.31 [95 % CI 0.3, 0.32]" in text
@@ -265,11 +468,17 @@ def test_document_sentences_follow_the_tables(results: Path) -> None:
     assert "the σ = 6 model has a lower accuracy than the σ = 0 model" in md
     # stages without tables say so instead of inventing text
     assert "The bands stage is not part of this workflow run" in md
-    assert ("Classifier effect (naive vs expert, blurred input), nearest-neighbour focus distance: the foci differ "
-            "more than the noise floor (3 vs 1 px; Δ = 2 [95 % CI 1.2, 2.8]; p (Holm) = 0.001)") in md
-    assert "Classifier effect (naive vs expert, blurred input), focus IoU: the foci differ more than the noise floor" in md
-    assert ("Nearest-neighbour focus distance: the classifier effect does not significantly exceed the input effect on the naive model"
-            in md)
+    assert (
+        "Classifier effect (naive vs expert, blurred input), nearest-neighbour focus distance: the foci differ "
+        "more than the noise floor (3 vs 1 px; Δ = 2 [95 % CI 1.2, 2.8]; p (Holm) = 0.001)"
+    ) in md
+    assert (
+        "Classifier effect (naive vs expert, blurred input), focus IoU: the foci differ more than the noise floor" in md
+    )
+    assert (
+        "Nearest-neighbour focus distance: the classifier effect does not significantly exceed the input effect on the naive model"
+        in md
+    )
     assert "2 of 3 focus-distance tests are significant" in summary
     # methods and reproducibility from config and pipeline_info
     assert "σ ∈ {0, 2, 6}" in md and "git commit `abc123`" in md and "no uncommitted changes" in md
@@ -330,12 +539,17 @@ def test_identifier_columns_stay_strings(tmp_path: Path) -> None:
 def test_aggregate_benchmarks_keeps_only_listed_jobs(tmp_path: Path) -> None:
     bench = tmp_path / "results" / "benchmarks"
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-    for rel, s in (("evaluate/sigma0.tsv", 26.2), ("band_intervention/sigma0/layer2.0.tsv", 30.1),
-                   ("stale_rule/all.tsv", 99.0)):
+    for rel, s in (
+        ("evaluate/sigma0.tsv", 26.2),
+        ("band_intervention/sigma0/layer2.0.tsv", 30.1),
+        ("stale_rule/all.tsv", 99.0),
+    ):
         (bench / rel).parent.mkdir(parents=True, exist_ok=True)
         (bench / rel).write_text(header + f"{s}\t0:00:26\t723.3\t3506\t410\t458\t0\t0.03\t10.9\t2.97\n")
-    dry = ("rule evaluate:\n    benchmark: results/benchmarks/evaluate/sigma0.tsv\n"
-           "rule band_intervention:\n    benchmark: results/benchmarks/band_intervention/sigma0/layer2.0.tsv\n")
+    dry = (
+        "rule evaluate:\n    benchmark: results/benchmarks/evaluate/sigma0.tsv\n"
+        "rule band_intervention:\n    benchmark: results/benchmarks/band_intervention/sigma0/layer2.0.tsv\n"
+    )
     keep = [str(tmp_path / p) for p in R.benchmark_paths_from_dryrun(dry)]
     assert len(keep) == 2
     df = R.aggregate_benchmarks(bench, keep=keep)
@@ -345,6 +559,7 @@ def test_aggregate_benchmarks_keeps_only_listed_jobs(tmp_path: Path) -> None:
     per = R.per_rule_runtimes(df)
     assert per.iloc[0]["rule"] == "band_intervention" and per.iloc[0]["jobs"] == 1
     assert len(R.aggregate_benchmarks(bench)) == 3
+    assert set(R.aggregate_benchmarks(bench, exclude_rules=["stale_rule"])["rule"]) == {"evaluate", "band_intervention"}
 
 
 def test_git_state_outside_a_repository(tmp_path: Path) -> None:

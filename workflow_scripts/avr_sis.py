@@ -30,13 +30,14 @@ ids = data["ids"][:n] if "ids" in data else None
 
 device = pick(cfg["device"])
 model, meta = load_model(snakemake.input.model, device)
+chunks = int(cfg["forward_chunks"]) or (1 if device.type == "cuda" else 5)
 if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
     raise ValueError(f"{snakemake.input.images}: expected square RGB images [N, H, W, 3], got {images.shape}")
 size = images.shape[1]
 points = aliasing.discover_stride_points(model, size)
 if not points:
     raise ValueError(f"model {model_id} ({meta.get('arch')}) has no stride>1 conv/pool/BlurPool layer")
-info: dict = {"model": model_id, "arch": meta.get("arch"), "sigma": meta.get("sigma"),
+info: dict = {"model": model_id, "arch": meta.get("arch"), "sigma": meta.get("sigma"), "forward_chunks": chunks,
               "antialiased": bool(meta.get("antialiased", False)), "n_images": n, "image_size": size,
               "device": str(device), "points": [p.__dict__ for p in points]}
 names = {p.name: p.name for p in points}
@@ -50,7 +51,7 @@ log.info("model %s: %d stride points: %s", model_id, len(points), ", ".join(f"{p
 
 progress = runlog.Progress(log, n, "images")
 df, timing = aliasing.analyse_images(model, images, points, int(cfg["batch_size"]), labels=labels, image_ids=ids,
-                                     point_names=names, device=device, progress=progress.update)
+                                     point_names=names, device=device, progress=progress.update, chunks=chunks)
 df.insert(0, "model", model_id)
 info["timing"] = {**timing, "forward_s": aliasing.time_forward(model, images, int(cfg["batch_size"]), 1)}
 info["timing"]["ratio_to_forward"] = timing["seconds"] / max(info["timing"]["forward_s"], 1e-12)

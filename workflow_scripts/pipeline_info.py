@@ -40,8 +40,19 @@ log.info("invocation: %s", inv or "unknown (BLURSCOPE_INVOCATION not set)")
 def nested(cfg_path: str, *args: str) -> subprocess.CompletedProcess:
     """Snakemake on the resolved config in the same working directory, without the lock."""
     python = inv.get("python") or sys.executable
-    cmd = [python, "-m", "snakemake", "-s", snakefile, "--configfile", cfg_path, "--directory", workdir,
-           "--nolock", *args]
+    cmd = [
+        python,
+        "-m",
+        "snakemake",
+        "-s",
+        snakefile,
+        "--configfile",
+        cfg_path,
+        "--directory",
+        workdir,
+        "--nolock",
+        *args,
+    ]
     if not Path(python).exists():
         exe = shutil.which("snakemake")
         if exe is None:
@@ -50,8 +61,10 @@ def nested(cfg_path: str, *args: str) -> subprocess.CompletedProcess:
     log.info("running: %s", " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     if proc.returncode != 0:
-        raise RuntimeError(f"pipeline_info: nested snakemake {' '.join(args)} failed ({proc.returncode}):\n"
-                           f"{(proc.stdout + proc.stderr)[-4000:]}")
+        raise RuntimeError(
+            f"pipeline_info: nested snakemake {' '.join(args)} failed ({proc.returncode}):\n"
+            f"{(proc.stdout + proc.stderr)[-4000:]}"
+        )
     return proc
 
 
@@ -63,7 +76,7 @@ with tempfile.TemporaryDirectory(prefix="blurscope-pipeline-info-") as tmpdir:
     graph = nested(cfg_path, "--rulegraph")
     if "digraph" not in graph.stdout:
         raise RuntimeError(f"pipeline_info: snakemake --rulegraph printed no graph:\n{graph.stdout[-2000:]}")
-    dot = graph.stdout[graph.stdout.find("digraph"):]
+    dot = graph.stdout[graph.stdout.find("digraph") :]
     # --rerun-incomplete: this very job's outputs are marked incomplete while it runs (dry run: nothing is touched)
     plan = nested(cfg_path, "--dry-run", "--forceall", "--rerun-incomplete", "all")
     keep = [os.path.join(workdir, p) for p in benchmark_paths_from_dryrun(plan.stdout + plan.stderr)]
@@ -72,9 +85,11 @@ if not keep:
 
 # 1. resolved config
 with io.atomic_path(sm.output.config) as tmp:
-    tmp.write_text("# Resolved configuration of this run (config files + --config + schema defaults).\n"
-                   "# Rerun with: snakemake --configfile results/pipeline_info/config.yaml\n"
-                   + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    tmp.write_text(
+        "# Resolved configuration of this run (config files + --config + schema defaults).\n"
+        "# Rerun with: snakemake --configfile results/pipeline_info/config.yaml\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    )
 
 # 2. versions of the running environment
 versions = package_versions()
@@ -89,10 +104,16 @@ if smk_version and not (versions["name"].str.lower() == "snakemake").any():
 try:
     import torch
 
-    versions.loc[len(versions)] = {"name": "cuda", "version": str(torch.version.cuda or "none (CPU build)"),
-                                   "kind": "runtime"}
-    versions.loc[len(versions)] = {"name": "cuda-available", "version": str(torch.cuda.is_available()),
-                                   "kind": "runtime"}
+    versions.loc[len(versions)] = {
+        "name": "cuda",
+        "version": str(torch.version.cuda or "none (CPU build)"),
+        "kind": "runtime",
+    }
+    versions.loc[len(versions)] = {
+        "name": "cuda-available",
+        "version": str(torch.cuda.is_available()),
+        "kind": "runtime",
+    }
 except ImportError:
     pass
 io.write_tsv(versions, sm.output.versions)
@@ -100,15 +121,18 @@ log.info("%d packages", int((versions["kind"] == "package").sum()))
 
 # 3. git state + invocation
 git = git_state(repo)
-git.update({
-    "command_line": inv.get("command_line", "unknown"),
-    "workdir": workdir,
-    "snakefile": snakefile,
-    "snakemake": smk_version or next(iter(versions.loc[versions["name"].str.lower() == "snakemake", "version"]), ""),
-    "python": platform.python_version(),
-    "platform": platform.platform(),
-    "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-})
+git.update(
+    {
+        "command_line": inv.get("command_line", "unknown"),
+        "workdir": workdir,
+        "snakefile": snakefile,
+        "snakemake": smk_version
+        or next(iter(versions.loc[versions["name"].str.lower() == "snakemake", "version"]), ""),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+)
 with io.atomic_path(sm.output.git) as tmp:
     tmp.write_text("".join(f"{k}: {v}\n" for k, v in git.items()))
 log.info("git: %s", git)
@@ -118,7 +142,11 @@ with io.atomic_path(sm.output.rulegraph) as tmp:
     tmp.write_text(dot)
 
 # 5. benchmark files of the jobs of this DAG (this job's and the report's own are written after it)
-bench = aggregate_benchmarks(Path(results) / "benchmarks", keep=keep)
+bench = aggregate_benchmarks(Path(results) / "benchmarks", keep=keep, exclude_rules=("pipeline_info", "report"))
 io.write_tsv(bench, sm.output.benchmarks)
-log.info("benchmarks: %d of the DAG's %d benchmark files found, %d rules", len(bench), len(keep),
-         bench["rule"].nunique() if len(bench) else 0)
+log.info(
+    "benchmarks: %d of the DAG's %d benchmark files found, %d rules",
+    len(bench),
+    len(keep),
+    bench["rule"].nunique() if len(bench) else 0,
+)

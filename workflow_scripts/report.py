@@ -5,7 +5,6 @@ methods summary comes from the resolved config (results/pipeline_info/config.yam
 the reproducibility section from results/pipeline_info/.
 """
 
-
 from pathlib import Path
 
 import yaml
@@ -21,8 +20,14 @@ src = Sources(files, sm.params.results)
 info = {k: str(getattr(sm.input, k)) for k in ("versions", "git", "rulegraph", "benchmarks")}
 doc = build_document(src, config, info, report_cfg=sm.params.cfg)
 for sec in doc.sections:
-    log.info("section %s %s: %d blocks, %d figures, %d headlines", sec.number, sec.key, len(sec.blocks),
-             len(sec.figures), len(sec.headlines))
+    log.info(
+        "section %s %s: %d blocks, %d figures, %d headlines",
+        sec.number,
+        sec.key,
+        len(sec.blocks),
+        len(sec.figures),
+        len(sec.headlines),
+    )
 html_text = render_html(doc)
 md_text = render_markdown(doc, Path(sm.output.md).parent)
 with io.atomic_path(sm.output.html) as tmp:
@@ -30,5 +35,10 @@ with io.atomic_path(sm.output.html) as tmp:
 with io.atomic_path(sm.output.md) as tmp:
     tmp.write_text(md_text, encoding="utf-8")
 io.write_tsv(src.used_table(), sm.output.sources)
-log.info("report: %d sections, %d figures, %d tables/files read, %.1f MB HTML", len(doc.sections), len(doc.figures),
-         len(src.used), len(html_text) / 1e6)
+log.info(
+    "report: %d sections, %d figures, %d tables/files read, %.1f MB HTML",
+    len(doc.sections),
+    len(doc.figures),
+    len(src.used),
+    len(html_text) / 1e6,
+)

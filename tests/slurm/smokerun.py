@@ -241,6 +241,24 @@ def local_smoke_run(base: Path) -> Path:
             return _LOCAL["dir"]  # type: ignore[return-value]
         if "error" in _LOCAL:
             raise AssertionError(_LOCAL["error"])
+        reuse = os.environ.get("BLURSCOPE_REUSE_SMOKE_RUN")
+        if reuse:  # development only: a finished run of the CURRENT code and smoke config
+            work = base / "smoke_local"
+            shutil.copytree(reuse, work, symlinks=True,
+                            ignore=shutil.ignore_patterns("locks", "incomplete", "slurm_logs"))
+            for item in WORKFLOW_ITEMS:  # the current workflow files, keeping their mtimes
+                src = REPO / item
+                if src.is_dir():
+                    shutil.rmtree(work / item, ignore_errors=True)
+                    shutil.copytree(src, work / item, ignore=IGNORE)
+                elif src.exists():
+                    shutil.copy2(src, work / item)
+            shutil.copy2(REPO / SMOKE_CONFIG, work / SMOKE_CONFIG)
+            pending = dry_run(work)
+            if pending:
+                raise AssertionError(f"BLURSCOPE_REUSE_SMOKE_RUN={reuse} is not up to date with this code: {pending}")
+            _LOCAL.update(dir=work, seconds=None, output=_stats_of(work))
+            return work
         work = copy_workflow(base / "smoke_local")
         t0 = time.monotonic()
         proc = snakemake(work)
@@ -265,6 +283,12 @@ def register_full_run(label: str, workdir: Path) -> None:
 
 def other_full_run() -> tuple[str, Path] | None:
     return _OTHER_FULL_RUNS[0] if _OTHER_FULL_RUNS else None
+
+
+def _stats_of(work: Path) -> str:
+    """Job-stats text of a complete run of ``work`` (forced dry run of everything)."""
+    proc = snakemake(work, "-n", "--quiet", "rules", "--forceall", timeout=300)
+    return proc.stdout + proc.stderr
 
 
 def local_smoke_seconds() -> float | None:

@@ -32,8 +32,16 @@ REPO = Path(__file__).resolve().parents[2]
 SMOKE = REPO / "tests" / "workflow" / "smoke.yaml"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # report sections and the table whose presence means their stage ran
 STAGE_SECTIONS = {
     "evaluation/accuracy_matrix.tsv": "Models and accuracy",
@@ -53,8 +61,18 @@ def in_ci() -> bool:
 
 
 def run_snakemake(workdir: Path, *args: str, config: Path = SMOKE, timeout: int = 900) -> subprocess.CompletedProcess:
-    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--configfile", str(config), "--directory", str(workdir),
-           "--cores", "2", *args]
+    cmd = [
+        SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "--configfile",
+        str(config),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
@@ -91,13 +109,21 @@ def md_sections(md: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def report(smoke_run: Path) -> dict:
     res = smoke_run / "results"
-    paths = {k: res / "report" / f for k, f in (("html", "report.html"), ("md", "report.md"),
-                                                 ("sources", "sources.tsv"))}
+    paths = {
+        k: res / "report" / f for k, f in (("html", "report.html"), ("md", "report.md"), ("sources", "sources.tsv"))
+    }
     missing = [str(p) for p in paths.values() if not p.is_file()]
-    assert not missing, (f"the smoke run made no report {missing}: is rules/report.smk included in the "
-                         "Snakefile (include: \"rules/report.smk\")?")
-    return {"run": smoke_run, "results": res, "html": paths["html"].read_text(), "md": paths["md"].read_text(),
-            "sources": pd.read_csv(paths["sources"], sep="\t")}
+    assert not missing, (
+        f"the smoke run made no report {missing}: is rules/report.smk included in the "
+        'Snakefile (include: "rules/report.smk")?'
+    )
+    return {
+        "run": smoke_run,
+        "results": res,
+        "html": paths["html"].read_text(),
+        "md": paths["md"].read_text(),
+        "sources": pd.read_csv(paths["sources"], sep="\t"),
+    }
 
 
 @pytest.mark.workflow
@@ -170,7 +196,9 @@ def test_generated_statements_match_the_tables(report: dict) -> None:
     for r in trends.itertuples():
         if r.metric == "hf_fraction":
             verdict = ("falls" if r.rho < 0 else "rises") if r.p_holm < alpha else "shows no significant trend"
-            assert re.search(rf"In {re.escape(r.layer)}, the HF power fraction of preferred patches {verdict}", md), r.layer
+            assert re.search(
+                rf"In {re.escape(r.layer)}, the HF power fraction of preferred patches {verdict}", md
+            ), r.layer
     acc = pd.read_csv(res / "evaluation" / "accuracy_matrix.tsv", sep="\t")
     clean = acc[(acc.model == "sigma0") & (acc.test_sigma == 0)].iloc[0]
     assert f"{clean.accuracy:.3g} [{clean.ci_low:.3g}, {clean.ci_high:.3g}]".replace("-", "−") in md
@@ -193,10 +221,9 @@ def test_pipeline_info(report: dict) -> None:
     assert set(cfg["report"]) >= {"title", "alpha", "max_table_rows", "n_representative"}, "schema defaults resolved"
     versions = pd.read_csv(info / "versions.tsv", sep="\t")
     v = dict(zip(versions["name"].str.lower(), versions["version"].astype(str)))
-    import snakemake as smk
-    import torch
+    from importlib.metadata import version
 
-    assert v["snakemake"] == smk.__version__ and v["torch"] == torch.__version__ and "python" in v
+    assert v["snakemake"] == version("snakemake") and v["torch"] == version("torch") and "python" in v
     git = dict(line.split(": ", 1) for line in (info / "git.txt").read_text().splitlines() if ": " in line)
     assert {"commit", "dirty", "command_line", "workdir", "snakemake"} <= set(git)
     assert "snakemake" in git["command_line"] and git["dirty"] in {"true", "false", "unknown"}
@@ -262,7 +289,7 @@ def test_plot_option_reruns_only_figures_and_report(report: dict, tmp_path: Path
     cfg = yaml.safe_load(SMOKE.read_text())
     cfg.setdefault("plots", {})["dpi"] = int(cfg.get("plots", {}).get("dpi", 120)) + 7
     variant = tmp_path / "plots.yaml"
-    variant.write_text(yaml.safe_dump(cfg))
+    variant.write_text(yaml.safe_dump(cfg, sort_keys=False))  # key order matters to params
     proc = run_snakemake(work, "-n", "--rerun-triggers", "params", "--quiet", "rules", config=variant, timeout=600)
     plan = job_counts(proc.stdout + proc.stderr)
     allowed = figure_rules | {"report", "pipeline_info", "all"}
@@ -271,7 +298,7 @@ def test_plot_option_reruns_only_figures_and_report(report: dict, tmp_path: Path
     # a report-only option reruns the report (and pipeline_info, which records the config), nothing else
     cfg["plots"]["dpi"] -= 7
     cfg.setdefault("report", {})["title"] = "another title"
-    variant.write_text(yaml.safe_dump(cfg))
+    variant.write_text(yaml.safe_dump(cfg, sort_keys=False))  # key order matters to params
     proc = run_snakemake(work, "-n", "--rerun-triggers", "params", "--quiet", "rules", config=variant, timeout=600)
     assert set(job_counts(proc.stdout + proc.stderr)) == {"report", "pipeline_info", "all"}
 
@@ -297,8 +324,12 @@ class DevTools:
 
         self.proc = subprocess.Popen(
             [exe, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}", "--remote-debugging-pipe", "about:blank"],
-            preexec_fn=child, close_fds=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
+            preexec_fn=child,
+            close_fds=False,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         os.close(hi_r)
         os.close(hi_w)
         self.w, self.r = w_parent, r_parent
@@ -370,10 +401,17 @@ def open_in_chromium(page: Path, timeout: float = 120) -> tuple[list[dict], list
                 dt.send(f"{domain}.enable", session=sid)
             dt.send("Page.navigate", {"url": page.resolve().as_uri()}, session=sid)
             dt.wait_event("Page.loadEventFired", timeout)
-            res = dt.send("Runtime.evaluate", {"returnByValue": True, "expression": (
-                "JSON.stringify(Array.from(document.images).map(i => ({width: i.naturalWidth, "
-                "height: i.naturalHeight, complete: i.complete, source: i.dataset.source || i.currentSrc.slice(0, 60)})))")},
-                session=sid)
+            res = dt.send(
+                "Runtime.evaluate",
+                {
+                    "returnByValue": True,
+                    "expression": (
+                        "JSON.stringify(Array.from(document.images).map(i => ({width: i.naturalWidth, "
+                        "height: i.naturalHeight, complete: i.complete, source: i.dataset.source || i.currentSrc.slice(0, 60)})))"
+                    ),
+                },
+                session=sid,
+            )
             images = json.loads(res["result"]["value"])
             time.sleep(0.5)
             dt.send("Runtime.evaluate", {"expression": "0"}, session=sid)  # collect late events
@@ -385,7 +423,9 @@ def open_in_chromium(page: Path, timeout: float = 120) -> tuple[list[dict], list
         if method == "Runtime.exceptionThrown":
             errors.append(f"exception: {p['exceptionDetails'].get('text', '')}")
         elif method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-            errors.append("console: " + " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
+            errors.append(
+                "console: " + " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
+            )
         elif method == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
             errors.append(f"log: {p['entry'].get('text', '')} {p['entry'].get('url', '')}")
     return images, errors
@@ -405,8 +445,10 @@ def chromium() -> str:
 def test_browser_check_catches_broken_pages(chromium: str, tmp_path: Path) -> None:
     """The checker itself: a missing image and a console error are caught (so a pass means something)."""
     page = tmp_path / "broken.html"
-    page.write_text('<!DOCTYPE html><html><body><img src="missing.png" data-source="missing">'
-                    '<script>console.error("boom")</script></body></html>')
+    page.write_text(
+        '<!DOCTYPE html><html><body><img src="missing.png" data-source="missing">'
+        '<script>console.error("boom")</script></body></html>'
+    )
     images, errors = open_in_chromium(page)
     assert images == [{"width": 0, "height": 0, "complete": True, "source": "missing"}]
     assert any("boom" in e for e in errors) and any("ERR_FILE_NOT_FOUND" in e for e in errors), errors

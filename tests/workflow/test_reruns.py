@@ -126,7 +126,6 @@ def test_add_sigma_runs_only_its_chain_and_aggregates(work, full_plan):
         "frequency_preference": 1,
         "cue_conflict": 1,
         "corruption": 1,
-        "smoothgrad": None,
         # every model is evaluated at every training sigma (evaluation.test_sigmas: null)
         "evaluate": n_models_after,
         # aggregates over models
@@ -140,8 +139,8 @@ def test_add_sigma_runs_only_its_chain_and_aggregates(work, full_plan):
         "band_figures": 1,
         "frequency_summary": 1,
         "frequency_figures": 1,
-        "saliency_stats": None,
-        "saliency_figures": None,
+        # not: saliency (naive sigma0 vs expert saliency.expert_sigma), aliasing_timing and
+        # frequency_sweep (fixed models), baseline_patches (reference: sigma0's patches)
     })
     # the expensive and data stages of the existing models are not in the plan
     for rule in ("prepare_dataset", "analysis_images", "train_baseline", "train_blurpool"):
@@ -168,7 +167,7 @@ def test_plot_option_reruns_only_figures_and_report(work, full_plan):
         "aliasing_figures": 1,
         "band_figures": 1,
         "frequency_figures": 1,
-        "saliency_figures": None,
+        "saliency_figures": 1,
     })
     before_tables = run_and_check(work, cfg, set(plan))
     # a figure option changes no number

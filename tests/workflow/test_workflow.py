@@ -12,7 +12,19 @@ import pytest
 import yaml
 from PIL import Image
 
-from .conftest import REPO, SMOKE, snakemake
+import smokerun as sr
+
+REPO = sr.REPO
+SMOKE = REPO / sr.SMOKE_CONFIG
+
+
+def snakemake(workdir: Path, *args: str, config: Path = SMOKE, check: bool = True) -> "sr.subprocess.CompletedProcess":
+    """Run the repository's workflow in ``workdir`` (created) with ``config``."""
+    sr.copy_workflow(workdir)
+    proc = sr.snakemake(workdir, *args, configfile=str(config))
+    if check and proc.returncode != 0:
+        raise AssertionError(sr.describe(proc))
+    return proc
 
 pytestmark = pytest.mark.workflow
 
@@ -69,6 +81,7 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path: Path, patch: d
     assert proc.returncode != 0
     assert re.search(message, proc.stdout + proc.stderr, re.S), proc.stderr[-3000:]
     assert not (tmp_path / "run" / "results").exists()
+    assert proc.stderr.count("Error") + proc.stdout.count("Error") >= 1
 
 
 def test_smoke_run_end_to_end(smoke_run: Path) -> None:
@@ -89,5 +102,5 @@ def test_smoke_run_end_to_end(smoke_run: Path) -> None:
 
 
 def test_second_invocation_has_nothing_to_do(smoke_run: Path) -> None:
-    out = snakemake(smoke_run, "-n").stdout
-    assert "Nothing to be done" in out
+    proc = sr.snakemake(smoke_run, "-n", check=True)
+    assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -352,8 +352,11 @@ def _rfft_weights(h: int, w: int, stride: int, regions: Sequence[str], like: tor
     return freq.as_tensor(np.stack(rows), like)
 
 
-class _AvrKernel:
-    """Per-image AVR of many maps: one rfft2 per map, masks cached per (h, w, stride, device)."""
+class AvrKernel:
+    """Per-image AVR of many maps for the given regions: one ``rfft2`` per map,
+    weights cached per (h, w, stride, device, dtype). Reuse one instance across
+    batches (as :func:`analyse_images` does) so the masks are built once.
+    ``kernel(feature_map [B, C, H, W], stride) -> [len(regions), B]``."""
 
     def __init__(self, regions: Sequence[str] = REGIONS) -> None:
         for region in regions:
@@ -395,12 +398,12 @@ def avr(feature_map: torch.Tensor, stride: int = 2, region: str = "radial") -> t
     Returns:
         float ``[B]`` in [0, 1]; an all-zero map has AVR 0.
     """
-    return _AvrKernel((region,))(feature_map, stride)[0]
+    return AvrKernel((region,))(feature_map, stride)[0]
 
 
 def avr_regions(feature_map: torch.Tensor, stride: int = 2) -> dict[str, torch.Tensor]:
     """AVR for both regions from one FFT: ``{"radial": [B], "separable": [B]}``."""
-    out = _AvrKernel(REGIONS)(feature_map, stride)
+    out = AvrKernel(REGIONS)(feature_map, stride)
     return {r: out[i] for i, r in enumerate(REGIONS)}
 
 
@@ -430,19 +433,26 @@ def shift_metrics(
     images: torch.Tensor,
     points: Iterable[StridePoint] | Mapping[str, int] | None = None,
     regions: Sequence[str] = REGIONS,
-    kernel: _AvrKernel | None = None,
+    kernel: AvrKernel | None = None,
+    chunks: int = 1,
 ) -> dict[str, object]:
-    """AVR at every stride point + SIS + consistency for a batch, in one forward pass.
+    """AVR at every stride point + SIS + consistency for a batch, in one pass.
 
-    The originals and their four one-pixel circular shifts go through the
-    network as one ``5B`` batch; forward-pre-hooks compute the AVR of each
-    point's input for the ``B`` originals on the fly (nothing else is kept).
+    The originals and their four one-pixel circular shifts form one ``5B``
+    batch (originals first); forward-pre-hooks compute the AVR of each point's
+    input for the ``B`` originals on the fly (nothing else is kept).
 
     Args:
         model: network in eval mode, ``[N, 3, H, W] -> logits [N, K]``.
         images: float ``[B, 3, H, W]`` as the model expects them.
         points: stride points (or ``{name: stride}``); ``None`` = no AVR.
         regions: AVR regions to compute.
+        kernel: an :class:`AvrKernel` to reuse across calls (masks cached).
+        chunks: forward the ``5B`` batch in this many consecutive pieces
+            (1 = one forward, best on a GPU; 5 = one forward per shift, each of
+            the size of a bare forward of the batch, which avoids the
+            higher per-image cost of large batches on a CPU). Results do not
+            depend on it (eval mode), up to float rounding.
 
     Returns:
         dict with ``sis`` ``[B]``, ``consistency`` ``[B]`` (fraction of the four
@@ -450,25 +460,36 @@ def shift_metrics(
         of the original), ``avr`` ``{name: {region: [B]}}``; all on CPU.
 
     Raises:
-        ValueError: model in training mode or bad image shape.
+        ValueError: model in training mode, bad image shape or ``chunks``.
     """
     _check_map(images)
     if model.training:
         raise ValueError("shift_metrics needs the model in eval mode (call model.eval()); "
                          "batch norm in training mode mixes the shifted copies")
+    if not 1 <= int(chunks) <= 5:
+        raise ValueError(f"chunks must be between 1 and 5, got {chunks}")
     pts = _points_dict(model, points)
-    kern = kernel if kernel is not None else _AvrKernel(regions)
+    kern = kernel if kernel is not None else AvrKernel(regions)
     b = images.shape[0]
-    avrs: dict[str, dict[str, torch.Tensor]] = {}
+    parts: dict[str, list[torch.Tensor]] = {name: [] for name in pts}
+    offset = [0, 0]  # rows of the current forward: [start, stop) within the 5B batch
 
     def hook(name: str, _m: nn.Module, inputs: tuple, _o: object) -> None:
-        if name in avrs:  # a module called twice: keep its first call
-            return
-        vals = kern(inputs[0][:b], pts[name])
-        avrs[name] = {r: vals[i].cpu() for i, r in enumerate(kern.regions)}
+        start, stop = offset
+        have = sum(v.shape[1] for v in parts[name])
+        # originals in this forward not yet measured (a module called twice keeps its first call)
+        lo, hi = max(start, have), min(stop, b)
+        if lo < hi and lo == have:
+            parts[name].append(kern(inputs[0][lo - start : hi - start], pts[name]).cpu())
 
+    batch = circular_shifts(images)
+    size = math.ceil(5 * b / int(chunks))
+    logits_parts = []
     with capture(model, list(pts), hook, pre=True), torch.inference_mode():
-        logits = model(circular_shifts(images))
+        for start in range(0, 5 * b, size):
+            offset[:] = [start, min(start + size, 5 * b)]
+            logits_parts.append(model(batch[start : start + size]))
+    logits = torch.cat(logits_parts)
     if logits.ndim != 2 or logits.shape[0] != 5 * b:
         raise ValueError(f"model must return logits [N, K]; got shape {tuple(logits.shape)} for N={5 * b}")
     probs = torch.softmax(logits.float(), dim=1)
@@ -478,9 +499,10 @@ def shift_metrics(
     sis_vals = (1.0 - cos).clamp_(min=0.0).mean(dim=0)
     top0 = p0.argmax(dim=1)
     agree = (shifted.argmax(dim=2) == top0.unsqueeze(0)).float().mean(dim=0)
-    missing = set(pts) - set(avrs)
+    missing = sorted(n for n, v in parts.items() if sum(t.shape[1] for t in v) != b)
     if missing:
-        raise ValueError(f"stride points never called in the forward pass: {sorted(missing)}")
+        raise ValueError(f"stride points never called in the forward pass: {missing}")
+    avrs = {n: {r: torch.cat([t[i] for t in v]) for i, r in enumerate(kern.regions)} for n, v in parts.items()}
     return {"sis": sis_vals.cpu(), "consistency": agree.cpu(), "pred": top0.cpu(), "avr": avrs}
 
 
@@ -500,6 +522,7 @@ def analyse_images(
     point_names: Mapping[str, str] | None = None,
     device: torch.device | str = "cpu",
     progress: Callable[[int], None] | None = None,
+    chunks: int = 1,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Stream images through :func:`shift_metrics` and return the tidy table.
 
@@ -512,6 +535,7 @@ def analyse_images(
         labels, image_ids: optional ``[N]`` ground truth / ids for the table.
         point_names: ``{layer: canonical point}`` (standard-model name); default identity.
         progress: called with the number of images done after each batch.
+        chunks: see :func:`shift_metrics`.
 
     Returns:
         ``(table, timing)``: one row per image × point with columns ``image``
@@ -526,14 +550,14 @@ def analyse_images(
     if n == 0:
         raise ValueError("no images to analyse")
     names = point_names or {}
-    kern = _AvrKernel(REGIONS)
+    kern = AvrKernel(REGIONS)
     cols: dict[str, list] = {k: [] for k in ("sis", "consistency", "pred")}
     avr_cols: dict[tuple[str, str], list] = {(p.name, r): [] for p in points for r in REGIONS}
     dev = torch.device(device)
     t0 = time.perf_counter()
     for start in range(0, n, batch_size):
         batch = _float_batch(images[start : start + batch_size]).to(dev)
-        res = shift_metrics(model, batch, points, REGIONS, kern)
+        res = shift_metrics(model, batch, points, REGIONS, kern, chunks)
         for k in cols:
             cols[k].append(res[k].numpy())  # type: ignore[union-attr]
         for (name, r), lst in avr_cols.items():
@@ -688,7 +712,7 @@ def frequency_sweep_network(
         raise ValueError("frequency_sweep_network needs the model in eval mode")
     names = point_names or {}
     pts = _points_dict(model, points)
-    kern = _AvrKernel(REGIONS)
+    kern = AvrKernel(REGIONS)
     dev = next(iter(model.parameters())).device
     frames = []
     for o in orientations:

@@ -66,7 +66,7 @@ All bands of one layer go through in one batched pass (:func:`band_logits`):
 the hook a batch ``R`` times larger (one copy per band/control), so only the
 layers after it run per band; ``strategy="repeat"`` repeats the input batch
 ``R`` times instead (always valid, ``R`` full forwards). ``"auto"`` uses
-expand after checking it against repeat on the first batch (a skip connection
+expand after checking it against repeat on the first ≤ 8 images (a skip connection
 that bypasses the hooked layer would break expand) and falls back otherwise.
 """
 
@@ -617,7 +617,7 @@ def band_logits(
             if spec is None:
                 spec = row_spec(*layer_grid_size(model, layer, x, layout), edges, names, controls)
             if used == "auto":
-                used = _choose_strategy(model, layer, x, spec, kw, log)
+                used = _choose_strategy(model, layer, x[:8], spec, kw, log)
             own, mlp = _forward_rows(model, layer, x, spec, strategy=used, **kw)
             for head, logits in (("own", own), ("mlp", mlp)):
                 if logits is None:
@@ -644,7 +644,7 @@ def band_logits(
 
 
 def _choose_strategy(model: nn.Module, layer: str, x: torch.Tensor, spec: RowSpec, kw: dict, log: logging.Logger) -> str:
-    """``expand`` if it matches ``repeat`` on this batch (needs ≥ 2 images), else ``repeat``."""
+    """``expand`` if it matches ``repeat`` on ``x`` (the first ≤ 8 images of the first batch; needs ≥ 2), else ``repeat``."""
     if x.shape[0] < 2:
         log.info("strategy auto: batch of %d image(s) cannot validate expand; using repeat", x.shape[0])
         return "repeat"

@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import functools
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 NYQUIST_CPP = 0.5
 """Per-axis Nyquist frequency in cycles/pixel."""
@@ -70,7 +74,9 @@ def normalized_chebyshev(h: int, w: int) -> np.ndarray:
     return np.maximum(np.abs(fy), np.abs(fx))
 
 
-def as_tensor(grid: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+def as_tensor(grid: np.ndarray, like: "torch.Tensor") -> "torch.Tensor":
     """A grid as a tensor on ``like``'s device (float32 unless ``like`` is float64)."""
+    import torch
+
     dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
     return torch.as_tensor(np.ascontiguousarray(grid), dtype=dtype, device=like.device)

@@ -1,6 +1,6 @@
 """Frequency preference of a classifier: hybrid images, f_rev, f_0.5, shape bias.
 
-Definitions (seed 003, Li et al.'s code; DESIGN.md "Frequency preference"):
+Definitions (seed 003, Li et al.; DESIGN.md "Frequency preference"; docs/frequency.md):
 
 * **Hybrid image** of a pair (A, B) of images of different classes at mixing
   frequency ``f_mix``: the Fourier components of A with normalised radius
@@ -21,7 +21,7 @@ Definitions (seed 003, Li et al.'s code; DESIGN.md "Frequency preference"):
   ``"low_from_start"`` – ``d >= 0`` already at the first sweep point: f_rev is
   censored at (reported as) the first sweep frequency, an upper bound;
   ``"never"`` – ``d < 0`` at every sweep point: f_rev is NaN (the model prefers
-  B's high frequencies even when the hybrid is A; only a broken model does this).
+  B's high frequencies even when the hybrid is A: a model near chance or broken).
 * **Half-power frequency f_0.5**: the median radial frequency of the power of
   small PGD adversarial perturbations: per image, the perturbation's per-channel
   mean (DC) is removed, its power ``|FFT|²`` summed over channels and normalised

@@ -165,11 +165,11 @@ def shift_figure(
             ax.set_xlabel("training blur σ (px at 224)")
             ax.set_ylabel(f"{stat} (normalised radius)")
             ax.set_title(f"{HEAD_LABEL.get(head, head)}: {stat}", fontsize=9)
-            ax.set_ylim(-0.05, 1.45)
-            ax.axhline(1.0, color="0.8", lw=0.8, ls="--")
+            top = np.nanmax(sig["ci_high"].to_numpy(dtype=float), initial=0.0)
+            ax.set_ylim(-0.02, max(0.3, 1.15 * top) if np.isfinite(top) else 1.45)
             if si == 0 and hi == 0:
                 ax.legend(fontsize=7, title="layer", title_fontsize=7)
-    fig.suptitle("Which bands carry class information, by training σ (lower = lower bands; 1 = per-axis Nyquist)", fontsize=9)
+    fig.suptitle("Which bands carry class information, by training σ (lower = lower bands; 1 = per-axis Nyquist of the map)", fontsize=9)
     _save(fig, out_path, dpi)
 
 

@@ -285,8 +285,10 @@ def trend_sentence(
     if v.significant is None:
         text = f"{capitalize(quantity)} has {coefficient} = {fmt_num(r, 2)} against {x}, without a test{det}."
     elif v.conflict:
-        text = (f"{capitalize(quantity)} shows no consistent trend with {x}: the p-value and the CI disagree"
-                f"{_stat_parts(stats)}{det}.")
+        text = (
+            f"{capitalize(quantity)} shows no consistent trend with {x}: the p-value and the CI disagree"
+            f"{_stat_parts(stats)}{det}."
+        )
     elif v.significant:
         verb = falls if v.direction < 0 else rises
         text = f"{capitalize(quantity)} {verb} with {x}{_stat_parts(stats)}{det}."
@@ -344,8 +346,10 @@ def compare_sentence(
     if v.significant is None:
         text = f"{subject} vs {reference}, {quantity}{frm}: {inner} (no test available)."
     elif v.conflict:
-        text = (f"{subject} has no consistent effect on {quantity} relative to {reference} "
-                f"(the p-value and the CI disagree){frm}: {inner}.")
+        text = (
+            f"{subject} has no consistent effect on {quantity} relative to {reference} "
+            f"(the p-value and the CI disagree){frm}: {inner}."
+        )
     elif v.significant:
         verb = lowers if v.direction < 0 else raises
         text = f"{subject} {verb} {quantity} relative to {reference}{frm}: {inner}."
@@ -391,15 +395,31 @@ def overlap_sentence(
     if dis:
         d = -1 if v1 < v2 else 1
         word = lower if d < 0 else higher
-        return Claim(f"{subject} has a {word} {quantity} than {reference}: {a} vs {b} "
-                     f"(the {ci_name(level)}s do not overlap).", Verdict(True, d, False, "ci"))
-    return Claim(f"{subject} and {reference} are not distinguishable in {quantity}: {a} vs {b} "
-                 f"(the {ci_name(level)}s overlap).", Verdict(False, 0, False, "ci"))
+        return Claim(
+            f"{subject} has a {word} {quantity} than {reference}: {a} vs {b} "
+            f"(the {ci_name(level)}s do not overlap).",
+            Verdict(True, d, False, "ci"),
+        )
+    return Claim(
+        f"{subject} and {reference} are not distinguishable in {quantity}: {a} vs {b} "
+        f"(the {ci_name(level)}s overlap).",
+        Verdict(False, 0, False, "ci"),
+    )
 
 
 def against_value_sentence(
-    subject: str, quantity: str, value: Any, low: Any, high: Any, null: float, null_name: str,
-    *, level: float = 0.95, unit: str = "", above: str = "above", below: str = "below",
+    subject: str,
+    quantity: str,
+    value: Any,
+    low: Any,
+    high: Any,
+    null: float,
+    null_name: str,
+    *,
+    level: float = 0.95,
+    unit: str = "",
+    above: str = "above",
+    below: str = "below",
 ) -> Claim:
     """An estimate with CI against a fixed value (chance, a ratio of 1)."""
     v = judge(value, None, low, high, null=null)
@@ -506,11 +526,48 @@ class Document:
 
 # identifier columns: always read as strings (a layer called "4.2" must stay "4.2")
 ID_COLUMNS = {
-    "model", "layer", "point", "ref_layer", "metric", "band", "head", "statistic", "kind", "region",
-    "reference", "corruption", "test", "comparison", "source", "orientation", "f_rev_status", "method",
-    "first_model", "last_model", "x", "y", "sigmas", "op", "unit", "alternative", "shape_bias_status",
-    "strategy", "base_model", "standard", "blurpool", "rule", "wildcards", "role", "condition", "name",
-    "standard_op", "blurpool_op", "blurpool_kind", "device", "file", "version",
+    "model",
+    "layer",
+    "point",
+    "ref_layer",
+    "metric",
+    "band",
+    "head",
+    "statistic",
+    "kind",
+    "region",
+    "reference",
+    "corruption",
+    "test",
+    "comparison",
+    "source",
+    "orientation",
+    "f_rev_status",
+    "method",
+    "first_model",
+    "last_model",
+    "x",
+    "y",
+    "sigmas",
+    "op",
+    "unit",
+    "alternative",
+    "shape_bias_status",
+    "strategy",
+    "base_model",
+    "standard",
+    "blurpool",
+    "rule",
+    "wildcards",
+    "role",
+    "condition",
+    "name",
+    "standard_op",
+    "blurpool_op",
+    "blurpool_kind",
+    "device",
+    "file",
+    "version",
 }
 
 
@@ -566,8 +623,9 @@ class Sources:
         df = self._cache[rel]
         missing = [c for c in columns if c not in df.columns]
         if missing:
-            raise ReportInputError(f"report: table {self.source(rel)} lacks columns {missing} "
-                                   f"(has {list(df.columns)})")
+            raise ReportInputError(
+                f"report: table {self.source(rel)} lacks columns {missing} " f"(has {list(df.columns)})"
+            )
         if df.empty and not allow_empty:
             raise ReportInputError(f"report: table {self.source(rel)} has no rows")
         self.used[rel] = {"kind": "table", "path": self.source(rel), "rows": len(df), "columns": len(df.columns)}
@@ -591,8 +649,10 @@ class Sources:
         return Figure(path=path, source=self.source(rel), title=title, caption=caption)
 
     def used_table(self) -> pd.DataFrame:
-        rows = [{"path": v["path"], "kind": v["kind"], "rows": v["rows"], "columns": v["columns"]}
-                for v in self.used.values()]
+        rows = [
+            {"path": v["path"], "kind": v["kind"], "rows": v["rows"], "columns": v["columns"]}
+            for v in self.used.values()
+        ]
         return pd.DataFrame(rows, columns=["path", "kind", "rows", "columns"])
 
 
@@ -627,15 +687,20 @@ class Context:
 
 
 def _not_run(sec: Section, stage: str, expected: str) -> Section:
-    sec.para(f"The {stage} stage is not part of this workflow run: none of its outputs "
-             f"(e.g. `{expected}`) is an input of the report, so this section is empty.")
+    sec.para(
+        f"The {stage} stage is not part of this workflow run: none of its outputs "
+        f"(e.g. `{expected}`) is an input of the report, so this section is empty."
+    )
     sec.headlines = []
     return sec
 
 
 def _fmt_table(df: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str]:
     if len(df) > max_rows:
-        return df.head(max_rows), f"First {max_rows} of {len(df)} rows (report.max_table_rows); the full table is in the source file."
+        return (
+            df.head(max_rows),
+            f"First {max_rows} of {len(df)} rows (report.max_table_rows); the full table is in the source file.",
+        )
     return df, ""
 
 
@@ -644,13 +709,6 @@ def _row(df: pd.DataFrame, **where: Any) -> pd.Series | None:
     for k, v in where.items():
         sel = sel[sel[k].astype(str) == str(v)]
     return None if sel.empty else sel.iloc[0]
-
-
-def _truthy(x: Any) -> bool:
-    if isinstance(x, str):
-        return x.strip().lower() in ("1", "true", "yes")
-    v = _float(x)
-    return bool(v) if v is not None else False
 
 
 # --------------------------------------------------------------------------- metric vocabulary
@@ -671,8 +729,14 @@ PATCH_METRICS: dict[str, tuple[str, str]] = {
 }
 # the seeds' central claim: these fall with training σ
 KEY_METRICS = ["hf_fraction", "edge_density", "entropy"]
-COMPLEXITY_TEXT_METRICS = ["compression_ratio", "entropy", "edge_density", "edge_strength", "wavelet_detail",
-                           "wavelet_energy"]
+COMPLEXITY_TEXT_METRICS = [
+    "compression_ratio",
+    "entropy",
+    "edge_density",
+    "edge_strength",
+    "wavelet_detail",
+    "wavelet_energy",
+]
 
 
 def metric_name(metric: str) -> str:
@@ -712,16 +776,22 @@ def section_models(src: Sources, ctx: Context) -> Section:
         meta = metas.get(m, {})
         train_sigma = float(acc.loc[acc["model"] == m, "train_sigma"].iloc[0])
         clean, own = cell(m, 0.0), cell(m, train_sigma)
-        rows.append({
-            "model": m,
-            "training σ (px at 224)": fmt_num(train_sigma),
-            "σ (px at image size)": fmt_num(meta.get("sigma_px")),
-            "anti-aliased": "yes" if meta.get("antialiased") else "no",
-            "fine-tuned from": str(meta.get("parent") or "–"),
-            "accuracy, clear test": fmt_interval(*(clean[["accuracy", "ci_low", "ci_high"]] if clean is not None else [None] * 3)),
-            "accuracy, test σ = training σ": fmt_interval(*(own[["accuracy", "ci_low", "ci_high"]] if own is not None else [None] * 3)),
-            "test images": fmt_num(clean["n"] if clean is not None else None, 6),
-        })
+        rows.append(
+            {
+                "model": m,
+                "training σ (px at 224)": fmt_num(train_sigma),
+                "σ (px at image size)": fmt_num(meta.get("sigma_px")),
+                "anti-aliased": "yes" if meta.get("antialiased") else "no",
+                "fine-tuned from": str(meta.get("parent") or "–"),
+                "accuracy, clear test": fmt_interval(
+                    *(clean[["accuracy", "ci_low", "ci_high"]] if clean is not None else [None] * 3)
+                ),
+                "accuracy, test σ = training σ": fmt_interval(
+                    *(own[["accuracy", "ci_low", "ci_high"]] if own is not None else [None] * 3)
+                ),
+                "test images": fmt_num(clean["n"] if clean is not None else None, 6),
+            }
+        )
     arch = {str(m.get("arch")) for m in metas.values()}
     size = {m.get("image_size") for m in metas.values()}
     sec.para(
@@ -730,13 +800,19 @@ def section_models(src: Sources, ctx: Context) -> Section:
         + (f"; architecture {', '.join(sorted(arch))}" if arch else "")
         + (f", {', '.join(str(s) for s in sorted(size))} px images" if size and None not in size else "")
         + ". Each model is evaluated on the test split blurred at every configured σ "
-          f"(accuracy with a {ci_name(level)} over test images)."
+        f"(accuracy with a {ci_name(level)} over test images)."
     )
-    sec.add(src.figure("figures/accuracy_matrix.png", "Accuracy: training σ × test σ",
-                       "Top-1 accuracy of every model (rows, by training σ) on test images blurred at every "
-                       "test σ (columns). Values annotated in each cell."))
-    sec.add(Table(pd.DataFrame(rows), "Models and their accuracy (bracket: 95 % CI over test images).",
-                  src.source(rel)))
+    sec.add(
+        src.figure(
+            "figures/accuracy_matrix.png",
+            "Accuracy: training σ × test σ",
+            "Top-1 accuracy of every model (rows, by training σ) on test images blurred at every "
+            "test σ (columns). Values annotated in each cell.",
+        )
+    )
+    sec.add(
+        Table(pd.DataFrame(rows), "Models and their accuracy (bracket: 95 % CI over test images).", src.source(rel))
+    )
 
     claims: list[Claim] = []
     if chance is not None:
@@ -744,16 +820,23 @@ def section_models(src: Sources, ctx: Context) -> Section:
         for m in models:
             c = cell(m, 0.0)
             if c is not None and not judge(c["accuracy"], None, c["ci_low"], c["ci_high"], null=chance).significant:
-                below.append(f"{model_label(m)} ({fmt_ci(c['accuracy'], c['ci_low'], c['ci_high'], level)})")
+                below.append(f"{model_label(m)}: {fmt_ci(c['accuracy'], c['ci_low'], c['ci_high'], level)}")
         if below:
-            claims.append(Claim(
-                f"On clear test images, {len(below)} of {len(models)} models are not distinguishable from chance "
-                f"(1/{round(1 / chance)} = {fmt_num(chance)}): {'; '.join(below)}. Interpret their analyses with care.",
-                Verdict(False, 0, False, "ci")))
+            claims.append(
+                Claim(
+                    f"On clear test images, {len(below)} of {len(models)} models are not distinguishable from chance "
+                    f"(1/{round(1 / chance)} = {fmt_num(chance)}): {'; '.join(below)}. Interpret their analyses with care.",
+                    Verdict(False, 0, False, "ci"),
+                )
+            )
         else:
-            claims.append(Claim(f"All {len(models)} models classify clear test images above chance "
-                                f"(1/{round(1 / chance)} = {fmt_num(chance)}; lower CI bounds above it).",
-                                Verdict(True, 1, False, "ci")))
+            claims.append(
+                Claim(
+                    f"All {len(models)} models classify clear test images above chance "
+                    f"(1/{round(1 / chance)} = {fmt_num(chance)}; lower CI bounds above it).",
+                    Verdict(True, 1, False, "ci"),
+                )
+            )
     base = "sigma0" if "sigma0" in models else models[0]
     sigma_models = [m for m in models if m.startswith("sigma") and "-seed" not in m]
     top = sigma_models[-1] if sigma_models else None
@@ -761,21 +844,41 @@ def section_models(src: Sources, ctx: Context) -> Section:
     if top and top != base:
         t0 = cell(top, 0.0)
         if t0 is not None and b0 is not None:
-            claims.append(overlap_sentence(f"On clear test images, the {model_label(top)} model", "accuracy",
-                                           f"the {model_label(base)} model", *t0[["accuracy", "ci_low", "ci_high"]],
-                                           *b0[["accuracy", "ci_low", "ci_high"]], level=level))
+            claims.append(
+                overlap_sentence(
+                    f"On clear test images, the {model_label(top)} model",
+                    "accuracy",
+                    f"the {model_label(base)} model",
+                    *t0[["accuracy", "ci_low", "ci_high"]],
+                    *b0[["accuracy", "ci_low", "ci_high"]],
+                    level=level,
+                )
+            )
         tb, bb = cell(top, s_max), cell(base, s_max)
         if tb is not None and bb is not None and s_max > 0:
-            claims.append(overlap_sentence(f"On test images blurred at {sigma_label(s_max)}, the {model_label(top)} model",
-                                           "accuracy", f"the {model_label(base)} model",
-                                           *tb[["accuracy", "ci_low", "ci_high"]], *bb[["accuracy", "ci_low", "ci_high"]],
-                                           level=level))
+            claims.append(
+                overlap_sentence(
+                    f"On test images blurred at {sigma_label(s_max)}, the {model_label(top)} model",
+                    "accuracy",
+                    f"the {model_label(base)} model",
+                    *tb[["accuracy", "ci_low", "ci_high"]],
+                    *bb[["accuracy", "ci_low", "ci_high"]],
+                    level=level,
+                )
+            )
     if "blurpool" in models and b0 is not None:
         p0 = cell("blurpool", 0.0)
         if p0 is not None:
-            claims.append(overlap_sentence("On clear test images, BlurPool", "accuracy", f"the {model_label(base)} model",
-                                           *p0[["accuracy", "ci_low", "ci_high"]], *b0[["accuracy", "ci_low", "ci_high"]],
-                                           level=level))
+            claims.append(
+                overlap_sentence(
+                    "On clear test images, BlurPool",
+                    "accuracy",
+                    f"the {model_label(base)} model",
+                    *p0[["accuracy", "ci_low", "ci_high"]],
+                    *b0[["accuracy", "ci_low", "ci_high"]],
+                    level=level,
+                )
+            )
     sec.add(Bullets([c.text for c in claims]))
     sec.headlines = [c.text for c in claims[:3]]
     return sec
@@ -802,24 +905,43 @@ def section_features(src: Sources, ctx: Context) -> Section:
     n_rep = int(ctx.n_representative)
     for layer in layers:
         sec.add(Heading(layer_label(layer)))
-        sec.add(src.figure(f"figures/all_neurons_grid_{layer}.png", f"Neuron features across blur levels, {layer_label(layer)}",
-                           f"Preferred patches of neurons of {layer_label(layer)} (columns) for every model (rows)."))
+        sec.add(
+            src.figure(
+                f"figures/all_neurons_grid_{layer}.png",
+                f"Neuron features across blur levels, {layer_label(layer)}",
+                f"Preferred patches of neurons of {layer_label(layer)} (columns) for every model (rows).",
+            )
+        )
         rep_rel = f"patches/representative_{layer}.tsv"
         if src.has(rep_rel):
             rep = src.table(rep_rel, ["neuron", "hf_first", "hf_last", "hf_drop", "first_model", "last_model"])
             rep = rep.sort_values("hf_drop", ascending=False).head(n_rep)
-            items = [f"neuron {r.neuron}: HF power fraction {fmt_num(r.hf_first)} ({model_label(r.first_model)}) → "
-                     f"{fmt_num(r.hf_last)} ({model_label(r.last_model)})" for r in rep.itertuples()]
-            sec.para(f"Representative neurons of {layer_label(layer)}: the neurons whose patches lose the most HF power "
-                     f"from the smallest to the largest training σ (selected for that drop, so these per-neuron "
-                     f"values illustrate, they do not estimate; the population estimates with CIs are in the "
-                     f"next sections):")
+            items = [
+                f"neuron {r.neuron}: HF power fraction {fmt_num(r.hf_first)} ({model_label(r.first_model)}) → "
+                f"{fmt_num(r.hf_last)} ({model_label(r.last_model)})"
+                for r in rep.itertuples()
+            ]
+            sec.para(
+                f"Representative neurons of {layer_label(layer)}: the neurons whose patches lose the most HF power "
+                f"from the smallest to the largest training σ (selected for that drop, so these per-neuron "
+                f"values illustrate, they do not estimate; the population estimates with CIs are in the "
+                f"next sections):"
+            )
             sec.add(Bullets(items))
-        sec.add(src.figure(f"figures/representative_neurons_grid_{layer}.png",
-                           f"Representative neurons, {layer_label(layer)}",
-                           "The representative neurons across models; each cell is annotated with its mean HF power fraction."))
-        sec.add(src.figure(f"figures/patch_methods_{layer}.png", f"Patch methods compared, {layer_label(layer)}",
-                           "VITAL windows next to exact receptive-field crops for the representative neurons."))
+        sec.add(
+            src.figure(
+                f"figures/representative_neurons_grid_{layer}.png",
+                f"Representative neurons, {layer_label(layer)}",
+                "The representative neurons across models; each cell is annotated with its mean HF power fraction.",
+            )
+        )
+        sec.add(
+            src.figure(
+                f"figures/patch_methods_{layer}.png",
+                f"Patch methods compared, {layer_label(layer)}",
+                "VITAL windows next to exact receptive-field crops for the representative neurons.",
+            )
+        )
     return sec
 
 
@@ -828,22 +950,44 @@ def section_features(src: Sources, ctx: Context) -> Section:
 
 def _trend_claim(row: pd.Series, quantity: str, ctx: Context, unit: str = "") -> Claim:
     level = ctx.level("stats")
-    det = (f"; {sigma_label(row['sigma_min'])}: {fmt_ci(row['mean_sigma_min'], row['ci_sigma_min_low'], row['ci_sigma_min_high'], level, unit)}"
-           f", {sigma_label(row['sigma_max'])}: {fmt_ci(row['mean_sigma_max'], row['ci_sigma_max_low'], row['ci_sigma_max_high'], level, unit)}")
-    return trend_sentence(quantity, row["rho"], row["p_holm"], alpha=ctx.alpha, p_label="Holm-adjusted p",
-                          details=det)
+    lo = fmt_ci(row["mean_sigma_min"], row["ci_sigma_min_low"], row["ci_sigma_min_high"], level, unit)
+    hi = fmt_ci(row["mean_sigma_max"], row["ci_sigma_max_low"], row["ci_sigma_max_high"], level, unit)
+    det = f"; {sigma_label(row['sigma_min'])}: {lo}, {sigma_label(row['sigma_max'])}: {hi}"
+    return trend_sentence(quantity, row["rho"], row["p_holm"], alpha=ctx.alpha, p_label="Holm-adjusted p", details=det)
 
 
-TREND_COLUMNS = ["layer", "metric", "rho", "p_perm", "p_holm", "sigma_min", "mean_sigma_min", "ci_sigma_min_low",
-                 "ci_sigma_min_high", "sigma_max", "mean_sigma_max", "ci_sigma_max_low", "ci_sigma_max_high"]
+TREND_COLUMNS = [
+    "layer",
+    "metric",
+    "rho",
+    "p_perm",
+    "p_holm",
+    "sigma_min",
+    "mean_sigma_min",
+    "ci_sigma_min_low",
+    "ci_sigma_min_high",
+    "sigma_max",
+    "mean_sigma_max",
+    "ci_sigma_max_low",
+    "ci_sigma_max_high",
+]
 EFFECT_COLUMNS = ["layer", "metric", "model", "cohens_d", "diff", "diff_ci_low", "diff_ci_high"]
 
 
 def _effect_claim(row: pd.Series, ctx: Context, quantity: str, unit: str) -> Claim:
     level = ctx.level("stats")
-    return compare_sentence(f"In {layer_label(row['layer'])}, the {model_label(row['model'])} model", quantity,
-                            "σ = 0 (same neurons)", row["diff"], row["diff_ci_low"], row["diff_ci_high"],
-                            alpha=ctx.alpha, level=level, unit=unit, effect=f"Cohen's d = {fmt_num(row['cohens_d'], 2)}")
+    return compare_sentence(
+        f"In {layer_label(row['layer'])}, the {model_label(row['model'])} model",
+        quantity,
+        "σ = 0 (same neurons)",
+        row["diff"],
+        row["diff_ci_low"],
+        row["diff_ci_high"],
+        alpha=ctx.alpha,
+        level=level,
+        unit=unit,
+        effect=f"Cohen's d = {fmt_num(row['cohens_d'], 2)}",
+    )
 
 
 def section_spectra(src: Sources, ctx: Context) -> Section:
@@ -868,10 +1012,14 @@ def section_spectra(src: Sources, ctx: Context) -> Section:
     rows = []
     for layer in layers:
         sec.add(Heading(layer_label(layer)))
-        sec.add(src.figure(f"figures/models_relative_to_baseline_{layer}.png",
-                           f"Power spectra relative to the random-patch baseline, {layer_label(layer)}",
-                           "Top: radial power spectra of each model's preferred patches (95 % bootstrap band), the "
-                           "baseline dashed. Bottom: model / baseline ratio (1 = as random patches)."))
+        sec.add(
+            src.figure(
+                f"figures/models_relative_to_baseline_{layer}.png",
+                f"Power spectra relative to the random-patch baseline, {layer_label(layer)}",
+                "Top: radial power spectra of each model's preferred patches (95 % bootstrap band), the "
+                "baseline dashed. Bottom: model / baseline ratio (1 = as random patches).",
+            )
+        )
         claims: list[Claim] = []
         tr = _row(trends, layer=layer, metric="hf_fraction")
         if tr is not None:
@@ -886,11 +1034,20 @@ def section_spectra(src: Sources, ctx: Context) -> Section:
                     continue
                 r = r.iloc[0]
                 if m in ("sigma0", f"sigma{ctx.sigmas[-1]:g}", "blurpool"):
-                    claims.append(against_value_sentence(
-                        f"{model_label(m)}, highest frequency bin ({fmt_num(f_top)} cycles/pixel)",
-                        "power relative to random patches", r["ratio"], r["ratio_ci_low"], r["ratio_ci_high"], 1.0,
-                        "the baseline ratio", level=level, above="more HF power than random patches,",
-                        below="less HF power than random patches,"))
+                    claims.append(
+                        against_value_sentence(
+                            f"{model_label(m)}, highest frequency bin ({fmt_num(f_top)} cycles/pixel)",
+                            "power relative to random patches",
+                            r["ratio"],
+                            r["ratio_ci_low"],
+                            r["ratio_ci_high"],
+                            1.0,
+                            "the baseline ratio",
+                            level=level,
+                            above="more HF power than random patches,",
+                            below="less HF power than random patches,",
+                        )
+                    )
         eff = src.table("stats/patch_effects.tsv", EFFECT_COLUMNS) if src.has("stats/patch_effects.tsv") else None
         if eff is not None:
             e = _row(eff, layer=layer, metric="hf_fraction", model="blurpool")
@@ -900,15 +1057,35 @@ def section_spectra(src: Sources, ctx: Context) -> Section:
         for m in order_models(summ.loc[summ["layer"] == layer, "model"].unique()):
             h = _row(summ, layer=layer, model=m, metric="hf_fraction")
             lo_bin = sl[sl["model"] == m].sort_values("freq")
-            rows.append({
-                "layer": layer, "model": m,
-                "HF power fraction": fmt_interval(*(h[["mean", "ci_low", "ci_high"]] if h is not None else [None] * 3)),
-                "ratio, lowest bin": fmt_interval(*lo_bin.iloc[0][["ratio", "ratio_ci_low", "ratio_ci_high"]]) if len(lo_bin) else "n/a",
-                "ratio, highest bin": fmt_interval(*lo_bin.iloc[-1][["ratio", "ratio_ci_low", "ratio_ci_high"]]) if len(lo_bin) else "n/a",
-            })
+            rows.append(
+                {
+                    "layer": layer,
+                    "model": m,
+                    "HF power fraction": fmt_interval(
+                        *(h[["mean", "ci_low", "ci_high"]] if h is not None else [None] * 3)
+                    ),
+                    "ratio, lowest bin": (
+                        fmt_interval(*lo_bin.iloc[0][["ratio", "ratio_ci_low", "ratio_ci_high"]])
+                        if len(lo_bin)
+                        else "n/a"
+                    ),
+                    "ratio, highest bin": (
+                        fmt_interval(*lo_bin.iloc[-1][["ratio", "ratio_ci_low", "ratio_ci_high"]])
+                        if len(lo_bin)
+                        else "n/a"
+                    ),
+                }
+            )
     df, note = _fmt_table(pd.DataFrame(rows), ctx.max_rows)
-    sec.add(Table(df, f"HF power fraction and model/baseline power ratio at the lowest and highest frequency bins "
-                      f"(bracket: {ci_name(level)}).", src.source(rel_s), note))
+    sec.add(
+        Table(
+            df,
+            f"HF power fraction and model/baseline power ratio at the lowest and highest frequency bins "
+            f"(bracket: {ci_name(level)}).",
+            src.source(rel_s),
+            note,
+        )
+    )
     return sec
 
 
@@ -928,10 +1105,14 @@ def section_complexity(src: Sources, ctx: Context) -> Section:
     )
     for layer in ctx.order_layers(trends["layer"].unique()):
         sec.add(Heading(layer_label(layer)))
-        sec.add(src.figure(f"figures/models_complexity_comparison_{layer}.png",
-                           f"Complexity measures across models, {layer_label(layer)}",
-                           "One point per model (error bars: bootstrap SEM), colour = training σ, BlurPool grey "
-                           "diamond, random-patch baseline dashed."))
+        sec.add(
+            src.figure(
+                f"figures/models_complexity_comparison_{layer}.png",
+                f"Complexity measures across models, {layer_label(layer)}",
+                "One point per model (error bars: bootstrap SEM), colour = training σ, BlurPool grey "
+                "diamond, random-patch baseline dashed.",
+            )
+        )
         claims = []
         for metric in COMPLEXITY_TEXT_METRICS:
             tr = _row(trends, layer=layer, metric=metric)
@@ -948,8 +1129,13 @@ def section_complexity(src: Sources, ctx: Context) -> Section:
                 row[metric_name(m)] = f"{fmt_num(r[f'{m}_mean'])} ± {fmt_num(r[f'{m}_sem'], 2)}"
             rows.append(row)
         layer = str(ct["layer"].iloc[0])
-        sec.add(Table(pd.DataFrame(rows), f"Complexity summary, {layer_label(layer)}: mean ± bootstrap SEM (seed 000 §3.3).",
-                      src.source("stats/complexity_table.tsv")))
+        sec.add(
+            Table(
+                pd.DataFrame(rows),
+                f"Complexity summary, {layer_label(layer)}: mean ± bootstrap SEM (seed 000 §3.3).",
+                src.source("stats/complexity_table.tsv"),
+            )
+        )
     return sec
 
 
@@ -963,8 +1149,16 @@ def section_statistics(src: Sources, ctx: Context) -> Section:
     st = ctx.config.get("stats", {})
     verdicts = [judge(r.rho, r.p_holm, alpha=ctx.alpha) for r in trends.itertuples()]
     n_sig = sum(1 for v in verdicts if v.significant)
-    falls = [f"{metric_name(r.metric)} ({r.layer})" for r, v in zip(trends.itertuples(), verdicts) if v.significant and v.direction < 0]
-    rises = [f"{metric_name(r.metric)} ({r.layer})" for r, v in zip(trends.itertuples(), verdicts) if v.significant and v.direction > 0]
+    falls = [
+        f"{metric_name(r.metric)} ({r.layer})"
+        for r, v in zip(trends.itertuples(), verdicts)
+        if v.significant and v.direction < 0
+    ]
+    rises = [
+        f"{metric_name(r.metric)} ({r.layer})"
+        for r, v in zip(trends.itertuples(), verdicts)
+        if v.significant and v.direction > 0
+    ]
     sec.para(
         f"Bootstrap: neuron-level ({fmt_num(st.get('bootstrap_iterations'))} resamples of neurons with all their "
         f"patches, {ci_name(level)} = percentile interval). Trend: Spearman ρ between training σ and the neuron means "
@@ -977,27 +1171,36 @@ def section_statistics(src: Sources, ctx: Context) -> Section:
         f"{n_sig} of {len(trends)} metric × layer trends over training σ are significant after Holm adjustment "
         f"(α = {fmt_num(ctx.alpha)})"
         + (f"; falling: {', '.join(falls)}" if falls else "")
-        + (f"; rising: {', '.join(rises)}" if rises else "") + ".",
-        Verdict(n_sig > 0, 0, False, "p"))
+        + (f"; rising: {', '.join(rises)}" if rises else "")
+        + ".",
+        Verdict(n_sig > 0, 0, False, "p"),
+    )
     sec.para(summary.text)
     for layer in ctx.order_layers(trends["layer"].unique()):
         parts = []
         for metric in KEY_METRICS:
             r = _row(trends, layer=layer, metric=metric)
             if r is not None:
-                parts.append(compact_trend(metric_name(metric), r["rho"], r["p_holm"], alpha=ctx.alpha, p_label="Holm p"))
+                parts.append(
+                    compact_trend(metric_name(metric), r["rho"], r["p_holm"], alpha=ctx.alpha, p_label="Holm p")
+                )
         if parts:
             sec.headlines.append(f"Preferred patches in {layer_label(layer)}, against training σ: {'; '.join(parts)}.")
     sec.headlines.append(summary.text)
     rows = []
     for r, v in zip(trends.itertuples(), verdicts):
-        rows.append({
-            "layer": r.layer, "metric": metric_name(r.metric), "ρ": fmt_num(r.rho, 2), "p (perm.)": fmt_pval(r.p_perm),
-            "p (Holm)": fmt_pval(r.p_holm),
-            f"σ = {fmt_num(r.sigma_min)}": fmt_interval(r.mean_sigma_min, r.ci_sigma_min_low, r.ci_sigma_min_high),
-            f"σ = {fmt_num(r.sigma_max)}": fmt_interval(r.mean_sigma_max, r.ci_sigma_max_low, r.ci_sigma_max_high),
-            "verdict": ("falls" if v.direction < 0 else "rises") if v.significant else "not significant",
-        })
+        rows.append(
+            {
+                "layer": r.layer,
+                "metric": metric_name(r.metric),
+                "ρ": fmt_num(r.rho, 2),
+                "p (perm.)": fmt_pval(r.p_perm),
+                "p (Holm)": fmt_pval(r.p_holm),
+                f"σ = {fmt_num(r.sigma_min)}": fmt_interval(r.mean_sigma_min, r.ci_sigma_min_low, r.ci_sigma_min_high),
+                f"σ = {fmt_num(r.sigma_max)}": fmt_interval(r.mean_sigma_max, r.ci_sigma_max_low, r.ci_sigma_max_high),
+                "verdict": ("falls" if v.direction < 0 else "rises") if v.significant else "not significant",
+            }
+        )
     df, note = _fmt_table(pd.DataFrame(rows), ctx.max_rows)
     sec.add(Table(df, f"Trends over training σ (bracket: {ci_name(level)}).", src.source(rel_t), note))
     if src.has(rel_e):
@@ -1007,15 +1210,26 @@ def section_statistics(src: Sources, ctx: Context) -> Section:
         rows = []
         for r in keep.itertuples():
             v = judge(r.diff, None, r.diff_ci_low, r.diff_ci_high)
-            rows.append({
-                "layer": r.layer, "metric": metric_name(r.metric), "model vs σ = 0": model_label(r.model),
-                "Cohen's d": fmt_num(r.cohens_d, 2), "Δ (model − σ = 0)": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
-                "verdict": ("lower" if v.direction < 0 else "higher") if v.significant else "not significant",
-            })
+            rows.append(
+                {
+                    "layer": r.layer,
+                    "metric": metric_name(r.metric),
+                    "model vs σ = 0": model_label(r.model),
+                    "Cohen's d": fmt_num(r.cohens_d, 2),
+                    "Δ (model − σ = 0)": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
+                    "verdict": ("lower" if v.direction < 0 else "higher") if v.significant else "not significant",
+                }
+            )
         df, note = _fmt_table(pd.DataFrame(rows), ctx.max_rows)
-        sec.add(Table(df, f"Effect sizes of the largest σ and of BlurPool against σ = 0 (same neurons; bracket: "
-                          f"{ci_name(level)} of the paired difference; significant = CI excludes 0).",
-                      src.source(rel_e), note))
+        sec.add(
+            Table(
+                df,
+                f"Effect sizes of the largest σ and of BlurPool against σ = 0 (same neurons; bracket: "
+                f"{ci_name(level)} of the paired difference; significant = CI excludes 0).",
+                src.source(rel_e),
+                note,
+            )
+        )
     return sec
 
 
@@ -1028,8 +1242,22 @@ def section_aliasing(src: Sources, ctx: Context) -> Section:
     if not src.has(rel_s):
         return _not_run(sec, "aliasing", src.source(rel_s))
     summ = src.table(rel_s, ["model", "point", "metric", "mean", "ci_low", "ci_high", "n"])
-    paired = src.table(rel_p, ["model", "reference", "point", "metric", "mean_ref", "mean_treat", "mean_diff",
-                               "diff_ci_low", "diff_ci_high", "rel_change", "p_wilcoxon_holm"])
+    paired = src.table(
+        rel_p,
+        [
+            "model",
+            "reference",
+            "point",
+            "metric",
+            "mean_ref",
+            "mean_treat",
+            "mean_diff",
+            "diff_ci_low",
+            "diff_ci_high",
+            "rel_change",
+            "p_wilcoxon_holm",
+        ],
+    )
     level = 0.95
     std = str(ctx.config.get("aliasing", {}).get("standard_model", "sigma0"))
     sec.para(
@@ -1041,10 +1269,26 @@ def section_aliasing(src: Sources, ctx: Context) -> Section:
         f"({model_label(std)}): Wilcoxon signed-rank, Holm-adjusted per model."
     )
     for name, title, cap in (
-        ("aliasing_layers", "AVR at every downsampling point", "Mean AVR (95 % CI) per stride point, one line per σ model, BlurPool dashed; radial and separable regions."),
-        ("aliasing_sis_sigma", "Shift instability against training σ", "SIS and consistency (mean, 95 % CI) against training σ; BlurPool as a dashed reference with its CI band."),
-        ("aliasing_avr_sis", "AVR against SIS per image", "Per-image AVR (radial) against SIS at each point, standard vs BlurPool; r and ρ in the legends."),
-        ("aliasing_sweep", "Frequency sweep with sinusoids", "AVR of periodic sinusoids against their frequency: directly and through the sweep models."),
+        (
+            "aliasing_layers",
+            "AVR at every downsampling point",
+            "Mean AVR (95 % CI) per stride point, one line per σ model, BlurPool dashed; radial and separable regions.",
+        ),
+        (
+            "aliasing_sis_sigma",
+            "Shift instability against training σ",
+            "SIS and consistency (mean, 95 % CI) against training σ; BlurPool as a dashed reference with its CI band.",
+        ),
+        (
+            "aliasing_avr_sis",
+            "AVR against SIS per image",
+            "Per-image AVR (radial) against SIS at each point, standard vs BlurPool; r and ρ in the legends.",
+        ),
+        (
+            "aliasing_sweep",
+            "Frequency sweep with sinusoids",
+            "AVR of periodic sinusoids against their frequency: directly and through the sweep models.",
+        ),
     ):
         sec.add(src.figure(f"figures/{name}.png", title, cap))
 
@@ -1057,22 +1301,40 @@ def section_aliasing(src: Sources, ctx: Context) -> Section:
     for metric, quantity in (("sis", "shift instability (SIS)"), ("consistency", "shift consistency")):
         r = _row(paired, model="blurpool", metric=metric)
         if r is not None:
-            c = compare_sentence("BlurPool", quantity, model_label(str(r["reference"])), r["mean_diff"], r["diff_ci_low"],
-                                 r["diff_ci_high"], r["p_wilcoxon_holm"], alpha=ctx.alpha, level=level,
-                                 rel=r["rel_change"], p_label="Wilcoxon p (Holm)",
-                                 values=(val(str(r["reference"]), metric), val("blurpool", metric)))
+            c = compare_sentence(
+                "BlurPool",
+                quantity,
+                model_label(str(r["reference"])),
+                r["mean_diff"],
+                r["diff_ci_low"],
+                r["diff_ci_high"],
+                r["p_wilcoxon_holm"],
+                alpha=ctx.alpha,
+                level=level,
+                rel=r["rel_change"],
+                p_label="Wilcoxon p (Holm)",
+                values=(val(str(r["reference"]), metric), val("blurpool", metric)),
+            )
             claims.append(c)
             if metric == "sis":
                 sec.headlines.append(c.text)
     if src.has("aliasing/stats/sigma_trend.tsv"):
-        tr = src.table("aliasing/stats/sigma_trend.tsv", ["point", "metric", "rho", "p_perm_holm", "mean_sigma_min",
-                                                          "mean_sigma_max"])
+        tr = src.table(
+            "aliasing/stats/sigma_trend.tsv",
+            ["point", "metric", "rho", "p_perm_holm", "mean_sigma_min", "mean_sigma_max"],
+        )
         r = _row(tr, point="output", metric="sis")
         if r is not None:
             sig = sorted(float(x) for x in str(r.get("sigmas", "")).split(",") if x.strip()) or ctx.sigmas
             lo_m, hi_m = f"sigma{sig[0]:g}", f"sigma{sig[-1]:g}"
-            c = trend_sentence("SIS", r["rho"], r["p_perm_holm"], alpha=ctx.alpha, p_label="permutation p (Holm)",
-                               details=f"; {model_label(lo_m)}: {val(lo_m, 'sis')}, {model_label(hi_m)}: {val(hi_m, 'sis')}")
+            c = trend_sentence(
+                "SIS",
+                r["rho"],
+                r["p_perm_holm"],
+                alpha=ctx.alpha,
+                p_label="permutation p (Holm)",
+                details=f"; {model_label(lo_m)}: {val(lo_m, 'sis')}, {model_label(hi_m)}: {val(hi_m, 'sis')}",
+            )
             claims.append(c)
             sec.headlines.append(c.text)
         avr = tr[tr["metric"] == "avr_radial"]
@@ -1080,10 +1342,14 @@ def section_aliasing(src: Sources, ctx: Context) -> Section:
             vs = [judge(x.rho, x.p_perm_holm, alpha=ctx.alpha) for x in avr.itertuples()]
             nf = sum(v.significant and v.direction < 0 for v in vs)
             nr = sum(v.significant and v.direction > 0 for v in vs)
-            claims.append(Claim(
-                f"Radial AVR against training σ: significant fall at {nf}, rise at {nr}, no significant trend at "
-                f"{len(vs) - nf - nr} of {len(vs)} downsampling points (Spearman ρ, permutation p, Holm, "
-                f"α = {fmt_num(ctx.alpha)}).", Verdict(nf + nr > 0, 0)))
+            claims.append(
+                Claim(
+                    f"Radial AVR against training σ: significant fall at {nf}, rise at {nr}, no significant trend at "
+                    f"{len(vs) - nf - nr} of {len(vs)} downsampling points (Spearman ρ, permutation p, Holm, "
+                    f"α = {fmt_num(ctx.alpha)}).",
+                    Verdict(nf + nr > 0, 0),
+                )
+            )
     bp = paired[(paired["model"] == "blurpool") & paired["metric"].isin(["avr_radial", "avr_separable"])]
     avr_table = None
     cor_items: list[str] = []
@@ -1094,38 +1360,64 @@ def section_aliasing(src: Sources, ctx: Context) -> Section:
             v = judge(r.mean_diff, r.p_wilcoxon_holm, r.diff_ci_low, r.diff_ci_high, alpha=ctx.alpha)
             k = 0 if (v.significant and v.direction < 0) else 1 if (v.significant and v.direction > 0) else 2
             counts[r.metric][k] += 1
-            rows.append({
-                "point": r.point, "BlurPool layer": getattr(r, "layer", ""), "region": r.metric.replace("avr_", ""),
-                f"AVR {model_label(r.reference)}": fmt_num(r.mean_ref), "AVR BlurPool": fmt_num(r.mean_treat),
-                "Δ [95 % CI]": fmt_interval(r.mean_diff, r.diff_ci_low, r.diff_ci_high),
-                "relative": fmt_pct(r.rel_change), "p (Wilcoxon, Holm)": fmt_pval(r.p_wilcoxon_holm),
-                "verdict": ("lower" if v.direction < 0 else "higher") if v.significant else
-                           ("inconsistent" if v.conflict else "not significant"),
-            })
+            rows.append(
+                {
+                    "point": r.point,
+                    "BlurPool layer": getattr(r, "layer", ""),
+                    "region": r.metric.replace("avr_", ""),
+                    f"AVR {model_label(r.reference)}": fmt_num(r.mean_ref),
+                    "AVR BlurPool": fmt_num(r.mean_treat),
+                    "Δ [95 % CI]": fmt_interval(r.mean_diff, r.diff_ci_low, r.diff_ci_high),
+                    "relative": fmt_pct(r.rel_change),
+                    "p (Wilcoxon, Holm)": fmt_pval(r.p_wilcoxon_holm),
+                    "verdict": (
+                        ("lower" if v.direction < 0 else "higher")
+                        if v.significant
+                        else ("inconsistent" if v.conflict else "not significant")
+                    ),
+                }
+            )
         for metric, (lo, hi, ns) in counts.items():
             if lo + hi + ns:
-                claims.append(Claim(
-                    f"BlurPool vs {model_label(std)}, {metric.replace('avr_', '')} AVR: significantly lower at {lo}, "
-                    f"higher at {hi}, not significantly different at {ns} of {lo + hi + ns} matched downsampling points.",
-                    Verdict(lo + hi > 0, 0)))
+                claims.append(
+                    Claim(
+                        f"BlurPool vs {model_label(std)}, {metric.replace('avr_', '')} AVR: significantly lower at {lo}, "
+                        f"higher at {hi}, not significantly different at {ns} of {lo + hi + ns} matched downsampling points.",
+                        Verdict(lo + hi > 0, 0),
+                    )
+                )
         df, note = _fmt_table(pd.DataFrame(rows), ctx.max_rows)
-        avr_table = Table(df, "AVR at matched downsampling points, BlurPool vs the standard model (paired over "
-                                  f"images; bracket: {ci_name(level)}).", src.source(rel_p), note)
+        avr_table = Table(
+            df,
+            "AVR at matched downsampling points, BlurPool vs the standard model (paired over "
+            f"images; bracket: {ci_name(level)}).",
+            src.source(rel_p),
+            note,
+        )
     if src.has("aliasing/stats/correlation.tsv"):
-        cor = src.table("aliasing/stats/correlation.tsv", ["model", "point", "region", "pearson_r", "pearson_ci_low",
-                                                            "pearson_ci_high", "pearson_p_holm"])
+        cor = src.table(
+            "aliasing/stats/correlation.tsv",
+            ["model", "point", "region", "pearson_r", "pearson_ci_low", "pearson_ci_high", "pearson_p_holm"],
+        )
         sel = cor[(cor["model"] == std) & (cor["region"] == "radial")]
         if len(sel):
             items = []
             for r in sel.itertuples():
                 v = judge(r.pearson_r, r.pearson_p_holm, r.pearson_ci_low, r.pearson_ci_high, alpha=ctx.alpha)
                 word = ("positive" if v.direction > 0 else "negative") if v.significant else "no significant"
-                items.append(f"{r.point}: {word} correlation, r = {fmt_ci(r.pearson_r, r.pearson_ci_low, r.pearson_ci_high, level)}, "
-                             f"{fmt_p(r.pearson_p_holm, 'p (Holm)')}")
+                items.append(
+                    f"{r.point}: {word} correlation, r = {fmt_ci(r.pearson_r, r.pearson_ci_low, r.pearson_ci_high, level)}, "
+                    f"{fmt_p(r.pearson_p_holm, 'p (Holm)')}"
+                )
             n_sig = sum(1 for s in items if "no significant" not in s)
-            claims.append(Claim(f"Per-image AVR (radial) and SIS of the {model_label(std)} model correlate significantly "
-                                f"at {n_sig} of {len(items)} downsampling points (Pearson r, Holm-adjusted p and "
-                                f"{ci_name(level)} must agree).", Verdict(n_sig > 0, 0)))
+            claims.append(
+                Claim(
+                    f"Per-image AVR (radial) and SIS of the {model_label(std)} model correlate significantly "
+                    f"at {n_sig} of {len(items)} downsampling points (Pearson r, Holm-adjusted p and "
+                    f"{ci_name(level)} must agree).",
+                    Verdict(n_sig > 0, 0),
+                )
+            )
             cor_items = items
     sec.add(Bullets([c.text for c in claims]))
     sec.add(avr_table)
@@ -1136,9 +1428,18 @@ def section_aliasing(src: Sources, ctx: Context) -> Section:
         t = src.table("aliasing/timing.tsv", ["model", "forward_ms_per_image", "forward_ratio_to_reference", "device"])
         r = _row(t, model="blurpool")
         if r is not None:
-            sec.para(f"Cost: one BlurPool forward pass took {fmt_num(r['forward_ratio_to_reference'])}× the time of the "
-                     f"standard model's ({fmt_num(r['forward_ms_per_image'])} ms per image on {r['device']}; median of "
-                     f"interleaved wall-clock rounds, not a statistical estimate).")
+            # on a CPU shared with other jobs the wall clock measures the neighbours: prefer process CPU time
+            cpu = str(r["device"]).startswith("cpu") and _float(r.get("forward_ratio_to_reference_cpu")) is not None
+            ratio, ms, clock = (
+                (r["forward_ratio_to_reference_cpu"], r.get("forward_cpu_ms_per_image"), "CPU time of the process")
+                if cpu
+                else (r["forward_ratio_to_reference"], r["forward_ms_per_image"], "wall clock")
+            )
+            sec.para(
+                f"Cost: one BlurPool forward pass took {fmt_num(ratio)}× the time of the standard model's "
+                f"({fmt_num(ms)} ms per image on {r['device']}, {clock}; median of interleaved timing rounds, "
+                "a measurement, not a statistical estimate)."
+            )
     return sec
 
 
@@ -1150,8 +1451,21 @@ def section_bands(src: Sources, ctx: Context) -> Section:
     rel = "bands/band_summary.tsv"
     if not src.has(rel):
         return _not_run(sec, "bands", src.source(rel))
-    summ = src.table(rel, ["model", "layer", "band", "kind", "head", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
-                           "chance_accuracy", "n_freqs"])
+    summ = src.table(
+        rel,
+        [
+            "model",
+            "layer",
+            "band",
+            "kind",
+            "head",
+            "accuracy",
+            "accuracy_ci_low",
+            "accuracy_ci_high",
+            "chance_accuracy",
+            "n_freqs",
+        ],
+    )
     bcfg = ctx.config.get("bands", {})
     names = [str(b) for b in bcfg.get("names", [])] or list(summ.loc[summ["kind"] == "band", "band"].unique())
     edges = bcfg.get("edges", [])
@@ -1159,19 +1473,37 @@ def section_bands(src: Sources, ctx: Context) -> Section:
     band_list = ", ".join("%s: [%s, %s)" % (n, fmt_num(a), fmt_num(b)) for n, a, b in zip(names, edges, edges[1:]))
     sec.para(
         "Each layer's output is Fourier-transformed per image and channel, one radial band is kept "
-        + (f"({band_list} in normalised radius, 1 = Nyquist of the feature map) "
-           if len(edges) == len(names) + 1 else "")
+        + (
+            f"({band_list} in normalised radius, 1 = Nyquist of the feature map) "
+            if len(edges) == len(names) + 1
+            else ""
+        )
         + "and the forward pass continues. Heads: `own` = the model's remaining layers; `mlp` = an MLP trained on the "
-          f"layer's unmodified features. Accuracy with {ci_name(level)}s of an image bootstrap; controls: `unmodified`, "
-          "`union` (FFT round trip through all bands, must equal unmodified) and `empty` (all-zero map, chance)."
+        f"layer's unmodified features. Accuracy with {ci_name(level)}s of an image bootstrap; controls: `unmodified`, "
+        "`union` (FFT round trip through all bands, must equal unmodified) and `empty` (all-zero map, chance)."
     )
-    sec.add(src.figure("figures/bands_accuracy.png", "Accuracy per layer × band",
-                       "Accuracy when only one band of a layer's feature map is kept; one panel column per model, one row per head; "
-                       "empty bands hatched."))
-    sec.add(src.figure("figures/bands_gt_rank.png", "Ground-truth rank per layer × band",
-                       "Mean rank of the true class (1 = best) when only one band is kept."))
-    sec.add(src.figure("figures/bands_shift.png", "Band centroid against training σ",
-                       "Accuracy-weighted centroid of the informative bands (normalised radius) per layer and head, with CIs."))
+    sec.add(
+        src.figure(
+            "figures/bands_accuracy.png",
+            "Accuracy per layer × band",
+            "Accuracy when only one band of a layer's feature map is kept; one panel column per model, one row per head; "
+            "empty bands hatched.",
+        )
+    )
+    sec.add(
+        src.figure(
+            "figures/bands_gt_rank.png",
+            "Ground-truth rank per layer × band",
+            "Mean rank of the true class (1 = best) when only one band is kept.",
+        )
+    )
+    sec.add(
+        src.figure(
+            "figures/bands_shift.png",
+            "Band centroid against training σ",
+            "Accuracy-weighted centroid of the informative bands (normalised radius) per layer and head, with CIs.",
+        )
+    )
     claims: list[Claim] = []
     ref = str(bcfg.get("reference_model", "sigma0"))
     for layer in ctx.order_layers(summ["layer"].unique()):
@@ -1181,33 +1513,72 @@ def section_bands(src: Sources, ctx: Context) -> Section:
                 continue
             un = _row(s, band="unmodified")
             bands = s[s["kind"] == "band"]
-            above = [f"{b.band} ({fmt_interval(b.accuracy, b.accuracy_ci_low, b.accuracy_ci_high)})"
-                     for b in bands.itertuples()
-                     if judge(b.accuracy, None, b.accuracy_ci_low, b.accuracy_ci_high, null=float(b.chance_accuracy)).significant
-                     and float(b.accuracy) > float(b.chance_accuracy)]
+            above = [
+                f"{b.band} ({fmt_interval(b.accuracy, b.accuracy_ci_low, b.accuracy_ci_high)})"
+                for b in bands.itertuples()
+                if judge(
+                    b.accuracy, None, b.accuracy_ci_low, b.accuracy_ci_high, null=float(b.chance_accuracy)
+                ).significant
+                and float(b.accuracy) > float(b.chance_accuracy)
+            ]
             chance = float(s["chance_accuracy"].iloc[0])
-            text = (f"{model_label(ref)}, {layer_label(layer)}, {head} head: unmodified accuracy "
-                    f"{fmt_ci(un['accuracy'], un['accuracy_ci_low'], un['accuracy_ci_high'], level) if un is not None else 'n/a'}; "
-                    + (f"bands above chance ({fmt_num(chance)}) on their own: {', '.join(above)}."
-                       if above else f"no single band is above chance ({fmt_num(chance)}) on its own."))
+            text = (
+                f"{model_label(ref)}, {layer_label(layer)}, {head} head: unmodified accuracy "
+                f"{fmt_ci(un['accuracy'], un['accuracy_ci_low'], un['accuracy_ci_high'], level) if un is not None else 'n/a'}; "
+                + (
+                    f"bands above chance ({fmt_num(chance)}) on their own: {', '.join(above)}."
+                    if above
+                    else f"no single band is above chance ({fmt_num(chance)}) on its own."
+                )
+            )
             claims.append(Claim(text, Verdict(bool(above), 0)))
     if src.has("bands/band_trend.tsv"):
-        tr = src.table("bands/band_trend.tsv", ["layer", "head", "statistic", "spearman_rho", "rho_ci_low", "rho_ci_high"])
+        tr = src.table(
+            "bands/band_trend.tsv", ["layer", "head", "statistic", "spearman_rho", "rho_ci_low", "rho_ci_high"]
+        )
+        undefined = []
         for r in tr.itertuples():
             what = {"centroid_acc": "accuracy centroid", "centroid_rank": "rank centroid"}.get(r.statistic, r.statistic)
-            c = trend_sentence(f"in {layer_label(r.layer)} ({r.head} head), the {what} of the informative bands", r.spearman_rho,
-                               None, r.rho_ci_low, r.rho_ci_high, alpha=ctx.alpha, level=level,
-                               falls="falls (information moves to lower bands)",
-                               rises="rises (information moves to higher bands)",
-                               details=(f"; defined in {fmt_num(100 * float(r.boot_defined), 2)} % of the resamples"
-                                        if _float(getattr(r, "boot_defined", None)) is not None and float(r.boot_defined) < 1 else ""))
+            if _float(r.spearman_rho) is None:
+                bd = _float(getattr(r, "boot_defined", None))
+                undefined.append(
+                    f"{layer_label(r.layer)} {r.head} head {what}"
+                    + (f" (defined in {fmt_num(100 * bd, 2)} % of the resamples)" if bd is not None else "")
+                )
+                continue
+            c = trend_sentence(
+                f"in {layer_label(r.layer)} ({r.head} head), the {what} of the informative bands",
+                r.spearman_rho,
+                None,
+                r.rho_ci_low,
+                r.rho_ci_high,
+                alpha=ctx.alpha,
+                level=level,
+                falls="falls (information moves to lower bands)",
+                rises="rises (information moves to higher bands)",
+                details=(
+                    f"; defined in {fmt_num(100 * float(r.boot_defined), 2)} % of the resamples"
+                    if _float(getattr(r, "boot_defined", None)) is not None and float(r.boot_defined) < 1
+                    else ""
+                ),
+            )
             claims.append(c)
             if c.verdict.significant:
                 sec.headlines.append(c.text)
+        if undefined:
+            claims.append(
+                Claim(
+                    "No trend estimate over training σ (Spearman ρ undefined: no band above chance, or "
+                    "too few models with a defined centroid) for: " + "; ".join(undefined) + ".",
+                    Verdict(None, 0),
+                )
+            )
         if not sec.headlines:
             n = len(tr)
-            sec.headlines.append(f"No band-centroid trend over training σ is significant (0 of {n} layer × head × "
-                                 f"centroid tests have a {ci_name(level)} of ρ excluding 0).")
+            sec.headlines.append(
+                f"No band-centroid trend over training σ is significant (0 of {n} layer × head × "
+                f"centroid tests have a {ci_name(level)} of ρ excluding 0)."
+            )
     sec.add(Bullets([c.text for c in claims]))
     rows = []
     b = summ[summ["kind"].isin(["band"]) | (summ["band"] == "unmodified")]
@@ -1215,16 +1586,31 @@ def section_bands(src: Sources, ctx: Context) -> Section:
         row = {"model": model, "layer": layer, "head": head}
         for band in ["unmodified", *names]:
             x = _row(g, band=band)
-            row[band] = ("∅" if x is not None and band != "unmodified" and _float(x["n_freqs"]) == 0 else
-                         fmt_interval(x["accuracy"], x["accuracy_ci_low"], x["accuracy_ci_high"]) if x is not None else "n/a")
+            row[band] = (
+                "∅"
+                if x is not None and band != "unmodified" and _float(x["n_freqs"]) == 0
+                else (
+                    fmt_interval(x["accuracy"], x["accuracy_ci_low"], x["accuracy_ci_high"]) if x is not None else "n/a"
+                )
+            )
         rows.append(row)
     df = pd.DataFrame(rows)
     if len(df):
-        df = df.assign(_k=df["model"].map(model_sort_key), _l=df["layer"].map(lambda x: ctx.order_layers(summ["layer"].unique()).index(x)))
+        df = df.assign(
+            _k=df["model"].map(model_sort_key),
+            _l=df["layer"].map(lambda x: ctx.order_layers(summ["layer"].unique()).index(x)),
+        )
         df = df.sort_values(["_l", "head", "_k"]).drop(columns=["_k", "_l"])
     df, note = _fmt_table(df, ctx.max_rows)
-    sec.add(Table(df, f"Accuracy with one band kept (bracket: {ci_name(level)}; ∅ = the band holds no frequency "
-                      "at this map size).", src.source(rel), note))
+    sec.add(
+        Table(
+            df,
+            f"Accuracy with one band kept (bracket: {ci_name(level)}; ∅ = the band holds no frequency "
+            "at this map size).",
+            src.source(rel),
+            note,
+        )
+    )
     return sec
 
 
@@ -1245,9 +1631,24 @@ def section_frequency(src: Sources, ctx: Context) -> Section:
     rel = "frequency/summary.tsv"
     if not src.has(rel):
         return _not_run(sec, "frequency", src.source(rel))
-    summ = src.table(rel, ["model", "sigma", "f_rev_cpp", "f_rev_ci_low_cpp", "f_rev_ci_high_cpp", "f_rev_status",
-                           "f_half_cpp", "f_half_ci_low_cpp", "f_half_ci_high_cpp", "clean_acc", "corruption_acc",
-                           "corruption_acc_ci_low", "corruption_acc_ci_high"])
+    summ = src.table(
+        rel,
+        [
+            "model",
+            "sigma",
+            "f_rev_cpp",
+            "f_rev_ci_low_cpp",
+            "f_rev_ci_high_cpp",
+            "f_rev_status",
+            "f_half_cpp",
+            "f_half_ci_low_cpp",
+            "f_half_ci_high_cpp",
+            "clean_acc",
+            "corruption_acc",
+            "corruption_acc_ci_low",
+            "corruption_acc_ci_high",
+        ],
+    )
     level = ctx.level("frequency")
     fq = ctx.config.get("frequency", {})
     sec.para(
@@ -1262,10 +1663,22 @@ def section_frequency(src: Sources, ctx: Context) -> Section:
         "with a permutation p (unadjusted)."
     )
     for name, title, cap in (
-        ("frequency_preference", "Hybrid-image frequency preference", "p_low (solid) and p_high (dashed) against f_mix per model, ○ = f_rev; f_rev and f_0.5 against σ with CIs."),
+        (
+            "frequency_preference",
+            "Hybrid-image frequency preference",
+            "p_low (solid) and p_high (dashed) against f_mix per model, ○ = f_rev; f_rev and f_0.5 against σ with CIs.",
+        ),
         ("frequency_shape_bias", "Shape bias against training σ", "Shape bias on the cue-conflict images with CIs."),
-        ("frequency_corruption_vs_frev", "Corruption robustness against f_rev", "Mean corruption accuracy against f_rev (CIs on both axes); per-type accuracy against f_rev."),
-        ("frequency_corruption_heatmap", "Accuracy per corruption and severity", "Model × corruption type and model × severity accuracy."),
+        (
+            "frequency_corruption_vs_frev",
+            "Corruption robustness against f_rev",
+            "Mean corruption accuracy against f_rev (CIs on both axes); per-type accuracy against f_rev.",
+        ),
+        (
+            "frequency_corruption_heatmap",
+            "Accuracy per corruption and severity",
+            "Model × corruption type and model × severity accuracy.",
+        ),
     ):
         sec.add(src.figure(f"figures/{name}.png", title, cap))
     claims: list[Claim] = []
@@ -1286,20 +1699,45 @@ def section_frequency(src: Sources, ctx: Context) -> Section:
     base = _row(summ, model="sigma0")
     bp = _row(summ, model="blurpool")
     if base is not None and bp is not None:
-        claims.append(overlap_sentence("BlurPool", "f_0.5 (cycles/pixel)", model_label("sigma0"),
-                                       bp["f_half_cpp"], bp["f_half_ci_low_cpp"], bp["f_half_ci_high_cpp"],
-                                       base["f_half_cpp"], base["f_half_ci_low_cpp"], base["f_half_ci_high_cpp"], level=level))
-        claims.append(overlap_sentence("BlurPool", "mean accuracy under corruptions", model_label("sigma0"),
-                                       bp["corruption_acc"], bp["corruption_acc_ci_low"], bp["corruption_acc_ci_high"],
-                                       base["corruption_acc"], base["corruption_acc_ci_low"], base["corruption_acc_ci_high"],
-                                       level=level))
+        claims.append(
+            overlap_sentence(
+                "BlurPool",
+                "f_0.5 (cycles/pixel)",
+                model_label("sigma0"),
+                bp["f_half_cpp"],
+                bp["f_half_ci_low_cpp"],
+                bp["f_half_ci_high_cpp"],
+                base["f_half_cpp"],
+                base["f_half_ci_low_cpp"],
+                base["f_half_ci_high_cpp"],
+                level=level,
+            )
+        )
+        claims.append(
+            overlap_sentence(
+                "BlurPool",
+                "mean accuracy under corruptions",
+                model_label("sigma0"),
+                bp["corruption_acc"],
+                bp["corruption_acc_ci_low"],
+                bp["corruption_acc_ci_high"],
+                base["corruption_acc"],
+                base["corruption_acc_ci_low"],
+                base["corruption_acc_ci_high"],
+                level=level,
+            )
+        )
     status = summ["f_rev_status"].astype(str)
     odd = summ[status != "crossed"]
     if len(odd):
-        claims.append(Claim(
-            "f_rev is censored or undefined for " + ", ".join(
-                f"{model_label(r.model)} ({'low frequencies win from the first sweep point: f_rev is an upper bound' if r.f_rev_status == 'low_from_start' else 'the low-frequency image never wins: f_rev undefined' if r.f_rev_status == 'never' else r.f_rev_status})"
-                for r in odd.itertuples()) + ".", Verdict(None, 0)))
+        why = {
+            "low_from_start": "low frequencies win from the first sweep point: f_rev is an upper bound",
+            "never": "the low-frequency image never wins: f_rev undefined",
+        }
+        listed = ", ".join(
+            f"{model_label(r.model)} ({why.get(r.f_rev_status, r.f_rev_status)})" for r in odd.itertuples()
+        )
+        claims.append(Claim(f"f_rev is censored or undefined for {listed}.", Verdict(None, 0)))
     sec.add(Bullets([c.text for c in claims]))
     rows = []
     has_shape = "shape_bias" in summ.columns
@@ -1311,13 +1749,17 @@ def section_frequency(src: Sources, ctx: Context) -> Section:
             "f_rev status": str(r["f_rev_status"]),
             "f_0.5 (cycles/px)": fmt_interval(r["f_half_cpp"], r["f_half_ci_low_cpp"], r["f_half_ci_high_cpp"]),
             "clean accuracy": fmt_num(r["clean_acc"]),
-            "corruption accuracy": fmt_interval(r["corruption_acc"], r["corruption_acc_ci_low"], r["corruption_acc_ci_high"]),
+            "corruption accuracy": fmt_interval(
+                r["corruption_acc"], r["corruption_acc_ci_low"], r["corruption_acc_ci_high"]
+            ),
         }
         if has_shape:
             row["shape bias"] = fmt_interval(r["shape_bias"], r.get("shape_bias_ci_low"), r.get("shape_bias_ci_high"))
         rows.append(row)
     df, note = _fmt_table(pd.DataFrame(rows), ctx.max_rows)
-    sec.add(Table(df, f"Frequency preference and robustness per model (bracket: {ci_name(level)}).", src.source(rel), note))
+    sec.add(
+        Table(df, f"Frequency preference and robustness per model (bracket: {ci_name(level)}).", src.source(rel), note)
+    )
     return sec
 
 
@@ -1331,8 +1773,11 @@ SALIENCY_COMPARISONS = {
 }
 
 
-SALIENCY_METRICS = {"nn_distance": "nearest-neighbour focus distance", "rank_distance": "rank-matched focus distance",
-                    "iou": "focus IoU"}
+SALIENCY_METRICS = {
+    "nn_distance": "nearest-neighbour focus distance",
+    "rank_distance": "rank-matched focus distance",
+    "iou": "focus IoU",
+}
 
 
 def section_saliency(src: Sources, ctx: Context) -> Section:
@@ -1340,25 +1785,45 @@ def section_saliency(src: Sources, ctx: Context) -> Section:
     stats_rel = next(iter(src.glob("saliency/*stats*.tsv")), None)
     if stats_rel is None:
         return _not_run(sec, "saliency", src.source("saliency/stats.tsv"))
-    st = src.table(stats_rel, ["test", "comparison", "reference", "metric", "mean", "mean_reference", "mean_diff",
-                               "ci_low", "ci_high", "p_holm"])
+    st = src.table(
+        stats_rel,
+        [
+            "test",
+            "comparison",
+            "reference",
+            "metric",
+            "mean",
+            "mean_reference",
+            "mean_diff",
+            "ci_low",
+            "ci_high",
+            "p_holm",
+        ],
+    )
     sal = ctx.config.get("saliency", {})
     sec.para(
-        "SmoothGrad maps of the naive (σ = 0) and the expert (blur-trained) model on clear and blurred inputs; focus = "
+        f"SmoothGrad maps of the naive (σ = 0) and the expert (blur-trained, σ = {fmt_num(sal.get('expert_sigma'))}) "
+        "model on clear and blurred inputs (blurred at the expert's σ); focus = "
         f"the top {fmt_num(sal.get('top_k_pixels'))} pixels. Focus distances are ≥ 0, so each is tested against the noise "
         "floor (the same model and input with two independent SmoothGrad noise seeds), paired over images, one-sided "
         "in the 'foci differ more' direction, Holm-adjusted over the whole table; mean differences with bootstrap "
         f"{ci_name(0.95)}s."
     )
     known = {
-        "saliency_overlays": ("SmoothGrad saliency, naive vs expert",
-                              "Columns: naive clear, naive blurred, expert clear, expert blurred; saliency map of one "
-                              "noise seed, cyan circles = focus pixels."),
-        "saliency_distances": ("Focus distances against the noise floor",
-                               "Per metric and comparison: grey lines from each image's noise floor to its value; "
-                               "black = means with the bootstrap CI of the difference; Holm p above."),
-        "saliency_activations": ("Activation maps, naive vs expert",
-                                 "Channel-mean and selected channel activations per layer for clear and blurred inputs."),
+        "saliency_overlays": (
+            "SmoothGrad saliency, naive vs expert",
+            "Columns: naive clear, naive blurred, expert clear, expert blurred; saliency map of one "
+            "noise seed, cyan circles = focus pixels.",
+        ),
+        "saliency_distances": (
+            "Focus distances against the noise floor",
+            "Per metric and comparison: grey lines from each image's noise floor to its value; "
+            "black = means with the bootstrap CI of the difference; Holm p above.",
+        ),
+        "saliency_activations": (
+            "Activation maps, naive vs expert",
+            "Channel-mean and selected channel activations per layer for clear and blurred inputs.",
+        ),
     }
     figs = src.glob("figures/saliency*.png")
     for fig in sorted(figs, key=lambda f: (list(known).index(Path(f).stem) if Path(f).stem in known else 99, f)):
@@ -1374,27 +1839,55 @@ def section_saliency(src: Sources, ctx: Context) -> Section:
         alt = str(getattr(r, "alternative", "greater"))
         # one-sided tests: "the foci differ more" is the tested direction (larger distance, smaller IoU)
         more = bool(v.significant) and ((v.direction > 0) == (alt != "less"))
-        stats = (f"{fmt_num(r.mean)} vs {fmt_num(r.mean_reference)}{u}; Δ = {fmt_ci(r.mean_diff, r.ci_low, r.ci_high)}; "
-                 f"{fmt_p(r.p_holm, 'p (Holm)')}")
+        stats = (
+            f"{fmt_num(r.mean)} vs {fmt_num(r.mean_reference)}{u}; Δ = {fmt_ci(r.mean_diff, r.ci_low, r.ci_high)}; "
+            f"{fmt_p(r.p_holm, 'p (Holm)')}"
+        )
         metric = SALIENCY_METRICS.get(r.metric, r.metric.replace("_", " "))
         if r.reference == "noise_floor":
-            verdict = "the foci differ more than the noise floor" if more else "not significantly different from the noise floor"
+            verdict = (
+                "the foci differ more than the noise floor"
+                if more
+                else "not significantly different from the noise floor"
+            )
             text = f"{capitalize(comp)}, {metric}: {verdict} ({stats})."
         else:
             ref = SALIENCY_COMPARISONS.get(r.reference, r.reference)
-            verdict = ("the classifier effect exceeds the " if more else "the classifier effect does not significantly exceed the ")
+            verdict = (
+                "the classifier effect exceeds the "
+                if more
+                else "the classifier effect does not significantly exceed the "
+            )
             text = f"{capitalize(metric)}: {verdict}{ref} (excess over the noise floor: {stats})."
         claims.append(Claim(text, v))
-        rows.append({"test": r.test, "comparison": r.comparison, "reference": r.reference, "metric": r.metric,
-                     "mean": fmt_num(r.mean), "reference mean": fmt_num(r.mean_reference),
-                     "Δ [95 % CI]": fmt_interval(r.mean_diff, r.ci_low, r.ci_high), "p (Holm)": fmt_pval(r.p_holm),
-                     "verdict": "differ more" if more else "not significant"})
+        rows.append(
+            {
+                "test": r.test,
+                "comparison": r.comparison,
+                "reference": r.reference,
+                "metric": r.metric,
+                "mean": fmt_num(r.mean),
+                "reference mean": fmt_num(r.mean_reference),
+                "Δ [95 % CI]": fmt_interval(r.mean_diff, r.ci_low, r.ci_high),
+                "p (Holm)": fmt_pval(r.p_holm),
+                "verdict": "differ more" if more else "not significant",
+            }
+        )
     sec.add(Bullets([c.text for c in claims]))
+    sec.para(
+        "Before reading the classifier effect as 'the expert attends to other parts of the object', look at the "
+        "overlays and at the caveats in `docs/saliency.md` (focus in the image corner of barely trained networks)."
+    )
     n_more = sum(1 for r in rows if r["verdict"] == "differ more")
-    sec.headlines.append(f"{n_more} of {len(rows)} focus-distance tests are significant after Holm adjustment "
-                         f"(α = {fmt_num(ctx.alpha)}).")
-    sec.headlines += [c.text for c, r in zip(claims, st.itertuples())
-                      if str(r.test).startswith("classifier_vs_input") and r.metric == str(st["metric"].iloc[0])]
+    sec.headlines.append(
+        f"{n_more} of {len(rows)} focus-distance tests are significant after Holm adjustment "
+        f"(α = {fmt_num(ctx.alpha)})."
+    )
+    sec.headlines += [
+        c.text
+        for c, r in zip(claims, st.itertuples())
+        if str(r.test).startswith("classifier_vs_input") and r.metric == str(st["metric"].iloc[0])
+    ]
     df, note = _fmt_table(pd.DataFrame(rows), ctx.max_rows)
     sec.add(Table(df, "Focus-distance tests (paired over images).", src.source(stats_rel), note))
     return sec
@@ -1429,53 +1922,110 @@ def section_methods(config: dict, alpha: float = 0.05) -> Section:
     ds = _get(config, "dataset", {})
     if ds.get("kind") == "embedded":
         e = ds.get("embedded", {})
-        data = (f"embedded procedural dataset, {g('dataset.embedded.n_classes')} classes, "
-                f"{g('dataset.embedded.n_train')}/{g('dataset.embedded.n_val')}/{g('dataset.embedded.n_test')} "
-                f"train/val/test images, {g('dataset.embedded.n_cue_conflict')} cue-conflict images, "
-                f"generator seed {e.get('seed', 'n/a')}")
+        data = (
+            f"embedded procedural dataset, {g('dataset.embedded.n_classes')} classes, "
+            f"{g('dataset.embedded.n_train')}/{g('dataset.embedded.n_val')}/{g('dataset.embedded.n_test')} "
+            f"train/val/test images, {g('dataset.embedded.n_cue_conflict')} cue-conflict images, "
+            f"generator seed {e.get('seed', 'n/a')}"
+        )
     else:
         data = f"ImageFolder at `{g('dataset.root')}`"
-    sec.para("All values below are read from the resolved configuration of this run "
-             "(`results/pipeline_info/config.yaml`).")
+    sec.para(
+        "All values below are read from the resolved configuration of this run "
+        "(`results/pipeline_info/config.yaml`)."
+    )
     items = [
         ("Data", f"{data}; image size {g('dataset.image_size')} px."),
-        ("Model", f"{g('model.arch')}" + (f", widths {g('model.widths')}" if _get(config, 'model.widths', None) else "")
-         + (f", starting checkpoint `{g('model.weights')}`" if _get(config, 'model.weights', None) else "") + "."),
-        ("Training blur", f"σ ∈ {{{g('sigmas')}}} px at 224 px, scaled to the image size (σ_px = σ · "
-                          f"{g('dataset.image_size')}/224); plus a BlurPool model trained at σ = 0."),
-        ("Training", f"mode {g('training.mode')} (fine-tune from: {g('training.finetune_from')}), "
-                     f"{g('training.epochs')} baseline epochs, {g('training.finetune_epochs')} fine-tune epochs, "
-                     f"lr {g('training.lr')} / {g('training.finetune_lr')}, batch {g('training.batch_size')}, "
-                     f"seed {g('training.seed')}, training seeds {g('training.seeds')}."),
-        ("Analysis images", f"{g('analysis.n_images')} images of split `{g('analysis.split')}` (seed {g('analysis.seed')}); "
-                            f"layers {g('analysis.layers')}."),
-        ("Top-k and patches", f"k = {g('topk.k')} images per neuron, {g('topk.n_show')} patches shown, "
-                              f"{g('topk.neurons_per_layer')} neurons per layer; patch method {g('patches.method')} "
-                              f"(window {g('patches.window_224')} px at 224)."),
-        ("Baseline patches", f"{g('baseline.n_patches')} random patches from {g('baseline.n_images')} images "
-                             f"(seed {g('baseline.seed')})."),
-        ("Spectra and complexity", f"HF cutoff {g('spectra.hf_cutoff')} cycles/pixel; JPEG quality "
-                                   f"{g('spectra.jpeg_quality')}; Sobel threshold {g('spectra.edge_threshold')}; "
-                                   f"wavelet {g('spectra.wavelet')}, {g('spectra.wavelet_levels')} levels."),
-        ("Statistics", f"neuron-level bootstrap, {g('stats.bootstrap_iterations')} iterations, CI {g('stats.ci')}; "
-                       f"{g('stats.n_permutations')} permutations; seed {g('stats.seed')}."),
-        ("Aliasing", f"{g('aliasing.bootstrap_iterations')} bootstrap iterations, {g('aliasing.permutations')} "
-                     f"permutations, seed {g('aliasing.seed')}; standard model {g('aliasing.standard_model')}."),
-        ("Bands", f"bands {g('bands.names')} with edges {g('bands.edges')} (normalised radius); "
-                  f"{g('bands.bootstrap')} bootstrap iterations, seed {g('bands.seed')}."),
-        ("Frequency", f"{g('frequency.n_pairs')} hybrid pairs, {g('frequency.n_f_mix')} f_mix steps; PGD "
-                      f"{g('frequency.pgd_norm')} ε {g('frequency.pgd_eps')}, {g('frequency.pgd_steps')} steps on "
-                      f"{g('frequency.pgd_n_images')} images; corruptions {g('frequency.corruptions')} at severities "
-                      f"{g('frequency.severities')}; {g('frequency.bootstrap')} bootstrap iterations, seed {g('frequency.seed')}."),
+        (
+            "Model",
+            f"{g('model.arch')}"
+            + (f", widths {g('model.widths')}" if _get(config, "model.widths", None) else "")
+            + (f", starting checkpoint `{g('model.weights')}`" if _get(config, "model.weights", None) else "")
+            + ".",
+        ),
+        (
+            "Training blur",
+            f"σ ∈ {{{g('sigmas')}}} px at 224 px, scaled to the image size (σ_px = σ · "
+            f"{g('dataset.image_size')}/224); plus a BlurPool model trained at σ = 0.",
+        ),
+        (
+            "Training",
+            f"mode {g('training.mode')} (fine-tune from: {g('training.finetune_from')}), "
+            f"{g('training.epochs')} baseline epochs, {g('training.finetune_epochs')} fine-tune epochs, "
+            f"lr {g('training.lr')} / {g('training.finetune_lr')}, batch {g('training.batch_size')}, "
+            f"seed {g('training.seed')}, training seeds {g('training.seeds')}.",
+        ),
+        (
+            "Analysis images",
+            f"{g('analysis.n_images')} images of split `{g('analysis.split')}` (seed {g('analysis.seed')}); "
+            f"layers {g('analysis.layers')}.",
+        ),
+        (
+            "Top-k and patches",
+            f"k = {g('topk.k')} images per neuron, {g('topk.n_show')} patches shown, "
+            f"{g('topk.neurons_per_layer')} neurons per layer; patch method {g('patches.method')} "
+            f"(window {g('patches.window_224')} px at 224).",
+        ),
+        (
+            "Baseline patches",
+            f"{g('baseline.n_patches')} random patches from {g('baseline.n_images')} images "
+            f"(seed {g('baseline.seed')}).",
+        ),
+        (
+            "Spectra and complexity",
+            f"HF cutoff {g('spectra.hf_cutoff')} cycles/pixel; JPEG quality "
+            f"{g('spectra.jpeg_quality')}; Sobel threshold {g('spectra.edge_threshold')}; "
+            f"wavelet {g('spectra.wavelet')}, {g('spectra.wavelet_levels')} levels.",
+        ),
+        (
+            "Statistics",
+            f"neuron-level bootstrap, {g('stats.bootstrap_iterations')} iterations, CI {g('stats.ci')}; "
+            f"{g('stats.n_permutations')} permutations; seed {g('stats.seed')}.",
+        ),
+        (
+            "Aliasing",
+            f"{g('aliasing.bootstrap_iterations')} bootstrap iterations, {g('aliasing.permutations')} "
+            f"permutations, seed {g('aliasing.seed')}; standard model {g('aliasing.standard_model')}.",
+        ),
+        (
+            "Bands",
+            f"bands {g('bands.names')} with edges {g('bands.edges')} (normalised radius); "
+            f"{g('bands.bootstrap')} bootstrap iterations, seed {g('bands.seed')}.",
+        ),
+        (
+            "Frequency",
+            f"{g('frequency.n_pairs')} hybrid pairs, {g('frequency.n_f_mix')} f_mix steps; PGD "
+            f"{g('frequency.pgd_norm')} ε {g('frequency.pgd_eps')}, {g('frequency.pgd_steps')} steps on "
+            f"{g('frequency.pgd_n_images')} images; corruptions {g('frequency.corruptions')} at severities "
+            f"{g('frequency.severities')}; {g('frequency.bootstrap')} bootstrap iterations, seed {g('frequency.seed')}.",
+        ),
     ]
     sal = _get(config, "saliency", {})
     if sal:
         items.append(("Saliency", ", ".join(f"{k} {_fmt_value(v)}" for k, v in sal.items()) + "."))
-    items.append(("Reporting", f"significance level α = {fmt_num(alpha)}; a direction is stated only when the "
-                               "test (p < α) and the CI agree; otherwise the text says 'not significant'."))
-    sec.add(Table(pd.DataFrame([{"part": a, "settings": b} for a, b in items]), "Methods, from the resolved configuration."))
-    seeds = {k: _get(config, k, None) for k in ("dataset.embedded.seed", "training.seed", "analysis.seed", "baseline.seed",
-                                               "stats.seed", "aliasing.seed", "bands.seed", "frequency.seed")}
+    items.append(
+        (
+            "Reporting",
+            f"significance level α = {fmt_num(alpha)}; a direction is stated only when the "
+            "test (p < α) and the CI agree; otherwise the text says 'not significant'.",
+        )
+    )
+    sec.add(
+        Table(pd.DataFrame([{"part": a, "settings": b} for a, b in items]), "Methods, from the resolved configuration.")
+    )
+    seeds = {
+        k: _get(config, k, None)
+        for k in (
+            "dataset.embedded.seed",
+            "training.seed",
+            "analysis.seed",
+            "baseline.seed",
+            "stats.seed",
+            "aliasing.seed",
+            "bands.seed",
+            "frequency.seed",
+        )
+    }
     sec.para("Seeds: " + ", ".join(f"`{k}` = {v}" for k, v in seeds.items() if v is not None) + ".")
     return sec
 
@@ -1486,49 +2036,98 @@ def section_reproducibility(info_dir_files: dict[str, str], config: dict, max_ro
     git = parse_keyvalue(Path(info_dir_files["git"]).read_text()) if "git" in info_dir_files else {}
     items = []
     if git:
-        items.append(f"Code: git commit `{git.get('commit', 'n/a')}`"
-                     + (f" (branch `{git['branch']}`)" if git.get("branch") else "")
-                     + (", **with uncommitted changes**" if git.get("dirty") == "true" else
-                        ", no uncommitted changes" if git.get("dirty") == "false" else f", state: {git.get('dirty', 'unknown')}") + ".")
+        items.append(
+            f"Code: git commit `{git.get('commit', 'n/a')}`"
+            + (f" (branch `{git['branch']}`)" if git.get("branch") else "")
+            + (
+                ", **with uncommitted changes**"
+                if git.get("dirty") == "true"
+                else (
+                    ", no uncommitted changes"
+                    if git.get("dirty") == "false"
+                    else f", state: {git.get('dirty', 'unknown')}"
+                )
+            )
+            + "."
+        )
         if git.get("command_line"):
             items.append(f"Command line: `{git['command_line']}` (working directory `{git.get('workdir', 'n/a')}`).")
         if git.get("snakemake"):
             items.append(f"Snakemake {git['snakemake']}, Python {git.get('python', 'n/a')}, {git.get('platform', '')}.")
         if git.get("generated"):
             items.append(f"pipeline_info written {git['generated']}.")
-    items.append("Rerun: the same command line with `results/pipeline_info/config.yaml` as `--configfile` reproduces "
-                 "every table (every random choice takes its seed from the config).")
+    items.append(
+        "Rerun: the same command line with `results/pipeline_info/config.yaml` as `--configfile` reproduces "
+        "every table (every random choice takes its seed from the config)."
+    )
     sec.add(Bullets(items))
     if "versions" in info_dir_files:
         v = read_table(info_dir_files["versions"])
-        key = ["python", "platform", "snakemake", "torch", "torchvision", "timm", "antialiased-cnns", "numpy", "scipy",
-               "pandas", "pillow", "pywavelets", "matplotlib", "seaborn", "safetensors", "captum", "pyyaml", "cuda"]
+        key = [
+            "python",
+            "platform",
+            "snakemake",
+            "torch",
+            "torchvision",
+            "timm",
+            "antialiased-cnns",
+            "numpy",
+            "scipy",
+            "pandas",
+            "pillow",
+            "pywavelets",
+            "matplotlib",
+            "seaborn",
+            "safetensors",
+            "captum",
+            "pyyaml",
+            "cuda",
+        ]
         v["_k"] = v["name"].str.lower()
         sel = v[v["_k"].isin(key)].copy()
         sel["_o"] = sel["_k"].map(key.index)
         sel = sel.sort_values("_o")[["name", "version"]]
-        sec.add(Table(sel.reset_index(drop=True), f"Key package versions ({len(v)} packages in "
-                                                   "`results/pipeline_info/versions.tsv`).", "results/pipeline_info/versions.tsv"))
+        sec.add(
+            Table(
+                sel.reset_index(drop=True),
+                f"Key package versions ({len(v)} packages in " "`results/pipeline_info/versions.tsv`).",
+                "results/pipeline_info/versions.tsv",
+            )
+        )
     if "benchmarks" in info_dir_files:
         b = read_table(info_dir_files["benchmarks"])
         if len(b):
             per = per_rule_runtimes(b)
             total = float(b["s"].sum())
-            sec.para(f"Runtimes: {len(b)} jobs, {fmt_num(total)} s of job wall-clock time in total (from the "
-                     "`benchmark:` files; wall-clock on a shared machine, not statistical estimates).")
-            df = per.assign(**{
-                "total (s)": per["total_s"].map(fmt_num), "max (s)": per["max_s"].map(fmt_num),
-                "max RSS (MB)": per["max_rss_mb"].map(fmt_num), "share": (per["total_s"] / total).map(lambda x: f"{100 * x:.1f} %"),
-            })[["rule", "jobs", "total (s)", "max (s)", "max RSS (MB)", "share"]]
+            sec.para(
+                f"Runtimes: {len(b)} jobs, {fmt_num(total)} s of job wall-clock time in total (from the "
+                "`benchmark:` files; wall-clock on a shared machine, not statistical estimates)."
+            )
+            df = per.assign(
+                **{
+                    "total (s)": per["total_s"].map(fmt_num),
+                    "max (s)": per["max_s"].map(fmt_num),
+                    "max RSS (MB)": per["max_rss_mb"].map(fmt_num),
+                    "share": (per["total_s"] / total).map(lambda x: f"{100 * x:.1f} %"),
+                }
+            )[["rule", "jobs", "total (s)", "max (s)", "max RSS (MB)", "share"]]
             df, note = _fmt_table(df, max_rows)
-            sec.add(Table(df, "Per-rule runtimes (sum and maximum over the rule's jobs).",
-                          "results/pipeline_info/benchmarks.tsv", note))
+            sec.add(
+                Table(
+                    df,
+                    "Per-rule runtimes (sum and maximum over the rule's jobs).",
+                    "results/pipeline_info/benchmarks.tsv",
+                    note,
+                )
+            )
     if "rulegraph" in info_dir_files:
         dot = Path(info_dir_files["rulegraph"]).read_text()
         rules = sorted(set(re.findall(r'label\s*=\s*"([^"]+)"', dot)))
         if rules:
-            sec.para(f"Rule graph: {len(rules)} rules ({', '.join(f'`{r}`' for r in rules)}); Graphviz source in "
-                     "`results/pipeline_info/rulegraph.dot`.")
+            sec.para(
+                f"Rule graph: {len(rules)} rules ({', '.join(f'`{r}`' for r in rules)}); Graphviz source in "
+                "`results/pipeline_info/rulegraph.dot`."
+            )
     return sec
 
 
@@ -1538,7 +2137,9 @@ def per_rule_runtimes(bench: pd.DataFrame) -> pd.DataFrame:
     b["s"] = pd.to_numeric(b["s"], errors="coerce")
     rss = pd.to_numeric(b["max_rss"], errors="coerce") if "max_rss" in b else pd.Series(np.nan, index=b.index)
     b["_rss"] = rss
-    out = b.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"), max_s=("s", "max"), max_rss_mb=("_rss", "max"))
+    out = b.groupby("rule").agg(
+        jobs=("s", "size"), total_s=("s", "sum"), max_s=("s", "max"), max_rss_mb=("_rss", "max")
+    )
     return out.sort_values("total_s", ascending=False).reset_index()
 
 
@@ -1546,29 +2147,41 @@ def section_sources(src: Sources) -> Section:
     sec = Section("appendix-sources", "Data sources")
     t = src.used_table()
     t = t.assign(rows=t["rows"].map(lambda x: "–" if _float(x) is None else str(int(x))))
-    sec.para("Every table and figure this report read. Numbers in the text are taken from these files; "
-             "`results/README.md` documents their columns and units.")
+    sec.para(
+        "Every table and figure this report read. Numbers in the text are taken from these files; "
+        "`results/README.md` documents their columns and units."
+    )
     sec.add(Table(t[["path", "kind", "rows"]], "Inputs of this report.", "results/report/sources.tsv"))
     return sec
 
 
 def section_glossary() -> Section:
     sec = Section("appendix-glossary", "Glossary")
-    sec.add(Bullets([
-        "**σ (training blur)**: standard deviation of the Gaussian blur applied to training images, in pixels at 224 px.",
-        "**CI**: percentile bootstrap confidence interval; brackets [a, b] in tables are CIs at the level stated in the caption.",
-        "**Spearman ρ**: rank correlation; here between training σ and a per-unit value; its p from a permutation test.",
-        "**Holm adjustment**: step-down correction of p-values for the number of tests in a table.",
-        "**Cohen's d**: standardised mean difference (pooled SD); 0.2 small, 0.5 medium, 0.8 large.",
-        "**HF power fraction**: power above the cutoff frequency over all non-DC power of a patch.",
-        "**AVR / SIS**: alias violation ratio / shift instability score (section on aliasing).",
-        "**f_rev / f_0.5**: hybrid-image reversal frequency / half-power frequency of adversarial perturbations, cycles/pixel.",
-    ]))
+    sec.add(
+        Bullets(
+            [
+                "**σ (training blur)**: standard deviation of the Gaussian blur applied to training images, in pixels at 224 px.",
+                "**CI**: percentile bootstrap confidence interval; brackets [a, b] in tables are CIs at the level stated in the caption.",
+                "**Spearman ρ**: rank correlation; here between training σ and a per-unit value; its p from a permutation test.",
+                "**Holm adjustment**: step-down correction of p-values for the number of tests in a table.",
+                "**Cohen's d**: standardised mean difference (pooled SD); 0.2 small, 0.5 medium, 0.8 large.",
+                "**HF power fraction**: power above the cutoff frequency over all non-DC power of a patch.",
+                "**AVR / SIS**: alias violation ratio / shift instability score (section on aliasing).",
+                "**f_rev / f_0.5**: hybrid-image reversal frequency / half-power frequency of adversarial perturbations, cycles/pixel.",
+            ]
+        )
+    )
     return sec
 
 
-SHORT_TITLES = {"models": "Accuracy", "statistics": "Preferred patches", "aliasing": "Aliasing and shift stability",
-                "bands": "Band interventions", "frequency": "Frequency preference", "saliency": "Saliency"}
+SHORT_TITLES = {
+    "models": "Accuracy",
+    "statistics": "Preferred patches",
+    "aliasing": "Aliasing and shift stability",
+    "bands": "Band interventions",
+    "frequency": "Frequency preference",
+    "saliency": "Saliency",
+}
 
 SECTION_BUILDERS: list[tuple[str, Callable[[Sources, Context], Section]]] = [
     ("models", section_models),
@@ -1583,12 +2196,17 @@ SECTION_BUILDERS: list[tuple[str, Callable[[Sources, Context], Section]]] = [
 ]
 
 
-def build_document(src: Sources, config: dict, info_files: dict[str, str], report_cfg: dict | None = None,
-                   generated: str | None = None) -> Document:
+def build_document(
+    src: Sources, config: dict, info_files: dict[str, str], report_cfg: dict | None = None, generated: str | None = None
+) -> Document:
     """All sections, the executive summary and the numbering."""
     rc = {**(config.get("report") or {}), **(report_cfg or {})}
-    ctx = Context(config=config, alpha=float(rc.get("alpha", 0.05)), max_rows=int(rc.get("max_table_rows", 60)),
-                  n_representative=int(rc.get("n_representative", 3)))
+    ctx = Context(
+        config=config,
+        alpha=float(rc.get("alpha", 0.05)),
+        max_rows=int(rc.get("max_table_rows", 60)),
+        n_representative=int(rc.get("n_representative", 3)),
+    )
     sections = [builder(src, ctx) for _, builder in SECTION_BUILDERS]
     sections.append(section_methods(config, ctx.alpha))
     sections.append(section_reproducibility(info_files, config, ctx.max_rows))
@@ -1601,8 +2219,10 @@ def build_document(src: Sources, config: dict, info_files: dict[str, str], repor
         generated=generated or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         sections=sections,
         summary=summary,
-        subtitle=(f"{len(ctx.sigmas)} training blur levels (σ = {', '.join(fmt_num(s) for s in ctx.sigmas)}) and a "
-                  f"BlurPool model; layers {', '.join(ctx.layers)}."),
+        subtitle=(
+            f"{len(ctx.sigmas)} training blur levels (σ = {', '.join(fmt_num(s) for s in ctx.sigmas)}) and a "
+            f"BlurPool model; layers {', '.join(ctx.layers)}."
+        ),
     )
     doc.number()
     return doc
@@ -1652,7 +2272,13 @@ _NUMERIC = re.compile(r"^[\s−\-+0-9.,e%×\[\]∞<>=n/a]+$")
 
 def _data_uri(path: str) -> str:
     ext = Path(path).suffix.lower().lstrip(".")
-    mime = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "svg": "image/svg+xml", "gif": "image/gif"}.get(ext)
+    mime = {
+        "png": "image/png",
+        "jpg": "image/jpeg",
+        "jpeg": "image/jpeg",
+        "svg": "image/svg+xml",
+        "gif": "image/gif",
+    }.get(ext)
     if mime is None:
         raise ReportInputError(f"report: cannot embed {path}: unknown image type {ext!r}")
     return f"data:{mime};base64,{base64.b64encode(Path(path).read_bytes()).decode('ascii')}"
@@ -1671,8 +2297,10 @@ def _html_table(t: Table) -> str:
         body.append(f"<tr>{''.join(cells)}</tr>")
     src = f' <span class="src">{html.escape(t.source)}</span>' if t.source else ""
     note = f'<div class="note">{_inline_html(t.note)}</div>' if t.note else ""
-    return (f'<div class="tablewrap"><table><caption>{_inline_html(t.caption)}{src}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}</div>")
+    return (
+        f'<div class="tablewrap"><table><caption>{_inline_html(t.caption)}{src}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}</div>"
+    )
 
 
 def _html_block(b: Any) -> str:
@@ -1684,9 +2312,11 @@ def _html_block(b: Any) -> str:
         return f"<h{b.level}>{_inline_html(b.text)}</h{b.level}>"
     if isinstance(b, Figure):
         cap = f" {_inline_html(b.caption)}" if b.caption else ""
-        return (f'<figure id="{b.anchor}"><img src="{_data_uri(b.path)}" alt="{html.escape(b.title)}" '
-                f'data-source="{html.escape(b.source)}"><figcaption><b>Figure {b.number}: {_inline_html(b.title)}.</b>'
-                f'{cap} <span class="src">{html.escape(b.source)}</span></figcaption></figure>')
+        return (
+            f'<figure id="{b.anchor}"><img src="{_data_uri(b.path)}" alt="{html.escape(b.title)}" '
+            f'data-source="{html.escape(b.source)}"><figcaption><b>Figure {b.number}: {_inline_html(b.title)}.</b>'
+            f'{cap} <span class="src">{html.escape(b.source)}</span></figcaption></figure>'
+        )
     if isinstance(b, Table):
         return _html_table(b)
     raise TypeError(f"unknown block {type(b).__name__}")
@@ -1694,22 +2324,29 @@ def _html_block(b: Any) -> str:
 
 def render_html(doc: Document) -> str:
     """One self-contained HTML page: inline CSS, figures as data: URIs, no scripts, no external URL."""
+    byline = f"By {html.escape(doc.author)} · " if doc.author else ""
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(doc.title)}</title>", f"<style>{_CSS}</style></head><body><main>",
+        f"<title>{html.escape(doc.title)}</title>",
+        f"<style>{_CSS}</style></head><body><main>",
         f'<header class="top"><h1>{_inline_html(doc.title)}</h1>',
         f'<div class="meta">{_inline_html(doc.subtitle)}</div>',
-        f'<div class="meta">{"By " + html.escape(doc.author) + " · " if doc.author else ""}generated {html.escape(doc.generated)} by blurscope</div></header>',
+        f'<div class="meta">{byline}generated {html.escape(doc.generated)} by blurscope</div></header>',
         '<nav class="toc"><b>Contents</b><ul>',
         '<li><a href="#summary">Executive summary</a></li><li><a href="#figures">List of figures</a></li>',
     ]
     parts += [f'<li><a href="#{s.key}">{s.number}. {_inline_html(s.title)}</a></li>' for s in doc.sections]
     parts.append("</ul></nav>")
     parts.append('<section id="summary"><h2>Executive summary</h2>')
-    parts.append("<p>Generated from the result tables of this run; every direction word follows from a test "
-                 "and its confidence interval (details and all caveats in the sections below).</p>")
-    parts.append('<ul class="summary">' + "".join(f"<li>{_inline_html(s)}</li>" for s in doc.summary) + "</ul></section>")
+    parts.append(
+        "<p>Generated from the result tables of this run; every direction word follows from a test "
+        "and its confidence interval (details and all caveats in the sections below).</p>"
+    )
+    parts.append(
+        '<ul class="summary">' + "".join(f"<li>{_inline_html(s)}</li>" for s in doc.summary) + "</ul></section>"
+    )
     parts.append('<section id="figures"><h2>List of figures</h2><ul class="figlist">')
     parts += [f'<li><a href="#{f.anchor}">Figure {f.number}</a>: {_inline_html(f.title)}</li>' for _, f in doc.figures]
     parts.append("</ul></section>")
@@ -1728,11 +2365,19 @@ def _md_cell(s: Any) -> str:
 
 def render_markdown(doc: Document, figure_base: str | os.PathLike) -> str:
     """Markdown twin of the HTML; figures linked relative to ``figure_base`` (the .md's folder)."""
-    out = [f"# {doc.title}", "", f"*{doc.subtitle}*", "",
-           f"*{'By ' + doc.author + ' · ' if doc.author else ''}generated {doc.generated} by blurscope*", "",
-           "## Executive summary", "",
-           "Generated from the result tables of this run; every direction word follows from a test and its "
-           "confidence interval.", ""]
+    out = [
+        f"# {doc.title}",
+        "",
+        f"*{doc.subtitle}*",
+        "",
+        f"*{'By ' + doc.author + ' · ' if doc.author else ''}generated {doc.generated} by blurscope*",
+        "",
+        "## Executive summary",
+        "",
+        "Generated from the result tables of this run; every direction word follows from a test and its "
+        "confidence interval.",
+        "",
+    ]
     out += [f"- {s}" for s in doc.summary] + ["", "## List of figures", ""]
     out += [f"- Figure {f.number}: {f.title}" for _, f in doc.figures] + [""]
     for s in doc.sections:
@@ -1746,13 +2391,22 @@ def render_markdown(doc: Document, figure_base: str | os.PathLike) -> str:
                 out += [f"{'#' * b.level} {b.text}", ""]
             elif isinstance(b, Figure):
                 rel = os.path.relpath(b.path, figure_base).replace(os.sep, "/")
-                out += [f"**Figure {b.number}: {b.title}.**", "", f"![{b.title}]({rel})", "",
-                        f"*{b.caption}* `{b.source}`" if b.caption else f"`{b.source}`", ""]
+                out += [
+                    f"**Figure {b.number}: {b.title}.**",
+                    "",
+                    f"![{b.title}]({rel})",
+                    "",
+                    f"*{b.caption}* `{b.source}`" if b.caption else f"`{b.source}`",
+                    "",
+                ]
             elif isinstance(b, Table):
                 cols = [str(c) for c in b.df.columns]
-                out += [f"*{b.caption}*" + (f" `{b.source}`" if b.source else ""), "",
-                        "| " + " | ".join(_md_cell(c) for c in cols) + " |",
-                        "|" + "|".join("---" for _ in cols) + "|"]
+                out += [
+                    f"*{b.caption}*" + (f" `{b.source}`" if b.source else ""),
+                    "",
+                    "| " + " | ".join(_md_cell(c) for c in cols) + " |",
+                    "|" + "|".join("---" for _ in cols) + "|",
+                ]
                 out += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in b.df.itertuples(index=False)]
                 out += ([f"", f"*{b.note}*"] if b.note else []) + [""]
     return "\n".join(out) + "\n"
@@ -1795,9 +2449,15 @@ def git_state(repo: str | os.PathLike) -> dict[str, str]:
 
     Not a git repository, or git missing → ``commit: unknown`` and the reason.
     """
+
     def run(*args: str) -> str:
-        return subprocess.run(["git", "--no-optional-locks", "-C", str(repo), *args], capture_output=True, text=True,
-                              timeout=30, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "--no-optional-locks", "-C", str(repo), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
 
     try:
         top = run("rev-parse", "--show-toplevel")
@@ -1824,25 +2484,42 @@ def git_state(repo: str | os.PathLike) -> dict[str, str]:
     return out
 
 
-BENCHMARK_COLUMNS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load",
-                     "cpu_time"]
+BENCHMARK_COLUMNS = [
+    "s",
+    "h:m:s",
+    "max_rss",
+    "max_vms",
+    "max_uss",
+    "max_pss",
+    "io_in",
+    "io_out",
+    "mean_load",
+    "cpu_time",
+]
 
 
-def aggregate_benchmarks(bench_dir: str | os.PathLike, keep: Iterable[str] | None = None) -> pd.DataFrame:
+def aggregate_benchmarks(
+    bench_dir: str | os.PathLike, keep: Iterable[str] | None = None, exclude_rules: Iterable[str] = ()
+) -> pd.DataFrame:
     """One row per ``benchmark:`` file below ``bench_dir`` (``<rule>/<wildcards>.tsv``).
 
     Columns: ``rule wildcards file repeat`` then Snakemake's benchmark columns.
     ``keep``: only these files (paths relative to ``bench_dir``'s parent or
     absolute), e.g. the benchmark files of the jobs of the current DAG, so
     files left over from another configuration are not counted.
+    ``exclude_rules``: rules left out (``pipeline_info`` and ``report`` run after
+    the aggregation: their files, if any, are those of an earlier run).
     """
     bench_dir = Path(bench_dir)
     keep_set = None if keep is None else {os.path.normpath(os.path.abspath(k)) for k in keep}
+    exclude = set(exclude_rules)
     frames = []
     for f in sorted(bench_dir.rglob("*.tsv")):
         if keep_set is not None and os.path.normpath(os.path.abspath(f)) not in keep_set:
             continue
         rel = f.relative_to(bench_dir)
+        if rel.parts[0] in exclude:
+            continue
         try:
             df = pd.read_csv(f, sep="\t")
         except (pd.errors.EmptyDataError, pd.errors.ParserError):

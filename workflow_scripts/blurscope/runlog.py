@@ -24,12 +24,10 @@ def start(log_path: str | os.PathLike | None, threads: int = 1, name: str = LOGG
     threads = max(1, int(threads))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:  # analysis env without torch
-        pass
+    # torch reads OMP_NUM_THREADS when it is first imported; if a script imported
+    # it already, set the count directly. Numpy-only jobs never pay torch's import.
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
