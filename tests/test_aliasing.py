@@ -476,3 +476,24 @@ def test_shift_metrics_chunked_forward_matches_one_batch(chunks):
             np.testing.assert_allclose(many["avr"][p.name][r].numpy(), one["avr"][p.name][r].numpy(), rtol=1e-5)
     with pytest.raises(ValueError, match="chunks"):
         A.shift_metrics(model, x, pts, chunks=6)
+
+
+@pytest.mark.parametrize("h,w,stride", [(32, 32, 2), (15, 17, 2), (16, 9, 3), (7, 7, 2), (1, 5, 2), (8, 8, 1), (4, 4, 2)])
+def test_dft_and_fft_evaluations_agree(h, w, stride):
+    fm = torch.randn(3, 5, h, w, dtype=torch.float64) + 0.3
+    dft = A.AvrKernel(method="dft")(fm, stride).numpy()
+    fft = A.AvrKernel(method="fft")(fm, stride).numpy()
+    np.testing.assert_allclose(dft, fft, rtol=1e-9, atol=1e-12)
+    for i, region in enumerate(A.REGIONS):
+        np.testing.assert_allclose(dft[i], numpy_avr(fm.numpy(), stride, region), rtol=1e-9, atol=1e-12)
+    f32 = A.AvrKernel(method="dft")(fm.float(), stride).numpy()
+    np.testing.assert_allclose(f32, fft, atol=1e-5)
+
+
+def test_avr_channels_last_maps_give_the_same_numbers():
+    fm = torch.randn(2, 6, 12, 10, dtype=torch.float64)
+    cl = fm.contiguous(memory_format=torch.channels_last)
+    assert not cl.is_contiguous()
+    for method in ("dft", "fft"):
+        k = A.AvrKernel(method=method)
+        np.testing.assert_allclose(k(cl, 2).numpy(), k(fm, 2).numpy(), rtol=1e-12)

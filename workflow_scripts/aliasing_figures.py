@@ -6,7 +6,6 @@ Params: ``plots`` = config["plots"] (dpi, palette, font_size), ``scatter_models`
 (ids in input order, the standard model first).
 """
 
-
 from blurscope import plot_aliasing as P
 from blurscope import runlog
 from blurscope.io import read_tsv

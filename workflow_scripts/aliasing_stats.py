@@ -6,7 +6,6 @@ Params: ``cfg`` = config["aliasing"], ``models`` (ids in the order of the inputs
 ``standard`` (reference model id).
 """
 
-
 import pandas as pd
 
 from blurscope import aliasing, runlog

@@ -6,7 +6,6 @@ Inputs: ``models`` (.safetensors), ``images``. Output: ``table`` TSV.
 Params: ``cfg`` = config["aliasing"], ``models`` (ids).
 """
 
-
 import time
 
 import numpy as np

@@ -5,7 +5,6 @@ Output: ``table`` TSV (``source`` = ``direct`` or a model id; one row per
 source × layer × orientation × frequency). Params: ``cfg`` = config["aliasing"].
 """
 
-
 import pandas as pd
 
 from blurscope import aliasing, runlog

@@ -90,7 +90,8 @@ def snakemake(
     if cores is not None:
         cmd += ["--cores", str(cores)]
     if configfile:
-        cmd += ["--configfile", configfile]
+        # "=" form: --configfile takes several values and would swallow targets
+        cmd += [f"--configfile={configfile}"]
     cmd += list(args)
     e = env()
     if extra_env:
@@ -177,7 +178,7 @@ def reasons(proc_output: str) -> dict[str, set[str]]:
 
 def dry_run(workdir: Path, *args: str, **kw) -> dict[str, int]:
     """{rule: number of jobs} Snakemake would run now (``-n --quiet rules``)."""
-    proc = snakemake(workdir, "-n", "--quiet", "rules", *args, timeout=300, **kw)
+    proc = snakemake(workdir, "-n", "--quiet=rules", *args, timeout=300, **kw)
     if proc.returncode != 0:
         raise AssertionError(describe(proc))
     return job_counts(proc.stdout + proc.stderr)
@@ -287,7 +288,7 @@ def other_full_run() -> tuple[str, Path] | None:
 
 def _stats_of(work: Path) -> str:
     """Job-stats text of a complete run of ``work`` (forced dry run of everything)."""
-    proc = snakemake(work, "-n", "--quiet", "rules", "--forceall", timeout=300)
+    proc = snakemake(work, "-n", "--quiet=rules", "--forceall", timeout=300)
     return proc.stdout + proc.stderr
 
 

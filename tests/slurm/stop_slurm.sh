@@ -35,7 +35,7 @@ stop_pid() { # name pidfile
 
 # cancel what is left of test jobs while the controller still answers
 if [[ -s "$STATE/slurmctld.pid" ]] && kill -0 "$(cat "$STATE/slurmctld.pid")" 2>/dev/null; then
-    timeout 10 scancel --full --state=PENDING,RUNNING,SUSPENDED --user="$(id -un)" 2>/dev/null || true
+    timeout 10 scancel --user="$(id -un)" 2>/dev/null || true
 fi
 stop_pid slurmd "$STATE/slurmd.pid"
 stop_pid slurmctld "$STATE/slurmctld.pid"

@@ -55,7 +55,7 @@ def killed_and_resumed(tmp_path_factory, smoke_run):
     """Start a fresh smoke run, SIGKILL it while a training job runs, resume it."""
     work = sr.copy_workflow(tmp_path_factory.mktemp("killed") / "w")
     cmd = ["timeout", "-k", "20", str(sr.SMOKE_TIMEOUT_S), sr.SNAKEMAKE, "--cores", str(sr.CORES),
-           "--configfile", sr.SMOKE_CONFIG]
+           f"--configfile={sr.SMOKE_CONFIG}"]
     log = open(work / "first_attempt.log", "w")
     proc = subprocess.Popen(cmd, cwd=work, env=sr.env(), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -87,13 +87,17 @@ def killed_and_resumed(tmp_path_factory, smoke_run):
     leftovers = temp_leftovers(results)
     models_after_kill = sorted(p.name for p in models.glob("*"))
 
-    locked = sr.snakemake(work, "-n")  # a killed run leaves its lock behind
-    unlock = sr.snakemake(work, "--unlock", timeout=120)
-    assert unlock.returncode == 0, sr.describe(unlock)
-    # Resume up to the end of the train stage (all models + the accuracy
+    # rerun as a user would; a killed run may leave its lock: then --unlock
+    resume = sr.snakemake(work, "--rerun-incomplete", *RESUME_TARGETS)
+    out = resume.stdout + resume.stderr
+    locked = resume.returncode != 0 and "cannot be locked" in out
+    if locked:
+        unlock = sr.snakemake(work, "--unlock", timeout=120)
+        assert unlock.returncode == 0, sr.describe(unlock)
+        resume = sr.snakemake(work, "--rerun-incomplete", *RESUME_TARGETS)
+    # Resumed up to the end of the train stage (all models + the accuracy
     # matrix): byte-identical models make every downstream table identical
     # (test_two_full_runs_byte_identical), so the rest would only cost time.
-    resume = sr.snakemake(work, "--rerun-incomplete", *RESUME_TARGETS)
     assert resume.returncode == 0, sr.describe(resume)
     return {
         "work": work,
@@ -102,16 +106,17 @@ def killed_and_resumed(tmp_path_factory, smoke_run):
         "leftovers_after_kill": leftovers,
         "models_after_kill": models_after_kill,
         "locked": locked,
+        "lock_message": out if locked else "",
         "resume": resume,
     }
 
 
-def test_killed_run_leaves_lock_and_no_partial_model(killed_and_resumed):
+def test_killed_run_leaves_no_partial_model(killed_and_resumed):
     kr = killed_and_resumed
-    locked = kr["locked"]
-    assert locked.returncode != 0 and "locked" in (locked.stdout + locked.stderr).lower(), (
-        "a SIGKILLed run should leave its lock (so --unlock is needed): " + sr.describe(locked)
-    )
+    print(f"\nkilled during {kr['killed_in']}; models present after the kill: {kr['models_after_kill']}; "
+          f"lock left behind: {kr['locked']}")
+    if kr["locked"]:
+        assert "--unlock" in kr["lock_message"], "the lock error does not tell the user about --unlock"
     # every model file present after the kill is complete: weights + meta, loadable
     from blurscope.models import load_model
 
@@ -320,7 +325,7 @@ def run_until_expensive(work: Path, cfgfile: str, allowed: tuple[str, ...], time
     """Run the whole workflow; SIGKILL it as soon as an expensive job not in
     ``allowed`` starts (its log appears). Returns (rc, output, started, seconds)."""
     cmd = ["timeout", "-k", "10", str(int(timeout)), sr.SNAKEMAKE, "--cores", str(sr.CORES),
-           "--configfile", cfgfile]
+           f"--configfile={cfgfile}"]
     outfile = work / "bad_input_run.log"
     t0 = time.monotonic()
     with open(outfile, "w") as fh:
