@@ -9,7 +9,21 @@ from snakemake.utils import min_version, validate
 min_version("9.20")
 
 
-validate(config, workflow.source_path("../config/schema.yaml"))
+def _validate(cfg):
+    """Schema validation whose error names the offending key (e.g. 'training.epochs')."""
+    import jsonschema
+
+    try:
+        validate(cfg, workflow.source_path("../config/schema.yaml"))
+    except Exception as err:
+        e = err.__context__ or err.__cause__
+        if not isinstance(e, jsonschema.ValidationError):
+            raise
+        key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise ValueError(f"config key '{key}': {e.message}") from None
+
+
+_validate(config)
 
 
 def _check_config(cfg):
@@ -39,6 +53,45 @@ def _check_config(cfg):
 
 
 _check_config(config)
+
+
+def _check_model_config(cfg):
+    """Build the architecture once (cheap, no weights) to check layer names and checkpoints
+    before any job starts; errors name the key and list what is valid."""
+    import sys
+
+    sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
+    from blurscope.hooks import get_module
+    from blurscope.models import build_model, load_backbone_weights, read_state_dict
+
+    m = cfg["model"]
+    kwargs = {"widths": tuple(m["widths"])} if m["arch"] == "resnet_narrow" else {}
+    # class count does not change layer names; a checkpoint's head is checked below
+    backbone = build_model(m["arch"], 10, False, **kwargs)
+    layers = set(cfg["analysis"]["layers"])
+    for section in ("bands", "saliency"):
+        for key in ("layers", "activation_layers"):
+            extra = cfg.get(section, {}).get(key)
+            if extra:
+                layers |= set(extra)
+    for layer in sorted(layers):
+        try:
+            get_module(backbone, layer)
+        except KeyError as err:
+            raise ValueError(f"config key 'analysis.layers' (or a stage's layers): {err.args[0]}") from None
+    for key, antialiased in (("weights", False), ("blurpool_weights", True)):
+        if m.get(key):
+            state = read_state_dict(m[key])
+            fc = [v for k, v in state.items() if k.endswith("fc.weight")]
+            n_classes = int(fc[0].shape[0]) if fc else 10
+            net = build_model(m["arch"], max(2, n_classes), antialiased, **kwargs)
+            try:
+                load_backbone_weights(net, state, m[key], m["reset_head"])
+            except ValueError as err:
+                raise ValueError(f"config key 'model.{key}': {err}") from None
+
+
+_check_model_config(config)
 
 RESULTS = config["results"]
 SIGMAS = sorted(float(s) for s in config["sigmas"])

@@ -38,6 +38,8 @@ train_data = load_split(classes["root"], train_rows, size, True, tr["in_memory_m
 val_data = load_split(classes["root"], val_rows, size, False, tr["in_memory_mb"], tr["num_workers"], p.skip_corrupt)
 log.info("%s: %d train / %d val images, %d classes, device %s", out_id, len(train_data), len(val_data), num_classes, device)
 
+# seed before building: weight initialisation must not depend on global RNG state
+torch.manual_seed(seed)
 antialiased = role == "blurpool"
 arch_kwargs = {"widths": list(mcfg["widths"])} if mcfg["arch"] == "resnet_narrow" else {}
 sigma_px = sigma_to_px(p.sigma, size)

@@ -35,9 +35,7 @@ TRAIN_RULES = ("train_baseline", "finetune_blur", "train_blurpool")
 RESUME_TARGETS = ("results/evaluation/accuracy_matrix.tsv",)
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> Path:
-    return sr.local_smoke_run(tmp_path_factory.getbasetemp())
+# `smoke_run` (session): one completed local smoke run, from tests/workflow/conftest.py
 
 
 def temp_leftovers(results: Path) -> list[str]:

@@ -36,9 +36,7 @@ pytestmark = [
 ALWAYS_AFTER_CHANGE = {"report": 1, "pipeline_info": 1, "all": 1}
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> Path:
-    return sr.local_smoke_run(tmp_path_factory.getbasetemp())
+# `smoke_run` (session): one completed local smoke run, from tests/workflow/conftest.py
 
 
 @pytest.fixture(scope="session")
@@ -191,37 +189,3 @@ def test_edit_analysis_script_reruns_it_and_downstream(work, full_plan):
     run_and_check(work, sr.SMOKE_CONFIG, set(plan))
 
 
-def test_touch_input_image_reruns_data_dependent_chain(tmp_path, smoke_run):
-    """ImageFolder data: changing one image reruns the data stage (and so all downstream).
-
-    Uses the smoke run's own embedded images as an ImageFolder tree and runs
-    only the data stage (what every other rule depends on through the manifest).
-    """
-    from PIL import Image
-
-    work = sr.copy_workflow(tmp_path / "w")
-    root = tmp_path / "imgs"
-    import shutil
-
-    shutil.copytree(smoke_run / "results" / "data" / "embedded", root,
-                    ignore=shutil.ignore_patterns("cue_conflict"))
-    cfg = sr.variant_config(work, {"dataset": {"kind": "imagefolder", "root": str(root)}}, "imagefolder.yaml")
-    targets = ["results/data/manifest.tsv", "results/data/analysis_images.npz"]
-    proc = sr.snakemake(work, *targets, configfile=cfg, timeout=600)
-    assert proc.returncode == 0, sr.describe(proc)
-    assert sr.dry_run(work, *targets, configfile=cfg) == {}
-
-    # the full DAG hangs off the manifest: everything else would follow
-    full = sr.dry_run(work, configfile=cfg)
-    assert "prepare_dataset" not in full
-
-    img = sorted((root / "val").rglob("*.png"))[0]
-    arr = np.array(Image.open(img))
-    arr[0, 0] = 255 - arr[0, 0]
-    time.sleep(1.1)
-    Image.fromarray(arr).save(img)  # content and mtime change, folder mtimes do not
-    plan = sr.dry_run(work, *targets, configfile=cfg)
-    assert plan.get("prepare_dataset") == 1 and plan.get("analysis_images") == 1, (
-        f"changing {img.relative_to(root)} does not rerun the data stage: plan {plan} "
-        "(a directory input only changes mtime when entries are added or removed)"
-    )

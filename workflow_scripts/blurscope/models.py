@@ -139,7 +139,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return dict(load_file(str(path)))
+        try:
+            return dict(load_file(str(path)))
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(f"checkpoint {path} could not be read as safetensors ({err})") from err
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure is reported with the file
@@ -231,7 +234,10 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     model = model_from_meta(meta)
     from safetensors.torch import load_file
 
-    state = load_file(str(path))
+    try:
+        state = load_file(str(path))
+    except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
+        raise ValueError(f"weights file {path} cannot be read ({err}); delete it and rerun its training rule") from err
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
