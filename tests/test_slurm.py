@@ -155,7 +155,6 @@ def test_slurm_toy_workflow(slurm_cluster, tmp_path):
     print(f"toy SLURM run: {secs:.1f} s")
 
 
-@pytest.mark.skipif(not sr.workflow_ready() and not sr.in_ci(), reason="workflow foundation not written yet")
 def test_slurm_smoke_equals_local(slurm_cluster, tmp_path_factory):
     """The smoke config through profiles/slurm end to end; tables equal a local run's."""
     base = tmp_path_factory.mktemp("slurm")
@@ -204,7 +203,6 @@ def rule_kinds() -> dict[str, str]:
     return kinds
 
 
-@pytest.mark.skipif(not sr.workflow_ready() and not sr.in_ci(), reason="workflow foundation not written yet")
 def test_cluster_profile_covers_every_rule():
     """profiles/slurm names only existing rules, and every torch rule is sent to
     the GPU partition, so a new torch rule cannot silently land on a CPU node."""

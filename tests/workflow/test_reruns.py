@@ -28,7 +28,6 @@ import smokerun as sr  # noqa: E402
 
 pytestmark = [
     pytest.mark.workflow,
-    pytest.mark.skipif(not sr.workflow_ready() and not sr.in_ci(), reason="workflow foundation not written yet"),
 ]
 
 # rules that take the whole config (resolved config, versions) or collect every
