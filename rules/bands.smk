@@ -109,6 +109,7 @@ rule band_intervention:
     params:
         cfg=BAND_RUN_CFG,
         layer=lambda wc: wc.layer,
+        own_blur=config["analysis"]["own_blur"],
     script:
         "../workflow_scripts/band_intervention.py"
 

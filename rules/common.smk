@@ -26,6 +26,22 @@ def _validate(cfg):
 _validate(config)
 
 
+def _canonical(obj):
+    """The config with every mapping's keys sorted (lists keep their order)."""
+    if isinstance(obj, dict):
+        return {k: _canonical(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    return obj
+
+
+# Snakemake compares params by repr, and a dict's repr follows key order: sort
+# once here so that reordering keys in a config file (same values) reruns nothing.
+_sorted_config = _canonical(config)
+config.clear()
+config.update(_sorted_config)
+
+
 def _check_config(cfg):
     """Cross-key checks JSON Schema cannot express; each error names the key."""
     if 0 not in [float(s) for s in cfg["sigmas"]]:
@@ -178,6 +194,20 @@ def dataset_inputs(wildcards=None):
             roots.append(ds["cue_conflict_root"])
         return roots
     return []
+
+
+def dataset_state():
+    """Fingerprint of the ImageFolder files (a param of prepare_dataset): a touched,
+    replaced, added or removed image changes it, so the data stage reruns."""
+    ds = config["dataset"]
+    if ds["kind"] != "imagefolder" or not ds["watch_files"]:
+        return ""
+    import sys
+
+    sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
+    from blurscope.data import tree_state
+
+    return tree_state(dataset_inputs())
 
 
 def has_cue_conflict():

@@ -24,6 +24,7 @@ rule prepare_dataset:
     params:
         dataset=cfg("dataset"),
         images_dir=lambda wildcards, output: getattr(output, "images", None),
+        tree_state=dataset_state(),
     script:
         "../workflow_scripts/prepare_dataset.py"
 

@@ -65,6 +65,7 @@ rule top_activations:
     params:
         cfg=TOPK_PASS_CFG,
         layers=LAYERS,
+        own_blur=config["analysis"]["own_blur"],
     script:
         "../workflow_scripts/top_activations.py"
 
@@ -92,6 +93,7 @@ rule crop_patches:
     params:
         cfg=PATCH_CFG,
         topk=PATCH_TOPK_CFG,
+        own_blur=config["analysis"]["own_blur"],
     script:
         "../workflow_scripts/crop_patches.py"
 
@@ -138,6 +140,7 @@ rule feature_grids:
     params:
         cfg=GRID_CFG,
         topk=PATCH_TOPK_CFG,
+        own_blur=config["analysis"]["own_blur"],
         plots=cfg("plots"),
         models=GRID_MODELS,
         sigmas=GRID_SIGMAS,

@@ -61,3 +61,41 @@ def test_module_has_no_parameters_and_units() -> None:
         sigma_to_px(-1, 64)
     with pytest.raises(ValueError, match="B, C, H, W"):
         gaussian_blur(torch.rand(3, 8, 8), 1.0)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (5, 9), (1, 7), (300, 40)])
+@pytest.mark.parametrize("sigma", [0.4, 1.7, 3.0])
+def test_matrix_path_equals_padded_convolution(size: tuple[int, int], sigma: float) -> None:
+    """The matmul path (sides <= MATMUL_MAX_SIZE) and the reflect-pad + conv path give the same blur,
+    including radii larger than the image (repeated reflection)."""
+    import blurscope.blur as B
+
+    x = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(1))
+    fast = B.gaussian_blur(x, sigma)
+    old, B.MATMUL_MAX_SIZE = B.MATMUL_MAX_SIZE, 0
+    try:
+        conv = B.gaussian_blur(x, sigma)
+    finally:
+        B.MATMUL_MAX_SIZE = old
+    torch.testing.assert_close(fast, conv, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(B.blur_matrix(size[0], sigma).sum(1), torch.ones(size[0]))
+
+
+def test_blur_matrix_cached_in_inference_mode_still_supports_gradients() -> None:
+    from blurscope.blur import blur_matrix
+
+    blur_matrix.cache_clear()
+    with torch.inference_mode():
+        gaussian_blur(torch.rand(1, 3, 16, 16), 0.9)
+    import blurscope.blur as B
+
+    w = torch.rand(1, 3, 16, 16)
+    x = torch.rand(1, 3, 16, 16, requires_grad=True)
+    (gaussian_blur(x, 0.9) * w).sum().backward()  # raises if the cached matrix is an inference tensor
+    x2 = x.detach().clone().requires_grad_(True)
+    old, B.MATMUL_MAX_SIZE = B.MATMUL_MAX_SIZE, 0
+    try:
+        (gaussian_blur(x2, 0.9) * w).sum().backward()
+    finally:
+        B.MATMUL_MAX_SIZE = old
+    torch.testing.assert_close(x.grad, x2.grad, atol=1e-6, rtol=1e-5)

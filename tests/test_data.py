@@ -14,6 +14,7 @@ from blurscope.data import (
     load_images_npz,
     read_image,
     scan_imagefolder,
+    tree_state,
     to_float,
     verify_images,
     write_images_npz,
@@ -38,6 +39,27 @@ def test_scan_imagefolder_labels_sorted_classes(tmp_path: Path) -> None:
     assert len(m) == 2 * 9 + 9  # test reuses val
     assert list(m.drop_duplicates("label").sort_values("label").class_name[:3]) == ["cat", "dog", "emu"]
     assert (m[m.split == "test"].path.values == m[m.split == "val"].path.values).all()
+
+
+def test_tree_state_changes_on_touch_replace_add_remove_only(tmp_path: Path) -> None:
+    import os
+
+    root = make_tree(tmp_path / "d")
+    (root / "val" / "cat" / "notes.txt").write_text("not an image")
+    first = tree_state([root])
+    assert first.startswith("files=18 ") and first == tree_state([root])
+    img = root / "val" / "dog" / "1.JPEG"
+    st = img.stat()
+    os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touch: same bytes, newer mtime
+    touched = tree_state([root])
+    assert touched != first and "files=18 " in touched
+    (root / "val" / "cat" / "notes.txt").write_text("still not an image, edited")
+    assert tree_state([root]) == touched  # non-image files are ignored
+    Image.new("RGB", (8, 8)).save(root / "train" / "emu" / "new.png")
+    added = tree_state([root])
+    assert added.startswith("files=19 ")
+    (root / "train" / "emu" / "new.png").unlink()
+    assert tree_state([root]) == touched
 
 
 def test_errors_name_the_folder(tmp_path: Path) -> None:

@@ -84,3 +84,24 @@ def test_load_model_needs_meta(tmp_path: Path) -> None:
     (tmp_path / "x.json").unlink()
     with pytest.raises(FileNotFoundError, match="x.json"):
         load_model(tmp_path / "x.safetensors")
+
+
+def test_load_model_without_own_blur_shares_the_network(tmp_path) -> None:
+    """own_blur=False: the same weights, no training blur; blurring the input
+    once by the model's σ reproduces the full model exactly."""
+    from blurscope.blur import gaussian_blur
+    from blurscope.models import BlurscopeNet, build_model, load_model, save_model
+
+    torch.manual_seed(0)
+    net = BlurscopeNet(build_model("resnet_narrow", 5, widths=(8, 8, 8, 8)), 1.7).eval()
+    meta = {"model_id": "m", "arch": "resnet_narrow", "arch_kwargs": {"widths": [8, 8, 8, 8]},
+            "num_classes": 5, "sigma_px": 1.7}
+    save_model(net, tmp_path / "m.safetensors", meta)
+    full, _ = load_model(tmp_path / "m.safetensors")
+    bare, _ = load_model(tmp_path / "m.safetensors", own_blur=False)
+    x = torch.rand(3, 3, 32, 32)
+    with torch.inference_mode():
+        torch.testing.assert_close(bare(gaussian_blur(x, 1.7)), full(x))
+        assert not torch.allclose(bare(x), full(x), atol=1e-4)
+    assert bare.blur.sigma_px == 0 and full.blur.sigma_px == 1.7
+    assert bare.backbone is not None and dict(bare.named_modules()).keys() == dict(full.named_modules()).keys()

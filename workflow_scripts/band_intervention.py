@@ -22,7 +22,7 @@ layer = smk.params.layer
 model_id = smk.wildcards.model
 
 dev = device.pick(cfg["device"])
-model, meta = load_model(smk.input.model, device=dev)
+model, meta = load_model(smk.input.model, device=dev, own_blur=smk.params.own_blur)
 edges, names = bands.validate_bands(cfg["edges"], cfg["names"], key="bands")
 mlp = cfg["mlp"]
 torch.manual_seed(int(cfg["seed"]))

@@ -20,7 +20,7 @@ tcfg = snakemake.params.topk  # noqa: F821  (config section "topk")
 layer = snakemake.wildcards.layer  # noqa: F821
 model_id = snakemake.wildcards.model  # noqa: F821
 device = pick(tcfg["device"])
-model, meta = load_model(snakemake.input.model, device)  # noqa: F821
+model, meta = load_model(snakemake.input.model, device, own_blur=snakemake.params.own_blur)  # noqa: F821
 images = load_images_npz(snakemake.input.images)  # noqa: F821
 with np.load(snakemake.input.activations) as z:  # noqa: F821
     topk = load_topk(z, layer, snakemake.input.activations)  # noqa: F821

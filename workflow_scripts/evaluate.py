@@ -11,7 +11,7 @@ sm = snakemake  # noqa: F821
 log = runlog.start(sm.log[0], sm.threads)
 ev = sm.params.evaluation
 device = pick(ev["device"])
-model, meta = load_model(sm.input.weights, device)
+model, meta = load_model(sm.input.weights, device, own_blur=ev["own_blur"])
 classes = read_json(sm.input.classes)
 rows = select_split(read_manifest(sm.input.manifest), "test")
 if ev["n_images"]:

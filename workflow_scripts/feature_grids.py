@@ -77,7 +77,7 @@ imgs = data["images"]
 device = pick(tcfg["device"])
 vit, rfs = [], []
 for m, model_path, act_path in zip(models, inp.models, inp.activations):
-    model, _meta = load_model(model_path, device)
+    model, _meta = load_model(model_path, device, own_blur=snakemake.params.own_blur)  # noqa: F821
     with np.load(act_path) as z:
         topk = load_topk(z, layer, act_path)
     if not np.array_equal(topk.neurons, neurons):

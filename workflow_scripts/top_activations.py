@@ -17,7 +17,7 @@ cfg = snakemake.params.cfg  # noqa: F821  (config section "topk")
 layers = list(snakemake.params.layers)  # noqa: F821
 model_id = snakemake.wildcards.model  # noqa: F821
 device = pick(cfg["device"])
-model, meta = load_model(snakemake.input.model, device)  # noqa: F821
+model, meta = load_model(snakemake.input.model, device, own_blur=snakemake.params.own_blur)  # noqa: F821
 data = load_images_npz(snakemake.input.images)  # noqa: F821
 images = data["images"]
 if "ids" not in data:

@@ -123,13 +123,16 @@ def smoke_config() -> dict:
     return yaml.safe_load((REPO / SMOKE_CONFIG).read_text()) or {}
 
 
-def variant_config(workdir: Path, changes: dict, name: str = "variant.yaml") -> str:
-    """Write smoke.yaml deep-merged with ``changes`` into ``workdir``; return its relative path."""
+def variant_config(workdir: Path, changes: dict, name: str = "variant.yaml", sort_keys: bool = False) -> str:
+    """Write smoke.yaml deep-merged with ``changes`` into ``workdir``; return its relative path.
+
+    Keys keep smoke.yaml's order (``sort_keys=False``) so that only the change differs.
+    """
     import yaml
 
     cfg = deep_merge(smoke_config(), changes)
     rel = f"tests/workflow/{name}"
-    (workdir / rel).write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (workdir / rel).write_text(yaml.safe_dump(cfg, sort_keys=sort_keys))
     return rel
 
 
@@ -179,10 +182,16 @@ def reasons(proc_output: str) -> dict[str, set[str]]:
 
 def dry_run(workdir: Path, *args: str, **kw) -> dict[str, int]:
     """{rule: number of jobs} Snakemake would run now (``-n --quiet rules``)."""
+    return dry_run_why(workdir, *args, **kw)[0]
+
+
+def dry_run_why(workdir: Path, *args: str, **kw) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """({rule: jobs}, {reason: {rules}}) of a dry run."""
     proc = snakemake(workdir, "-n", "--quiet=rules", *args, timeout=300, **kw)
     if proc.returncode != 0:
         raise AssertionError(describe(proc))
-    return job_counts(proc.stdout + proc.stderr)
+    out = proc.stdout + proc.stderr
+    return job_counts(out), reasons(out)
 
 
 def summary(workdir: Path, *args: str, **kw) -> list[dict[str, str]]:

@@ -10,6 +10,7 @@ given in pixels at 224 px; convert with :func:`sigma_to_px`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -56,6 +57,32 @@ def _reflect_pad(x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tenso
     return x.index_select(-2, idx(h, top, bottom).to(x.device))
 
 
+MATMUL_MAX_SIZE = 256
+"""Images up to this many pixels per side are blurred by matrix products (:func:`blur_matrix`)."""
+
+
+@functools.lru_cache(maxsize=64)
+def blur_matrix(n: int, sigma_px: float, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> torch.Tensor:
+    """``[n, n]`` matrix ``M`` with ``(M @ v)[i] = Σ_t k[t] · v[reflect(i + t)]``.
+
+    One axis of :func:`gaussian_blur` (taps of :func:`gaussian_kernel1d`,
+    reflect padding with the edge not repeated, reflection repeated for
+    radii ≥ n) as a matrix; rows sum to 1. Built in float64, cast to ``dtype``.
+    """
+    with torch.inference_mode(False):  # cached: must stay usable where autograd records
+        k = gaussian_kernel1d(sigma_px, torch.float64)
+        r = (k.numel() - 1) // 2
+        i = torch.arange(n)[:, None] + torch.arange(-r, r + 1)[None, :]
+        if n == 1:
+            i = torch.zeros_like(i)
+        else:
+            period = 2 * (n - 1)
+            i = torch.remainder(i, period)
+            i = torch.where(i >= n, period - i, i)
+        m = torch.zeros(n, n, dtype=torch.float64).scatter_add_(1, i, k.expand(n, -1).contiguous())
+        return m.to(dtype=dtype, device=device)
+
+
 def gaussian_blur(images: torch.Tensor, sigma_px: float) -> torch.Tensor:
     """Blur a batch with an isotropic Gaussian of std ``sigma_px`` pixels.
 
@@ -73,9 +100,15 @@ def gaussian_blur(images: torch.Tensor, sigma_px: float) -> torch.Tensor:
         raise ValueError(f"sigma_px must be >= 0, got {sigma_px}")
     if sigma_px == 0:
         return images
+    b, c, h, w = images.shape
+    if max(h, w) <= MATMUL_MAX_SIZE and images.is_floating_point():
+        # the same taps and reflection folded into [n, n] matrices: two small
+        # matmuls, ~15x faster on CPU than depthwise conv2d at 64 px
+        mh = blur_matrix(h, sigma_px, images.dtype, images.device)
+        mw = mh if w == h else blur_matrix(w, sigma_px, images.dtype, images.device)
+        return torch.matmul(mh, torch.matmul(images, mw.T))
     k = gaussian_kernel1d(sigma_px, images.dtype).to(images.device)
     r = (k.numel() - 1) // 2
-    b, c, h, w = images.shape
     x = images.reshape(b * c, 1, h, w)
     x = _reflect_pad(x, (r, r, r, r))
     x = F.conv2d(x, k.view(1, 1, 1, -1))

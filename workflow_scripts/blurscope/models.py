@@ -220,8 +220,33 @@ def model_from_meta(meta: dict[str, Any]) -> BlurscopeNet:
     return BlurscopeNet(backbone, float(meta.get("sigma_px", 0.0)))
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[BlurscopeNet, dict[str, Any]]:
+def without_blur(model: nn.Module) -> nn.Module:
+    """The same network with its fixed training blur switched off: ``normalize → backbone``.
+
+    A :class:`BlurscopeNet` fine-tuned at σ blurs every input at σ: the blur
+    layer is how it was *trained* on blurred images (seed 003). Probing what the
+    trained network itself responds to — clear images as in seed 000, or a test
+    image blurred at a stated σ exactly once — needs the network without that
+    layer. Returns a :class:`BlurscopeNet` with σ = 0 that shares ``normalize``
+    and ``backbone`` (no copy), so layer names resolve as everywhere else.
+    Modules without ``blur`` / ``normalize`` / ``backbone`` are returned unchanged.
+    """
+    if not all(hasattr(model, a) for a in ("blur", "normalize", "backbone")):
+        return model
+    wrapped = BlurscopeNet(model.backbone, 0.0)
+    wrapped.normalize = model.normalize
+    wrapped.train(model.training)
+    return wrapped
+
+
+def load_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu", own_blur: bool = True
+) -> tuple[BlurscopeNet, dict[str, Any]]:
     """Load a trained model (``.safetensors`` + sibling ``.json`` meta), in eval mode.
+
+    Args:
+        own_blur: keep the model's fixed training blur (σ = ``meta["sigma_px"]``)
+            in front of the network; ``False`` gives :func:`without_blur`.
 
     Returns:
         ``(model, meta)``; see :class:`BlurscopeNet` for the input convention.
@@ -242,4 +267,5 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise ValueError(f"weights {path} do not match the architecture in {meta_path.name}: {err}") from err
+    model = model if own_blur else without_blur(model)
     return model.to(device).eval(), meta

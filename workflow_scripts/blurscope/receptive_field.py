@@ -32,6 +32,9 @@ updates them op by op:
   positions; affine ``start −= p·jump``, ``size += (k−1)·d·jump``, ``jump *= s``.
 * ``F.pad`` (constant / reflect / replicate / circular) and ``index_select``
   on a spatial axis: the tables are gathered with the same indices.
+* ``matmul`` of the image with a fixed 2-D matrix on one spatial axis (the
+  blur layer's :func:`blurscope.blur.blur_matrix`): unit ``i`` sees every
+  input with a non-zero weight; affine widened by the matrix's band.
 * ``adaptive_{avg,max}_pool2d``: PyTorch's exact windows
   ``[floor(i·n/o), ceil((i+1)·n/o))``.
 * **Residual branches**: an element-wise op of several tracked tensors
@@ -275,6 +278,28 @@ def _pad_axis(axis: _Axis, n_in: int, before: int, after: int, mode: str) -> _Ax
     return _Axis(axis.lo[idx], axis.hi[idx], aff)
 
 
+def _matmul_axis(axis: _Axis, nonzero: np.ndarray) -> _Axis:
+    """Output unit ``i`` of a fixed ``[n_out, n_in]`` matrix sees every input ``j`` with a non-zero weight.
+
+    The exact tables take the hull over those inputs; the theoretical (affine)
+    field widens by the matrix's band (largest offset ``j - i`` either way).
+    """
+    n_out, n_in = nonzero.shape
+    rows, cols = np.nonzero(nonzero)
+    lo = np.full(n_out, _EMPTY_LO, dtype=np.int64)
+    hi = np.full(n_out, _EMPTY_HI, dtype=np.int64)
+    np.minimum.at(lo, rows, axis.lo[cols])
+    np.maximum.at(hi, rows, axis.hi[cols])
+    aff = axis.affine
+    if aff is not None and rows.size and n_out == n_in:
+        below = int(max(0, (rows - cols).max()))
+        above = int(max(0, (cols - rows).max()))
+        aff = Affine(aff.start - below * aff.jump, aff.jump, aff.size + (below + above) * aff.jump)
+    elif n_out != n_in:
+        aff = None
+    return _Axis(lo, hi, aff)
+
+
 def _hull(axes: Sequence[_Axis], n: int) -> _Axis:
     lo = np.full(n, _EMPTY_LO, dtype=np.int64)
     hi = np.full(n, _EMPTY_HI, dtype=np.int64)
@@ -392,6 +417,14 @@ class _RFMode(TorchFunctionMode):
                 _pad_axis(gx.y, x.shape[-2], pad[2], pad[3], mode),
                 _pad_axis(gx.x, x.shape[-1], pad[0], pad[1], mode),
             )
+        if name == "matmul" and len(tracked) == 1:
+            # a fixed matrix mixing one spatial axis (e.g. blurscope.blur's blur matrices):
+            # M @ x mixes rows (y), x @ M mixes columns (x)
+            if x is args[1] and isinstance(args[0], torch.Tensor) and args[0].ndim == 2 and x.ndim >= 2:
+                return _Geom(_matmul_axis(gx.y, args[0].detach().cpu().numpy() != 0), gx.x)
+            if x is args[0] and isinstance(args[1], torch.Tensor) and args[1].ndim == 2 and x.ndim >= 2:
+                return _Geom(gx.y, _matmul_axis(gx.x, args[1].detach().cpu().numpy().T != 0))
+            raise NotImplementedError("matmul of the image with anything but a fixed 2-D matrix")
         if name == "index_select":
             dim = int(_arg(args, kwargs, 1, "dim", None))
             index = _arg(args, kwargs, 2, "index", None).detach().cpu().numpy().astype(np.int64)

@@ -91,34 +91,16 @@ METRICS: dict[str, dict[str, str]] = {
 
 
 def without_blur(model: nn.Module) -> nn.Module:
-    """The model with its fixed input-blur layer removed: ``normalize → backbone``.
+    """:func:`blurscope.models.without_blur` (imported lazily: this module loads without torch).
 
-    A :class:`blurscope.models.BlurscopeNet` always blurs its input at its
-    training σ. Seed 002 shows each classifier clear *and* blurred images and
-    takes the gradient with respect to the image the network sees, so the
-    saliency analysis feeds the backbone directly (the blurred condition is
-    blurred once, by :func:`blurscope.blur.gaussian_blur`, not twice). The
-    wrapper keeps ``.backbone`` so layer names resolve as everywhere else
-    (:func:`blurscope.hooks.get_module`). Modules without ``blur`` /
-    ``normalize`` / ``backbone`` are returned unchanged.
+    Seed 002 shows each classifier clear *and* blurred images and takes the
+    gradient with respect to the image the network sees, so saliency feeds the
+    network without its fixed training blur (the blurred condition is blurred
+    once, by :func:`blurscope.blur.gaussian_blur`, not twice).
     """
-    from torch import nn
+    from .models import without_blur as _without_blur
 
-    if not all(hasattr(model, a) for a in ("blur", "normalize", "backbone")):
-        return model
-
-    class _WithoutBlur(nn.Module):
-        def __init__(self, normalize: nn.Module, backbone: nn.Module) -> None:
-            super().__init__()
-            self.normalize = normalize
-            self.backbone = backbone
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.backbone(self.normalize(x))
-
-    wrapped = _WithoutBlur(model.normalize, model.backbone)
-    wrapped.train(model.training)
-    return wrapped
+    return _without_blur(model)
 
 
 def image_noise(seed: int, image_index: int, n_samples: int, shape: Sequence[int], std: float) -> torch.Tensor:
