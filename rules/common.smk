@@ -94,7 +94,9 @@ def _check_model_config(cfg):
         try:
             get_module(backbone, layer)
         except KeyError as err:
-            raise ValueError(f"config key 'analysis.layers' (or a stage's layers): {err.args[0]}") from None
+            raise ValueError(
+                f"config key 'analysis.layers' (or a stage's layers): {err.args[0]}"
+            ) from None
     for key, antialiased in (("weights", False), ("blurpool_weights", True)):
         if m.get(key):
             state = read_state_dict(m[key])
