@@ -47,37 +47,50 @@ def temp_leftovers(results: Path) -> list[str]:
 
 
 # ------------------------------------------------------------ kill and resume
+_JOB = re.compile(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    output: (.*)\n(?:    .*\n)*?    jobid: (\d+)", re.M)
+_FINISHED = re.compile(r"Finished jobid: (\d+) \(Rule: (\w+)\)")
+
+
+def job_states(log_text: str) -> tuple[dict[str, tuple[str, list[str]]], set[str]]:
+    """({jobid: (rule, outputs)} of started jobs, {jobids Snakemake reported finished}) from a run's output."""
+    jobs = {jid: (rule, [o.strip() for o in outs.split(",")]) for rule, outs, jid in _JOB.findall(log_text)}
+    return jobs, {jid for jid, _ in _FINISHED.findall(log_text)}
+
+
 @pytest.fixture(scope="session")
 def killed_and_resumed(tmp_path_factory, smoke_run):
-    """Start a fresh smoke run, SIGKILL it while a training job runs, resume it."""
+    """Start a fresh smoke run, SIGKILL it while a training job runs, resume it.
+
+    The kill comes once Snakemake has *reported* one training job finished
+    (its outputs are then complete and recorded) while another training job is
+    running: a model file on disk is not enough, because a job that has written
+    its weights but not its meta JSON is still in flight and rightly reruns.
+    """
     work = sr.copy_workflow(tmp_path_factory.mktemp("killed") / "w")
     cmd = ["timeout", "-k", "20", str(sr.SMOKE_TIMEOUT_S), sr.SNAKEMAKE, "--cores", str(sr.CORES),
            f"--configfile={sr.SMOKE_CONFIG}"]
-    log = open(work / "first_attempt.log", "w")
+    log_path = work / "first_attempt.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(cmd, cwd=work, env=sr.env(), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    # the moment a training job has started (its log exists) and one model
-    # exists already (so there is finished work that must not be redone)
-    logs = work / "results" / "logs"
-    models = work / "results" / "models"
-    killed_in = None
+    killed_in: list[str] = []
     deadline = time.monotonic() + sr.SMOKE_TIMEOUT_S
     while time.monotonic() < deadline and proc.poll() is None:
-        done = {p.stem for p in models.glob("*.safetensors")} if models.exists() else set()
-        running = [
-            p for r in TRAIN_RULES for p in (logs / r).glob("*.log")
-            if p.stem not in done and (p.stem != "all" or "blurpool" not in done)
-        ] if logs.exists() else []
-        if done and running:
-            # the job's log exists: its script is starting / training right now
-            killed_in = sorted(str(p.relative_to(logs)) for p in running)
+        jobs, finished = job_states(log_path.read_text())
+        train = {j: v for j, v in jobs.items() if v[0] in TRAIN_RULES}
+        running = [j for j in train if j not in finished]
+        if running and any(j in finished for j in train):
             os.killpg(proc.pid, signal.SIGKILL)
+            killed_in = sorted(f"{train[j][0]}: {train[j][1][0]}" for j in running)
             break
-        time.sleep(0.1)
+        time.sleep(0.05)
     proc.wait()
     log.close()
-    first = (work / "first_attempt.log").read_text()
-    assert killed_in, f"never saw a training job running beside a finished model\n{first[-4000:]}"
+    first = log_path.read_text()
+    assert killed_in, f"never saw a training job running beside a finished one\n{first[-4000:]}"
+    jobs, finished = job_states(first)
+    finished_outputs = {o for j in finished if j in jobs for o in jobs[j][1]}
+    models = work / "results" / "models"
 
     results = work / "results"
     before = sr.mtimes(results)
@@ -99,6 +112,7 @@ def killed_and_resumed(tmp_path_factory, smoke_run):
     return {
         "work": work,
         "killed_in": killed_in,
+        "finished_outputs": finished_outputs,
         "before": before,
         "leftovers_after_kill": leftovers,
         "models_after_kill": models_after_kill,
@@ -127,18 +141,14 @@ def test_resume_after_kill_finishes_and_keeps_finished_work(killed_and_resumed, 
     kr = killed_and_resumed
     results = kr["work"] / "results"
     after = sr.mtimes(results)
-    # outputs that existed (complete) before the kill are not recomputed
-    redone = sorted(p for p, t in kr["before"].items() if p in after and after[p] != t and not Path(p).name.startswith("."))
-    assert not redone, f"resume recomputed finished outputs: {redone[:20]}"
-    # the job that was killed had not written its model
-    killed_models = {Path(p).stem if Path(p).stem != "all" else "blurpool" for p in kr["killed_in"]}
-    assert any(f"{m}.safetensors" not in kr["models_after_kill"] for m in killed_models), (
-        f"the kill came after the training job(s) {kr['killed_in']} had finished"
-    )
+    finished = {str(Path(o).relative_to("results")) for o in kr["finished_outputs"] if o.startswith("results/")}
+    assert any(f.startswith("models/") for f in finished), f"no finished model before the kill: {sorted(finished)}"
+    # outputs of jobs Snakemake had reported finished before the kill are not recomputed
+    redone = sorted(p for p in finished if p in kr["before"] and after.get(p) != kr["before"][p])
+    assert not redone, f"resume recomputed outputs of finished jobs: {redone[:20]}"
     # nothing left to do for the resumed targets
     assert sr.dry_run(kr["work"], *RESUME_TARGETS) == {}
-    # models and tables identical to an uninterrupted run (this failed only
-    # while weight initialisation was unseeded: every run trained differently)
+    # models and tables identical to an uninterrupted run
     a = sr.result_tables(smoke_run / "results", suffixes=(".tsv", ".safetensors"))
     b = sr.result_tables(results, suffixes=(".tsv", ".safetensors"))
     a = {k: v for k, v in a.items() if k in b or k.startswith(("models/", "evaluation/"))}

@@ -50,7 +50,10 @@ def scan_imagefolder(root: str | os.PathLike, splits: dict[str, str]) -> pd.Data
         raise FileNotFoundError(f"dataset.root {root} does not exist or is not a directory")
     classes: list[str] | None = None
     rows = []
-    for split, folder in splits.items():
+    canonical = ("train", "val", "test")
+    order = sorted(splits, key=lambda k: (canonical.index(k) if k in canonical else len(canonical), k))
+    for split in order:  # train first, whatever order the config mapping has
+        folder = splits[split]
         split_dir = root / folder
         if not split_dir.is_dir():
             raise FileNotFoundError(f"dataset split {split!r}: folder {split_dir} does not exist (dataset.splits.{split})")

@@ -208,9 +208,10 @@ def save_model(model: BlurscopeNet, path: str | os.PathLike, meta: dict[str, Any
     if path.suffix != ".safetensors":
         raise ValueError(f"model path {path} must end in .safetensors")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    # meta first: a weights file on disk always has its meta beside it
+    write_json(meta, path.with_suffix(".json"))
     with atomic_path(path) as tmp:
         save_file(state, str(tmp))
-    write_json(meta, path.with_suffix(".json"))
 
 
 def model_from_meta(meta: dict[str, Any]) -> BlurscopeNet:
