@@ -497,3 +497,29 @@ def test_avr_channels_last_maps_give_the_same_numbers():
     for method in ("dft", "fft"):
         k = A.AvrKernel(method=method)
         np.testing.assert_allclose(k(cl, 2).numpy(), k(fm, 2).numpy(), rtol=1e-12)
+
+
+def test_points_sharing_one_input_get_one_avr_and_equal_values() -> None:
+    """A block's conv1 and downsample see the same tensor: AVR is computed once and reported for both."""
+    import blurscope.aliasing as A
+    from blurscope.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("resnet_narrow", 10, False).eval()
+    pts = A.stride_layers(model, 64)
+    assert {"layer2.0.conv1", "layer2.0.downsample.0"} <= set(pts)
+    calls = []
+    kern = A.AvrKernel()
+    orig = kern.__call__
+
+    class Counting(A.AvrKernel):
+        def __call__(self, fm, stride):  # noqa: ANN001
+            calls.append(tuple(fm.shape))
+            return orig(fm, stride)
+
+    out = A.shift_metrics(model, torch.rand(3, 3, 64, 64), pts, kernel=Counting(), chunks=5)
+    a, d = out["avr"]["layer2.0.conv1"], out["avr"]["layer2.0.downsample.0"]
+    for r in a:
+        torch.testing.assert_close(a[r], d[r])
+    n_distinct_inputs = len(pts) - sum(1 for p in pts if p.endswith("downsample.0"))
+    assert len(calls) == n_distinct_inputs, (calls, sorted(pts))
