@@ -586,3 +586,12 @@ def test_package_versions_of_the_running_environment() -> None:
     names = set(v["name"].str.lower())
     assert {"python", "numpy", "pandas"} <= names
     assert v.loc[v["name"].str.lower() == "numpy", "version"].item() == np.__version__
+
+
+def test_features_section_states_which_input_the_models_saw() -> None:
+    """The sentence follows ``analysis.own_blur`` (default true: the model's own blur)."""
+    deployed = R._analysis_blur_sentence({})
+    assert "through its own training blur" in deployed and "`analysis.own_blur: true`" in deployed
+    assert R._analysis_blur_sentence({"own_blur": True}) == deployed
+    control = R._analysis_blur_sentence({"own_blur": False})
+    assert control.startswith("Network-alone control") and "without its training blur" in control

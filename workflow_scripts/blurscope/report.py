@@ -887,6 +887,20 @@ def section_models(src: Sources, ctx: Context) -> Section:
 # --------------------------------------------------------------------------- section 2: features
 
 
+def _analysis_blur_sentence(analysis: dict) -> str:
+    """Which input the feature analyses gave each model (``analysis.own_blur``)."""
+    if analysis.get("own_blur", True):
+        return (
+            "Each model saw the clear analysis images through its own training blur, as it was trained "
+            "(`analysis.own_blur: true`); patches are cropped from the clear images. The network-alone control "
+            "(`analysis.own_blur: false`) removes the blur layer and measures only what fine-tuning changed in the weights."
+        )
+    return (
+        "Network-alone control (`analysis.own_blur: false`): the clear analysis images reached each trained network "
+        "without its training blur, so differences between σ come from the fine-tuned weights alone."
+    )
+
+
 def section_features(src: Sources, ctx: Context) -> Section:
     sec = Section("features", "Feature visualisations")
     grids = src.glob("figures/all_neurons_grid_*.png")
@@ -900,7 +914,8 @@ def section_features(src: Sources, ctx: Context) -> Section:
         f"activation and, from those, the best {fmt_num(tk.get('n_show'))} patches "
         f"(method `{pt.get('method', 'n/a')}`). Grids: rows are models (σ ascending, then BlurPool), columns are neurons; "
         "each cell is a neuron's mosaic of its best patches, each patch contrast-stretched for display only "
-        "(every number in this report is computed on the raw patches)."
+        "(every number in this report is computed on the raw patches). "
+        + _analysis_blur_sentence(ctx.config.get("analysis", {}))
     )
     n_rep = int(ctx.n_representative)
     for layer in layers:
