@@ -45,7 +45,8 @@ rule analysis_images:
     resources:
         **RESOURCES["cpu"],
     params:
-        analysis=cfg("analysis"),
+        # only the keys that pick the images: layers / own_blur must not rerun every analysis
+        analysis={k: config["analysis"][k] for k in ("split", "n_images", "seed")},
         image_size=config["dataset"]["image_size"],
     script:
         "../workflow_scripts/analysis_images.py"

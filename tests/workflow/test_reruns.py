@@ -166,6 +166,28 @@ def test_bootstrap_iterations_rerun_only_stats_figures_report(work, full_plan):
     run_and_check(work, cfg, set(plan))
 
 
+def test_analysis_own_blur_reruns_only_the_feature_and_band_analyses(work, full_plan):
+    """The model's input condition is a param of the model-probing rules only: the shared
+    image set, training, evaluation, AVR/SIS and the seed-003 analyses are kept."""
+    own = bool(sr.smoke_config().get("analysis", {}).get("own_blur", True))
+    cfg = sr.variant_config(work, {"analysis": {"own_blur": not own}})
+    plan = sr.dry_run(work, configfile=cfg)
+    expect(plan, full_plan, {
+        "top_activations": 4,
+        "crop_patches": 8,
+        "feature_grids": None,
+        "spectra": None,
+        "complexity": None,
+        "patch_stats": 1,
+        "spectra_figures": None,
+        "band_intervention": None,
+        "band_summary": 1,
+        "band_figures": 1,
+    })
+    for kept in ("analysis_images", "train_baseline", "evaluate", "avr_sis", "frequency_preference", "smoothgrad"):
+        assert kept not in plan, f"analysis.own_blur reruns {kept}"
+
+
 def test_plot_option_reruns_only_figures_and_report(work, full_plan):
     dpi = int(sr.smoke_config().get("plots", {}).get("dpi", 120))
     cfg = sr.variant_config(work, {"plots": {"dpi": dpi + 10}})
