@@ -175,6 +175,7 @@ def test_analysis_own_blur_reruns_only_the_feature_and_band_analyses(work, full_
     expect(plan, full_plan, {
         "top_activations": 4,
         "crop_patches": 8,
+        "baseline_patches": None,  # reads the new patches' header for the patch size; same output
         "feature_grids": None,
         "spectra": None,
         "complexity": None,
