@@ -105,3 +105,23 @@ def test_load_model_without_own_blur_shares_the_network(tmp_path) -> None:
         assert not torch.allclose(bare(x), full(x), atol=1e-4)
     assert bare.blur.sigma_px == 0 and full.blur.sigma_px == 1.7
     assert bare.backbone is not None and dict(bare.named_modules()).keys() == dict(full.named_modules()).keys()
+
+
+@pytest.mark.parametrize("antialiased", [False, True])
+def test_narrow_net_stem_has_the_first_stage_width(antialiased: bool) -> None:
+    """timm builds a 64-channel stem whatever the widths; the narrow net's stem is widths[0] wide,
+    layer1 needs no projection, and the module names (conv1, maxpool[.1], layerN.0) are timm's."""
+    from timm.layers import BlurPool2d
+
+    net = build_model("resnet_narrow", 4, antialiased=antialiased, widths=(12, 24, 48, 96)).eval()
+    assert net.conv1.out_channels == 12 and net.bn1.num_features == 12
+    assert net.layer1[0].conv1.in_channels == 12 and net.layer1[0].downsample is None
+    stem_pool = get_module(net, "maxpool.1") if antialiased else get_module(net, "maxpool")
+    assert isinstance(stem_pool, BlurPool2d) == antialiased
+    if antialiased:
+        assert stem_pool.channels == 12 and isinstance(net.layer2[0].aa, BlurPool2d)
+    # timm's init: He-normal convs (std = sqrt(2 / fan_out)), last BN of each block zero
+    fan_out = 12 * 7 * 7
+    assert abs(net.conv1.weight.std().item() - (2 / fan_out) ** 0.5) < 0.02
+    assert torch.count_nonzero(net.layer1[0].bn2.weight) == 0
+    assert net(torch.rand(2, 3, 32, 32)).shape == (2, 4)
