@@ -109,7 +109,11 @@ def _check_model_config(cfg):
                 raise ValueError(f"config key 'model.{key}': {err}") from None
 
 
-_check_model_config(config)
+# The invocation that plans the run checks before any job starts; cluster jobs
+# (remote mode: every SLURM job parses the workflow twice) skip the check, which
+# would import torch and build the network in every job for nothing.
+if not workflow.remote_exec:
+    _check_model_config(config)
 
 RESULTS = config["results"]
 SIGMAS = sorted(float(s) for s in config["sigmas"])

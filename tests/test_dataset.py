@@ -79,6 +79,31 @@ def test_texture_is_high_frequency_and_shape_low_frequency() -> None:
     assert hf_share(shape_swap - ref) < hf_share(tex_swap - ref) - 0.3
 
 
+def test_texture_markings_cover_the_configured_fraction_of_each_object() -> None:
+    """The texture shows on ~texture_coverage of the surface where a fully textured object shows it, never elsewhere."""
+    labels = np.arange(200) % 10
+
+    def grey(**kw: float) -> np.ndarray:
+        return render(labels, labels, EmbeddedSpec(**kw), np.random.default_rng(5)).astype(int)
+
+    plain = grey(texture_contrast=0.0)  # same scene, no texture: same random draws
+    everywhere = np.abs(grey(texture_coverage=1.0) - plain).max(-1) > 3
+    for coverage in (0.3, 0.6):
+        shown = np.abs(grey(texture_coverage=coverage) - plain).max(-1) > 3
+        assert not (shown & ~everywhere).any()
+        assert abs(shown.sum() / everywhere.sum() - coverage) < 0.05, coverage
+        if coverage == 0.6:
+            per_image = shown.sum((1, 2)) / everywhere.sum((1, 2))
+            assert (per_image < 0.05).mean() < 0.05  # the texture cue stays visible in almost every image
+            assert (per_image > 0.95).mean() < 0.5  # and most objects keep plain surface too
+
+
 def test_bad_class_count() -> None:
     with pytest.raises(ValueError, match="n_classes"):
         generate_embedded("/tmp/never", EmbeddedSpec(n_classes=11))
+
+
+@pytest.mark.parametrize("coverage", [0.0, 1.5])
+def test_bad_texture_coverage(coverage: float) -> None:
+    with pytest.raises(ValueError, match=r"dataset\.embedded\.texture_coverage must be in \(0, 1\]"):
+        generate_embedded("/tmp/never", EmbeddedSpec(texture_coverage=coverage))

@@ -595,3 +595,13 @@ def test_features_section_states_which_input_the_models_saw() -> None:
     assert R._analysis_blur_sentence({"own_blur": True}) == deployed
     control = R._analysis_blur_sentence({"own_blur": False})
     assert control.startswith("Network-alone control") and "without its training blur" in control
+
+
+def test_methods_state_the_embedded_texture_coverage() -> None:
+    """The data line names the generator's texture coverage (the knob the feature results depend on)."""
+    cfg = {"dataset": {"kind": "embedded", "image_size": 64, "embedded": {"n_classes": 10, "seed": 0}}}
+    md = R.render_markdown(R.Document("t", "a", "now", [R.section_methods(cfg)], []), Path("."))
+    assert "class texture on" not in md
+    cfg["dataset"]["embedded"]["texture_coverage"] = 0.6
+    md = R.render_markdown(R.Document("t", "a", "now", [R.section_methods(cfg)], []), Path("."))
+    assert "generator seed 0, class texture on 60 % of each object's surface" in md

@@ -12,6 +12,16 @@ carried by two independent cues:
   less reliable cue: in ``1 - texture_reliability`` (20 %) of the images the
   object wears a random class's texture, so shape alone is fully reliable.
 
+The texture covers only part of the object's surface (``texture_coverage``,
+default 60 %), as surface markings: a smooth random field thresholded per
+image decides where it is printed, the rest of the object is plain fill. On
+natural objects fine texture rarely covers the whole surface; if it did here,
+every crop of an object would carry the fine texture whatever drew a neuron to
+it, and the complexity of the patches a blur-trained network prefers (its
+coarse, silhouette-driven windows) could not differ from a clear-trained
+network's (docs/spectra.md has the measured effect of this choice). A weak
+fine grain covers the whole image, object included (a sensor property).
+
 A clear-trained network can therefore classify from texture alone, while a
 network behind a strong blur (σ = 6 at 224 px is σ ≈ 1.7 px at 64 px, which
 leaves < 3 % of the texture's amplitude) must use the silhouette. The
@@ -26,6 +36,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -66,6 +77,12 @@ class EmbeddedSpec:
     background_contrast: float = 0.05
     background_alpha: float = 2.2
     grain: float = 0.004
+    texture_coverage: float = 0.6
+    marking_alpha: float = 2.0
+
+
+_MARKING_EDGE = 0.3
+"""Width of the soft edge of the texture markings, in units of the marking field's std."""
 
 
 def _pink_noise(rng: np.random.Generator, n: int, size: int, channels: int, alpha: float = 1.0) -> np.ndarray:
@@ -205,7 +222,7 @@ def render(
     grain = _pink_noise(rng, n, s, 1, alpha=1.0)
     base = rng.uniform(0.38, 0.62, (n, 1, 1, 1))
     tint = rng.uniform(-0.06, 0.06, (n, 3, 1, 1))
-    img = base + tint + spec.background_contrast * (lum[:, None] + 0.35 * chroma) + spec.grain * grain
+    img = base + tint + spec.background_contrast * (lum[:, None] + 0.35 * chroma)
     n_blobs = 3
     for _ in range(n_blobs):
         cx = rng.uniform(0, s, (n, 1, 1))
@@ -251,8 +268,13 @@ def render(
     sign = np.where(rng.random((n, 1, 1, 1)) < 0.5, -1.0, 1.0)
     fill = bg_mean + sign * rng.uniform(0.16, 0.28, (n, 1, 1, 1)) + rng.uniform(-0.07, 0.07, (n, 3, 1, 1))
     tex_amp = spec.texture_contrast * rng.uniform(0.8, 1.2, (n, 1, 1, 1))
-    obj = fill + tex_amp * tex[:, None]
-    img = img * (1 - mask[:, None]) + obj * mask[:, None]
+    # surface markings: the texture is printed where a smooth unit-std field
+    # exceeds the quantile that leaves `texture_coverage` of the surface textured
+    marking = _pink_noise(rng, n, s, 1, alpha=spec.marking_alpha)[:, 0]
+    thr = -np.inf if spec.texture_coverage >= 1.0 else NormalDist().inv_cdf(1.0 - spec.texture_coverage)
+    weight = np.clip((marking - thr) / _MARKING_EDGE + 0.5, 0.0, 1.0)
+    obj = fill + tex_amp * (tex * weight)[:, None]
+    img = img * (1 - mask[:, None]) + obj * mask[:, None] + spec.grain * grain
     img = np.clip(img, 0.0, 1.0)
     return np.round(img.transpose(0, 2, 3, 1) * 255.0).astype(np.uint8)
 
@@ -276,6 +298,8 @@ def generate_embedded(out_dir: str | Path, spec: EmbeddedSpec, chunk: int = 500)
     """
     if not 2 <= spec.n_classes <= len(SHAPES):
         raise ValueError(f"dataset.embedded.n_classes must be in [2, {len(SHAPES)}], got {spec.n_classes}")
+    if not 0.0 < spec.texture_coverage <= 1.0:
+        raise ValueError(f"dataset.embedded.texture_coverage must be in (0, 1], got {spec.texture_coverage}")
     out_dir = Path(out_dir)
     root = np.random.SeedSequence(spec.seed)
     split_seeds = dict(zip(("train", "val", "test", "cue_conflict"), root.spawn(4)))

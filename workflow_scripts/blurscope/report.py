@@ -1943,6 +1943,8 @@ def section_methods(config: dict, alpha: float = 0.05) -> Section:
             f"train/val/test images, {g('dataset.embedded.n_cue_conflict')} cue-conflict images, "
             f"generator seed {e.get('seed', 'n/a')}"
         )
+        if e.get("texture_coverage") is not None:
+            data += f", class texture on {100 * float(e['texture_coverage']):.0f} % of each object's surface"
     else:
         data = f"ImageFolder at `{g('dataset.root')}`"
     sec.para(
