@@ -88,14 +88,13 @@ def test_texture_markings_cover_the_configured_fraction_of_each_object() -> None
 
     plain = grey(texture_contrast=0.0)  # same scene, no texture: same random draws
     everywhere = np.abs(grey(texture_coverage=1.0) - plain).max(-1) > 3
-    for coverage in (0.3, 0.6):
-        shown = np.abs(grey(texture_coverage=coverage) - plain).max(-1) > 3
-        assert not (shown & ~everywhere).any()
-        assert abs(shown.sum() / everywhere.sum() - coverage) < 0.05, coverage
-        if coverage == 0.6:
-            per_image = shown.sum((1, 2)) / everywhere.sum((1, 2))
-            assert (per_image < 0.05).mean() < 0.05  # the texture cue stays visible in almost every image
-            assert (per_image > 0.95).mean() < 0.5  # and most objects keep plain surface too
+    shown = {c: np.abs(grey(texture_coverage=c) - plain).max(-1) > 3 for c in (0.3, 0.6)}
+    for coverage, mask in shown.items():
+        assert not (mask & ~everywhere).any()
+        assert abs(mask.sum() / everywhere.sum() - coverage) < 0.05, coverage
+    per_image = shown[0.6].sum((1, 2)) / everywhere.sum((1, 2))
+    assert (per_image < 0.05).mean() < 0.05  # the texture cue stays visible in almost every image
+    assert (per_image > 0.95).mean() < 0.5  # and most objects keep plain surface too
 
 
 def test_bad_class_count() -> None:

@@ -21,7 +21,7 @@ if ds["kind"] == "embedded":
         n_test=emb["n_test"],
         n_cue_conflict=emb["n_cue_conflict"],
         seed=emb["seed"],
-        texture_coverage=emb.get("texture_coverage", EmbeddedSpec.texture_coverage),
+        texture_coverage=emb["texture_coverage"],
     )
     root = Path(sm.params.images_dir)
     log.info("generating the embedded dataset into %s: %s", root, spec)
