@@ -11,10 +11,10 @@ SNAKEMAKE_ARGS ?=
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock
+$(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --progress-bar on -r requirements.lock
+	$(BIN)/pip install --no-deps --no-build-isolation -e .
 	touch $@
 
 run: venv

@@ -74,9 +74,6 @@ _check_config(config)
 def _check_model_config(cfg):
     """Build the architecture once (cheap, no weights) to check layer names and checkpoints
     before any job starts; errors name the key and list what is valid."""
-    import sys
-
-    sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
     from blurscope.hooks import get_module
     from blurscope.models import build_model, load_backbone_weights, read_state_dict
 
@@ -208,9 +205,6 @@ def dataset_state():
     ds = config["dataset"]
     if ds["kind"] != "imagefolder" or not ds["watch_files"]:
         return ""
-    import sys
-
-    sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
     from blurscope.data import tree_state
 
     return tree_state(dataset_inputs())

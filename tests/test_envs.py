@@ -68,3 +68,20 @@ def test_every_rule_uses_an_existing_env() -> None:
         used |= set(re.findall(r'conda:\s*\n\s*"\.\./envs/([\w.-]+)"', smk.read_text()))
     assert used, "no conda: directives found"
     assert used <= {p.name for p in ENVS}, used - {p.name for p in ENVS}
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
+def test_env_installs_the_library_editable(env: Path) -> None:
+    """Snakemake runs envs/<name>.post-deploy.sh once inside a new env: it must install
+    the blurscope package from the checkout, editable, without touching the pinned deps."""
+    script = env.with_name(env.stem + ".post-deploy.sh")
+    assert script.is_file(), f"{script.name} missing: the {env.name} env would lack the blurscope package"
+    text = script.read_text()
+    assert re.search(r"pip install --no-deps --no-build-isolation -e ", text), text
+    assert "setuptools" in env_pins(env), f"{env.name}: --no-build-isolation needs setuptools pinned"
+
+
+def test_pyproject_makes_blurscope_installable() -> None:
+    text = (REPO / "pyproject.toml").read_text()
+    assert 'package-dir = { "" = "workflow_scripts" }' in text
+    assert (REPO / "workflow_scripts" / "blurscope" / "__init__.py").is_file()

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "slurm"))
 import smokerun as sr  # noqa: E402
 
 pytestmark = pytest.mark.slurm

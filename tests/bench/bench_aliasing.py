@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow_scripts"))
 
 from blurscope import aliasing as A  # noqa: E402
 from blurscope.data import to_float  # noqa: E402

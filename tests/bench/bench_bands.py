@@ -20,14 +20,11 @@ Best of ``--repeats`` timings. Writes a TSV when ``--out`` is given.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow_scripts"))
 
 from blurscope import bands  # noqa: E402
 

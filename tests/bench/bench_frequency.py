@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow_scripts"))
 
 from blurscope import corruptions, frequency  # noqa: E402
 from blurscope.blur import sigma_to_px  # noqa: E402

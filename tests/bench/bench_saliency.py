@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "workflow_scripts"))
 
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402

@@ -24,7 +24,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 def child(args: argparse.Namespace) -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
-    sys.path.insert(0, str(REPO / "workflow_scripts"))
     import resource
 
     import numpy as np

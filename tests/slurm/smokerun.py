@@ -6,7 +6,6 @@ result tables, start/locate the one-node test SLURM cluster.
 
 Import from a test module with::
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "slurm"))  # or parent
     import smokerun
 
 The module is imported once per pytest session, so ``local_smoke_run`` (cached

@@ -6,12 +6,10 @@ rerun, failure, report and SLURM tests all compare against the same local run.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "slurm"))
 import smokerun  # noqa: E402
 
 

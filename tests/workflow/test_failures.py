@@ -16,14 +16,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "slurm"))
 import smokerun as sr  # noqa: E402
 
 pytestmark = [

@@ -16,13 +16,11 @@ appears in a plan and is not expected fails the test.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "slurm"))
 import smokerun as sr  # noqa: E402
 
 pytestmark = [

@@ -38,7 +38,6 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 

@@ -2425,7 +2425,7 @@ def render_markdown(doc: Document, figure_base: str | os.PathLike) -> str:
                     "|" + "|".join("---" for _ in cols) + "|",
                 ]
                 out += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in b.df.itertuples(index=False)]
-                out += ([f"", f"*{b.note}*"] if b.note else []) + [""]
+                out += (["", f"*{b.note}*"] if b.note else []) + [""]
     return "\n".join(out) + "\n"
 
 
