@@ -25,9 +25,10 @@ if ALIAS["sweep"]["freq_min"] > ALIAS["sweep"]["freq_max"]:
 
 # config subsets: each rule reruns only on the keys that change its numbers
 ALIAS_RUN_CFG = {
-    k: ALIAS[k] for k in ("n_images", "batch_size", "forward_chunks", "device")
+    k: ALIAS[k]
+    for k in ("n_images", "batch_size", "forward_chunks", "device", "remove_mean")
 }
-ALIAS_SWEEP_CFG = {k: ALIAS[k] for k in ("sweep", "batch_size", "device")}
+ALIAS_SWEEP_CFG = {k: ALIAS[k] for k in ("sweep", "batch_size", "device", "remove_mean")}
 ALIAS_STATS_CFG = {
     k: ALIAS[k] for k in ("bootstrap_iterations", "permutations", "seed")
 }
@@ -39,16 +40,17 @@ ALIAS_TIMING_CFG = {
         "batch_size",
         "forward_chunks",
         "device",
+        "remove_mean",
     )
 }
-# the standard model first: it is the reference of the tests and of the figures
-ALIAS_MODELS = [ALIAS_STANDARD] + [m for m in MODELS if m != ALIAS_STANDARD]
+# the standard model first: it is the reference of the tests and of the figures;
+# then every other trained model, replicates and the filter-only references
+ALIAS_MODELS = [ALIAS_STANDARD] + [m for m in DEPLOYED_MODELS if m != ALIAS_STANDARD]
 
 
 rule avr_sis:
     input:
-        model=lambda wc: model_path(wc.model),
-        meta=lambda wc: f"{RESULTS}/models/{wc.model}.json",
+        unpack(model_inputs),
         images=rules.analysis_images.output[0],
     output:
         table=f"{RESULTS}/aliasing/{{model}}.tsv",
@@ -64,6 +66,7 @@ rule avr_sis:
         **RESOURCES["torch"],
     params:
         cfg=ALIAS_RUN_CFG,
+        reference_blur=reference_blur,
     script:
         "../workflow_scripts/avr_sis.py"
 
@@ -147,6 +150,9 @@ rule aliasing_stats:
         cfg=ALIAS_STATS_CFG,
         models=ALIAS_MODELS,
         standard=ALIAS_STANDARD,
+        sigma_of={m: model_sigma(m) for m in ALIAS_MODELS},
+        group_of={m: model_group(m) for m in ALIAS_MODELS},
+        references={m: model_id(model_sigma(m)) for m in ALIAS_MODELS if is_reference(m)},
     script:
         "../workflow_scripts/aliasing_stats.py"
 

@@ -8,20 +8,23 @@ BAND_LAYERS = list(BANDS["layers"]) if BANDS["layers"] else LAYERS
 
 
 # parse-time checks JSON Schema cannot express; each error names the key
-_edges = [float(e) for e in BANDS["edges"]]
-if _edges[0] != 0 or any(y <= x for x, y in zip(_edges, _edges[1:])):
-    raise ValueError(
-        f"config key 'bands.edges' must start at 0 and increase strictly, got {BANDS['edges']}"
-    )
-if _edges[-1] < math.sqrt(2) - 1e-9:
-    raise ValueError(
-        f"config key 'bands.edges' must end at >= sqrt(2) = 1.4142135623730951 "
-        f"(the spectrum's corners in normalised radius), got {_edges[-1]}"
-    )
-if len(BANDS["names"]) != len(_edges) - 1:
-    raise ValueError(
-        f"config key 'bands.names' has {len(BANDS['names'])} names for {len(_edges) - 1} bands "
-        f"(bands.edges has {len(_edges)} edges)"
+from blurscope import archinfo, freq
+
+freq.validate_bands(BANDS["edges"], BANDS["names"], key="bands")
+# every band needs frequency samples beyond DC in every band layer's map; map sizes come
+# from the architecture table (no torch); untabulated architectures are checked at run time
+_arch = archinfo.describe(
+    config["model"]["arch"], 10, False, widths=tuple(config["model"]["widths"])
+)
+if _arch is not None:
+    freq.check_band_layers(
+        {
+            l: (s, s)
+            for l in BAND_LAYERS
+            if (s := _arch.map_size(l, config["dataset"]["image_size"])) is not None
+        },
+        BANDS["edges"],
+        BANDS["names"],
     )
 if BANDS["reference_model"] not in MODELS:
     raise ValueError(
@@ -85,22 +88,28 @@ rule band_probe_images:
         "../workflow_scripts/band_probe_images.py"
 
 
+BAND_MODELS = PREFERENCE_MODELS
+
+
+def band_files(model, ext):
+    return [f"{RESULTS}/bands/{model}/{layer}.{ext}" for layer in BAND_LAYERS]
+
+
 rule band_intervention:
     input:
+        unpack(model_inputs),
         **BAND_PROBE_INPUT,
-        model=lambda wc: model_path(wc.model),
-        meta=lambda wc: f"{RESULTS}/models/{wc.model}.json",
         images=rules.analysis_images.output[0],
     output:
-        tsv=f"{RESULTS}/bands/{{model}}/{{layer}}.tsv",
-        npz=f"{RESULTS}/bands/{{model}}/{{layer}}.npz",
-        info=f"{RESULTS}/bands/{{model}}/{{layer}}.json",
+        tsv=expand(f"{RESULTS}/bands/{{{{model}}}}/{{layer}}.tsv", layer=BAND_LAYERS),
+        npz=expand(f"{RESULTS}/bands/{{{{model}}}}/{{layer}}.npz", layer=BAND_LAYERS),
+        info=expand(f"{RESULTS}/bands/{{{{model}}}}/{{layer}}.json", layer=BAND_LAYERS),
     log:
-        rule_log("band_intervention", "{model}/{layer}"),
+        rule_log("band_intervention", "{model}"),
     benchmark:
-        rule_bench("band_intervention", "{model}/{layer}")
+        rule_bench("band_intervention", "{model}")
     wildcard_constraints:
-        layer=r"[^/]+",
+        model=MODEL_WILDCARD,
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]
@@ -108,13 +117,16 @@ rule band_intervention:
         **RESOURCES["torch"],
     params:
         cfg=BAND_RUN_CFG,
-        layer=lambda wc: wc.layer,
+        layers=BAND_LAYERS,
         own_blur=config["analysis"]["own_blur"],
+        reference_blur=reference_blur,
+        # the MLP heads are trained: their weights depend on the thread count
+        train_threads=config["training"]["threads"],
     script:
         "../workflow_scripts/band_intervention.py"
 
 
-BAND_PAIRS = [[m, l] for m in MODELS for l in BAND_LAYERS]
+BAND_PAIRS = [[m, l] for m in BAND_MODELS for l in BAND_LAYERS]
 
 
 rule band_summary:
@@ -148,6 +160,8 @@ rule band_summary:
     params:
         cfg=BAND_SUMMARY_CFG,
         pairs=BAND_PAIRS,
+        sigma_of={m: model_sigma(m) for m in BAND_MODELS},
+        group_of={m: model_group(m) for m in BAND_MODELS},
     script:
         "../workflow_scripts/band_summary.py"
 

@@ -62,6 +62,13 @@ def _check_config(cfg):
         w = cfg["model"].get(key)
         if w and not Path(w).is_file():
             raise ValueError(f"config key 'model.{key}': file {w} does not exist")
+    sigmas = {float(s) for s in cfg["sigmas"]}
+    missing = [s for s in cfg["references"]["sigmas"] or [] if float(s) not in sigmas]
+    if missing:
+        raise ValueError(
+            f"config key 'references.sigmas': {missing} are not training sigmas ({sorted(sigmas)}); "
+            "a filter-only reference is compared with the model trained at its sigma"
+        )
     if cfg["training"]["epochs"] == 0 and not cfg["model"].get("weights"):
         raise ValueError(
             "config key 'training.epochs' is 0 but 'model.weights' is null: nothing to start from"
@@ -70,45 +77,76 @@ def _check_config(cfg):
 
 _check_config(config)
 
+# every *.device key: a valid name, and (in the invocation that runs jobs here) a GPU asked for exists
+from blurscope.device import check_config as check_devices
+
+check_devices(config, check_available=workflow.is_main_process and workflow.local_exec)
+
 
 def _check_model_config(cfg):
-    """Build the architecture once (cheap, no weights) to check layer names and checkpoints
-    before any job starts; errors name the key and list what is valid."""
-    from blurscope.hooks import get_module
-    from blurscope.models import build_model, load_backbone_weights, read_state_dict
+    """Check layer names and checkpoints against the architecture before any job starts.
+
+    The ResNets blurscope knows are tables (blurscope.archinfo: module names,
+    state-dict shapes, read without torch; a .safetensors checkpoint by its header);
+    only other architectures or torch-pickle checkpoints build the network (torch).
+    Errors name the key and list what is valid."""
+    from blurscope import archinfo
 
     m = cfg["model"]
-    kwargs = {"widths": tuple(m["widths"])} if m["arch"] == "resnet_narrow" else {}
+    widths = tuple(m["widths"])
     # class count does not change layer names; a checkpoint's head is checked below
-    backbone = build_model(m["arch"], 10, False, **kwargs)
-    layers = set(cfg["analysis"]["layers"])
-    for section in ("bands", "saliency"):
-        for key in ("layers", "activation_layers"):
-            extra = cfg.get(section, {}).get(key)
-            if extra:
-                layers |= set(extra)
-    for layer in sorted(layers):
+    info = archinfo.describe(m["arch"], 10, False, widths=widths)
+    if info is None:
         try:
-            get_module(backbone, layer)
-        except KeyError as err:
+            info = archinfo.describe_by_building(m["arch"], 10, False, widths=widths)
+        except ValueError as err:
+            raise ValueError(f"config key 'model.arch': {err}") from None
+    for key, layers in _configured_layers(cfg).items():
+        bad = [l for l in layers if l not in info.modules]
+        if bad:
+            stages = [n for n in info.modules if n.startswith("layer") and n.count(".") <= 1]
             raise ValueError(
-                f"config key 'analysis.layers' (or a stage's layers): {err.args[0]}"
-            ) from None
+                f"config key '{key}': {', '.join(map(repr, bad))} is not a layer of {m['arch']} "
+                f"(stage layers: {', '.join(stages)}; any module name of the backbone works)"
+            )
     for key, antialiased in (("weights", False), ("blurpool_weights", True)):
-        if m.get(key):
-            state = read_state_dict(m[key])
-            fc = [v for k, v in state.items() if k.endswith("fc.weight")]
-            n_classes = int(fc[0].shape[0]) if fc else 10
-            net = build_model(m["arch"], max(2, n_classes), antialiased, **kwargs)
-            try:
-                load_backbone_weights(net, state, m[key], m["reset_head"])
-            except ValueError as err:
-                raise ValueError(f"config key 'model.{key}': {err}") from None
+        path = m.get(key)
+        if not path:
+            continue
+        shapes = None
+        if path.endswith(".safetensors"):
+            shapes = archinfo.safetensors_shapes(path)
+            table = archinfo.describe(m["arch"], 10, antialiased, widths=widths)
+        if shapes is None or table is None:  # torch pickle, or an untabulated architecture
+            from blurscope.models import read_state_dict
+
+            shapes = shapes or {k: tuple(v.shape) for k, v in read_state_dict(path).items()}
+            table = None
+        fc = [v for k, v in archinfo.strip_prefixes(shapes).items() if k.endswith("fc.weight")]
+        n_classes = max(2, int(fc[0][0]) if fc else 10)
+        own = (
+            archinfo.describe(m["arch"], n_classes, antialiased, widths=widths)
+            if table is not None
+            else archinfo.describe_by_building(m["arch"], n_classes, antialiased, widths=widths)
+        ).state
+        problem = archinfo.checkpoint_mismatch(own, shapes, m["reset_head"])
+        if problem:
+            raise ValueError(
+                f"config key 'model.{key}': checkpoint {path} does not fit architecture {m['arch']}: {problem}"
+            )
+
+
+def _configured_layers(cfg):
+    """{config key: layer names} of every stage that names layers."""
+    out = {"analysis.layers": list(cfg["analysis"]["layers"])}
+    for section, key in (("bands", "layers"), ("saliency", "activation_layers")):
+        if cfg.get(section, {}).get(key):
+            out[f"{section}.{key}"] = list(cfg[section][key])
+    return out
 
 
 # The invocation that plans the run checks before any job starts; cluster jobs
-# (remote mode: every SLURM job parses the workflow twice) skip the check, which
-# would import torch and build the network in every job for nothing.
+# (remote mode: every SLURM job parses the workflow twice) skip it.
 if not workflow.remote_exec:
     _check_model_config(config)
 
@@ -140,11 +178,39 @@ SEED_MODELS = [
 ALL_TRAINED = MODELS + SEED_MODELS
 LAYERS = list(config["analysis"]["layers"])
 
+# Filter-only references: the sigma 0 network behind a sigma blur, untrained for it.
+# Every analysis that runs a model behind a blur (the deployed-model analyses, and the
+# preference analyses when analysis.own_blur is true) also runs them; trained minus
+# reference is what training changed, the reference alone what the filter does.
+REFERENCE_PREFIX = "ref-"
+REFERENCE_NETWORK = model_id(0.0)
+def _reference_sigmas(sigmas, configured):
+    """The sigmas that get a reference: the configured ones, or (null) the smallest, a middle
+    and the largest sigma > 0."""
+    if configured is not None:
+        return sorted({float(s) for s in configured if float(s) > 0})
+    positive = [s for s in sigmas if s > 0]
+    return sorted({positive[0], positive[len(positive) // 2], positive[-1]}) if positive else []
+
+
+REF_SIGMAS = _reference_sigmas(SIGMAS, config["references"]["sigmas"])
+REF_MODELS = [REFERENCE_PREFIX + model_id(s) for s in REF_SIGMAS]
+# the models of the preference analyses (clear input: no references unless own_blur)
+PREFERENCE_MODELS = ALL_TRAINED + (REF_MODELS if config["analysis"]["own_blur"] else [])
+# the models of the deployed-model analyses (AVR/SIS, hybrids, shape bias, corruptions)
+DEPLOYED_MODELS = ALL_TRAINED + REF_MODELS
+
+
+def is_reference(model):
+    return model.startswith(REFERENCE_PREFIX)
+
 
 def model_sigma(model):
-    """Training sigma (px at 224) of a model id; BlurPool is trained at 0."""
+    """Training sigma (px at 224) of a model id (a reference: the sigma of its blur); BlurPool is trained at 0."""
     if model == BLURPOOL:
         return 0.0
+    if is_reference(model):
+        model = model[len(REFERENCE_PREFIX) :]
     return float(model.split("-seed")[0][len("sigma") :])
 
 
@@ -152,8 +218,30 @@ def model_seed_index(model):
     return int(model.split("-seed")[1]) if "-seed" in model else 0
 
 
+def model_group(model):
+    """The model a replicate belongs to (sigma6-seed1 -> sigma6); other ids unchanged."""
+    return model.split("-seed")[0]
+
+
 def model_path(model):
+    """Weights of a model id; a reference's are the sigma 0 network's."""
+    if is_reference(model):
+        model = REFERENCE_NETWORK
     return f"{RESULTS}/models/{model}.safetensors"
+
+
+def model_inputs(wildcards):
+    """Named inputs ``model`` (weights) and ``meta`` (json) of the model wildcard."""
+    path = model_path(wildcards.model)
+    return {"model": path, "meta": path.removesuffix(".safetensors") + ".json"}
+
+
+def reference_blur(wildcards):
+    """Param: the blur sigma (px at 224) a reference puts in front of the sigma 0 network; None otherwise."""
+    return model_sigma(wildcards.model) if is_reference(wildcards.model) else None
+
+
+MODEL_WILDCARD = r"sigma[0-9.]+(-seed[0-9]+)?|blurpool|ref-sigma[0-9.]+"
 
 
 def cfg(*sections):
@@ -173,6 +261,7 @@ def rule_bench(rule, wildcards=""):
 
 _res = config["resources"]
 THREADS = {
+    "train": config["training"]["threads"],
     "torch": _res["torch_threads"],
     "cpu": _res["cpu_threads"],
     "plot": 1,

@@ -8,7 +8,6 @@ import re
 TOPK_PASS_CFG = {
     k: config["topk"][k] for k in ("k", "neurons_per_layer", "batch_size", "device")
 }
-PATCH_TOPK_CFG = {k: config["topk"][k] for k in ("n_show", "device")}
 PATCH_CFG = {
     k: config["patches"][k]
     for k in ("method", "window_224", "stride_fraction", "batch_size", "rf_fill")
@@ -38,23 +37,30 @@ if config["topk"]["n_show"] > config["topk"]["k"]:
         f"config key 'topk.n_show' ({config['topk']['n_show']}) exceeds 'topk.k' ({config['topk']['k']})"
     )
 
-# grid rows: sigma models by sigma, then the BlurPool model
+# grid rows: sigma models by sigma, then the BlurPool model (replicates are analysed
+# and enter the statistics, but the grids show one network per condition)
 GRID_MODELS = SIGMA_MODELS + [BLURPOOL]
 GRID_SIGMAS = [model_sigma(m) if m in SIGMA_MODELS else None for m in GRID_MODELS]
-FEATURES_MODEL_RE = "|".join(re.escape(m) for m in MODELS)
-FEATURES_LAYER_RE = "|".join(re.escape(l) for l in LAYERS)
+FEATURES_MODEL_RE = "|".join(re.escape(m) for m in PREFERENCE_MODELS)
 
 
-rule top_activations:
+def patch_files(model, ext="npz"):
+    """The patch files of one model, one per analysed layer."""
+    return [f"{RESULTS}/patches/{model}/{layer}.{ext}" for layer in LAYERS]
+
+
+rule features:
     input:
-        model=lambda wc: model_path(wc.model),
+        unpack(model_inputs),
         images=rules.analysis_images.output[0],
     output:
-        f"{RESULTS}/activations/{{model}}.npz",
+        activations=f"{RESULTS}/activations/{{model}}.npz",
+        npz=expand(f"{RESULTS}/patches/{{{{model}}}}/{{layer}}.npz", layer=LAYERS),
+        tsv=expand(f"{RESULTS}/patches/{{{{model}}}}/{{layer}}.tsv", layer=LAYERS),
     log:
-        rule_log("top_activations", "{model}"),
+        rule_log("features", "{model}"),
     benchmark:
-        rule_bench("top_activations", "{model}")
+        rule_bench("features", "{model}")
     wildcard_constraints:
         model=FEATURES_MODEL_RE,
     conda:
@@ -63,75 +69,51 @@ rule top_activations:
     resources:
         **RESOURCES["torch"],
     params:
-        cfg=TOPK_PASS_CFG,
+        topk=TOPK_PASS_CFG,
+        patches=PATCH_CFG,
+        n_show=config["topk"]["n_show"],
         layers=LAYERS,
         own_blur=config["analysis"]["own_blur"],
+        reference_blur=reference_blur,
     script:
-        "../workflow_scripts/top_activations.py"
-
-
-rule crop_patches:
-    input:
-        model=lambda wc: model_path(wc.model),
-        images=rules.analysis_images.output[0],
-        activations=rules.top_activations.output[0],
-    output:
-        npz=f"{RESULTS}/patches/{{model}}/{{layer}}.npz",
-        tsv=f"{RESULTS}/patches/{{model}}/{{layer}}.tsv",
-    log:
-        rule_log("crop_patches", "{model}_{layer}"),
-    benchmark:
-        rule_bench("crop_patches", "{model}_{layer}")
-    wildcard_constraints:
-        model=FEATURES_MODEL_RE,
-        layer=FEATURES_LAYER_RE,
-    conda:
-        "../envs/torch.yaml"
-    threads: THREADS["torch"]
-    resources:
-        **RESOURCES["torch"],
-    params:
-        cfg=PATCH_CFG,
-        topk=PATCH_TOPK_CFG,
-        own_blur=config["analysis"]["own_blur"],
-    script:
-        "../workflow_scripts/crop_patches.py"
+        "../workflow_scripts/features.py"
 
 
 rule feature_grids:
     input:
-        patches=expand(
-            f"{RESULTS}/patches/{{model}}/{{{{layer}}}}.npz", model=GRID_MODELS
-        ),
+        patches=[patch_files(m) for m in GRID_MODELS],
         activations=expand(f"{RESULTS}/activations/{{model}}.npz", model=GRID_MODELS),
         models=[model_path(m) for m in GRID_MODELS],
         images=rules.analysis_images.output[0],
     output:
         all_neurons=report(
-            f"{RESULTS}/figures/all_neurons_grid_{{layer}}.png",
+            expand(f"{RESULTS}/figures/all_neurons_grid_{{layer}}.png", layer=LAYERS),
             caption="../report/all_neurons_grid.rst",
             category="2. Feature visualisations",
-            labels={"figure": "all neurons", "layer": "{layer}"},
+            labels={"figure": "all neurons"},
         ),
         representative_fig=report(
-            f"{RESULTS}/figures/representative_neurons_grid_{{layer}}.png",
+            expand(
+                f"{RESULTS}/figures/representative_neurons_grid_{{layer}}.png",
+                layer=LAYERS,
+            ),
             caption="../report/representative_neurons_grid.rst",
             category="2. Feature visualisations",
-            labels={"figure": "representative neurons", "layer": "{layer}"},
+            labels={"figure": "representative neurons"},
         ),
         methods=report(
-            f"{RESULTS}/figures/patch_methods_{{layer}}.png",
+            expand(f"{RESULTS}/figures/patch_methods_{{layer}}.png", layer=LAYERS),
             caption="../report/patch_methods.rst",
             category="2. Feature visualisations",
-            labels={"figure": "patch methods", "layer": "{layer}"},
+            labels={"figure": "patch methods"},
         ),
-        representative=f"{RESULTS}/patches/representative_{{layer}}.tsv",
+        representative=expand(
+            f"{RESULTS}/patches/representative_{{layer}}.tsv", layer=LAYERS
+        ),
     log:
-        rule_log("feature_grids", "{layer}"),
+        rule_log("feature_grids"),
     benchmark:
-        rule_bench("feature_grids", "{layer}")
-    wildcard_constraints:
-        layer=FEATURES_LAYER_RE,
+        rule_bench("feature_grids")
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]
@@ -139,27 +121,19 @@ rule feature_grids:
         **RESOURCES["torch"],
     params:
         cfg=GRID_CFG,
-        topk=PATCH_TOPK_CFG,
+        n_show=config["topk"]["n_show"],
+        device=config["topk"]["device"],
         own_blur=config["analysis"]["own_blur"],
         plots=cfg("plots"),
         models=GRID_MODELS,
         sigmas=GRID_SIGMAS,
+        layers=LAYERS,
     script:
         "../workflow_scripts/feature_grids.py"
 
 
 TARGETS["features"] = (
-    expand(f"{RESULTS}/activations/{{model}}.npz", model=MODELS)
-    + expand(
-        f"{RESULTS}/patches/{{model}}/{{layer}}.{{ext}}",
-        model=MODELS,
-        layer=LAYERS,
-        ext=["npz", "tsv"],
-    )
-    + expand(
-        f"{RESULTS}/figures/{{name}}_{{layer}}.png",
-        name=["all_neurons_grid", "representative_neurons_grid", "patch_methods"],
-        layer=LAYERS,
-    )
-    + expand(f"{RESULTS}/patches/representative_{{layer}}.tsv", layer=LAYERS)
+    expand(f"{RESULTS}/activations/{{model}}.npz", model=PREFERENCE_MODELS)
+    + [f for m in PREFERENCE_MODELS for f in patch_files(m) + patch_files(m, "tsv")]
+    + list(rules.feature_grids.output)
 )

@@ -22,12 +22,25 @@ FREQ_PREF_CFG = {
         "pgd_n_images",
     )
 }
-FREQ_SHAPE_CFG = {k: FREQ[k] for k in FREQ_COMMON_KEYS}
 FREQ_CORR_CFG = {
     k: FREQ[k]
-    for k in FREQ_COMMON_KEYS + ("corruptions", "severities", "corruption_n_images")
+    for k in FREQ_COMMON_KEYS
+    + (
+        "corruptions",
+        "severities",
+        "corruption_n_images",
+        "mce_reference",
+        "mce_reference_errors",
+    )
 }
+# the shared corrupted images depend only on these (not on the model or the batch size)
+FREQ_CORRUPTED_CFG = {k: FREQ[k] for k in ("severities", "corruption_n_images", "seed")}
 FREQ_SUMMARY_CFG = {k: FREQ[k] for k in ("n_permutations", "seed")}
+
+# corruption names, severities and the mCE reference: checked when the workflow is parsed
+from blurscope.corruption_config import check_config as check_corruption_config
+
+check_corruption_config(FREQ, DEPLOYED_MODELS)
 
 # Shape bias needs the cue-conflict split (rules/data.smk: embedded dataset with
 # n_cue_conflict > 0, or dataset.cue_conflict_root). Without it the cue_conflict rule
@@ -50,24 +63,44 @@ if not FREQ_HAS_CUE_CONFLICT:
 
 # training-seed replicates (training.seeds > 1): each base model with its replicates
 FREQ_SEED_GROUPS = {
-    m: [m] + [r for r in SEED_MODELS if r.split("-seed")[0] == m]
+    m: [m] + [r for r in SEED_MODELS if model_group(r) == m]
     for m in SIGMA_MODELS
-    if any(r.split("-seed")[0] == m for r in SEED_MODELS)
+    if any(model_group(r) == m for r in SEED_MODELS)
 }
+
+
+# The shape-bias test (cue-conflict split) runs in the same job as the hybrid sweep and
+# PGD: one model load and one torch import per model for all three measures.
+FREQ_SHAPE_INPUT = (
+    {"cue_conflict": rules.cue_conflict_images.output[0]}
+    if FREQ_HAS_CUE_CONFLICT
+    else {}
+)
+FREQ_SHAPE_OUTPUT = (
+    {"shape_bias": f"{RESULTS}/frequency/{{model}}_shape_bias.tsv"}
+    if FREQ_HAS_CUE_CONFLICT
+    else {}
+)
 
 
 rule frequency_preference:
     input:
-        model=lambda wc: model_path(wc.model),
+        unpack(model_inputs),
+        **FREQ_SHAPE_INPUT,
         images=rules.analysis_images.output[0],
     output:
+        **FREQ_SHAPE_OUTPUT,
         curves=f"{RESULTS}/frequency/{{model}}_curves.tsv",
         spectrum=f"{RESULTS}/frequency/{{model}}_pgd_spectrum.tsv",
         preference=f"{RESULTS}/frequency/{{model}}_preference.tsv",
+        # per pair / per image outcomes: paired bootstraps of trained vs reference
+        units=f"{RESULTS}/frequency/{{model}}_units.npz",
     log:
         rule_log("frequency_preference", "{model}"),
     benchmark:
         rule_bench("frequency_preference", "{model}")
+    wildcard_constraints:
+        model=MODEL_WILDCARD,
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]
@@ -75,41 +108,56 @@ rule frequency_preference:
         **RESOURCES["torch"],
     params:
         cfg=FREQ_PREF_CFG,
+        reference_blur=reference_blur,
     script:
         "../workflow_scripts/frequency_preference.py"
 
 
-rule cue_conflict:
+rule corrupted_images:
     input:
-        model=lambda wc: model_path(wc.model),
-        cue_conflict=rules.cue_conflict_images.output[0],
+        images=rules.analysis_images.output[0],
     output:
-        tsv=f"{RESULTS}/frequency/{{model}}_shape_bias.tsv",
+        f"{RESULTS}/frequency/corrupted/{{corruption}}.npz",
     log:
-        rule_log("cue_conflict", "{model}"),
+        rule_log("corrupted_images", "{corruption}"),
     benchmark:
-        rule_bench("cue_conflict", "{model}")
+        rule_bench("corrupted_images", "{corruption}")
+    wildcard_constraints:
+        corruption="|".join(FREQ["corruptions"]),
     conda:
         "../envs/torch.yaml"
-    threads: THREADS["torch"]
+    threads: THREADS["cpu"]
     resources:
-        **RESOURCES["torch"],
+        **RESOURCES["cpu"],
     params:
-        cfg=FREQ_SHAPE_CFG,
+        cfg=FREQ_CORRUPTED_CFG,
     script:
-        "../workflow_scripts/cue_conflict.py"
+        "../workflow_scripts/corrupted_images.py"
 
 
 rule corruption:
     input:
-        model=lambda wc: model_path(wc.model),
+        unpack(model_inputs),
         images=rules.analysis_images.output[0],
+        corrupted=expand(
+            f"{RESULTS}/frequency/corrupted/{{corruption}}.npz",
+            corruption=FREQ["corruptions"],
+        ),
+        mce_reference=lambda wc: (
+            []
+            if FREQ["mce_reference"] in ("published", wc.model)
+            else f"{RESULTS}/frequency/{FREQ['mce_reference']}_corruption_hits.npz"
+        ),
     output:
         tsv=f"{RESULTS}/frequency/{{model}}_corruption.tsv",
+        ce=f"{RESULTS}/frequency/{{model}}_ce.tsv",
+        hits=f"{RESULTS}/frequency/{{model}}_corruption_hits.npz",
     log:
         rule_log("corruption", "{model}"),
     benchmark:
         rule_bench("corruption", "{model}")
+    wildcard_constraints:
+        model=MODEL_WILDCARD,
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]
@@ -117,6 +165,7 @@ rule corruption:
         **RESOURCES["torch"],
     params:
         cfg=FREQ_CORR_CFG,
+        reference_blur=reference_blur,
     script:
         "../workflow_scripts/corruption.py"
 
@@ -124,17 +173,23 @@ rule corruption:
 rule frequency_summary:
     input:
         preference=expand(
-            f"{RESULTS}/frequency/{{model}}_preference.tsv", model=ALL_TRAINED
+            f"{RESULTS}/frequency/{{model}}_preference.tsv", model=DEPLOYED_MODELS
         ),
-        curves=expand(f"{RESULTS}/frequency/{{model}}_curves.tsv", model=ALL_TRAINED),
+        curves=expand(
+            f"{RESULTS}/frequency/{{model}}_curves.tsv", model=DEPLOYED_MODELS
+        ),
         spectrum=expand(
-            f"{RESULTS}/frequency/{{model}}_pgd_spectrum.tsv", model=ALL_TRAINED
+            f"{RESULTS}/frequency/{{model}}_pgd_spectrum.tsv", model=DEPLOYED_MODELS
         ),
+        units=expand(f"{RESULTS}/frequency/{{model}}_units.npz", model=DEPLOYED_MODELS),
         corruption=expand(
-            f"{RESULTS}/frequency/{{model}}_corruption.tsv", model=ALL_TRAINED
+            f"{RESULTS}/frequency/{{model}}_corruption.tsv", model=DEPLOYED_MODELS
         ),
+        ce=expand(f"{RESULTS}/frequency/{{model}}_ce.tsv", model=DEPLOYED_MODELS),
         shape_bias=(
-            expand(f"{RESULTS}/frequency/{{model}}_shape_bias.tsv", model=ALL_TRAINED)
+            expand(
+                f"{RESULTS}/frequency/{{model}}_shape_bias.tsv", model=DEPLOYED_MODELS
+            )
             if FREQ_HAS_CUE_CONFLICT
             else []
         ),
@@ -169,6 +224,10 @@ rule frequency_summary:
         shape_status=FREQ_SHAPE_STATUS,
         seed_groups=FREQ_SEED_GROUPS,
         replicates=SEED_MODELS,
+        models=DEPLOYED_MODELS,
+        sigma_of={m: model_sigma(m) for m in DEPLOYED_MODELS},
+        group_of={m: model_group(m) for m in DEPLOYED_MODELS},
+        references={m: model_id(model_sigma(m)) for m in DEPLOYED_MODELS if is_reference(m)},
     script:
         "../workflow_scripts/frequency_summary.py"
 

@@ -1,7 +1,8 @@
 # Stage "report": pipeline_info (resolved config, package versions, git commit, rule
 # graph, aggregated benchmark timings) and the report of every analysis
-# (results/report/report.html + report.md). Both run last: their inputs are the
-# final targets of every other stage. Outputs: results/README.md.
+# (results/report/report.html + report.md). Both run last: pipeline_info's inputs are the
+# final targets of every other stage, and the report reads pipeline_info's outputs.
+# Outputs: results/README.md.
 
 import json
 import os
@@ -76,10 +77,78 @@ rule pipeline_info:
         "../workflow_scripts/pipeline_info.py"
 
 
+# The report's named inputs: every table and figure it reads, by name (blurscope.report's
+# sections address them by these names; a per-layer output is "<name>/<layer>", and a figure's
+# name is also the name of its caption, report/<name>.rst). The paths are the stages' outputs.
+REPORT_FIGURES_PER_LAYER = [
+    "all_neurons_grid",
+    "representative_neurons_grid",
+    "patch_methods",
+    "models_relative_to_baseline",
+    "models_complexity_comparison",
+]
+REPORT_FIGURES = [
+    "accuracy_matrix",
+    "aliasing_layers",
+    "aliasing_sis_sigma",
+    "aliasing_avr_sis",
+    "aliasing_sweep",
+    "bands_accuracy",
+    "bands_gt_rank",
+    "bands_shift",
+    "frequency_preference",
+    *(["frequency_shape_bias"] if has_cue_conflict() else []),
+    "frequency_corruption_vs_frev",
+    "frequency_corruption_heatmap",
+    "saliency_overlays",
+    "saliency_distances",
+    "saliency_activations",
+]
+REPORT_INPUTS = {
+    # models and accuracy
+    "accuracy_table": f"{RESULTS}/evaluation/accuracy_matrix.tsv",
+    "models": expand(f"{RESULTS}/models/{{model}}.json", model=ALL_TRAINED),
+    # features
+    **{
+        f"representative/{layer}": f"{RESULTS}/patches/representative_{layer}.tsv"
+        for layer in LAYERS
+    },
+    # spectra, complexity, statistics
+    "patch_summary": f"{RESULTS}/stats/patch_summary.tsv",
+    "patch_spectra": f"{RESULTS}/stats/patch_spectra.tsv",
+    "patch_trends": f"{RESULTS}/stats/patch_trends.tsv",
+    "patch_effects": f"{RESULTS}/stats/patch_effects.tsv",
+    "complexity_table": f"{RESULTS}/stats/complexity_table.tsv",
+    # aliasing
+    "aliasing_summary": f"{RESULTS}/aliasing/stats/summary.tsv",
+    "aliasing_paired": f"{RESULTS}/aliasing/stats/paired.tsv",
+    "aliasing_correlation": f"{RESULTS}/aliasing/stats/correlation.tsv",
+    "aliasing_sigma_trend": f"{RESULTS}/aliasing/stats/sigma_trend.tsv",
+    "aliasing_timing": f"{RESULTS}/aliasing/timing.tsv",
+    # bands
+    "band_summary": f"{RESULTS}/bands/band_summary.tsv",
+    "band_trend": f"{RESULTS}/bands/band_trend.tsv",
+    # frequency
+    "frequency_summary": f"{RESULTS}/frequency/summary.tsv",
+    "frequency_trends": f"{RESULTS}/frequency/trends.tsv",
+    # saliency
+    "saliency_stats": f"{RESULTS}/saliency/stats.tsv",
+    # figures
+    **{name: f"{RESULTS}/figures/{name}.png" for name in REPORT_FIGURES},
+    **{
+        f"{name}/{layer}": f"{RESULTS}/figures/{name}_{layer}.png"
+        for name in REPORT_FIGURES_PER_LAYER
+        for layer in LAYERS
+    },
+}
+# the figure captions, shared with Snakemake's own report (a caption edit reruns the report)
+REPORT_CAPTIONS = sorted(str(p) for p in Path(workflow.basedir, "report").glob("*.rst"))
+
+
 rule report:
     input:
-        targets=report_stage_targets,
-        models=expand(f"{RESULTS}/models/{{model}}.json", model=ALL_TRAINED),
+        **REPORT_INPUTS,
+        captions=REPORT_CAPTIONS,
         config=rules.pipeline_info.output.config,
         versions=rules.pipeline_info.output.versions,
         git=rules.pipeline_info.output.git,
@@ -105,7 +174,7 @@ rule report:
         **RESOURCES["plot"],
     params:
         cfg=cfg("report"),
-        results=lambda wc, output: str(Path(output[0]).parents[1]),
+        sources=lambda wildcards, output: output.sources,
     script:
         "../workflow_scripts/report.py"
 

@@ -4,7 +4,7 @@
 import re
 
 BASELINE_MODEL = "baseline"  # pseudo-model: random patches of the analysis images
-SPECTRA_MODELS = MODELS + [BASELINE_MODEL]
+SPECTRA_MODELS = PREFERENCE_MODELS + [BASELINE_MODEL]
 
 
 # parse-time checks JSON Schema cannot express; each error names the key
@@ -25,39 +25,39 @@ if BASELINE_MODEL in MODELS:
     )
 
 # config subsets: each rule reruns only on the keys that change its numbers
-SPECTRA_CFG = {k: config["spectra"][k] for k in ("n_bins", "hf_cutoff")}
+SPECTRA_CFG = {k: config["spectra"][k] for k in ("n_bins", "hf_cutoff", "window")}
 COMPLEXITY_CFG = {
     k: config["spectra"][k]
-    for k in ("jpeg_quality", "edge_threshold", "wavelet", "wavelet_levels")
+    for k in (
+        "jpeg_quality",
+        "jpeg_data",
+        "edge_threshold",
+        "wavelet",
+        "wavelet_levels",
+        "wavelet_mode",
+    )
 }
 SPECTRA_PAIRS = [[m, l] for m in SPECTRA_MODELS for l in LAYERS]
 
-# per-rule constraints (a global wildcard_constraints would bind other stages' wildcards)
-SPECTRA_MODEL_RE = "|".join(re.escape(m) for m in SPECTRA_MODELS)
-SPECTRA_LAYER_RE = "|".join(re.escape(l) for l in LAYERS)
 
-
-# preferred patches of a model (features stage) or the layer's random baseline patches
-SPECTRA_PATCH_FILE = lambda wc: (
-    f"{RESULTS}/baseline/{wc.layer}.npz"
-    if wc.model == BASELINE_MODEL
-    else f"{RESULTS}/patches/{wc.model}/{wc.layer}.npz"
-)
+def patch_set(model, layer):
+    """Preferred patches of a model (features stage) or the layer's random baseline patches."""
+    if model == BASELINE_MODEL:
+        return f"{RESULTS}/baseline/{layer}.npz"
+    return f"{RESULTS}/patches/{model}/{layer}.npz"
 
 
 rule baseline_patches:
     input:
         images=rules.analysis_images.output[0],
-        # read only for the layer's patch size (the .npy header)
-        reference=f"{RESULTS}/patches/{MODELS[0]}/{{layer}}.npz",
+        # read only for each layer's patch size (the .npy header)
+        reference=patch_files(MODELS[0]),
     output:
-        f"{RESULTS}/baseline/{{layer}}.npz",
+        expand(f"{RESULTS}/baseline/{{layer}}.npz", layer=LAYERS),
     log:
-        rule_log("baseline_patches", "{layer}"),
+        rule_log("baseline_patches"),
     benchmark:
-        rule_bench("baseline_patches", "{layer}")
-    wildcard_constraints:
-        layer=SPECTRA_LAYER_RE,
+        rule_bench("baseline_patches")
     conda:
         "../envs/analysis.yaml"
     threads: THREADS["cpu"]
@@ -69,57 +69,34 @@ rule baseline_patches:
         "../workflow_scripts/baseline_patches.py"
 
 
-rule spectra:
+rule patch_metrics:
     input:
-        patches=SPECTRA_PATCH_FILE,
+        patches=[patch_set(m, l) for m, l in SPECTRA_PAIRS],
     output:
-        f"{RESULTS}/spectra/{{model}}/{{layer}}.npz",
+        spectra=[f"{RESULTS}/spectra/{m}/{l}.npz" for m, l in SPECTRA_PAIRS],
+        complexity=[f"{RESULTS}/complexity/{m}/{l}.tsv" for m, l in SPECTRA_PAIRS],
     log:
-        rule_log("spectra", "{model}_{layer}"),
+        rule_log("patch_metrics"),
     benchmark:
-        rule_bench("spectra", "{model}_{layer}")
-    wildcard_constraints:
-        model=SPECTRA_MODEL_RE,
-        layer=SPECTRA_LAYER_RE,
+        rule_bench("patch_metrics")
     conda:
         "../envs/analysis.yaml"
     threads: THREADS["cpu"]
     resources:
         **RESOURCES["cpu"],
     params:
-        cfg=SPECTRA_CFG,
+        spectra=SPECTRA_CFG,
+        complexity=COMPLEXITY_CFG,
+        pairs=SPECTRA_PAIRS,
+        sigma_of={m: model_sigma(m) for m in PREFERENCE_MODELS},
     script:
-        "../workflow_scripts/spectra.py"
-
-
-rule complexity:
-    input:
-        patches=SPECTRA_PATCH_FILE,
-    output:
-        f"{RESULTS}/complexity/{{model}}/{{layer}}.tsv",
-    log:
-        rule_log("complexity", "{model}_{layer}"),
-    benchmark:
-        rule_bench("complexity", "{model}_{layer}")
-    wildcard_constraints:
-        model=SPECTRA_MODEL_RE,
-        layer=SPECTRA_LAYER_RE,
-    conda:
-        "../envs/analysis.yaml"
-    threads: THREADS["cpu"]
-    resources:
-        **RESOURCES["cpu"],
-    params:
-        cfg=COMPLEXITY_CFG,
-        sigma=lambda wc: None if wc.model == BASELINE_MODEL else model_sigma(wc.model),
-    script:
-        "../workflow_scripts/complexity.py"
+        "../workflow_scripts/patch_metrics.py"
 
 
 rule patch_stats:
     input:
-        complexity=[f"{RESULTS}/complexity/{m}/{l}.tsv" for m, l in SPECTRA_PAIRS],
-        spectra=[f"{RESULTS}/spectra/{m}/{l}.npz" for m, l in SPECTRA_PAIRS],
+        complexity=rules.patch_metrics.output.complexity,
+        spectra=rules.patch_metrics.output.spectra,
     output:
         summary=f"{RESULTS}/stats/patch_summary.tsv",
         spectra=f"{RESULTS}/stats/patch_spectra.tsv",
@@ -155,8 +132,13 @@ rule patch_stats:
     params:
         cfg=cfg("stats"),
         pairs=SPECTRA_PAIRS,
-        sigma_of={m: model_sigma(m) for m in MODELS},
+        sigma_of={m: model_sigma(m) for m in PREFERENCE_MODELS},
+        group_of={m: model_group(m) for m in PREFERENCE_MODELS},
         sigma_models=SIGMA_MODELS,
+        references=[m for m in PREFERENCE_MODELS if is_reference(m)],
+        # independently trained networks share no neuron identity (channel k of one is
+        # not channel k of another): trends permute across, not within, neurons
+        paired=config["training"]["mode"] == "finetune",
         table_layer=LAYERS[-1],
     script:
         "../workflow_scripts/patch_stats.py"
@@ -168,30 +150,34 @@ rule spectra_figures:
         summary=rules.patch_stats.output.summary,
     output:
         relative=report(
-            f"{RESULTS}/figures/models_relative_to_baseline_{{layer}}.png",
+            expand(
+                f"{RESULTS}/figures/models_relative_to_baseline_{{layer}}.png",
+                layer=LAYERS,
+            ),
             caption="../report/models_relative_to_baseline.rst",
             category="3. Spectra and complexity",
-            labels={"figure": "spectra vs baseline", "layer": "{layer}"},
+            labels={"figure": "spectra vs baseline"},
         ),
         complexity=report(
-            f"{RESULTS}/figures/models_complexity_comparison_{{layer}}.png",
+            expand(
+                f"{RESULTS}/figures/models_complexity_comparison_{{layer}}.png",
+                layer=LAYERS,
+            ),
             caption="../report/models_complexity_comparison.rst",
             category="3. Spectra and complexity",
-            labels={"figure": "complexity", "layer": "{layer}"},
+            labels={"figure": "complexity"},
         ),
     log:
-        rule_log("spectra_figures", "{layer}"),
+        rule_log("spectra_figures"),
     benchmark:
-        rule_bench("spectra_figures", "{layer}")
-    wildcard_constraints:
-        layer=SPECTRA_LAYER_RE,
+        rule_bench("spectra_figures")
     conda:
         "../envs/plot.yaml"
     threads: THREADS["plot"]
     resources:
         **RESOURCES["plot"],
     params:
-        layer=lambda wc: wc.layer,
+        layers=LAYERS,
         plots=cfg("plots"),
     script:
         "../workflow_scripts/spectra_figures.py"
@@ -199,6 +185,5 @@ rule spectra_figures:
 
 TARGETS["spectra"] = [
     *rules.patch_stats.output,
-    *expand(rules.spectra_figures.output.relative, layer=LAYERS),
-    *expand(rules.spectra_figures.output.complexity, layer=LAYERS),
+    *rules.spectra_figures.output,
 ]

@@ -1,10 +1,11 @@
-# Stage "train": baseline (sigma 0), one blur model per sigma, the BlurPool model; evaluation.
+# Stage "train": baseline (sigma 0), one blur model per sigma (from scratch by default),
+# the BlurPool model, training replicates; evaluation and the stem diagnostic.
 
 
 wildcard_constraints:
     rep=r"(-seed[1-9][0-9]*)?",
     blursigma=r"0\.[0-9]+|[1-9][0-9]*(\.[0-9]+)?",
-    model=r"sigma[0-9.]+(-seed[0-9]+)?|blurpool",
+    model=MODEL_WILDCARD,
 
 
 TRAIN_COMMON = dict(
@@ -28,7 +29,7 @@ rule train_baseline:
         rule_bench("train_baseline", "sigma0{rep}")
     conda:
         "../envs/torch.yaml"
-    threads: THREADS["torch"]
+    threads: THREADS["train"]
     resources:
         **RESOURCES["torch"],
     params:
@@ -39,7 +40,7 @@ rule train_baseline:
         "../workflow_scripts/train_model.py"
 
 
-rule finetune_blur:
+rule train_blur:
     input:
         manifest=rules.prepare_dataset.output.manifest,
         classes=rules.prepare_dataset.output.classes,
@@ -48,12 +49,12 @@ rule finetune_blur:
         weights=f"{RESULTS}/models/sigma{{blursigma}}{{rep}}.safetensors",
         meta=f"{RESULTS}/models/sigma{{blursigma}}{{rep}}.json",
     log:
-        rule_log("finetune_blur", "sigma{blursigma}{rep}"),
+        rule_log("train_blur", "sigma{blursigma}{rep}"),
     benchmark:
-        rule_bench("finetune_blur", "sigma{blursigma}{rep}")
+        rule_bench("train_blur", "sigma{blursigma}{rep}")
     conda:
         "../envs/torch.yaml"
-    threads: THREADS["torch"]
+    threads: THREADS["train"]
     resources:
         **RESOURCES["torch"],
     params:
@@ -79,7 +80,7 @@ rule train_blurpool:
         rule_bench("train_blurpool")
     conda:
         "../envs/torch.yaml"
-    threads: THREADS["torch"]
+    threads: THREADS["train"]
     resources:
         **RESOURCES["torch"],
     params:
@@ -92,15 +93,18 @@ rule train_blurpool:
 
 rule evaluate:
     input:
-        weights=lambda wc: model_path(wc.model),
+        unpack(model_inputs),
         manifest=rules.prepare_dataset.output.manifest,
         classes=rules.prepare_dataset.output.classes,
     output:
-        f"{RESULTS}/evaluation/{{model}}.tsv",
+        accuracy=f"{RESULTS}/evaluation/{{model}}.tsv",
+        stem=f"{RESULTS}/evaluation/{{model}}_stem.tsv",
     log:
         rule_log("evaluate", "{model}"),
     benchmark:
         rule_bench("evaluate", "{model}")
+    wildcard_constraints:
+        model=r"sigma[0-9.]+(-seed[0-9]+)?|blurpool",
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]
@@ -111,13 +115,17 @@ rule evaluate:
         sigmas=SIGMAS,
         image_size=config["dataset"]["image_size"],
         skip_corrupt=config["dataset"]["skip_corrupt"],
+        # the HF cutoff of the stem diagnostic is the patches' (one HF definition)
+        hf_cutoff=config["spectra"]["hf_cutoff"],
     script:
         "../workflow_scripts/evaluate.py"
 
 
 rule accuracy_matrix:
     input:
-        expand(f"{RESULTS}/evaluation/{{model}}.tsv", model=ALL_TRAINED),
+        accuracy=expand(f"{RESULTS}/evaluation/{{model}}.tsv", model=ALL_TRAINED),
+        stem=expand(f"{RESULTS}/evaluation/{{model}}_stem.tsv", model=ALL_TRAINED),
+        metas=expand(f"{RESULTS}/models/{{model}}.json", model=ALL_TRAINED),
     output:
         table=report(
             f"{RESULTS}/evaluation/accuracy_matrix.tsv",
@@ -131,6 +139,19 @@ rule accuracy_matrix:
             category="1. Models and accuracy",
             labels={"figure": "accuracy matrix"},
         ),
+        training=f"{RESULTS}/evaluation/training.tsv",
+        stem_summary=report(
+            f"{RESULTS}/evaluation/stem_hf.tsv",
+            caption="../report/stem_hf.rst",
+            category="1. Models and accuracy",
+            labels={"table": "stem kernel HF energy"},
+        ),
+        stem_figure=report(
+            f"{RESULTS}/figures/stem_hf.png",
+            caption="../report/stem_hf.rst",
+            category="1. Models and accuracy",
+            labels={"figure": "stem kernel HF energy"},
+        ),
     log:
         rule_log("accuracy_matrix"),
     benchmark:
@@ -142,11 +163,12 @@ rule accuracy_matrix:
         **RESOURCES["plot"],
     params:
         plots=cfg("plots"),
+        stats=cfg("stats"),
+        models=ALL_TRAINED,
+        sigma_of={m: model_sigma(m) for m in ALL_TRAINED},
+        group_of={m: model_group(m) for m in ALL_TRAINED},
     script:
         "../workflow_scripts/accuracy_matrix.py"
 
 
-TARGETS["train"] = [
-    rules.accuracy_matrix.output.table,
-    rules.accuracy_matrix.output.figure,
-]
+TARGETS["train"] = list(rules.accuracy_matrix.output)

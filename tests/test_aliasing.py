@@ -34,16 +34,19 @@ def sinusoid_map(h: int, w: int, ky: int, kx: int, c: int = 2) -> torch.Tensor:
     return torch.sin(2 * math.pi * (ky * y + kx * x)).expand(1, c, h, w).clone()
 
 
-def numpy_avr(fm: np.ndarray, stride: int, region: str) -> np.ndarray:
+def numpy_avr(fm: np.ndarray, stride: int, region: str, remove_mean: bool = True) -> np.ndarray:
     """Independent reference: full complex FFT, fftshift, per-axis normalised grid from first principles."""
     b, c, h, w = fm.shape
+    if remove_mean:
+        fm = fm - fm.mean(axis=(-2, -1), keepdims=True)
     p = np.abs(np.fft.fftshift(np.fft.fft2(fm), axes=(-2, -1))) ** 2
     p = p.mean(axis=1)
     fy = np.fft.fftshift(np.fft.fftfreq(h))[:, None] / 0.5
     fx = np.fft.fftshift(np.fft.fftfreq(w))[None, :] / 0.5
     grid = np.sqrt(fy**2 + fx**2) if region == "radial" else np.maximum(np.abs(fy), np.abs(fx))
     mask = grid > 1.0 / stride + 1e-9
-    return (p * mask).sum(axis=(-2, -1)) / p.sum(axis=(-2, -1))
+    total = p.sum(axis=(-2, -1))
+    return np.where(total > 0, (p * mask).sum(axis=(-2, -1)) / np.where(total > 0, total, 1.0), 0.0)
 
 
 # --------------------------------------------------------------------------- seed 004's nine
@@ -87,14 +90,47 @@ def test_radial_profile_constant_peaks_at_zero():
 
 
 def test_avr_constant_is_low():
-    assert A.avr(torch.full((2, 4, 16, 16), 3.0)).max() < 1e-6
+    for remove_mean in (True, False):
+        assert A.avr(torch.full((2, 4, 16, 16), 3.0), remove_mean=remove_mean).max() < 1e-6
 
 
 def test_avr_checkerboard_is_high():
     for region in A.REGIONS:
         assert A.avr(checkerboard(), 2, region)[0] == pytest.approx(1.0, abs=1e-6)
-        # a 0/1 board keeps its mean: DC counts in the total (seed 004's definition)
-        assert A.avr((checkerboard() + 1) / 2, 2, region)[0] == pytest.approx(0.5, abs=1e-6)
+        # a 0/1 board: the mean is removed by default, so it is as aliased as the ±1 board ...
+        assert A.avr((checkerboard() + 1) / 2, 2, region)[0] == pytest.approx(1.0, abs=1e-6)
+        # ... and with the DC term kept in the total (the original AVR definition) it reads 0.5
+        assert A.avr((checkerboard() + 1) / 2, 2, region, remove_mean=False)[0] == pytest.approx(0.5, abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_avr_is_unchanged_by_a_constant_offset(dtype):
+    fm = sinusoid_map(16, 16, 0, 7).to(dtype)  # 7 cycles in 16 px: 0.875 Nyquist, fully aliased at stride 2
+    low = sinusoid_map(16, 16, 2, 1).to(dtype)  # 0.28 Nyquist: not aliased
+    mix = fm + low
+    for region in A.REGIONS:
+        for offset in (0.0, 1.0, 3.0, 100.0):
+            assert A.avr(fm + offset, 2, region)[0] == pytest.approx(1.0, abs=1e-5)
+            assert A.avr(mix + offset, 2, region)[0] == pytest.approx(0.5, abs=1e-5)
+        # DC-inclusive: the offset dilutes the ratio, 0.5 / (0.5 + 3^2) = 0.0526 for +3
+        assert A.avr(fm + 3.0, 2, region, remove_mean=False)[0] == pytest.approx(0.5 / 9.5, abs=1e-5)
+    # per channel: an offset that differs between channels is removed as well
+    per_channel = fm + torch.tensor([0.5, 7.0], dtype=dtype).view(1, 2, 1, 1)
+    assert A.avr(per_channel)[0] == pytest.approx(1.0, abs=1e-5)
+    both = A.avr_regions(fm + 3.0, 2, remove_mean=False)
+    assert both["radial"][0] == pytest.approx(0.5 / 9.5, abs=1e-5)
+
+
+def test_avr_of_a_map_with_no_power_left_is_zero():
+    # constant channels (different constants, awkward values) have no power once the mean is gone
+    fm = torch.tensor([3.7, -0.1, 1e4], dtype=torch.float32).view(1, 3, 1, 1).expand(2, 3, 9, 11).contiguous()
+    for method in ("dft", "fft"):
+        for region in A.REGIONS:
+            assert torch.equal(A.AvrKernel((region,), method=method)(fm, 2)[0], torch.zeros(2))
+    assert torch.equal(A.remove_channel_mean(fm), torch.zeros_like(fm))
+    assert torch.equal(A.avr(torch.zeros(1, 2, 8, 8)), torch.zeros(1))
+    with pytest.raises(TypeError, match="remove_mean"):
+        A.AvrKernel(remove_mean="yes")
 
 
 def test_avr_range():
@@ -361,33 +397,39 @@ def test_sweep_through_network_sees_the_step_at_conv1():
 # --------------------------------------------------------------------------- statistics
 
 
-def test_paired_compare_directions_and_identity():
+def test_paired_rows_use_the_library_paired_test():
+    from blurscope import stats
+
     rng = np.random.default_rng(0)
     a = rng.random(200)
-    same = A.paired_compare(a, a, 200, 0)
-    assert same["p_wilcoxon"] == 1.0 and same["p_t"] == 1.0 and same["mean_diff"] == 0
+    same = stats.paired_test(a, a, 200, 0)
+    assert same["p"] == 1.0 and same["diff"] == 0 and same["diff_ci_low"] == same["diff_ci_high"] == 0
     b = a * 0.6 + rng.normal(0, 0.01, 200)
-    r = A.paired_compare(a, b, 500, 0)
-    assert r["mean_diff"] < 0 and r["diff_ci_high"] < 0
+    r = stats.paired_test(b, a, 500, 0)  # treatment b against reference a
+    assert r["diff"] < 0 and r["diff_ci_high"] < 0
     assert r["rel_change"] == pytest.approx((b.mean() - a.mean()) / a.mean())
-    assert r["p_wilcoxon"] < 1e-10 and r["p_t"] < 1e-10
-    assert r["cohen_dz"] < -1 and -1 <= r["rank_biserial"] < -0.9
+    assert r["p"] < 1e-10 and r["d_z"] < -1 and -1 <= r["rank_biserial"] < -0.9
+    nan = a.copy()
+    nan[:5] = np.nan  # images without a value in one model are left out of the pair
+    assert stats.paired_test(b, nan, 50, 0)["n"] == 195
 
 
-def test_bootstrap_correlation_matches_scipy_and_brackets_estimate():
-    from scipy import stats
+def test_avr_sis_correlation_matches_scipy_and_brackets_estimate():
+    from scipy import stats as sps
+
+    from blurscope import stats
 
     rng = np.random.default_rng(1)
     x = rng.random(150)
     y = x + rng.normal(0, 0.3, 150)
-    r = A.bootstrap_correlation(x, y, 400, 3)
-    assert r["pearson_r"] == pytest.approx(stats.pearsonr(x, y).statistic)
-    assert r["spearman_rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
-    assert r["pearson_ci_low"] < r["pearson_r"] < r["pearson_ci_high"]
-    assert r["spearman_ci_low"] < r["spearman_rho"] < r["spearman_ci_high"]
-    assert r == A.bootstrap_correlation(x, y, 400, 3)  # deterministic
-    const = A.bootstrap_correlation(np.ones(10), y[:10], 50, 0)
-    assert math.isnan(const["pearson_r"])
+    r = stats.correlation(x, y, 400, 999, 3)
+    assert r["pearson_r"] == pytest.approx(sps.pearsonr(x, y).statistic)
+    assert r["rho"] == pytest.approx(sps.spearmanr(x, y).statistic)
+    assert r["pearson_r_ci_low"] < r["pearson_r"] < r["pearson_r_ci_high"]
+    assert r["rho_ci_low"] < r["rho"] < r["rho_ci_high"]
+    assert r["p"] == pytest.approx(1 / 1000)  # strong correlation: no permuted pairing reaches it
+    assert r == stats.correlation(x, y, 400, 999, 3)  # deterministic
+    assert math.isnan(stats.correlation(np.ones(10), y[:10], 50, 99, 0)["pearson_r"])
 
 
 def _fake_table(n: int, avr_scale: float, sis_scale: float, seed: int, layers: dict[str, str]) -> pd.DataFrame:
@@ -419,21 +461,54 @@ def test_aliasing_statistics_tables():
     summ = out["summary"].set_index(["model", "point", "metric"])
     assert summ.loc[("sigma4", "conv1", "avr_radial"), "mean"] < summ.loc[("sigma0", "conv1", "avr_radial"), "mean"]
     assert summ.loc[("blurpool", "maxpool", "avr_radial"), "layer"] == "maxpool.1"
+    assert (out["summary"]["n_images"] == 60).all()
     paired = out["paired"]
     bp = paired[(paired["model"] == "blurpool") & (paired["metric"] == "sis")].iloc[0]
-    assert bp["rel_change"] == pytest.approx(-0.5, abs=1e-6) and bp["p_wilcoxon_holm"] < 1e-6
+    assert bp["rel_change"] == pytest.approx(-0.5, abs=1e-6) and bp["p_holm"] < 1e-6 and bp["reference"] == "sigma0"
+    assert bp["n_replicates"] == 1 and bp["n_replicates_reference"] == 1
     same = paired[(paired["model"] == "blurpool") & (paired["point"] == "conv1")]
-    assert (same["p_wilcoxon"] == 1.0).all()
+    assert (same["p"] == 1.0).all()
     corr = out["correlation"]
     assert (corr["pearson_r"] > 0.8).all() and set(corr["region"]) == {"radial", "separable"}
+    np.testing.assert_allclose(corr["p"], 1 / 201)  # no permuted pairing of images reaches it
+    assert (corr["rho_ci_low"] > 0.5).all()
     trend = out["sigma_trend"].set_index(["point", "metric"])
-    assert trend.loc[("output", "sis"), "rho"] < -0.2
-    assert trend.loc[("output", "sis"), "p_perm"] < 0.01  # within-image permutation: every image falls with σ
-    assert trend.loc[("output", "sis"), "mean_blurpool"] == pytest.approx(tables["blurpool"]["sis"].iloc[:60].mean())
+    sis = trend.loc[("output", "sis")]
+    assert sis["rho"] < -0.2 and sis["rho_ci_high"] < 0
+    assert sis["p"] < 0.01 and sis["permutation_unit"] == "unit"  # within-image permutation: every image falls with σ
+    assert sis["mean_blurpool"] == pytest.approx(tables["blurpool"]["sis"].iloc[:60].mean())
     other = dict(tables)
     other["sigma2"] = other["sigma2"].assign(image_id=other["sigma2"]["image_id"] + 1)
     with pytest.raises(ValueError, match="different images"):
         A.aliasing_statistics(other, sig, aa, "sigma0", 10, 10, 0)
+
+
+def test_aliasing_statistics_with_replicates_and_filter_references():
+    std_layers = {"conv1": "conv1", "maxpool": "maxpool"}
+    tables = {
+        "sigma0": _fake_table(40, 0.4, 0.02, 0, std_layers),
+        "sigma4": _fake_table(40, 0.2, 0.01, 0, std_layers),
+        "sigma4-seed1": _fake_table(40, 0.24, 0.012, 0, std_layers),
+        "ref-sigma4": _fake_table(40, 0.3, 0.016, 0, std_layers),
+    }
+    sig = {"sigma0": 0.0, "sigma4": 4.0, "sigma4-seed1": 4.0, "ref-sigma4": 4.0}
+    aa = dict.fromkeys(tables, False)
+    group_of = {"sigma4-seed1": "sigma4"}
+    references = {"sigma0": "sigma0", "sigma4": "ref-sigma4"}
+    out = A.aliasing_statistics(tables, sig, aa, "sigma0", 100, 200, 0, group_of=group_of, references=references)
+    p = out["paired"].set_index(["model", "reference", "point", "metric"])
+    vs0 = p.loc[("sigma4", "sigma0", "output", "sis")]
+    assert vs0["n_replicates"] == 2 and vs0["mean"] == pytest.approx(np.mean([0.01, 0.012]) / 0.02 *
+                                                                      tables["sigma0"]["sis"].iloc[:40].mean())
+    vs_ref = p.loc[("sigma4", "ref-sigma4", "output", "sis")]  # trained minus filter-only reference
+    assert vs_ref["diff"] < 0 and vs_ref["diff_ci_high"] < 0 and vs_ref["n_replicates_reference"] == 1
+    self_ref = p.loc[("sigma0", "sigma0", "output", "sis")]  # at sigma 0 the reference is the model itself
+    assert self_ref["diff"] == 0 and self_ref["diff_ci_low"] == 0 and self_ref["diff_ci_high"] == 0
+    assert self_ref["p"] == 1.0
+    trend = out["sigma_trend"].set_index(["point", "metric"]).loc[("output", "sis")]
+    assert trend["n_models"] == 3 and trend["n_sigma"] == 2 and trend["n_replicates_max"] == 2  # reference left out
+    assert trend["n_replicates_sigma_max"] == 2 and trend["mean_sigma_max"] == pytest.approx(
+        np.mean([tables[m]["sis"].iloc[:40].mean() for m in ("sigma4", "sigma4-seed1")]))
 
 
 def test_analyse_images_table_and_uint8_input():
@@ -479,14 +554,16 @@ def test_shift_metrics_chunked_forward_matches_one_batch(chunks):
 
 
 @pytest.mark.parametrize("h,w,stride", [(32, 32, 2), (15, 17, 2), (16, 9, 3), (7, 7, 2), (1, 5, 2), (8, 8, 1), (4, 4, 2)])
-def test_dft_and_fft_evaluations_agree(h, w, stride):
+@pytest.mark.parametrize("remove_mean", [True, False])
+def test_dft_and_fft_evaluations_agree(h, w, stride, remove_mean):
     fm = torch.randn(3, 5, h, w, dtype=torch.float64) + 0.3
-    dft = A.AvrKernel(method="dft")(fm, stride).numpy()
-    fft = A.AvrKernel(method="fft")(fm, stride).numpy()
+    dft = A.AvrKernel(method="dft", remove_mean=remove_mean)(fm, stride).numpy()
+    fft = A.AvrKernel(method="fft", remove_mean=remove_mean)(fm, stride).numpy()
     np.testing.assert_allclose(dft, fft, rtol=1e-9, atol=1e-12)
     for i, region in enumerate(A.REGIONS):
-        np.testing.assert_allclose(dft[i], numpy_avr(fm.numpy(), stride, region), rtol=1e-9, atol=1e-12)
-    f32 = A.AvrKernel(method="dft")(fm.float(), stride).numpy()
+        ref = numpy_avr(fm.numpy(), stride, region, remove_mean=remove_mean)
+        np.testing.assert_allclose(dft[i], ref, rtol=1e-9, atol=1e-12)
+    f32 = A.AvrKernel(method="dft", remove_mean=remove_mean)(fm.float(), stride).numpy()
     np.testing.assert_allclose(f32, fft, atol=1e-5)
 
 

@@ -353,12 +353,20 @@ def test_band_centroid() -> None:
     np.testing.assert_allclose(got, [0.4, 0.8])
 
 
-def test_bootstrap_ci_is_deterministic_and_brackets_the_mean() -> None:
-    vals = np.random.default_rng(0).random((3, 50))
-    idx = bands.bootstrap_indices(50, 500, seed=1)
-    assert np.array_equal(idx, bands.bootstrap_indices(50, 500, seed=1))
-    m, lo, hi = bands.mean_ci(vals, idx)
-    assert m.shape == (3,) and np.all(lo < m) and np.all(m < hi)
+def test_summary_ci_is_the_library_bootstrap_over_images() -> None:
+    from blurscope import stats
+
+    rng = np.random.default_rng(0)
+    correct = rng.random((3, 50)) < np.array([[0.2], [0.5], [0.9]])
+    rank = np.where(correct, 1.0, 3.0)
+    run = bands.BandRun(["unmodified", "union", "empty"], {"own": correct}, {"own": rank}, (4, 4), 4, "repeat")
+    table = bands.summarize(run, bands.band_table(4, 4, bands.DEFAULT_EDGES), iterations=500, seed=1)
+    ref = stats.bootstrap_statistic(lambda m: m, correct.T.astype(float), 500, 1)
+    np.testing.assert_allclose(table["accuracy"], correct.mean(1))
+    np.testing.assert_allclose(table["accuracy_ci_low"], ref["ci_low"])
+    np.testing.assert_allclose(table["accuracy_ci_high"], ref["ci_high"])
+    assert (table["accuracy_ci_low"] < table["accuracy"]).all() and (table["accuracy"] < table["accuracy_ci_high"]).all()
+    assert table.equals(bands.summarize(run, bands.band_table(4, 4, bands.DEFAULT_EDGES), iterations=500, seed=1))
 
 
 # --------------------------------------------------------------------------
@@ -372,11 +380,12 @@ def fake_run(n: int, low_acc: float, high_acc: float, seed: int) -> bands.BandRu
     p = [1.0, 1.0, 0.25, low_acc, (2 * low_acc + high_acc) / 3, (low_acc + 2 * high_acc) / 3, high_acc]
     correct = np.stack([rng.random(n) < pi for pi in p])
     rank = np.where(correct, 1.0, rng.integers(2, 5, size=correct.shape).astype(float))
-    return bands.BandRun(rows, {"own": correct}, {"own": rank}, (8, 8), 4, "expand")
+    # 16x16: every default band holds samples beyond DC (check_band_layers)
+    return bands.BandRun(rows, {"own": correct}, {"own": rank}, (16, 16), 4, "expand")
 
 
 def test_save_load_and_shift_tables(tmp_path) -> None:
-    table = bands.band_table(8, 8, bands.DEFAULT_EDGES)
+    table = bands.band_table(16, 16, bands.DEFAULT_EDGES)
     ids, labels = np.arange(200) + 1000, np.arange(200) % 4
     sig = {"sigma0": 0.0, "sigma2": 2.0, "sigma4": 4.0, "blurpool": 0.0}
     params = {"sigma0": (0.4, 0.9), "sigma2": (0.7, 0.5), "sigma4": (0.9, 0.3), "blurpool": (0.5, 0.5)}
@@ -388,15 +397,17 @@ def test_save_load_and_shift_tables(tmp_path) -> None:
     assert runs[("sigma0", "layer1")]["rows"][:3] == list(bands.CONTROL_ROWS)
     shift, trend = bands.shift_tables(runs, sig, reference="sigma0", antialiased={"blurpool": True}, iterations=300, seed=0)
     ref = shift[shift["model"] == "sigma0"]
-    assert (ref["delta"] == 0).all() and (ref["delta_ci_low"] == 0).all()
+    assert (ref["diff"] == 0).all() and (ref["diff_ci_low"] == 0).all() and (ref["reference"] == "sigma0").all()
     cen = shift[(shift["statistic"] == "centroid_rank")].set_index("model")["value"]
     assert cen["sigma0"] > cen["sigma2"] > cen["sigma4"]  # blur → lower bands
     d4 = shift[(shift["statistic"] == "centroid_acc") & (shift["model"] == "sigma4")].iloc[0]
-    assert d4["delta_ci_high"] < 0
+    assert d4["diff_ci_high"] < 0 and d4["n_replicates"] == 1
     acc = shift[(shift["statistic"] == "accuracy") & (shift["band"] == "ultra-low")].set_index("model")
-    assert acc.loc["sigma4", "delta"] > 0.3
+    assert acc.loc["sigma4", "diff"] > 0.3
     assert set(trend["statistic"]) == {"centroid_acc", "centroid_rank"}
-    assert (trend["spearman_rho"] == -1.0).all() and (trend["n_models"] == 3).all()
+    assert (trend["rho"] == -1.0).all() and (trend["n_models"] == 3).all()
+    np.testing.assert_allclose(trend["p"], 2 / 6)  # 3 models: the floor of a model-level test is 2/3!
+    assert (trend["rho_ci_high"] <= 1).all() and list(trend.columns) == bands.TREND_COLUMNS
     with pytest.raises(ValueError, match="reference_model"):
         bands.shift_tables(runs, sig, reference="sigma9")
     runs[("sigma2", "layer1")]["ids"] = ids[::-1].copy()
@@ -410,7 +421,7 @@ def test_save_load_and_shift_tables(tmp_path) -> None:
 def test_figures_are_written(tmp_path) -> None:
     from blurscope import plot_bands
 
-    table = bands.band_table(8, 8, bands.DEFAULT_EDGES)
+    table = bands.band_table(16, 16, bands.DEFAULT_EDGES)
     frames, runs = [], {}
     for i, (model, s, lo, hi) in enumerate([("sigma0", 0.0, 0.4, 0.9), ("sigma2", 2.0, 0.7, 0.5), ("sigma4", 4.0, 0.9, 0.3)]):
         for layer in ["layer1", "layer2"]:
@@ -432,3 +443,118 @@ def test_figures_are_written(tmp_path) -> None:
     assert out.stat().st_size > 10_000
     with pytest.raises(ValueError, match="metric"):
         plot_bands.heatmap_figure(summary, "loss", tmp_path / "x.png")
+
+
+# --------------------------------------------------------------------------
+# bands need frequency samples beyond DC (issue: empty bands on small maps)
+
+
+def test_band_sample_counts_of_the_default_maps() -> None:
+    e = bands.DEFAULT_EDGES
+    # narrow ResNet at 64 px: layer2.0 8x8, layer3.0 4x4, layer4.0 2x2
+    assert bands.band_sample_counts(8, 8, e) == [1, 8, 36, 19]
+    assert bands.band_sample_counts(4, 4, e) == [1, 0, 8, 7]
+    assert bands.band_sample_counts(2, 2, e) == [1, 0, 0, 3]
+    assert bands.band_sample_counts(8, 8, e, exclude_dc=True) == [0, 8, 36, 19]
+    # act1 32x32 and layer1.0 16x16 hold every band beyond DC
+    assert bands.band_sample_counts(16, 16, e) == [9, 36, 148, 63]
+    assert bands.band_sample_counts(32, 32, e) == [45, 148, 600, 231]
+    for h, w in SIZES:
+        assert sum(bands.band_sample_counts(h, w, e)) == h * w
+    assert bands.bands_without_samples(8, 8, e) == ["ultra-low"]
+    assert bands.bands_without_samples(4, 4, e) == ["ultra-low", "low"]
+    assert bands.bands_without_samples(16, 16, e) == []
+    # 2/9 < 0.25: a 9x9 map is the smallest square one whose ultra-low band holds more than DC
+    assert bands.smallest_square_map(e) == 9
+    assert bands.bands_without_samples(9, 9, e) == [] and bands.bands_without_samples(8, 8, e)
+
+
+def test_check_band_layers_names_keys_layers_and_bands() -> None:
+    e, names = bands.DEFAULT_EDGES, bands.DEFAULT_BAND_NAMES
+    bands.check_band_layers({"act1": (32, 32), "layer1.0": (16, 16)}, e, names)  # the default: fine
+    with pytest.raises(ValueError) as err:
+        bands.check_band_layers({"layer1.0": (16, 16), "layer2.0": (8, 8), "layer4.0": (2, 2)}, e, names)
+    msg = str(err.value)
+    assert "bands.layers" in msg and "bands.edges" in msg
+    assert "'layer2.0' (8x8 map): band(s) ['ultra-low']" in msg
+    assert "'layer4.0' (2x2 map): band(s) ['ultra-low', 'low', 'mid']" in msg
+    assert "layer1.0" not in msg
+    assert "at least 9x9" in msg
+    # other edges can make an 8x8 map usable: ultra-low [0, 0.3) then holds the 0.25 ring
+    bands.check_band_layers({"layer2.0": (8, 8)}, [0.0, 0.3, 0.6, 1.0, math.sqrt(2)], names)
+    with pytest.raises(ValueError, match="bands.names"):
+        bands.check_band_layers({"layer1.0": (16, 16)}, e, ["a", "b"])
+
+
+def test_shift_tables_draw_no_centroid_from_bands_without_samples(tmp_path) -> None:
+    ids, labels = np.arange(120), np.arange(120) % 4
+    sig = {"sigma0": 0.0, "sigma2": 2.0, "sigma4": 4.0}
+    runs = {}
+    for layer, hw in (("layer1.0", (16, 16)), ("layer2.0", (8, 8))):
+        table = bands.band_table(*hw, bands.DEFAULT_EDGES)
+        for i, (model, (lo, hi)) in enumerate(zip(sig, [(0.4, 0.9), (0.7, 0.5), (0.9, 0.3)])):
+            run = fake_run(120, lo, hi, seed=i)
+            run.map_hw = hw
+            path = tmp_path / f"{model}_{layer}.npz"
+            bands.save_run(str(path), run, table, ids, labels)
+            runs[(model, layer)] = bands.load_run(str(path))
+    shift, trend = bands.shift_tables(runs, sig, reference="sigma0", iterations=100, seed=0)
+    cen = shift[shift["statistic"].str.startswith("centroid")]
+    ok, bad = cen[cen["layer"] == "layer1.0"], cen[cen["layer"] == "layer2.0"]
+    assert ok["value"].notna().all() and (ok["note"] == "").all()
+    assert bad["value"].isna().all() and bad["diff"].isna().all() and (bad["boot_defined"] == 0).all()
+    assert bad["note"].str.contains(r"\['ultra-low'\] hold no frequency sample beyond DC at 8x8").all()
+    # per-band accuracies stay (the summary flags the band by n_freqs); only the centroids go
+    assert shift[(shift["layer"] == "layer2.0") & (shift["statistic"] == "accuracy")]["value"].notna().all()
+    t = trend.set_index(["layer", "statistic"])
+    assert np.isnan(t.loc[("layer2.0", "centroid_rank"), "rho"])
+    assert "ultra-low" in t.loc[("layer2.0", "centroid_rank"), "note"]
+    assert t.loc[("layer1.0", "centroid_rank"), "rho"] == -1.0 and t.loc[("layer1.0", "centroid_rank"), "note"] == ""
+
+
+@pytest.mark.parametrize("edges", [bands.DEFAULT_EDGES, (0.0, 0.1, 0.3, 0.7, 1.2, 1.5), (0.0, math.sqrt(2))])
+def test_torch_free_sample_counts_equal_the_band_masks(edges: tuple[float, ...]) -> None:
+    for h, w in SIZES + [(32, 32), (14, 14), (7, 7)]:
+        assert freq.band_sample_counts(h, w, edges) == bands.band_masks(h, w, edges).sum(dim=(-2, -1)).tolist()
+
+
+def test_band_layer_check_runs_without_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from blurscope import freq\n"
+        "freq.check_band_layers({'act1': (32, 32), 'layer1.0': (16, 16)}, [0, 0.25, 0.5, 1, 2 ** 0.5])\n"
+        "try:\n    freq.check_band_layers({'layer3.0': (4, 4)}, [0, 0.25, 0.5, 1, 2 ** 0.5])\n"
+        "except ValueError as e:\n    assert 'bands.layers' in str(e)\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_shift_tables_resample_replicates_and_compare_with_filter_references(tmp_path) -> None:
+    table = bands.band_table(16, 16, bands.DEFAULT_EDGES)
+    ids, labels = np.arange(150), np.arange(150) % 4
+    params = {"sigma0": (0.4, 0.9), "sigma0-seed1": (0.45, 0.85), "sigma2": (0.7, 0.5), "sigma4": (0.9, 0.3),
+              "ref-sigma4": (0.6, 0.4)}
+    sig = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma2": 2.0, "sigma4": 4.0, "ref-sigma4": 4.0}
+    runs = {}
+    for i, (model, (lo, hi)) in enumerate(params.items()):
+        path = tmp_path / f"{model}.npz"
+        bands.save_run(str(path), fake_run(150, lo, hi, seed=i), table, ids, labels)
+        runs[(model, "layer1")] = bands.load_run(str(path))
+    shift, trend = bands.shift_tables(runs, sig, reference="sigma0", iterations=200, seed=0,
+                                      group_of={"sigma0-seed1": "sigma0"},
+                                      references={"sigma0": "sigma0", "sigma4": "ref-sigma4"})
+    cen = shift[shift["statistic"] == "centroid_acc"].set_index(["model", "reference"])
+    assert cen.loc[("sigma0", "sigma0"), "n_replicates"] == 2 and cen.loc[("sigma0", "sigma0"), "diff"] == 0
+    assert cen.loc[("sigma0", "sigma0"), "diff_ci_low"] == 0 == cen.loc[("sigma0", "sigma0"), "diff_ci_high"]
+    assert cen.loc[("sigma4", "ref-sigma4"), "diff"] < 0  # training moved the information lower than the filter did
+    assert cen.loc[("sigma4", "sigma0"), "n_replicates_reference"] == 2
+    one = [runs[(m, "layer1")] for m in ("sigma0", "sigma0-seed1")]
+    assert cen.loc[("sigma0", "sigma0"), "value"] == pytest.approx(np.mean([
+        bands.band_centroid(np.stack(list(bands._scores(d, "own", [3, 4, 5, 6])["centroid_acc"])).mean(-1),
+                            d["mean_radius"][3:7]) for d in one]))
+    t = trend.set_index("statistic").loc["centroid_acc"]
+    assert t["n_models"] == 4 and t["n_sigma"] == 3 and t["n_replicates_max"] == 2  # the reference stays out
+    assert t["rho"] < -0.8 and t["rho_ci_low"] <= t["rho"] <= t["rho_ci_high"]

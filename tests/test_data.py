@@ -12,10 +12,12 @@ from blurscope.data import (
     CorruptImageError,
     analysis_subset,
     load_images_npz,
+    open_rgb,
     read_image,
     scan_imagefolder,
     tree_state,
     to_float,
+    to_rgb8,
     verify_images,
     write_images_npz,
 )
@@ -110,3 +112,127 @@ def test_analysis_subset_is_seeded_and_round_trips(tmp_path: Path) -> None:
     assert x.shape == (5, 3, 24, 24) and 0 <= float(x.min()) and float(x.max()) <= 1
     with pytest.raises(ValueError, match="split 'nope' has no images"):
         analysis_subset(m, root, "nope", 5, 24, seed=1)
+
+
+# ------------------------------------------------------------- image modes and orientation
+def _save(im: Image.Image, path: Path, **kw) -> Path:
+    im.save(path, **kw)
+    return path
+
+
+def test_16bit_ramp_spans_the_8bit_range(tmp_path: Path) -> None:
+    ramp = np.tile(np.linspace(0, 65535, 256).round().astype(np.uint16), (8, 1))  # [8, 256]
+    for fmt, mode in (("png", "I;16"), ("tiff", "I;16")):
+        path = _save(Image.fromarray(ramp), tmp_path / f"ramp16.{fmt}")
+        with Image.open(path) as im:
+            assert im.mode == mode
+        out = open_rgb(path)
+        arr = np.asarray(out)
+        assert out.mode == "RGB" and arr.dtype == np.uint8
+        assert arr.min() == 0 and arr.max() == 255
+        # v / 65535 * 255, rounded: the 8-bit ramp 0..255 exactly, grey
+        np.testing.assert_array_equal(arr[0, :, 0], np.arange(256))
+        assert (arr[..., 0] == arr[..., 1]).all() and (arr[..., 1] == arr[..., 2]).all()
+    big_endian = Image.frombytes("I;16B", (256, 8), ramp.astype(">u2").tobytes())
+    assert np.asarray(to_rgb8(big_endian))[0, 128, 0] == round(ramp[0, 128] / 65535 * 255)
+    # the bug of issue 20: PIL's own convert("RGB") clips the 16-bit values to white
+    with Image.open(tmp_path / "ramp16.png") as im:
+        assert np.asarray(im.convert("RGB")).mean() > 250
+    assert np.asarray(open_rgb(tmp_path / "ramp16.png")).mean() == pytest.approx(127.5, abs=0.6)
+
+
+def test_int32_and_float_images_scaled_by_their_range(tmp_path: Path, caplog) -> None:
+    i16 = Image.fromarray(np.array([[0, 32768, 65535]], dtype=np.int32))  # mode I, 16-bit content
+    assert i16.mode == "I"
+    assert np.asarray(to_rgb8(i16))[0, :, 0].tolist() == [0, 128, 255]
+    i8 = Image.fromarray(np.array([[0, 100, 255]], dtype=np.int32))  # mode I, 8-bit content
+    assert np.asarray(to_rgb8(i8))[0, :, 0].tolist() == [0, 100, 255]
+    f01 = Image.fromarray(np.array([[0.0, 0.5, 1.0]], dtype=np.float32))
+    assert f01.mode == "F"
+    assert np.asarray(to_rgb8(f01))[0, :, 0].tolist() == [0, 128, 255]
+    f255 = Image.fromarray(np.array([[0.0, 63.6, 255.0]], dtype=np.float32))
+    assert np.asarray(to_rgb8(f255))[0, :, 0].tolist() == [0, 64, 255]
+    wide = Image.fromarray(np.array([[-1000.0, 0.0, 1000.0]], dtype=np.float32))
+    with caplog.at_level("WARNING", logger="blurscope.data"):
+        assert np.asarray(to_rgb8(wide, "wide.tif"))[0, :, 0].tolist() == [0, 128, 255]
+    assert "wide.tif" in caplog.text and "min-max" in caplog.text
+    nan = Image.fromarray(np.array([[0.0, np.nan]], dtype=np.float32))
+    with pytest.raises(CorruptImageError, match="nan.tif.*NaN"):
+        to_rgb8(nan, "nan.tif")
+    path = _save(Image.fromarray(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)), tmp_path / "f.tiff")
+    assert read_image(path, 8)[..., 0].max() == 255
+
+
+def test_every_8bit_mode_reads_as_rgb(tmp_path: Path) -> None:
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[:, :2] = (200, 30, 60)
+    rgb[:, 2:] = (10, 220, 90)
+    base = Image.fromarray(rgb)
+    expect = {
+        "RGB": rgb,
+        "L": np.repeat(np.asarray(base.convert("L"))[..., None], 3, 2),
+        "1": np.repeat((np.asarray(base.convert("L")) >= 128).astype(np.uint8)[..., None] * 255, 3, 2),
+    }
+    for mode, want in expect.items():
+        src = base.convert(mode) if mode != "1" else base.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1")
+        path = _save(src, tmp_path / f"m{mode}.png")
+        np.testing.assert_array_equal(read_image(path, 4), want, err_msg=mode)
+    cmyk = _save(base.convert("CMYK"), tmp_path / "cmyk.jpg", quality=100)
+    with Image.open(cmyk) as im:
+        assert im.mode == "CMYK"
+    np.testing.assert_allclose(read_image(cmyk, 4).astype(int), rgb.astype(int), atol=6)
+    cmyk_tif = _save(base.convert("CMYK"), tmp_path / "cmyk.tif")
+    np.testing.assert_array_equal(read_image(cmyk_tif, 4), rgb)
+
+
+def test_transparency_composited_over_white(tmp_path: Path) -> None:
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., :3] = (0, 0, 0)
+    rgba[:, :2, 3] = 255  # left half opaque black
+    rgba[:, 2:, 3] = 0  # right half fully transparent (colour underneath: black)
+    rgba[0, 0] = (255, 0, 0, 128)  # half-transparent red over white
+    out = read_image(_save(Image.fromarray(rgba, "RGBA"), tmp_path / "a.png"), 4)
+    assert (out[1:, :2] == 0).all() and (out[:, 2:] == 255).all()
+    np.testing.assert_allclose(out[0, 0], (255, 127, 127), atol=1)
+    la = Image.fromarray(np.stack([np.full((4, 4), 50, np.uint8), rgba[..., 3]], -1), "LA")
+    out = read_image(_save(la, tmp_path / "la.png"), 4)
+    assert (out[1:, :2] == 50).all() and (out[:, 2:] == 255).all()
+    # palette image whose index 1 (magenta) is the transparent colour
+    p = Image.new("P", (4, 4), 0)
+    p.putpalette([0, 0, 255] + [255, 0, 255] + [0, 0, 0] * 254)
+    p.paste(1, (2, 0, 4, 4))
+    path = _save(p, tmp_path / "p.png", transparency=1)
+    with Image.open(path) as im:
+        assert im.mode == "P" and "transparency" in im.info
+    out = read_image(path, 4)
+    assert (out[:, :2] == (0, 0, 255)).all() and (out[:, 2:] == 255).all()
+    gif = _save(p, tmp_path / "p.gif", transparency=1)
+    assert (read_image(gif, 4)[:, 2:] == 255).all()
+
+
+def test_exif_orientation_applied(tmp_path: Path) -> None:
+    arr = np.zeros((20, 40, 3), np.uint8)  # landscape as stored: white left half
+    arr[:, :20] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display": the upright image is portrait, white on top
+    path = _save(Image.fromarray(arr), tmp_path / "camera.jpg", exif=exif, quality=95)
+    upright = open_rgb(path)
+    assert upright.size == (20, 40)  # (w, h): portrait
+    a = np.asarray(upright).astype(int)
+    assert a[:18].mean() > 240 and a[22:].mean() < 15
+    out = read_image(path, 20)  # centre square of the portrait: top half white
+    assert out[:8].mean() > 200 and out[12:].mean() < 50
+
+
+def test_unsupported_mode_named_at_verify_and_read(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d")
+    lab = Image.new("LAB", (8, 8))
+    path = root / "train" / "cat" / "lab.tif"
+    lab.save(path)
+    with Image.open(path) as im:
+        assert im.mode == "LAB"
+    m = scan_imagefolder(root, SPLITS)
+    with pytest.raises(CorruptImageError, match=r"lab.tif.*unsupported image mode 'LAB'"):
+        verify_images(root, m.path.tolist())
+    with pytest.raises(CorruptImageError, match=r"lab.tif.*unsupported image mode 'LAB'"):
+        read_image(path, 8)

@@ -379,15 +379,27 @@ def test_summary_seed_variance_and_trends() -> None:
     s0 = frequency.summary_table(pref, corr, None, "no cue-conflict split (dataset.kind=imagefolder)")
     assert s0["shape_bias"].isna().all() and s0["shape_bias_status"].str.contains("imagefolder").all()
     v = frequency.seed_variance(s, {"sigma0": ["sigma0", "blurpool"], "sigma4": ["sigma4"]})
-    f_rev = v[(v["base_model"] == "sigma0") & (v["metric"] == "f_rev_cpp")].iloc[0]
-    assert f_rev["n_seeds"] == 2 and f_rev["sd"] == pytest.approx(np.std([0.30, 0.28], ddof=1))
-    assert np.isnan(v[(v["base_model"] == "sigma4")]["sd"]).all()
+    f_rev = v[(v["model"] == "sigma0") & (v["metric"] == "f_rev_cpp")].iloc[0]
+    assert f_rev["n_replicates"] == 2 and f_rev["sd"] == pytest.approx(np.std([0.30, 0.28], ddof=1))
+    assert np.isnan(v[(v["model"] == "sigma4")]["sd"]).all()
     t = frequency.trends(s, 2000, 0).set_index(["x", "y"])
-    assert t.loc[("sigma", "f_rev_cpp"), "spearman_rho"] == pytest.approx(-1.0)
-    assert t.loc[("sigma", "shape_bias"), "spearman_rho"] == pytest.approx(1.0)
+    assert list(t.reset_index().columns) == frequency.TREND_COLUMNS
+    assert t.loc[("sigma", "f_rev_cpp"), "rho"] == pytest.approx(-1.0)
+    assert t.loc[("sigma", "shape_bias"), "rho"] == pytest.approx(1.0)
     assert t.loc[("sigma", "f_rev_cpp"), "n_models"] == 4  # blurpool is not a sigma model
-    assert t.loc[("f_rev_cpp", "corruption_acc"), "spearman_rho"] == pytest.approx(-1.0)
-    assert np.isnan(frequency.trends(s0, 100, 0).set_index(["x", "y"]).loc[("sigma", "shape_bias"), "spearman_rho"])
+    # the model is the unit: 4 models, all 4! orders enumerated; the observed order and its mirror reach |rho| = 1
+    assert t.loc[("sigma", "f_rev_cpp"), "p"] == pytest.approx(2 / 24)
+    assert t.loc[("sigma", "f_rev_cpp"), "n_permutations"] == 24
+    assert t.loc[("sigma", "f_rev_cpp"), "permutation_unit"] == "model"
+    assert t.loc[("f_rev_cpp", "corruption_acc"), "rho"] == pytest.approx(-1.0)
+    assert np.isnan(frequency.trends(s0, 100, 0).set_index(["x", "y"]).loc[("sigma", "shape_bias"), "rho"])
+    # a training replicate is one more model at its sigma: the exact p then counts 5!/2! distinct orders
+    import pandas as pd
+
+    rep = pd.concat([s, s[s["model"] == "sigma4"].assign(model="sigma4-seed1", f_rev_cpp=0.11)], ignore_index=True)
+    tr = frequency.trends(rep, 2000, 0).set_index(["x", "y"]).loc[("sigma", "f_rev_cpp")]
+    assert tr["n_models"] == 5 and tr["n_sigma"] == 4 and tr["n_replicates_max"] == 2 and tr["n_replicates_min"] == 1
+    assert tr["p"] == pytest.approx(4 / 120)  # observed order and mirror, each twice (the sigma-4 replicates swap)
     with pytest.raises(ValueError, match="'mean' row"):
         frequency.summary_table(pref, corr[corr["model"] != "sigma1"], shape)
 

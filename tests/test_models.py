@@ -125,3 +125,62 @@ def test_narrow_net_stem_has_the_first_stage_width(antialiased: bool) -> None:
     assert abs(net.conv1.weight.std().item() - (2 / fan_out) ** 0.5) < 0.02
     assert torch.count_nonzero(net.layer1[0].bn2.weight) == 0
     assert net(torch.rand(2, 3, 32, 32)).shape == (2, 4)
+
+
+def test_inference_is_independent_of_the_thread_count():
+    """Analysis jobs take their threads from Snakemake's grant (resources.torch_threads capped
+    by --cores): that is only safe because a forward pass and its input gradient (SmoothGrad,
+    PGD) are bitwise the same with 1 and 2 threads; training is not (training.threads)."""
+    import torch
+
+    from blurscope.models import BlurscopeNet, build_model
+
+    before = torch.get_num_threads()
+    torch.manual_seed(0)
+    model = BlurscopeNet(build_model("resnet_narrow", 10, False), 1.0).eval()
+    x = torch.rand(16, 3, 64, 64, requires_grad=True)
+    outs = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            y = model(x)
+            (g,) = torch.autograd.grad(y.sum(), x)
+            outs.append((y.detach().clone(), g.clone()))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
+
+
+def test_initial_network_depends_on_the_seed_only():
+    import torch
+
+    from blurscope.models import initial_network, initial_network_of
+
+    a = initial_network("resnet_narrow", 10, False, {}, 0.0, seed=3)
+    torch.rand(100)  # unrelated draws in between must not matter
+    b = initial_network_of({"arch": "resnet_narrow", "num_classes": 10, "seed": 3, "sigma_px": 0.0})
+    c = initial_network("resnet_narrow", 10, False, {}, 0.0, seed=4)
+    assert torch.equal(a.backbone.conv1.weight, b.backbone.conv1.weight)
+    assert not torch.equal(a.backbone.conv1.weight, c.backbone.conv1.weight)
+
+
+def test_reference_model_puts_the_given_blur_in_front(tmp_path):
+    import torch
+
+    from blurscope.blur import gaussian_blur
+    from blurscope.models import BlurscopeNet, build_model, load_model, save_model
+
+    torch.manual_seed(0)
+    net = BlurscopeNet(build_model("resnet_narrow", 10, False), 0.0).eval()
+    path = tmp_path / "sigma0.safetensors"
+    save_model(net, path, {"model_id": "sigma0", "arch": "resnet_narrow", "num_classes": 10, "sigma": 0.0,
+                           "sigma_px": 0.0})
+    ref, meta = load_model(path, blur_sigma_px=1.5)
+    x = torch.rand(4, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.allclose(ref(x), net(gaussian_blur(x, 1.5)), atol=1e-5)
+        same, _ = load_model(path, blur_sigma_px=0.0)
+        assert torch.equal(same(x), net(x))  # the reference at sigma 0 is the sigma 0 model itself
+    assert meta["reference_sigma_px"] == 1.5
+    with pytest.raises(ValueError, match="own_blur=False"):
+        load_model(path, own_blur=False, blur_sigma_px=1.0)

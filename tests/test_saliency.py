@@ -230,23 +230,23 @@ def test_holm_known_values() -> None:
     np.testing.assert_allclose(out[1:], [0.02, 0.02])
 
 
-def test_paired_test_known_values() -> None:
+def test_focus_tests_use_the_library_paired_test() -> None:
+    from blurscope import stats
+
     x = np.arange(1.0, 11.0) + 10
     y = np.full(10, 10.0)
-    r = S.paired_test(x, y, "greater", iterations=500, seed=0)
+    r = stats.paired_test(x, y, iterations=500, seed=0, alternative="greater")
     assert r["p"] == pytest.approx(1 / 2**10)  # exact: all 10 differences positive
-    assert r["rank_biserial"] == 1.0
-    assert r["mean_diff"] == pytest.approx(5.5)
-    assert r["ci_low"] < 5.5 < r["ci_high"]
-    assert 1 <= r["ci_low"] and r["ci_high"] <= 10
+    assert r["rank_biserial"] == 1.0 and r["diff"] == pytest.approx(5.5)
+    assert 1 <= r["diff_ci_low"] < 5.5 < r["diff_ci_high"] <= 10
     assert r["d_z"] == pytest.approx(5.5 / np.std(np.arange(1.0, 11.0), ddof=1))
-    assert S.paired_test(x, y, "less", iterations=10)["p"] == pytest.approx(1.0)
-    z = S.paired_test(y, y, "greater", iterations=10)
-    assert (z["p"], z["mean_diff"], z["d_z"], z["ci_low"], z["ci_high"]) == (1.0, 0.0, 0.0, 0.0, 0.0)
-    # deterministic bootstrap
-    assert S.paired_test(x, y, iterations=300, seed=4) == S.paired_test(x, y, iterations=300, seed=4)
-    with pytest.raises(ValueError, match="at least 2"):
-        S.paired_test(x[:1], y[:1])
+    assert stats.paired_test(x, y, 10, 0, alternative="less")["p"] == pytest.approx(1.0)
+    z = stats.paired_test(y, y, 10, 0, alternative="greater")
+    assert (z["p"], z["diff"], z["d_z"], z["diff_ci_low"], z["diff_ci_high"]) == (1.0, 0.0, 0.0, 0.0, 0.0)
+    per_image = pd.DataFrame({"image_index": [0], "comparison": "naive_clear_vs_blurred", "metric": "nn_distance",
+                              "value": [1.0], "noise_floor": [0.5], "excess": [0.5]})
+    with pytest.raises(ValueError, match="at least 2 images"):
+        S.focus_statistics(per_image)
 
 
 def test_focus_statistics_detects_a_real_shift_and_not_a_null_one() -> None:
@@ -270,7 +270,8 @@ def test_focus_statistics_detects_a_real_shift_and_not_a_null_one() -> None:
         assert not stats.loc[("vs_noise_floor", "naive_clear_vs_blurred", metric)].significant
         assert stats.loc[("classifier_vs_input_naive", "naive_vs_expert_blurred", metric)].significant
     d = stats.loc[("vs_noise_floor", "naive_vs_expert_blurred", "nn_distance")]
-    assert d.mean_diff == pytest.approx(3.0) and d.ci_low == pytest.approx(3.0)
+    assert d["diff"] == pytest.approx(3.0) and d["diff_ci_low"] == pytest.approx(3.0)
+    assert d["mean"] == pytest.approx(d["reference_mean"] + 3.0) and d["n_images"] == n
     assert (stats.p_holm >= stats.p).all()
 
 

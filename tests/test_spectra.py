@@ -30,41 +30,111 @@ def _cosine(size: int, cycles_y: int, cycles_x: int, amplitude: float = 50.0) ->
 
 def test_one_over_f_squared_gives_slope_minus_two() -> None:
     images = _power_law_images(8, 128, exponent=2.0, seed=1)
-    freqs, power = spectra.radial_power_spectrum(images, n_bins=64)
-    slope = spectra.loglog_slope(freqs, spectra.mean_spectrum(power), fmin=0.02, fmax=0.5)
-    assert slope == pytest.approx(-2.0, abs=0.1)
+    for window in spectra.WINDOWS:
+        freqs, power = spectra.radial_power_spectrum(images, n_bins=64, window=window)
+        slope = spectra.loglog_slope(freqs, spectra.mean_spectrum(power), fmin=0.02, fmax=0.5)
+        assert slope == pytest.approx(-2.0, abs=0.1)
+
+
+def test_one_over_f_squared_slope_at_18_px_includes_the_first_bin() -> None:
+    # 18 px crops of large 1/f^2 fields (not periodic at 18 px): the embedded default's patch size.
+    # With bins labelled half a bin low the first bin alone bent the slope to about -1.55.
+    fields = _power_law_images(48, 256, exponent=2.0, seed=7)
+    crops = np.concatenate([fields[:, y : y + 18, x : x + 18] for y, x in ((0, 0), (97, 141), (200, 31))])
+    for window in spectra.WINDOWS:
+        freqs, power = spectra.radial_power_spectrum(crops, n_bins=9, window=window)
+        mean = spectra.mean_spectrum(power)
+        slope = spectra.loglog_slope(freqs, mean)  # every bin, the first one included
+        assert slope == pytest.approx(-2.0, abs=0.2), window
+        assert freqs[0] == pytest.approx(1.2071067811865475 / 18)  # mean radius of (0,±1),(±1,0),(±1,±1)
 
 
 def test_white_noise_is_flat_and_parseval_holds() -> None:
     rng = np.random.default_rng(2)
     images = rng.normal(0.0, 10.0, size=(16, 64, 64))
-    freqs, power = spectra.radial_power_spectrum(images, n_bins=16)
-    slope = spectra.loglog_slope(freqs, spectra.mean_spectrum(power))
-    assert abs(slope) < 0.1
-    # periodogram |F|^2/(H W): its mean over all frequencies is the pixel variance
-    p2 = spectra.periodogram(images)
+    for window in spectra.WINDOWS:
+        freqs, power = spectra.radial_power_spectrum(images, n_bins=16, window=window)
+        assert abs(spectra.loglog_slope(freqs, spectra.mean_spectrum(power))) < 0.1
+        # flat at the variance level (100): the Hann window is power-normalised (mean w^2 = 1)
+        assert spectra.mean_spectrum(power).mean() == pytest.approx(100.0, rel=0.05)
+    # without a window the periodogram |F|^2/(H W) averages exactly to the pixel variance
+    p2 = spectra.periodogram(images, window="none")
     np.testing.assert_allclose(p2.mean(axis=(1, 2)), images.var(axis=(1, 2)), rtol=1e-10)
-    # flat spectrum at the variance level (100)
-    assert spectra.mean_spectrum(power).mean() == pytest.approx(100.0, rel=0.05)
+    w = spectra.patch_window(18, 18)
+    assert (w**2).mean() == pytest.approx(1.0) and w[0].max() == 0 and w[:, 0].max() == 0
 
 
 def test_cosine_power_lands_in_its_bin() -> None:
-    size, n_bins = 32, 16  # bin width 1/32 cycles/pixel
-    img = _cosine(size, 0, 6)  # 6/32 = 0.1875 cycles/pixel -> bin (0.15625, 0.1875]
-    freqs, power = spectra.radial_power_spectrum(img[None], n_bins)
+    size, n_bins = 32, 16  # bin width 1/32 cycles/pixel, bin k centred on (k+1)/32
+    img = _cosine(size, 0, 6)  # 6/32 = 0.1875 cycles/pixel -> bin 5, radii (5.5/32, 6.5/32]
+    freqs, power = spectra.radial_power_spectrum(img[None], n_bins, window="none")
     assert np.argmax(power[0]) == 5
-    assert freqs[5] == pytest.approx(0.171875)
+    r = spectra.radius_cpp(size, size)
+    in_bin = (r > 5.5 / 32) & (r <= 6.5 / 32)
+    assert freqs[5] == pytest.approx(r[in_bin].mean())
+    assert abs(freqs[5] - 0.1875) < 0.25 / 32  # within a quarter bin (the old label was 0.171875)
     # all other bins hold no power; the cosine's variance is amplitude^2/2 = 1250 over 2 samples
     assert np.all(np.delete(power[0], 5) < 1e-9)
-    count_in_bin = np.sum((spectra.radius_cpp(size, size) > 5 / 32) & (spectra.radius_cpp(size, size) <= 6 / 32))
-    expected = (1250.0 * size * size / 2 * 2) / count_in_bin  # two samples of 1250*HW/2 each, averaged
+    expected = (1250.0 * size * size / 2 * 2) / in_bin.sum()  # two samples of 1250*HW/2 each, averaged
     assert power[0, 5] == pytest.approx(expected, rel=1e-9)
 
 
-def test_frequencies_are_bin_centres_in_cycles_per_pixel() -> None:
+@pytest.mark.parametrize("window", ["hann", "none"])
+@pytest.mark.parametrize("size", [15, 16, 17, 18, 32, 33])
+def test_cosines_at_every_grid_frequency_are_labelled_within_a_quarter_bin(size: int, window: str) -> None:
+    n_bins = size // 2
+    width = (size // 2) / size / n_bins  # = 1/size: one bin per frequency step
+    counts = spectra._binning(size, size, n_bins)[2]
+    # the top frequency of an odd size wraps onto its mirror image under the window
+    top = size // 2 if size % 2 == 0 or window == "none" else size // 2 - 1
+    cases = [(0, k, k / size) for k in range(1, top + 1)] + [(k, 0, k / size) for k in (1, top)]
+    cases.append((3, 4, 5 / size))  # oblique, radius exactly on the grid
+    for ky, kx, f0 in cases:
+        freqs, power = spectra.radial_power_spectrum(_cosine(size, ky, kx)[None], n_bins, window=window)
+        total = power[0] * counts  # the power each bin holds
+        best = int(np.argmax(total))
+        assert best == int(np.argmax(power[0]))
+        assert abs(freqs[best] - f0) <= 0.25 * width, (ky, kx, freqs[best] * size)
+        assert total[best] >= 0.499 * total.sum()  # the window spreads some to neighbouring bins
+
+
+def test_bin_labels_are_mean_radii_and_bins_cover_the_grid() -> None:
     freqs, _ = spectra.radial_power_spectrum(np.zeros((1, 16, 16)), n_bins=8)
-    np.testing.assert_allclose(freqs, (np.arange(8) + 0.5) / 16)
-    assert freqs.max() < 0.5
+    r = spectra.radius_cpp(16, 16)
+    for k in range(8):
+        sel = (r > (k + 0.5) / 16) & (r <= (k + 1.5) / 16)
+        if k == 0:
+            sel |= (r > 0) & (r <= 0.5 / 16)
+        assert freqs[k] == pytest.approx(r[sel].mean())
+    assert freqs[0] == pytest.approx((4 + 4 * np.sqrt(2)) / 8 / 16)
+    assert np.all(np.diff(freqs) > 0) and freqs.max() < 0.5 + 0.5 / 16
+    # odd size: the grid steps are 1/17 and the largest axis frequency 8/17 (< 0.5)
+    f17, _ = spectra.radial_power_spectrum(np.zeros((1, 17, 17)), n_bins=8)
+    np.testing.assert_allclose(f17[1:7] * 17, np.round(f17[1:7] * 17), atol=0.25)
+    # coarser bins (width 2/16) are centred on 2/16, 4/16, ...
+    f4, _ = spectra.radial_power_spectrum(np.zeros((1, 16, 16)), n_bins=4)
+    assert np.all(np.abs(f4 - np.arange(1, 5) * 2 / 16) < 0.5 * 2 / 16)
+
+
+def test_ramp_has_no_high_frequency_power_with_the_window() -> None:
+    y, x = np.mgrid[0:18, 0:18].astype(np.float64)
+    ramps = np.stack([255 * x / 17, 255 * y / 17, 100 + 3 * x + 5 * y])
+    hann = spectra.hf_power_fraction(ramps, 0.25)
+    none = spectra.hf_power_fraction(ramps, 0.25, window="none")
+    assert np.all(hann < 2e-4)
+    # unwindowed, the ramp's jump between opposite borders is what puts power above 0.25 c/px
+    np.testing.assert_allclose(none, 0.1059, atol=5e-4)
+    # the window removes border wrap-around, not the content: a 0.375 c/px cosine stays all HF
+    assert spectra.hf_power_fraction(_cosine(32, 0, 12)[None], 0.25)[0] == pytest.approx(1.0)
+
+
+def test_hann_window_spreads_a_cosine_to_its_neighbours_only() -> None:
+    img = _cosine(32, 0, 6, amplitude=40.0)
+    p = spectra.periodogram(img[None])[0]
+    # periodic Hann: amplitudes 1/4 : 1/2 : 1/4 per axis around (0, ±6); nothing elsewhere
+    nz = np.argwhere(p > 1e-9 * p.max())
+    assert set(map(tuple, nz)) == {(ky % 32, kx % 32) for ky in (-1, 0, 1) for kx in (5, 6, 7, -5, -6, -7)}
+    assert p[0, 6] / p[0, 5] == pytest.approx(4.0) and p[0, 6] / p[1, 6] == pytest.approx(4.0)
 
 
 def test_rgb_uses_mean_of_channels() -> None:
@@ -135,6 +205,8 @@ def test_bad_inputs_name_the_problem() -> None:
         spectra.patch_spectra(np.zeros((1, 16, 16)), 4, hf_cutoff=0.9)
     with pytest.raises(ValueError, match="n_bins must be >= 1"):
         spectra.radial_power_spectrum(np.zeros((1, 16, 16)), n_bins=0)
+    with pytest.raises(ValueError, match="spectra.window must be one of"):
+        spectra.radial_power_spectrum(np.zeros((1, 16, 16)), n_bins=4, window="hamming")
 
 
 def test_random_patches_are_exact_crops_and_seeded() -> None:

@@ -1,15 +1,56 @@
-"""Rule accuracy_matrix: train sigma x test sigma accuracy table and heatmap."""
+"""Rule accuracy_matrix: accuracy table and heatmap (train sigma x test sigma), the training
+table (schedule, time, accuracy at the model's own sigma) and the stem diagnostic summary."""
 
+import numpy as np
 import pandas as pd
 
-from blurscope import runlog
-from blurscope.io import write_tsv
-from blurscope.plot_train import plot_accuracy_matrix
+from blurscope import runlog, stats
+from blurscope.io import read_json, write_tsv
+from blurscope.plot_train import plot_accuracy_matrix, plot_stem_hf
 
 sm = snakemake  # noqa: F821
 log = runlog.start(sm.log[0], sm.threads)
-table = pd.concat([pd.read_csv(p, sep="\t") for p in sm.input], ignore_index=True)
+p = sm.params
+table = pd.concat([pd.read_csv(path, sep="\t") for path in sm.input.accuracy], ignore_index=True)
 write_tsv(table, sm.output.table)
 wide = table.pivot(index="model", columns="test_sigma", values="accuracy")
 log.info("accuracy matrix (rows: model, columns: test sigma):\n%s", wide.round(3).to_string())
-plot_accuracy_matrix(table, sm.output.figure, sm.params.plots)
+plot_accuracy_matrix(table, sm.output.figure, p.plots)
+
+# one row per model: how it was trained and how well it does at its own condition
+rows = []
+for model, path in zip(p.models, sm.input.metas):
+    meta = read_json(path)
+    own = table[(table.model == model) & np.isclose(table.test_sigma, meta["sigma"])]
+    settings, metrics = meta.get("settings", {}), meta.get("metrics", {})
+    rows.append({
+        "model": model, "group": p.group_of[model], "sigma": p.sigma_of[model], "role": meta.get("role"),
+        "parent": meta.get("parent"), "seed": meta.get("seed"), "epochs": settings.get("epochs"),
+        "batch_size": settings.get("batch_size"), "lr": settings.get("lr"),
+        "weight_decay": settings.get("weight_decay"), "precision": settings.get("precision", "float32"),
+        "threads": meta.get("runtime", {}).get("threads"), "val_accuracy": metrics.get("val_accuracy"),
+        "own_sigma_accuracy": float(own["accuracy"].iloc[0]) if len(own) else np.nan,
+        "clear_accuracy": float(table[(table.model == model) & (table.test_sigma == 0)]["accuracy"].iloc[0])
+        if ((table.model == model) & (table.test_sigma == 0)).any() else np.nan,
+        "train_seconds": metrics.get("train_seconds"), "images_per_second": metrics.get("images_per_second"),
+    })
+training = pd.DataFrame(rows)
+write_tsv(training, sm.output.training)
+log.info("training:\n%s", training[["model", "epochs", "own_sigma_accuracy", "clear_accuracy", "train_seconds"]]
+         .to_string(index=False))
+
+# stem diagnostic: HF energy fraction of the first-layer kernels, mean over channels with a
+# bootstrap CI over channels, trained and untrained initialisation
+st = p.stats
+stem = pd.concat([pd.read_csv(path, sep="\t") for path in sm.input.stem], ignore_index=True)
+summary = []
+for (model, which), g in stem.groupby(["model", "weights"], sort=False):
+    b = stats.neuron_bootstrap(g["hf_fraction"].to_numpy()[:, None], int(st["bootstrap_iterations"]), int(st["seed"]),
+                               ci=float(st["ci"]))
+    summary.append({"model": model, "group": p.group_of[model], "sigma": p.sigma_of[model], "weights": which,
+                    "n_channels": len(g), "hf_cutoff": float(g["hf_cutoff"].iloc[0]),
+                    **{k: float(b[k]) for k in ("mean", "sem", "ci_low", "ci_high")}})
+summary = pd.DataFrame(summary)
+write_tsv(summary, sm.output.stem_summary)
+log.info("stem HF energy fraction:\n%s", summary[["model", "weights", "mean", "ci_low", "ci_high"]].to_string(index=False))
+plot_stem_hf(summary, sm.output.stem_figure, p.plots)

@@ -1,27 +1,37 @@
-"""Rule aliasing_stats: summary, paired tests vs the standard model, AVR–SIS correlation, σ trend.
+"""Rule aliasing_stats: summary, paired tests vs the standard model and vs the filter references,
+AVR–SIS correlation, σ trend (every statistic from blurscope.stats; keys in docs/statistics.md).
 
 Inputs: ``tables`` (avr_sis TSVs, one per model), ``infos`` (their JSON).
 Outputs: ``summary``, ``paired``, ``correlation``, ``sigma_trend``, ``matching`` (TSVs).
 Params: ``cfg`` = config["aliasing"], ``models`` (ids in the order of the inputs),
-``standard`` (reference model id).
+``standard`` (reference model id); optional ``group_of`` {model: replicate group}
+(default: every model its own group) and ``reference_prefix`` (ids of the filter-only
+references, default ``"ref-"``).
 """
 
 import pandas as pd
 
-from blurscope import aliasing, runlog
+from blurscope import aliasing, runlog, stats
 from blurscope.io import read_json, read_tsv, write_tsv
 
 snakemake = globals()["snakemake"]
 log = runlog.start(snakemake.log[0], snakemake.threads)
 cfg = snakemake.params.cfg
 models = list(snakemake.params.models)
+group_of = {str(k): str(v) for k, v in (getattr(snakemake.params, "group_of", None) or {}).items()}
+prefix = str(getattr(snakemake.params, "reference_prefix", None) or "ref-")
 tables = {m: read_tsv(p) for m, p in zip(models, snakemake.input.tables)}
 infos = {m: read_json(p) for m, p in zip(models, snakemake.input.infos)}
 sigmas = {m: float(infos[m]["sigma"]) for m in models}
 aa = {m: bool(infos[m]["antialiased"]) for m in models}
 
+groups = stats.replicate_groups(models, group_of)
+series = [g for g, ms in groups.items() if not aa[ms[0]] and not ms[0].startswith(prefix)]
+references = stats.filter_references(models, {**sigmas, **{g: sigmas[ms[0]] for g, ms in groups.items()}}, series,
+                                     prefix=prefix)
 out = aliasing.aliasing_statistics(tables, sigmas, aa, snakemake.params.standard, int(cfg["bootstrap_iterations"]),
-                                   int(cfg["permutations"]), int(cfg["seed"]))
+                                   int(cfg["permutations"]), int(cfg["seed"]), group_of=group_of,
+                                   references=references)
 for key in ("summary", "paired", "correlation", "sigma_trend"):
     write_tsv(out[key], snakemake.output[key])
 
@@ -32,10 +42,7 @@ matching = pd.concat(rows, ignore_index=True)[MATCH_COLS] if rows else pd.DataFr
 write_tsv(matching, snakemake.output.matching)
 
 p = out["paired"]
-for m in models:
-    if aa[m]:
-        s = p[(p["model"] == m) & (p["metric"] == "sis")]
-        if len(s):
-            r = s.iloc[0]
-            log.info("%s vs %s: SIS %.4g → %.4g (%+.1f %%, Wilcoxon p=%.3g)", m, snakemake.params.standard,
-                     r["mean_ref"], r["mean_treat"], 100 * r["rel_change"], r["p_wilcoxon"])
+for r in p[p["metric"] == "sis"].itertuples():
+    log.info("%s (%d replicate(s)) vs %s: SIS %.4g → %.4g (%+.1f %%, diff %.4g [%.4g, %.4g], Wilcoxon p=%.3g)",
+             r.model, r.n_replicates, r.reference, r.reference_mean, r.mean, 100 * r.rel_change, r.diff,
+             r.diff_ci_low, r.diff_ci_high, r.p)

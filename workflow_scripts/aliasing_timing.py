@@ -28,7 +28,7 @@ n = min(int(cfg["timing_images"]), len(load_images_npz(snakemake.input.images)["
 images = to_float(load_images_npz(snakemake.input.images)["images"][:n]).to(device)
 models = {m: load_model(p, device)[0] for m, p in zip(snakemake.params.models, snakemake.input.models)}
 points = {m: aliasing.discover_stride_points(model, images.shape[-1]) for m, model in models.items()}
-kernels = {m: aliasing.AvrKernel(aliasing.REGIONS) for m in models}  # masks cached, as in analyse_images
+kernels = {m: aliasing.AvrKernel(aliasing.REGIONS, remove_mean=bool(cfg["remove_mean"])) for m in models}  # masks cached, as in analyse_images
 
 
 def sync() -> None:

@@ -7,6 +7,7 @@ Params: ``cfg`` = config["aliasing"].
 """
 
 from blurscope import aliasing, runlog
+from blurscope.blur import sigma_to_px
 from blurscope.data import load_images_npz
 from blurscope.device import pick
 from blurscope.io import write_json, write_tsv
@@ -28,7 +29,12 @@ labels = data["labels"][:n] if "labels" in data else None
 ids = data["ids"][:n] if "ids" in data else None
 
 device = pick(cfg["device"])
-model, meta = load_model(snakemake.input.model, device)
+# a filter-only reference (ref-sigma<s>) is the sigma 0 network behind the blur of sigma s
+ref = snakemake.params.reference_blur
+ref_px = None if ref is None else sigma_to_px(ref, images.shape[1])
+model, meta = load_model(snakemake.input.model, device, blur_sigma_px=ref_px)
+if ref_px is not None:
+    meta = {**meta, "model_id": model_id, "sigma": float(ref), "sigma_px": ref_px, "reference_of": meta["model_id"]}
 chunks = int(cfg["forward_chunks"]) or (1 if device.type == "cuda" else 5)
 if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
     raise ValueError(f"{snakemake.input.images}: expected square RGB images [N, H, W, 3], got {images.shape}")
@@ -38,7 +44,8 @@ if not points:
     raise ValueError(f"model {model_id} ({meta.get('arch')}) has no stride>1 conv/pool/BlurPool layer")
 info: dict = {"model": model_id, "arch": meta.get("arch"), "sigma": meta.get("sigma"), "forward_chunks": chunks,
               "antialiased": bool(meta.get("antialiased", False)), "n_images": n, "image_size": size,
-              "device": str(device), "points": [p.__dict__ for p in points]}
+              "device": str(device), "points": [p.__dict__ for p in points],
+              "avr_remove_mean": bool(cfg["remove_mean"]), "reference_blur_sigma": snakemake.params.reference_blur}
 names = {p.name: p.name for p in points}
 if info["antialiased"]:
     twin = model_from_meta({**meta, "antialiased": False}).eval()  # untrained: only its graph is used
@@ -50,7 +57,8 @@ log.info("model %s: %d stride points: %s", model_id, len(points), ", ".join(f"{p
 
 progress = runlog.Progress(log, n, "images")
 df, timing = aliasing.analyse_images(model, images, points, int(cfg["batch_size"]), labels=labels, image_ids=ids,
-                                     point_names=names, device=device, progress=progress.update, chunks=chunks)
+                                     point_names=names, device=device, progress=progress.update, chunks=chunks,
+                                     remove_mean=bool(cfg["remove_mean"]))
 df.insert(0, "model", model_id)
 info["timing"] = timing  # wall clock of this job; like-for-like ratios: rule aliasing_timing
 log.info("%s: mean SIS %.4g, consistency %.3f, %.1f images/s (AVR + SIS)", model_id,

@@ -1,15 +1,19 @@
 """Rule band_summary: all models × layers in one table, and the comparison across σ (Q5).
 
 Outputs: ``band_summary.tsv`` (every per-layer row with model/σ/layer),
-``band_shift.tsv`` (per model × layer × head: band accuracy / GT rank and band
-centroids with bootstrap CIs and paired deltas vs the reference model) and
-``band_trend.tsv`` (Spearman ρ of the centroids against σ, bootstrap CI).
+``band_shift.tsv`` (per replicate group × layer × head: band accuracy / GT rank and
+band centroids with bootstrap CIs and paired differences vs the reference model and
+vs the filter-only references) and ``band_trend.tsv`` (Spearman ρ of the centroids
+against σ, model-level permutation p, bootstrap CI); keys in docs/statistics.md.
+Params: ``cfg`` (bands: reference_model, bootstrap, seed; optional n_permutations),
+``pairs``; optional ``group_of`` {model: replicate group} and ``reference_prefix``
+(ids of the filter-only references, default ``"ref-"``).
 """
 
 
 import pandas as pd
 
-from blurscope import bands, io, runlog
+from blurscope import bands, io, runlog, stats
 
 smk = snakemake  # type: ignore[name-defined]  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
@@ -32,19 +36,28 @@ for (model, layer), tsv, npz, info_path in zip(pairs, smk.input.tsv, smk.input.n
     runs[(model, layer)] = bands.load_run(npz)
 
 summary = pd.concat(frames, ignore_index=True)
+group_of = {str(k): str(v) for k, v in (getattr(smk.params, "group_of", None) or {}).items()}
+prefix = str(getattr(smk.params, "reference_prefix", None) or "ref-")
+models = list(dict.fromkeys(m for m, _ in pairs))
+groups = stats.replicate_groups(models, group_of)
+series = [g for g, ms in groups.items() if not antialiased[ms[0]] and not ms[0].startswith(prefix)]
+references = stats.filter_references(models, {**sigma, **{g: sigma[ms[0]] for g, ms in groups.items()}}, series,
+                                     prefix=prefix)
 shift, trend = bands.shift_tables(
     runs, sigma, reference=cfg["reference_model"], antialiased=antialiased,
-    iterations=int(cfg["bootstrap"]), seed=int(cfg["seed"]),
+    iterations=int(cfg["bootstrap"]), seed=int(cfg["seed"]), n_permutations=int(cfg.get("n_permutations", 10000)),
+    group_of=group_of, references=references,
 )
 for _, row in shift[shift["statistic"] == "centroid_rank"].iterrows():
     log.info(
-        "%s %s %s centroid_rank %.3f [%.3f, %.3f]  Δ vs %s %+.3f [%+.3f, %+.3f]",
-        row["model"], row["layer"], row["head"], row["value"], row["ci_low"], row["ci_high"],
-        row["reference"], row["delta"], row["delta_ci_low"], row["delta_ci_high"],
+        "%s (%d replicate(s)) %s %s centroid_rank %.3f [%.3f, %.3f]  diff vs %s %+.3f [%+.3f, %+.3f]",
+        row["model"], row["n_replicates"], row["layer"], row["head"], row["value"], row["ci_low"], row["ci_high"],
+        row["reference"], row["diff"], row["diff_ci_low"], row["diff_ci_high"],
     )
 for _, row in trend.iterrows():
-    log.info("trend %s %s %s: Spearman rho %.2f [%.2f, %.2f] over sigma %s", row["layer"], row["head"],
-             row["statistic"], row["spearman_rho"], row["rho_ci_low"], row["rho_ci_high"], row["sigmas"])
+    log.info("trend %s %s %s: Spearman rho %.2f [%.2f, %.2f] p=%.3g over sigma %s (%d models)", row["layer"],
+             row["head"], row["statistic"], row["rho"], row["rho_ci_low"], row["rho_ci_high"], row["p"], row["sigmas"],
+             row["n_models"])
 io.write_tsv(shift, smk.output.shift)
 io.write_tsv(trend, smk.output.trend)
 io.write_tsv(summary, smk.output.summary)

@@ -1,7 +1,7 @@
-"""Rule baseline_patches: random patches of one layer's patch size from the analysis images.
+"""Rule baseline_patches: random patches of each layer's patch size from the analysis images (one job).
 
 Input: ``images`` (results/data/analysis_images.npz), ``reference`` (a model's patch
-file of this layer, read only for its patch size). Output: ``results/baseline/<layer>.npz``
+file per layer, read only for its patch size). Outputs, one per layer: ``results/baseline/<layer>.npz``
 with ``patches`` uint8 [n_images, per_image, P, P, 3], ``image_ids`` int64 [n_images]
 (manifest ids), ``image_index`` int64 [n_images] (rows of analysis_images.npz),
 ``positions`` int64 [n_images, per_image, 2] (top, left).
@@ -34,7 +34,6 @@ def patch_size_of(path: str) -> int:
     return int(shape[2])
 
 
-size = patch_size_of(snakemake.input.reference)
 n_patches, n_images = int(cfg["n_patches"]), int(cfg["n_images"])
 if n_patches % n_images:
     raise ValueError(f"config baseline.n_patches={n_patches} must be a multiple of baseline.n_images={n_images}")
@@ -44,8 +43,10 @@ if n_images > images.shape[0]:
     raise ValueError(
         f"config baseline.n_images={n_images} but {snakemake.input.images} holds only {images.shape[0]} images"
     )
-patches, index, positions = random_patches(images, size, n_images, n_patches // n_images, int(cfg["seed"]))
-ids = np.asarray(data["ids"], dtype=np.int64)[index] if "ids" in data else index
-io.save_npz(snakemake.output[0], patches=patches, image_ids=ids, image_index=index, positions=positions)
-log.info("%d baseline patches of %d px from %d images (%d per image)", patches.shape[0] * patches.shape[1], size,
-         n_images, patches.shape[1])
+for reference, out in zip(snakemake.input.reference, snakemake.output):
+    size = patch_size_of(reference)
+    patches, index, positions = random_patches(images, size, n_images, n_patches // n_images, int(cfg["seed"]))
+    ids = np.asarray(data["ids"], dtype=np.int64)[index] if "ids" in data else index
+    io.save_npz(out, patches=patches, image_ids=ids, image_index=index, positions=positions)
+    log.info("%s: %d baseline patches of %d px from %d images (%d per image)", out,
+             patches.shape[0] * patches.shape[1], size, n_images, patches.shape[1])

@@ -1,4 +1,5 @@
-"""Rule corruption: accuracy of one model per corruption type x severity (and clean)."""
+"""Rule corruption: one model's accuracy on the shared corrupted sets (forwards only), its corruption
+errors (CE, relative CE, mCE) against the reference, and its per-image hits."""
 
 from blurscope import runlog
 
@@ -8,30 +9,43 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from blurscope import corruptions, data, device, frequency, io, models  # noqa: E402
+from blurscope.blur import sigma_to_px  # noqa: E402
 
-cfg = snakemake.params.cfg  # noqa: F821
-model_id = snakemake.wildcards.model  # noqa: F821
+sm = snakemake  # noqa: F821
+cfg = sm.params.cfg
+model_id = sm.wildcards.model
 names, severities = list(cfg["corruptions"]), [int(s) for s in cfg["severities"]]
-corruptions.check_names(names, severities)
 dev = device.pick(cfg["device"])
-model, meta = models.load_model(snakemake.input.model, dev)  # noqa: F821
-arrays = data.load_images_npz(snakemake.input.images)  # noqa: F821
-n = len(arrays["labels"]) if int(cfg["corruption_n_images"]) == 0 else min(int(cfg["corruption_n_images"]),
-                                                                              len(arrays["labels"]))
-images = data.to_float(arrays["images"][:n])
-labels = np.asarray(arrays["labels"][:n], dtype=np.int64)
-log.info("model %s (sigma=%g): %d images x (%d corruptions x %d severities + clean)", model_id, meta["sigma"], n,
-         len(names), len(severities))
+sets = {name: corruptions.load_corruption_set(p, name, severities) for name, p in zip(names, sm.input.corrupted)}
+ids = next(iter(sets.values()))["ids"]
+for name, z in sets.items():
+    if not np.array_equal(z["ids"], ids):
+        raise ValueError(f"corrupted set {name!r} holds other images than {names[0]!r}: rerun rule corrupted_images")
+arrays = data.load_images_npz(sm.input.images)
+n = len(ids)
+if not np.array_equal(arrays["ids"][:n], ids):
+    raise ValueError(f"{sm.input.images}: the corrupted sets were made from other analysis images: "
+                     f"rerun rule corrupted_images")
+clean, labels = arrays["images"][:n], np.asarray(arrays["labels"][:n], dtype=np.int64)
+# a filter-only reference (ref-sigma<s>) is the sigma 0 network behind the blur of sigma s
+blur_sigma = sm.params.reference_blur
+blur_px = None if blur_sigma is None else sigma_to_px(blur_sigma, clean.shape[1])
+model, meta = models.load_model(sm.input.model, dev, blur_sigma_px=blur_px)
+if blur_sigma is not None:
+    meta = {**meta, "sigma": float(blur_sigma)}
+log.info("model %s (sigma=%g): %d images (frequency.corruption_n_images=%d) x (%d corruptions x %d severities "
+         "+ clean); forwards only, the corrupted images are shared by all models", model_id, meta["sigma"], n,
+         int(cfg["corruption_n_images"]), len(names), len(severities))
 prog = runlog.Progress(log, n * (1 + len(names) * len(severities)), "images")
-conds, hits = corruptions.corruption_hits(model, images, labels, names, severities, int(cfg["seed"]),
-                                          int(cfg["batch_size"]), dev, prog.update)
+conds, hits = corruptions.corruption_hits(model, clean, {k: z["images"] for k, z in sets.items()}, severities,
+                                          labels, int(cfg["batch_size"]), dev, prog.update)
 w = frequency.bootstrap_counts(n, int(cfg["bootstrap"]), int(cfg["seed"]))
 samples = w @ hits.T.astype(np.float64) / n  # [iterations, conditions]
 level = float(cfg["ci"])
 lo, hi = np.quantile(samples, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
 table = conds.assign(model=model_id, sigma=float(meta["sigma"]), accuracy=hits.mean(1), ci_low=lo, ci_high=hi,
                      n_images=n)
-# Mean over all corruption x severity conditions (seed 003 R3's single robustness number), same resamples.
+# Mean over all corruption x severity conditions (one robustness number), same resamples.
 corr = conds["corruption"].to_numpy() != "clean"
 mean_s = samples[:, corr].mean(1)
 mlo, mhi = np.quantile(mean_s, [(1 - level) / 2, 1 - (1 - level) / 2])
@@ -41,4 +55,28 @@ table = pd.concat([table, pd.DataFrame([{"corruption": "mean", "severity": 0, "m
 table = table[["model", "sigma", "corruption", "severity", "accuracy", "ci_low", "ci_high", "n_images"]]
 log.info("clean accuracy %.3f, mean corruption accuracy %.3f [%.3f, %.3f]", hits[0].mean(), hits[corr].mean(), mlo,
          mhi)
-io.write_tsv(table, snakemake.output.tsv)  # noqa: F821
+
+reference = cfg["mce_reference"]
+if reference == corruptions.PUBLISHED:
+    ce = corruptions.corruption_errors(conds, hits, published=cfg["mce_reference_errors"], weights=w, level=level)
+    ref_label = "published errors (frequency.mce_reference_errors)"
+else:
+    if reference == model_id:
+        ref_hits = hits
+    else:
+        ref_conds, ref_hits, ref_ids = corruptions.load_hits(sm.input.mce_reference)
+        if not (ref_conds.equals(conds) and np.array_equal(ref_ids, ids)):
+            raise ValueError(f"{sm.input.mce_reference}: the reference {reference!r} was evaluated on other conditions "
+                             f"or images than {model_id!r}: rerun its rule corruption")
+    ce = corruptions.corruption_errors(conds, hits, reference_hits=ref_hits, weights=w, level=level)
+    ref_label = reference
+ce.insert(0, "sigma", float(meta["sigma"]))
+ce.insert(0, "model", model_id)
+ce = ce.assign(reference=ref_label, n_images=n)
+m = ce[ce["corruption"] == "mCE"].iloc[0]
+log.info("mCE %.3f [%.3f, %.3f], relative mCE %.3f [%.3f, %.3f] over %d ImageNet-C types, reference %s",
+         m["ce"], m["ce_ci_low"], m["ce_ci_high"], m["relative_ce"], m["relative_ce_ci_low"],
+         m["relative_ce_ci_high"], m["n_types"], ref_label)
+io.write_tsv(table, sm.output.tsv)
+io.write_tsv(ce, sm.output.ce)
+corruptions.write_hits(sm.output.hits, conds, hits, ids)

@@ -1,4 +1,12 @@
-"""Rule frequency_preference: hybrid-image sweep (p_low, p_high, f_rev) and PGD f_0.5 of one model."""
+"""Rule frequency_preference[model]: hybrid-image sweep (p_low, p_high, f_rev), PGD f_0.5 and the
+shape bias on the cue-conflict split of one model as deployed (blur layer included), one job.
+
+A filter-only reference (ref-sigma<s>) is the sigma 0 network behind the blur of sigma s.
+``units`` (.npz) keeps the per-pair / per-image outcomes for paired bootstraps of a trained
+model against its reference: ``hits_low`` / ``hits_high`` bool [n_f_mix, n_pairs], ``f_mix``,
+``pair_low`` / ``pair_high`` (image rows), ``pgd_power`` [n_images, n_radii], ``pgd_radii``,
+and, with a cue-conflict split, ``shape_pred`` [n_conflict], ``shape_labels``, ``texture_labels``.
+"""
 
 from blurscope import runlog
 
@@ -9,12 +17,17 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from blurscope import data, device, frequency, io, models  # noqa: E402
+from blurscope.blur import sigma_to_px  # noqa: E402
 
 cfg = snakemake.params.cfg  # noqa: F821
 model_id = snakemake.wildcards.model  # noqa: F821
 dev = device.pick(cfg["device"])
-model, meta = models.load_model(snakemake.input.model, dev)  # noqa: F821
 arrays = data.load_images_npz(snakemake.input.images)  # noqa: F821
+ref = snakemake.params.reference_blur  # noqa: F821
+ref_px = None if ref is None else sigma_to_px(ref, arrays["images"].shape[1])
+model, meta = models.load_model(snakemake.input.model, dev, blur_sigma_px=ref_px)  # noqa: F821
+if ref is not None:
+    meta = {**meta, "sigma": float(ref), "reference_of": meta["model_id"]}
 if "labels" not in arrays:
     raise ValueError(f"{snakemake.input.images}: expected a 'labels' array")  # noqa: F821
 images = data.to_float(arrays["images"])
@@ -102,6 +115,30 @@ row = {
     "pgd_perturbation_rms": float(delta.pow(2).mean().sqrt()),
     "n_f_mix": int(f_mix.size),
 }
+units = {"hits_low": hits_low, "hits_high": hits_high, "f_mix": f_mix, "pair_low": idx_low, "pair_high": idx_high,
+         "pgd_power": power, "pgd_radii": radii}
+
+# ---- shape bias on the cue-conflict split (when the dataset has one)
+if hasattr(snakemake.output, "shape_bias"):  # noqa: F821
+    path = snakemake.input.cue_conflict  # noqa: F821
+    cc = data.load_images_npz(path)
+    missing = [k for k in ("shape_labels", "texture_labels") if k not in cc]
+    if missing:
+        raise ValueError(f"{path}: missing array(s) {missing}; expected images, shape_labels, texture_labels")
+    shape_labels = np.asarray(cc["shape_labels"], dtype=np.int64)
+    texture_labels = np.asarray(cc["texture_labels"], dtype=np.int64)
+    if not (len(shape_labels) == len(texture_labels) == len(cc["images"])):
+        raise ValueError(f"{path}: images, shape_labels and texture_labels differ in length")
+    sb_pred = frequency.predict(model, data.to_float(cc["images"]), bs, dev)
+    res = frequency.shape_bias_summary(sb_pred, shape_labels, texture_labels, boot, seed, level)
+    log.info("shape bias %.3f [%.3f, %.3f] (shape acc %.3f, texture acc %.3f, n=%d)", res["shape_bias"],
+             res["shape_bias_ci_low"], res["shape_bias_ci_high"], res["shape_acc"], res["texture_acc"],
+             res["n_conflict"])
+    io.write_tsv(pd.DataFrame([{"model": model_id, "sigma": float(meta["sigma"]), **res}]),
+                 snakemake.output.shape_bias)  # noqa: F821
+    units.update(shape_pred=np.asarray(sb_pred), shape_labels=shape_labels, texture_labels=texture_labels)
+
+io.save_npz(snakemake.output.units, **units)  # noqa: F821
 io.write_tsv(curves, snakemake.output.curves)  # noqa: F821
 io.write_tsv(spectrum, snakemake.output.spectrum)  # noqa: F821
 io.write_tsv(pd.DataFrame([row]), snakemake.output.preference)  # noqa: F821

@@ -1,4 +1,11 @@
-"""Rule frequency_summary: one table of f_rev, f_0.5, shape bias and corruption accuracy per model."""
+"""Rule frequency_summary: one table of f_rev, f_0.5, shape bias and corruption accuracy per model.
+
+Also the spread over training replicates (``seed_variance``: params ``seed_groups``
+{group: [models]}) and the trends across models (``trends``: every σ model, training
+replicates included, the model the unit of the permutation test; keys in
+docs/statistics.md). Param ``replicates`` is no longer needed (replicates are models
+of the trend).
+"""
 
 from blurscope import runlog
 
@@ -30,16 +37,15 @@ groups = snakemake.params.seed_groups  # noqa: F821
 variance = frequency.seed_variance(summary, groups)
 if not groups:
     log.info("no training-seed replicates configured: seed_variance.tsv has a header only")
-trend = frequency.trends(summary[~summary["model"].isin(snakemake.params.replicates)],  # noqa: F821
-                         int(cfg["n_permutations"]), int(cfg["seed"]))
+trend = frequency.trends(summary, int(cfg["n_permutations"]), int(cfg["seed"]))
 for _, r in summary.iterrows():
     log.info("%-14s sigma=%-4g f_rev=%.4g [%.4g, %.4g]  f_0.5=%.4g [%.4g, %.4g]  shape_bias=%.3g [%.3g, %.3g]  "
              "corruption_acc=%.3f", r["model"], r["sigma"], r["f_rev_cpp"], r["f_rev_ci_low_cpp"],
              r["f_rev_ci_high_cpp"], r["f_half_cpp"], r["f_half_ci_low_cpp"], r["f_half_ci_high_cpp"],
              r["shape_bias"], r["shape_bias_ci_low"], r["shape_bias_ci_high"], r["corruption_acc"])
 for _, r in trend.iterrows():
-    log.info("trend %s ~ %s: rho=%.3g p=%.3g (n=%d)", r["y"], r["x"], r["spearman_rho"], r["p_permutation"],
-             r["n_models"])
+    log.info("trend %s ~ %s: rho=%.3g p=%.3g (%d models, %d-%d replicates per sigma)", r["y"], r["x"], r["rho"],
+             r["p"], r["n_models"], r["n_replicates_min"], r["n_replicates_max"])
 io.write_tsv(summary, out.summary)
 io.write_tsv(curves, out.curves)
 io.write_tsv(corruption, out.corruption)

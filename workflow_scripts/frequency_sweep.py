@@ -29,7 +29,7 @@ cycles = aliasing.sweep_cycles(size, float(sw["freq_min"]), float(sw["freq_max"]
 orients = list(sw["orientations"])
 log.info("sweep at %d px: cycles %s, orientations %s", size, cycles.tolist(), orients)
 
-direct = aliasing.frequency_sweep_direct(size, cycles, orients, stride=2)
+direct = aliasing.frequency_sweep_direct(size, cycles, orients, stride=2, remove_mean=bool(cfg["remove_mean"]))
 direct.insert(0, "source", "direct")
 direct["layer"] = direct["point"] = "input"
 direct["order"] = -1
@@ -43,7 +43,7 @@ for m, model, meta in loaded:
         match = aliasing.match_points(aliasing.discover_stride_points(twin, size), points)
         names = dict(zip(match["blurpool"], match["point"]))
     df = aliasing.frequency_sweep_network(model, size, cycles, points, orients, float(sw["amplitude"]),
-                                          int(cfg["batch_size"]), names)
+                                          int(cfg["batch_size"]), names, remove_mean=bool(cfg["remove_mean"]))
     df.insert(0, "source", m)
     frames.append(df)
     log.info("%s: %d stride points swept", m, len(points))

@@ -6,7 +6,8 @@ params), ``versions.tsv`` (every package of the running environment),
 working directory, Snakemake and Python versions), ``rulegraph.dot``
 (``snakemake --rulegraph --nolock`` on the resolved config in a subprocess: no
 workdir lock, nothing written below results/) and ``benchmarks.tsv`` (the
-``benchmark:`` file of every job of the current DAG, one row per file).
+``benchmark:`` file of every job of the current DAG, one row per file). The
+library functions are in ``blurscope.provenance``.
 """
 
 import datetime as dt
@@ -22,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from blurscope import io, runlog
-from blurscope.report import aggregate_benchmarks, benchmark_paths_from_dryrun, git_state, package_versions
+from blurscope.provenance import aggregate_benchmarks, benchmark_paths_from_dryrun, git_state, package_versions
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821
 log = runlog.start(sm.log[0], sm.threads)

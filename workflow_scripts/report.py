@@ -1,24 +1,15 @@
 """Rule report: results/report/report.html (self-contained) + report.md + sources.tsv.
 
-Every section is a function of its stage's tables (``blurscope.report``); the
-methods summary comes from the resolved config (results/pipeline_info/config.yaml),
-the reproducibility section from results/pipeline_info/.
+Inputs: the rule's named inputs (rules/report.smk), passed to ``blurscope.report.build``
+by name: every stage's tables and figures, the figure captions (report/*.rst), the
+resolved config and the rest of results/pipeline_info/.
 """
 
-from pathlib import Path
-
-import yaml
-
-from blurscope import io, runlog
-from blurscope.report import Sources, build_document, render_html, render_markdown
+from blurscope import io, report, runlog
 
 sm = snakemake  # type: ignore[name-defined]  # noqa: F821
 log = runlog.start(sm.log[0], sm.threads)
-config = yaml.safe_load(Path(sm.input.config).read_text())
-files = [*sm.input.targets, *sm.input.models]
-src = Sources(files, sm.params.results)
-info = {k: str(getattr(sm.input, k)) for k in ("versions", "git", "rulegraph", "benchmarks")}
-doc = build_document(src, config, info, report_cfg=sm.params.cfg)
+doc = report.build(dict(sm.input.items()), dict(sm.params.items()))
 for sec in doc.sections:
     log.info(
         "section %s %s: %d blocks, %d figures, %d headlines",
@@ -28,17 +19,13 @@ for sec in doc.sections:
         len(sec.figures),
         len(sec.headlines),
     )
-html_text = render_html(doc)
-md_text = render_markdown(doc, Path(sm.output.md).parent)
-with io.atomic_path(sm.output.html) as tmp:
-    tmp.write_text(html_text, encoding="utf-8")
-with io.atomic_path(sm.output.md) as tmp:
-    tmp.write_text(md_text, encoding="utf-8")
-io.write_tsv(src.used_table(), sm.output.sources)
+html_text = report.write_html(doc, sm.output.html)
+report.write_md(doc, sm.output.md)
+io.write_tsv(doc.sources, sm.output.sources)
 log.info(
     "report: %d sections, %d figures, %d tables/files read, %.1f MB HTML",
     len(doc.sections),
     len(doc.figures),
-    len(src.used),
+    len(doc.sources),
     len(html_text) / 1e6,
 )

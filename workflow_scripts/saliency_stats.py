@@ -1,7 +1,8 @@
 """Rule saliency_stats: paired tests of the focus distances against the noise floor (seed 002).
 
 Reads the per-image table of rule smoothgrad and writes one row per test
-(see :func:`blurscope.saliency.focus_statistics` and docs/saliency.md).
+(see :func:`blurscope.saliency.focus_statistics`, docs/saliency.md and the result keys
+in docs/statistics.md).
 """
 
 from blurscope import io, runlog
@@ -19,7 +20,7 @@ def main(sm) -> None:  # noqa: ANN001 - the snakemake object
                              float(cfg["alpha"]))
     for row in table.itertuples():
         log.info("%s %s %s: mean diff %.4g [%.4g, %.4g] p=%.3g p_holm=%.3g", row.test, row.comparison, row.metric,
-                 row.mean_diff, row.ci_low, row.ci_high, row.p, row.p_holm)
+                 row.diff, row.diff_ci_low, row.diff_ci_high, row.p, row.p_holm)
     io.write_tsv(table, sm.output.stats)
 
 

@@ -1,28 +1,38 @@
-"""Rules train_baseline / finetune_blur / train_blurpool: train one model, save safetensors + meta."""
+"""Rules train_baseline / train_blur / train_blurpool: train one model, save safetensors + meta.
+
+Threads come from config (``training.threads``), never from the cores Snakemake
+grants: the thread count changes floating-point reduction order and thus the
+weights, so the same config gives byte-identical models under any ``--cores``.
+"""
 
 import logging
-
-import torch
+import platform
 
 from blurscope import runlog
-from blurscope.blur import sigma_to_px
-from blurscope.data import read_manifest, select_split
-from blurscope.device import pick
-from blurscope.io import read_json
-from blurscope.models import (
+from blurscope.blur import sigma_to_px  # noqa: E402
+from blurscope.data import read_manifest, select_split  # noqa: E402
+from blurscope.device import pick  # noqa: E402
+from blurscope.io import read_json  # noqa: E402
+from blurscope.models import (  # noqa: E402
     BlurscopeNet,
-    build_model,
+    initial_network,
     load_backbone_weights,
     load_model,
     read_state_dict,
     save_model,
 )
-from blurscope.train import TrainSettings, load_split, train_model
+from blurscope.train import TrainSettings, load_split, train_model  # noqa: E402
 
 sm = snakemake  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
 p = sm.params
 tr, mcfg = p.training, p.model
+log = runlog.start(sm.log[0], tr["threads"])
+
+import torch  # noqa: E402  (after runlog set the thread count)
+
+if sm.threads < tr["threads"]:
+    log.info("Snakemake granted %d core(s); training uses training.threads=%d all the same (the weights depend on it)",
+             sm.threads, tr["threads"])
 role = p.role
 out_id = sm.output.weights.rsplit("/", 1)[-1].removesuffix(".safetensors")
 seed_index = int(out_id.split("-seed")[1]) if "-seed" in out_id else 0
@@ -38,8 +48,6 @@ train_data = load_split(classes["root"], train_rows, size, True, tr["in_memory_m
 val_data = load_split(classes["root"], val_rows, size, False, tr["in_memory_mb"], tr["num_workers"], p.skip_corrupt)
 log.info("%s: %d train / %d val images, %d classes, device %s", out_id, len(train_data), len(val_data), num_classes, device)
 
-# seed before building: weight initialisation must not depend on global RNG state
-torch.manual_seed(seed)
 antialiased = role == "blurpool"
 arch_kwargs = {"widths": list(mcfg["widths"])} if mcfg["arch"] == "resnet_narrow" else {}
 sigma_px = sigma_to_px(p.sigma, size)
@@ -52,7 +60,8 @@ if role == "finetune":
     epochs, lr = tr["finetune_epochs"], tr["finetune_lr"]
     log.info("fine-tuning from %s at sigma %g (%.3f px)", parent, p.sigma, sigma_px)
 else:
-    model = BlurscopeNet(build_model(mcfg["arch"], num_classes, antialiased, **arch_kwargs), sigma_px)
+    # seeded inside: the initialisation depends on the seed only (evaluate rebuilds it for the stem diagnostic)
+    model = initial_network(mcfg["arch"], num_classes, antialiased, arch_kwargs, sigma_px, seed)
     epochs, lr = tr["epochs"], tr["lr"]
     start = mcfg["blurpool_weights"] if antialiased else (mcfg["weights"] if role == "baseline" else None)
     if start:
@@ -65,6 +74,7 @@ else:
 settings = TrainSettings(
     epochs=epochs, lr=lr, weight_decay=tr["weight_decay"], momentum=tr["momentum"], batch_size=tr["batch_size"],
     label_smoothing=tr["label_smoothing"], seed=seed, augment=tr["augment"], num_workers=tr["num_workers"],
+    channels_last=tr["channels_last"], precision=tr["precision"], val_every=tr["val_every"],
 )
 torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
 metrics = train_model(model, train_data, val_data, settings, device, logging.getLogger("blurscope.train"))
@@ -75,5 +85,8 @@ meta = {
     "class_names": classes["class_names"], "mean": list(model.normalize.mean.flatten().tolist()),
     "std": list(model.normalize.std.flatten().tolist()), "role": role, "parent": parent, "seed": seed,
     "settings": settings.__dict__, "metrics": metrics,
+    # what the bytes of this file depend on beyond the config (README, "Reproducibility")
+    "runtime": {"threads": torch.get_num_threads(), "torch": torch.__version__, "device": str(device),
+                "cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
 }
 save_model(model.cpu(), sm.output.weights, meta)

@@ -99,7 +99,8 @@ def job_counts(text: str) -> dict[str, int]:
 
 
 def md_sections(md: str) -> dict[str, str]:
-    parts = re.split(r"^## (?:\d+|[A-Z])\. (.+)$", md, flags=re.M)
+    """{title: text} of the markdown report's numbered sections ("## 3.1. Title", "## A. Title")."""
+    parts = re.split(r"^## (?:\d+(?:\.\d+)*|[A-Z])\. (.+)$", md, flags=re.M)
     return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
@@ -244,6 +245,66 @@ def test_reproducibility_section_shows_runtimes_and_versions(report: dict) -> No
     for rule in bench["rule"].unique():
         assert f"| {rule} |" in text, rule
     assert "git commit" in text and "Command line: `snakemake" in text and "| snakemake | " in text
+
+
+def html_figures(html: str) -> dict[str, tuple[str, str]]:
+    """{figure source: (number of its HTML section, its caption as HTML)}."""
+    out = {}
+    for number, body in re.findall(r'<section id="[^"]+"><h2>([0-9A-Z.]+)\. .*?</h2>(.*?)</section>', html, re.S):
+        for source, caption in re.findall(
+            r'<img [^>]*data-source="([^"]+)"><figcaption><b>Figure [^<]*</b> (.*?) <span class="src">', body
+        ):
+            out[source] = (number, caption)
+    return out
+
+
+def registered_figures(run: Path) -> list[dict]:
+    """The figures rules/*.smk register for Snakemake's report that this run made, {layer} expanded."""
+    from blurscope.report.sections import registered_outputs
+
+    layers = yaml.safe_load((run / "results" / "pipeline_info" / "config.yaml").read_text())["analysis"]["layers"]
+    out = []
+    for reg in registered_outputs(sorted((REPO / "rules").glob("*.smk"))):
+        path = reg["path"].replace("{RESULTS}", "results")
+        if not path.startswith("results/figures/"):
+            continue
+        for layer in layers if "{{layer}}" in path else [None]:
+            source = path.replace("{{layer}}", layer) if layer else path
+            if (run / source).is_file():  # e.g. frequency_shape_bias.png only with cue-conflict images
+                out.append({**reg, "source": source, "layer": layer})
+    return out
+
+
+@pytest.mark.workflow
+def test_sections_are_numbered_as_snakemake_categories(report: dict) -> None:
+    """A figure registered under category "N. Name" in rules/*.smk is in section N (or N.k) of the HTML."""
+    from blurscope.report import categories
+
+    figures, numbers = html_figures(report["html"]), categories()
+    registered = registered_figures(report["run"])
+    assert {f["source"] for f in registered} == set(figures), "every figure of the report is registered, and back"
+    for fig in registered:
+        number = numbers[fig["category"]]
+        section = figures[fig["source"]][0]
+        assert section == number or section.startswith(
+            number + "."
+        ), f"{fig['source']}: category {fig['category']!r} ({fig['file']}), section {section} of report.html"
+    toc = re.findall(r'<li><a href="#[^"]+">([0-9A-Z.]+)\. ', report["html"])
+    assert toc[:5] == ["1", "2", "3.1", "3.2", "4"], toc
+
+
+@pytest.mark.workflow
+def test_figure_captions_come_from_the_rst_files(report: dict) -> None:
+    """report.html shows, for each figure, the caption Snakemake's report shows (the same report/*.rst)."""
+    from blurscope.report import Captions
+    from blurscope.report.document import inline_html
+
+    config = yaml.safe_load((report["results"] / "pipeline_info" / "config.yaml").read_text())
+    captions = Captions(sorted((REPO / "report").glob("*.rst")), config)
+    figures = html_figures(report["html"])
+    for fig in registered_figures(report["run"]):
+        wildcards = {"layer": fig["layer"]} if fig["layer"] else {}
+        assert figures[fig["source"]][1] == inline_html(captions.text(fig["caption"], **wildcards)), fig["source"]
 
 
 # --------------------------------------------------------------------------- Snakemake's own report

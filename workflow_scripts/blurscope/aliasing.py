@@ -10,7 +10,8 @@ the network's output changes under one-pixel shifts. This module provides:
   the module graph and ordered by execution; :func:`match_points` pairs a
   standard network's points one-to-one with its BlurPool twin's.
 * **AVR** (:func:`avr`): the alias violation ratio of a feature map, per image,
-  from the channel-mean power spectrum on :mod:`blurscope.freq`'s grid.
+  from the channel-mean power spectrum on :mod:`blurscope.freq`'s grid, with
+  each channel's spatial mean removed first by default (``remove_mean``).
   ``region="radial"`` is seed 004's definition (normalised radius > 1/stride);
   ``region="separable"`` counts ``max(|fy|, |fx|) > 1/stride``, which is exactly
   what subsampling each axis by ``stride`` folds back.
@@ -21,8 +22,8 @@ the network's output changes under one-pixel shifts. This module provides:
   one batched pass of ``5 × B`` images.
 * **Frequency sweep** (:func:`sinusoid_images`, :func:`frequency_sweep_direct`,
   :func:`frequency_sweep_network`): periodic sinusoids with integer cycles.
-* **Statistics** (:func:`paired_compare`, :func:`bootstrap_correlation`,
-  :func:`bootstrap_mean_ci`; Holm comes from :func:`blurscope.stats.holm`).
+* **Statistics** (:func:`aliasing_statistics`): every interval, paired test,
+  correlation and trend comes from :mod:`blurscope.stats`.
 
 Units: frequencies are *normalised* (1 = per-axis Nyquist, see
 :mod:`blurscope.freq`); AVR is a fraction of power in [0, 1]; SIS is a cosine
@@ -44,7 +45,7 @@ from torch import nn
 
 from blurscope import freq
 from blurscope.hooks import capture, get_module, module_root
-from blurscope.stats import holm, neuron_bootstrap, spearman_trend
+from blurscope.stats import correlation, holm, neuron_bootstrap, paired_test, replicate_groups, spearman_trend
 
 REGIONS: tuple[str, str] = ("radial", "separable")
 """AVR pass-region definitions (see :func:`avr`)."""
@@ -396,22 +397,32 @@ class AvrKernel:
       feature-map sizes, where FFT libraries are slow on many small 2-D
       transforms.
     * ``"auto"`` (default): ``"dft"`` for maps up to 128 px per side, else ``"fft"``.
+
+    ``remove_mean=True`` (default) subtracts each channel's spatial mean first
+    (:func:`remove_channel_mean`), so the DC term is 0 and a constant offset
+    does not change the AVR; ``False`` keeps the DC term in the total, as in
+    Kashyap's aliasing study.
     """
 
-    def __init__(self, regions: Sequence[str] = REGIONS, method: str = "auto") -> None:
+    def __init__(self, regions: Sequence[str] = REGIONS, method: str = "auto", remove_mean: bool = True) -> None:
         for region in regions:
             if region not in REGIONS:
                 raise ValueError(f"AVR region must be one of {REGIONS}, got {region!r}")
         if method not in ("auto", "fft", "dft"):
             raise ValueError(f"AVR method must be 'auto', 'fft' or 'dft', got {method!r}")
+        if not isinstance(remove_mean, bool):
+            raise TypeError(f"aliasing.remove_mean must be true or false, got {remove_mean!r}")
         self.regions = tuple(regions)
         self.method = method
+        self.remove_mean = remove_mean
         self._cache: dict[tuple, tuple[torch.Tensor, ...]] = {}
 
     def __call__(self, feature_map: torch.Tensor, stride: int) -> torch.Tensor:
-        """``[B, C, H, W]`` → ``[len(regions), B]`` AVR (0 for an all-zero map)."""
+        """``[B, C, H, W]`` → ``[len(regions), B]`` AVR (0 for a map with no power)."""
         _check_map(feature_map)
         x = feature_map if feature_map.dtype == torch.float64 else feature_map.float()
+        if self.remove_mean:
+            x = remove_channel_mean(x)
         b, c, h, w = x.shape
         method = self.method if self.method != "auto" else ("dft" if max(h, w) <= 128 else "fft")
         key = (method, h, w, int(stride), x.device, x.dtype)
@@ -451,28 +462,46 @@ class AvrKernel:
         return ratio.clamp_(0.0, 1.0)
 
 
-def avr(feature_map: torch.Tensor, stride: int = 2, region: str = "radial") -> torch.Tensor:
+def remove_channel_mean(feature_map: torch.Tensor) -> torch.Tensor:
+    """Each channel minus its spatial mean, ``[B, C, H, W]`` → same shape (a new tensor).
+
+    The channel's first pixel is subtracted first, which does not change the
+    result and makes a constant channel exactly 0 (no rounding residue that a
+    ratio of two tiny powers would turn into an arbitrary AVR).
+    """
+    _check_map(feature_map)
+    x = feature_map - feature_map[..., :1, :1]
+    return x - x.mean(dim=(-2, -1), keepdim=True)
+
+
+def avr(feature_map: torch.Tensor, stride: int = 2, region: str = "radial", remove_mean: bool = True) -> torch.Tensor:
     """Alias violation ratio per image.
 
     ``AVR = Σ_{aliased (fy,fx)} P / Σ_all P`` with ``P = mean_c |FFT2(F_c)|²``
-    (DC included in the total, as in seed 004) on :mod:`blurscope.freq`'s
-    grid; aliased means normalised radius > 1/stride (``region="radial"``) or
-    ``max(|fy|, |fx|) > 1/stride`` (``region="separable"``).
+    on :mod:`blurscope.freq`'s grid; aliased means normalised radius > 1/stride
+    (``region="radial"``) or ``max(|fy|, |fx|) > 1/stride`` (``region="separable"``).
+    With ``remove_mean=True`` (default) each channel's spatial mean is removed
+    first, so the DC term is 0 and a constant offset (post-ReLU maps are
+    positive) does not change the AVR: a fully aliased sinusoid reads 1.0 with
+    or without +3 added. ``remove_mean=False`` keeps the DC term in the total,
+    as in Kashyap's aliasing study (then that sinusoid + 3 reads 0.05).
 
     Args:
         feature_map: ``[B, C, H, W]`` (any H, W >= 1, odd sizes exact).
         stride: the downsampling factor that follows.
         region: ``"radial"`` or ``"separable"``.
+        remove_mean: remove each channel's spatial mean first (default).
 
     Returns:
-        float ``[B]`` in [0, 1]; an all-zero map has AVR 0.
+        float ``[B]`` in [0, 1]; a map with no power (all zero, or constant
+        channels with ``remove_mean``) has AVR 0.
     """
-    return AvrKernel((region,))(feature_map, stride)[0]
+    return AvrKernel((region,), remove_mean=remove_mean)(feature_map, stride)[0]
 
 
-def avr_regions(feature_map: torch.Tensor, stride: int = 2) -> dict[str, torch.Tensor]:
-    """AVR for both regions from one FFT: ``{"radial": [B], "separable": [B]}``."""
-    out = AvrKernel(REGIONS)(feature_map, stride)
+def avr_regions(feature_map: torch.Tensor, stride: int = 2, remove_mean: bool = True) -> dict[str, torch.Tensor]:
+    """AVR for both regions from one FFT: ``{"radial": [B], "separable": [B]}`` (see :func:`avr`)."""
+    out = AvrKernel(REGIONS, remove_mean=remove_mean)(feature_map, stride)
     return {r: out[i] for i, r in enumerate(REGIONS)}
 
 
@@ -504,6 +533,7 @@ def shift_metrics(
     regions: Sequence[str] = REGIONS,
     kernel: AvrKernel | None = None,
     chunks: int = 1,
+    remove_mean: bool = True,
 ) -> dict[str, object]:
     """AVR at every stride point + SIS + consistency for a batch, in one pass.
 
@@ -516,12 +546,15 @@ def shift_metrics(
         images: float ``[B, 3, H, W]`` as the model expects them.
         points: stride points (or ``{name: stride}``); ``None`` = no AVR.
         regions: AVR regions to compute.
-        kernel: an :class:`AvrKernel` to reuse across calls (masks cached).
+        kernel: an :class:`AvrKernel` to reuse across calls (masks cached);
+            it carries its own ``regions`` and ``remove_mean``.
         chunks: forward the ``5B`` batch in this many consecutive pieces
             (1 = one forward, best on a GPU; 5 = one forward per shift, each of
             the size of a bare forward of the batch, which avoids the
             higher per-image cost of large batches on a CPU). Results do not
             depend on it (eval mode), up to float rounding.
+        remove_mean: AVR without the DC term (see :func:`avr`); used when
+            ``kernel`` is not given.
 
     Returns:
         dict with ``sis`` ``[B]``, ``consistency`` ``[B]`` (fraction of the four
@@ -538,7 +571,7 @@ def shift_metrics(
     if not 1 <= int(chunks) <= 5:
         raise ValueError(f"chunks must be between 1 and 5, got {chunks}")
     pts = _points_dict(model, points)
-    kern = kernel if kernel is not None else AvrKernel(regions)
+    kern = kernel if kernel is not None else AvrKernel(regions, remove_mean=remove_mean)
     b = images.shape[0]
     parts: dict[str, list[torch.Tensor]] = {name: [] for name in pts}
     offset = [0, 0]  # rows of the current forward: [start, stop) within the 5B batch
@@ -602,6 +635,7 @@ def analyse_images(
     device: torch.device | str = "cpu",
     progress: Callable[[int], None] | None = None,
     chunks: int = 1,
+    remove_mean: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Stream images through :func:`shift_metrics` and return the tidy table.
 
@@ -615,6 +649,8 @@ def analyse_images(
         point_names: ``{layer: canonical point}`` (standard-model name); default identity.
         progress: called with the number of images done after each batch.
         chunks: see :func:`shift_metrics`.
+        remove_mean: AVR with each channel's spatial mean removed (default;
+            ``False`` = DC term in the total), see :func:`avr`.
 
     Returns:
         ``(table, timing)``: one row per image × point with columns ``image``
@@ -629,7 +665,7 @@ def analyse_images(
     if n == 0:
         raise ValueError("no images to analyse")
     names = point_names or {}
-    kern = AvrKernel(REGIONS)
+    kern = AvrKernel(REGIONS, remove_mean=remove_mean)
     cols: dict[str, list] = {k: [] for k in ("sis", "consistency", "pred")}
     avr_cols: dict[tuple[str, str], list] = {(p.name, r): [] for p in points for r in REGIONS}
     dev = torch.device(device)
@@ -733,15 +769,20 @@ def _sweep_frame(size: int, cycles: np.ndarray, orientation: str) -> pd.DataFram
 
 
 def frequency_sweep_direct(
-    size: int, cycles: np.ndarray, orientations: Sequence[str] = ORIENTATIONS, stride: int = 2
+    size: int,
+    cycles: np.ndarray,
+    orientations: Sequence[str] = ORIENTATIONS,
+    stride: int = 2,
+    remove_mean: bool = True,
 ) -> pd.DataFrame:
-    """AVR of the zero-mean sinusoids themselves (the sampling-theory ground truth).
+    """AVR of the zero-mean sinusoids themselves (the sampling-theory ground truth;
+    ``remove_mean`` changes nothing for them up to rounding).
 
     Returns columns ``orientation cycles freq_axis freq_radial avr_radial avr_separable``.
     """
     frames = []
     for o in orientations:
-        vals = avr_regions(sinusoid_images(size, cycles, o), stride)
+        vals = avr_regions(sinusoid_images(size, cycles, o), stride, remove_mean=remove_mean)
         df = _sweep_frame(size, cycles, o)
         for r in REGIONS:
             df[f"avr_{r}"] = vals[r].numpy()
@@ -758,8 +799,10 @@ def frequency_sweep_network(
     amplitude: float = 1.0,
     batch_size: int = 32,
     point_names: Mapping[str, str] | None = None,
+    remove_mean: bool = True,
 ) -> pd.DataFrame:
-    """AVR at each stride point of ``model`` for RGB-grey images ``0.5 + 0.5·amplitude·sin``.
+    """AVR at each stride point of ``model`` for RGB-grey images ``0.5 + 0.5·amplitude·sin``
+    (``remove_mean``: see :func:`avr`).
 
     Returns one row per orientation × frequency × point: ``orientation cycles
     freq_axis freq_radial layer point order stride avr_radial avr_separable``.
@@ -770,7 +813,7 @@ def frequency_sweep_network(
         raise ValueError("frequency_sweep_network needs the model in eval mode")
     names = point_names or {}
     pts = _points_dict(model, points)
-    kern = AvrKernel(REGIONS)
+    kern = AvrKernel(REGIONS, remove_mean=remove_mean)
     dev = next(iter(model.parameters())).device
     frames = []
     for o in orientations:
@@ -802,127 +845,9 @@ def frequency_sweep_network(
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def bootstrap_mean_ci(
-    values: np.ndarray, iterations: int, seed: int, level: float = 0.95
-) -> tuple[float, float, float]:
-    """``(mean, ci_low, ci_high)``: percentile bootstrap over the items of ``values``
-    (NaNs dropped), through :func:`blurscope.stats.neuron_bootstrap` with items as units."""
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
-    if len(x) == 0:
-        return (math.nan, math.nan, math.nan)
-    res = neuron_bootstrap(x[:, None], iterations, seed, ci=level)
-    return float(res["mean"]), float(res["ci_low"]), float(res["ci_high"])
-
-
-def paired_compare(
-    reference: np.ndarray, treatment: np.ndarray, iterations: int = 1000, seed: int = 0
-) -> dict[str, float]:
-    """Paired comparison of ``treatment`` vs ``reference`` measured on the same items.
-
-    Returns ``n mean_ref mean_treat mean_diff`` (treatment − reference)
-    ``diff_ci_low diff_ci_high`` (percentile bootstrap over items) ``rel_change``
-    (``mean_diff / mean_ref``; −0.398 is seed 004's "−39.8 %") ``t p_t`` (paired
-    t-test) ``w p_wilcoxon`` (Wilcoxon signed-rank, two-sided, zero differences
-    dropped) ``cohen_dz`` (mean diff / sd of diffs) ``rank_biserial``
-    (matched-pairs rank-biserial in [−1, 1], > 0 when treatment > reference).
-    Identical samples give t = 0, p = 1 (no evidence of a difference).
-    """
-    from scipy import stats
-
-    a = np.asarray(reference, dtype=float)
-    b = np.asarray(treatment, dtype=float)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"paired samples must be 1-D and equally long, got {a.shape} and {b.shape}")
-    keep = ~(np.isnan(a) | np.isnan(b))
-    a, b = a[keep], b[keep]
-    d = b - a
-    n = len(d)
-    nan = math.nan
-    out: dict[str, float] = {
-        "n": float(n),
-        "mean_ref": float(a.mean()) if n else nan,
-        "mean_treat": float(b.mean()) if n else nan,
-    }
-    mean_d, lo, hi = bootstrap_mean_ci(d, iterations, seed)
-    out.update(mean_diff=mean_d, diff_ci_low=lo, diff_ci_high=hi)
-    out["rel_change"] = mean_d / out["mean_ref"] if n and out["mean_ref"] != 0 else nan
-    nz = d[d != 0]
-    if n < 2:
-        out.update(t=nan, p_t=nan, w=nan, p_wilcoxon=nan, cohen_dz=nan, rank_biserial=nan)
-        return out
-    if len(nz) == 0:
-        out.update(t=0.0, p_t=1.0, w=0.0, p_wilcoxon=1.0, cohen_dz=0.0, rank_biserial=0.0)
-        return out
-    sd = float(np.std(d, ddof=1))
-    if sd > 0:
-        t = stats.ttest_rel(b, a)
-        out["t"], out["p_t"] = float(t.statistic), float(t.pvalue)
-        out["cohen_dz"] = float(d.mean() / sd)
-    else:  # the same non-zero difference for every item
-        out["t"] = out["cohen_dz"] = math.copysign(math.inf, float(d.mean()))
-        out["p_t"] = 0.0
-    w = stats.wilcoxon(d, zero_method="wilcox")
-    out["w"], out["p_wilcoxon"] = float(w.statistic), float(w.pvalue)
-    ranks = stats.rankdata(np.abs(nz))
-    out["rank_biserial"] = float((ranks[nz > 0].sum() - ranks[nz < 0].sum()) / ranks.sum())
-    return out
-
-
-def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    xc = x - x.mean(axis=-1, keepdims=True)
-    yc = y - y.mean(axis=-1, keepdims=True)
-    den = np.sqrt((xc**2).sum(axis=-1) * (yc**2).sum(axis=-1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (xc * yc).sum(axis=-1) / den, np.nan)
-
-
-def bootstrap_correlation(
-    x: np.ndarray, y: np.ndarray, iterations: int, seed: int, level: float = 0.95
-) -> dict[str, float]:
-    """Pearson and Spearman correlation with percentile bootstrap CIs (pairs resampled).
-
-    Returns ``n pearson_r pearson_p pearson_ci_low pearson_ci_high r2
-    spearman_rho spearman_p spearman_ci_low spearman_ci_high``; NaN where a
-    sample is constant.
-    """
-    from scipy import stats
-
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"correlation samples must be 1-D and equally long, got {x.shape} and {y.shape}")
-    keep = ~(np.isnan(x) | np.isnan(y))
-    x, y = x[keep], y[keep]
-    n = len(x)
-    nan = math.nan
-    out = {"n": float(n)}
-    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        for k in ("pearson", "spearman"):
-            out.update({f"{k}_{s}": nan for s in ("r" if k == "pearson" else "rho", "p", "ci_low", "ci_high")})
-        out["r2"] = nan
-        return out
-    pr = stats.pearsonr(x, y)
-    sr = stats.spearmanr(x, y)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(iterations, n))
-    bx, by = x[idx], y[idx]
-    boot_p = _rowwise_pearson(bx, by)
-    boot_s = _rowwise_pearson(stats.rankdata(bx, axis=1), stats.rankdata(by, axis=1))
-    a = (1 - level) / 2
-    out.update(
-        pearson_r=float(pr.statistic), pearson_p=float(pr.pvalue),
-        pearson_ci_low=float(np.nanquantile(boot_p, a)), pearson_ci_high=float(np.nanquantile(boot_p, 1 - a)),
-        r2=float(pr.statistic) ** 2,
-        spearman_rho=float(sr.statistic), spearman_p=float(sr.pvalue),
-        spearman_ci_low=float(np.nanquantile(boot_s, a)), spearman_ci_high=float(np.nanquantile(boot_s, 1 - a)),
-    )
-    return out
-
-
-# --------------------------------------------------------------------------- pipeline tables
+# Every interval, test and correlation comes from blurscope.stats (docs/statistics.md):
+# stats.paired_test for model vs reference on the same images, stats.correlation for
+# AVR vs SIS, stats.spearman_trend for the trend over σ.
 
 IMAGE_METRICS: tuple[str, ...] = ("sis", "consistency", "correct")
 """Per-image output metrics (one value per image, repeated on every layer row)."""
@@ -956,25 +881,37 @@ def aliasing_statistics(
     iterations: int = 1000,
     permutations: int = 1000,
     seed: int = 0,
+    group_of: Mapping[str, str] | None = None,
+    references: Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """All aliasing statistics from the per-model ``avr_sis`` tables.
 
     Args:
         tables: ``{model id: table}`` as written by :func:`analyse_images`
-            (``point`` = canonical standard-model layer name).
+            (``point`` = canonical standard-model layer name), every model on the same images.
         sigmas: training σ of each model (config units); antialiased: BlurPool flag.
-        standard: the reference model (standard net at σ = 0, e.g. ``"sigma0"``).
-        iterations: bootstrap resamples (images are the units); permutations:
-            relabellings for the σ trend; seed: RNG seed (same seed for every row,
-            so CIs of different models resample the same images).
+        standard: the reference model (standard net at σ = 0, e.g. ``"sigma0"``); its
+            replicate group is the reference condition of ``paired``.
+        iterations: bootstrap resamples (images are the units; replicate models are
+            resampled too); permutations: relabellings of the correlation test and the
+            σ trend; seed: RNG seed (the same for every row, so every model is resampled
+            on the same images).
+        group_of: ``{model: group}`` of the training replicates (``sigma6-seed1`` →
+            ``sigma6``); a model without an entry is its own group.
+        references: ``{trained group: filter-only reference model}`` (the σ 0 network
+            behind the σ blur; the σ 0 group is its own reference); reference models
+            stay out of the σ trend.
 
     Returns:
-        ``summary`` (model × point × metric: mean, sem, CI), ``paired`` (each
-        model vs ``standard`` on the same images, per point and output metric;
-        Holm within each model), ``correlation`` (AVR–SIS per model × point ×
-        region; Holm within model × region), ``sigma_trend`` (Spearman of each
-        measure against σ over the standard-architecture models, permutation p
-        within images; BlurPool and σ=0 means for reference).
+        ``summary`` (model × point × metric: ``mean sd sem ci_low ci_high n_images``),
+        ``paired`` (each group vs the standard group and vs its filter reference, on the
+        same images, per point and output metric: :func:`blurscope.stats.paired_test`
+        columns; Holm within each group × reference), ``correlation`` (AVR–SIS per model
+        × point × region: :func:`blurscope.stats.correlation`; Holm within model ×
+        region), ``sigma_trend`` (Spearman of each measure against σ over the
+        standard-architecture σ models, replicates included: permutation p within
+        images, hierarchical CI of ρ; BlurPool and σ-min/σ-max group means for
+        reference).
 
     Raises:
         ValueError: missing model/columns, or models measured on different images.
@@ -990,93 +927,110 @@ def aliasing_statistics(
     wide = {m: _wide_avr(t) for m, t in tables.items()}
     layer_of = {m: dict(zip(t["point"], t["layer"])) for m, t in tables.items()}
     order = _points_in_order(tables[standard])
+    groups = replicate_groups(list(tables), group_of)
+    group_of_model = {m: g for g, ms in groups.items() for m in ms}
+    standard_group = group_of_model[standard]
+    references = dict(references or {})
+    unknown = sorted({*references, *references.values()} - set(groups))
+    if unknown:
+        raise ValueError(f"aliasing references name models without a table: {unknown}")
 
-    # --- summary
+    def values(m: str, p: str, met: str) -> np.ndarray:
+        if p == "output":
+            return per_img[m][met].to_numpy(dtype=float)
+        return wide[m][(p, met)].to_numpy(dtype=float)
+
+    keys_of = {m: [(p, met) for p in _points_in_order(tables[m]) for met in AVR_METRICS]
+               + [("output", k) for k in IMAGE_METRICS] for m in tables}
+
+    # --- summary (one row per model: replicates are rows of their own)
     rows = []
     for m in tables:
-        cols = [(p, met) for p in _points_in_order(tables[m]) for met in AVR_METRICS]
-        vals = np.column_stack([wide[m][c].to_numpy() for c in cols]
-                               + [per_img[m][k].to_numpy(dtype=float) for k in IMAGE_METRICS])
-        keys = cols + [("output", k) for k in IMAGE_METRICS]
-        res = neuron_bootstrap(vals[:, None, :], iterations, seed)
+        keys = keys_of[m]
+        vals = np.column_stack([values(m, p, met) for p, met in keys])
+        res = neuron_bootstrap(vals[:, None, :], iterations, seed)  # images are the units
         sd = np.nanstd(vals, axis=0, ddof=1) if len(vals) > 1 else np.full(len(keys), np.nan)
         for i, (p, met) in enumerate(keys):
-            rows.append({"model": m, "sigma": sigmas[m], "antialiased": int(antialiased[m]), "point": p,
-                         "layer": layer_of[m].get(p, "output"), "metric": met, "n": len(vals),
-                         "mean": res["mean"][i], "sd": sd[i], "sem": res["sem"][i],
-                         "ci_low": res["ci_low"][i], "ci_high": res["ci_high"][i]})
+            rows.append({"model": m, "group": group_of_model[m], "sigma": sigmas[m],
+                         "antialiased": int(antialiased[m]), "point": p, "layer": layer_of[m].get(p, "output"),
+                         "metric": met, "mean": res["mean"][i], "sd": sd[i], "sem": res["sem"][i],
+                         "ci_low": res["ci_low"][i], "ci_high": res["ci_high"][i], "n_images": len(vals)})
     summary = pd.DataFrame(rows)
 
-    # --- paired: every model vs the standard one
+    # --- paired: every group vs the standard group, and vs its filter-only reference
+    comparisons = [(g, standard_group) for g in groups if g != standard_group]
+    comparisons += [(g, r) for g, r in references.items()]
     rows = []
-    for m in tables:
-        if m == standard:
-            continue
+    for g, ref in comparisons:
+        a_models, b_models = groups[g], groups[ref]
+        first, ref_first = a_models[0], b_models[0]
         block = []
-        for p in order:
-            if p not in layer_of[m]:
+        for p, met in [(p, met) for p in order for met in AVR_METRICS] + [("output", k) for k in IMAGE_METRICS]:
+            if p != "output" and not (all(p in layer_of[m] for m in a_models)
+                                      and all(p in layer_of[m] for m in b_models)):
                 continue
-            for met in AVR_METRICS:
-                r = paired_compare(wide[standard][(p, met)].to_numpy(), wide[m][(p, met)].to_numpy(),
-                                   iterations, seed)
-                block.append({"point": p, "ref_layer": layer_of[standard][p], "layer": layer_of[m][p],
-                              "metric": met, **r})
-        for k in IMAGE_METRICS:
-            r = paired_compare(per_img[standard][k].to_numpy(dtype=float), per_img[m][k].to_numpy(dtype=float),
-                               iterations, seed)
-            block.append({"point": "output", "ref_layer": "output", "layer": "output", "metric": k, **r})
+            r = paired_test([values(m, p, met) for m in a_models], [values(m, p, met) for m in b_models],
+                            iterations, seed)
+            block.append({"point": p, "ref_layer": layer_of[ref_first].get(p, "output"),
+                          "layer": layer_of[first].get(p, "output"), "metric": met,
+                          **{("n_images" if k == "n" else k): v for k, v in r.items()}})
         bdf = pd.DataFrame(block)
-        bdf.insert(0, "reference", standard)
-        bdf.insert(0, "antialiased", int(antialiased[m]))
-        bdf.insert(0, "sigma", sigmas[m])
-        bdf.insert(0, "model", m)
-        bdf["p_t_holm"] = holm(bdf["p_t"].to_numpy())
-        bdf["p_wilcoxon_holm"] = holm(bdf["p_wilcoxon"].to_numpy())
+        bdf.insert(0, "reference", ref)
+        bdf.insert(0, "antialiased", int(antialiased[first]))
+        bdf.insert(0, "sigma", sigmas[first])
+        bdf.insert(0, "model", g)
+        bdf["p_holm"] = holm(bdf["p"].to_numpy(dtype=float))
         rows.append(bdf)
     paired = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
-    # --- AVR–SIS correlation
+    # --- AVR–SIS correlation (per model)
     rows = []
     for m in tables:
         s_vals = per_img[m]["sis"].to_numpy(dtype=float)
         for met in AVR_METRICS:
             block = []
             for p in _points_in_order(tables[m]):
-                r = bootstrap_correlation(wide[m][(p, met)].to_numpy(), s_vals, iterations, seed)
-                block.append({"model": m, "sigma": sigmas[m], "antialiased": int(antialiased[m]), "point": p,
-                              "layer": layer_of[m][p], "region": met.removeprefix("avr_"), **r})
+                r = correlation(wide[m][(p, met)].to_numpy(), s_vals, iterations, permutations, seed)
+                block.append({"model": m, "group": group_of_model[m], "sigma": sigmas[m],
+                              "antialiased": int(antialiased[m]), "point": p, "layer": layer_of[m][p],
+                              "region": met.removeprefix("avr_"),
+                              **{("n_images" if k == "n" else k): v for k, v in r.items()}})
             bdf = pd.DataFrame(block)
-            bdf["pearson_p_holm"] = holm(bdf["pearson_p"].to_numpy())
-            bdf["spearman_p_holm"] = holm(bdf["spearman_p"].to_numpy())
+            bdf["p_holm"] = holm(bdf["p"].to_numpy(dtype=float))
+            bdf["pearson_p_holm"] = holm(bdf["pearson_p"].to_numpy(dtype=float))
             rows.append(bdf)
-    correlation = pd.concat(rows, ignore_index=True)
+    correlation_table = pd.concat(rows, ignore_index=True)
 
-    # --- trend over σ (standard architecture only)
-    std_models = sorted([m for m in tables if not antialiased[m]], key=lambda m: sigmas[m])
+    # --- trend over σ (standard architecture, σ series: replicates in, filter references out)
+    ref_models = {m for g, r in references.items() if r != g for m in groups[r]}
+    std_models = sorted([m for m in tables if not antialiased[m] and m not in ref_models], key=lambda m: sigmas[m])
     aa_models = [m for m in tables if antialiased[m]]
-    rows = []
     sig = np.array([sigmas[m] for m in std_models], dtype=float)
-    keys = [(p, met) for p in order for met in AVR_METRICS] + [("output", k) for k in IMAGE_METRICS]
-    for p, met in keys:
-        def values(m: str) -> np.ndarray:
-            if p == "output":
-                return per_img[m][met].to_numpy(dtype=float)
-            return wide[m][(p, met)].to_numpy(dtype=float)
-
-        row: dict[str, object] = {"point": p, "metric": met, "n_models": len(std_models),
-                                  "sigmas": ",".join(f"{v:g}" for v in sig)}
+    trend_groups = replicate_groups(std_models, group_of)
+    lo_group = next(iter(trend_groups)) if trend_groups else None
+    hi_group = list(trend_groups)[-1] if trend_groups else None
+    rows = []
+    for p, met in [(p, met) for p in order for met in AVR_METRICS] + [("output", k) for k in IMAGE_METRICS]:
+        row: dict[str, object] = {"point": p, "metric": met, "sigmas": ",".join(f"{v:g}" for v in np.unique(sig))}
         if np.unique(sig).size >= 2:
-            y = np.stack([values(m) for m in std_models])
-            tr = spearman_trend(sig, y, permutations, seed)
-            row.update(rho=tr["rho"], p_perm=tr["p"], n_permutations=tr["n_permutations"])
+            y = np.stack([values(m, p, met) for m in std_models])
+            ok = ~np.isnan(y).any(axis=0)  # images with a value in every model
+            tr = spearman_trend(sig, y[:, ok], permutations, seed, paired=True, iterations=iterations)
         else:
-            row.update(rho=math.nan, p_perm=math.nan, n_permutations=0)
-        means = [float(np.nanmean(values(m))) for m in std_models]
-        row.update(mean_sigma_min=means[0] if means else math.nan, mean_sigma_max=means[-1] if means else math.nan)
+            tr = {"rho": math.nan, "rho_ci_low": math.nan, "rho_ci_high": math.nan, "p": math.nan,
+                  "permutation_unit": "unit", "n_models": len(std_models), "n_sigma": int(np.unique(sig).size),
+                  "n_replicates_min": 0, "n_replicates_max": 0, "n_permutations": 0}
+        row.update({k: tr[k] for k in ("rho", "rho_ci_low", "rho_ci_high", "p", "permutation_unit", "n_models",
+                                       "n_sigma", "n_replicates_min", "n_replicates_max", "n_permutations")})
+        for key, g in (("sigma_min", lo_group), ("sigma_max", hi_group)):
+            members = trend_groups.get(g, []) if g is not None else []
+            row[f"mean_{key}"] = float(np.mean([np.nanmean(values(m, p, met)) for m in members])) if members \
+                else math.nan
+            row[f"n_replicates_{key}"] = len(members)
         for m in aa_models:
             if p == "output" or p in layer_of[m]:
-                row[f"mean_{m}"] = float(np.nanmean(values(m)))
+                row[f"mean_{m}"] = float(np.nanmean(values(m, p, met)))
         rows.append(row)
     trend = pd.DataFrame(rows)
-    trend["p_perm_holm"] = holm(trend["p_perm"].to_numpy(dtype=float))
-    return {"summary": summary, "paired": paired, "correlation": correlation, "sigma_trend": trend}
+    trend["p_holm"] = holm(trend["p"].to_numpy(dtype=float))
+    return {"summary": summary, "paired": paired, "correlation": correlation_table, "sigma_trend": trend}

@@ -74,7 +74,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,20 +83,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blurscope import freq, hooks
+from blurscope import freq, hooks, stats
 
 LOG = logging.getLogger("blurscope.bands")
 
-MAX_RADIUS = math.sqrt(2.0)
+MAX_RADIUS = freq.BAND_MAX_RADIUS
 """Largest normalised radius on the grid (the corners)."""
 
-EDGE_TOL = 1e-9
+EDGE_TOL = freq.BAND_EDGE_TOL
 """Tolerance for the closed top edge and the ``edges[-1] >= √2`` check."""
 
-DEFAULT_BAND_NAMES: tuple[str, ...] = ("ultra-low", "low", "mid", "high")
+DEFAULT_BAND_NAMES = freq.DEFAULT_BAND_NAMES
 DEFAULT_EDGES: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, MAX_RADIUS)
 
-CONTROL_ROWS: tuple[str, ...] = ("unmodified", "union", "empty")
+CONTROL_ROWS = freq.BAND_CONTROL_ROWS
 """Rows run beside the bands: the untouched layer output, the FFT round trip
 through the union of all band masks (must reproduce ``unmodified``) and the
 all-zero empty band (must give chance)."""
@@ -127,37 +127,7 @@ def band_mask(h: int, w: int, low: float, high: float, *, closed: bool = False) 
     return torch.from_numpy(np.ascontiguousarray((r >= low) & upper))
 
 
-def validate_bands(edges: Sequence[float], names: Sequence[str] | None = None, key: str = "bands") -> tuple[list[float], list[str]]:
-    """Check band edges/names; return them as lists.
-
-    Edges must start at 0, increase strictly and end at ``>= √2`` so that the
-    bands partition the whole spectrum. Errors name ``{key}.edges`` /
-    ``{key}.names``.
-    """
-    try:
-        edges = [float(e) for e in edges]
-    except (TypeError, ValueError):
-        raise ValueError(f"{key}.edges must be a list of numbers, got {edges!r}") from None
-    if len(edges) < 2:
-        raise ValueError(f"{key}.edges needs at least 2 values (one band), got {edges}")
-    if edges[0] != 0.0:
-        raise ValueError(f"{key}.edges must start at 0 (the DC bin), got {edges[0]}")
-    if any(b <= a for a, b in zip(edges, edges[1:])):
-        raise ValueError(f"{key}.edges must increase strictly, got {edges}")
-    if edges[-1] < MAX_RADIUS - EDGE_TOL:
-        raise ValueError(
-            f"{key}.edges must end at >= sqrt(2) = {MAX_RADIUS:.16g} (the spectrum's corners, "
-            f"normalised radius), got {edges[-1]}; otherwise the bands do not cover the spectrum"
-        )
-    n = len(edges) - 1
-    if names is None:
-        names = list(DEFAULT_BAND_NAMES) if n == len(DEFAULT_BAND_NAMES) else [f"band{i}" for i in range(n)]
-    names = [str(x) for x in names]
-    if len(names) != n:
-        raise ValueError(f"{key}.names has {len(names)} names for {n} bands ({key}.edges has {n + 1} edges)")
-    if len(set(names)) != n or set(names) & set(CONTROL_ROWS):
-        raise ValueError(f"{key}.names must be unique and not one of {CONTROL_ROWS}, got {names}")
-    return edges, names
+validate_bands = freq.validate_bands
 
 
 def band_masks(h: int, w: int, edges: Sequence[float]) -> torch.Tensor:
@@ -192,6 +162,31 @@ def band_table(h: int, w: int, edges: Sequence[float], names: Sequence[str] | No
             )
         )
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------
+# which layers can carry the bands (torch-free, in blurscope.freq: usable at parse time)
+
+
+def band_sample_counts(h: int, w: int, edges: Sequence[float], *, exclude_dc: bool = False) -> list[int]:
+    """Frequency samples per band of an ``h × w`` map (the sums of :func:`band_masks`).
+
+    The DC sample (the spatial mean) is in the first band; ``exclude_dc=True``
+    leaves it out. Default edges at 8×8 / 4×4 / 2×2: ``[1, 8, 36, 19]``,
+    ``[1, 0, 8, 7]``, ``[1, 0, 0, 3]``. See :func:`blurscope.freq.band_sample_counts`.
+    """
+    edges, _ = validate_bands(edges)
+    return freq.band_sample_counts(h, w, edges, exclude_dc=exclude_dc)
+
+
+def bands_without_samples(h: int, w: int, edges: Sequence[float], names: Sequence[str] | None = None) -> list[str]:
+    """Names of the bands with no frequency sample beyond DC on an ``h × w`` map (empty = all usable)."""
+    edges, names = validate_bands(edges, names)
+    return [names[i] for i in freq.bands_without_samples(h, w, edges)]
+
+
+smallest_square_map = freq.smallest_square_map
+check_band_layers = freq.check_band_layers
 
 
 # --------------------------------------------------------------------------
@@ -743,41 +738,23 @@ def train_mlp_head(
 # statistics over images
 
 
-def bootstrap_indices(n: int, iterations: int, seed: int) -> np.ndarray:
-    """``[iterations, n]`` resampling indices over images (seeded, shared across rows/models)."""
-    if n < 1:
-        raise ValueError("bootstrap needs at least one image")
-    return np.random.default_rng(int(seed)).integers(0, n, size=(int(iterations), n))
-
-
-def mean_ci(values: np.ndarray, idx: np.ndarray, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over the last axis and its percentile bootstrap CI.
-
-    ``values``: ``[..., N]``; ``idx``: ``[iterations, N]``. Returns
-    ``(mean, low, high)`` each ``[...]``.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    boots = values[..., idx].mean(-1)  # [..., iterations]
-    a = (1.0 - ci) / 2.0
-    return values.mean(-1), np.quantile(boots, a, axis=-1), np.quantile(boots, 1.0 - a, axis=-1)
-
-
 def summarize(run: BandRun, layer_table: pd.DataFrame, iterations: int, seed: int, ci: float = 0.95) -> pd.DataFrame:
     """Tidy table of one layer: one row per (row name, head).
 
     Columns: ``band kind head accuracy accuracy_ci_low accuracy_ci_high gt_rank
     gt_rank_ci_low gt_rank_ci_high chance_accuracy chance_gt_rank n_images
     n_freqs low high mean_radius map_h map_w``. ``kind`` is ``band`` or
-    ``control``; CIs are percentile bootstraps over images.
+    ``control``; CIs are percentile bootstraps over images (:func:`blurscope.stats.bootstrap_statistic`).
     """
     n = run.correct["own"].shape[1]
-    idx = bootstrap_indices(n, iterations, seed)
     info = layer_table.set_index("band")
     h, w = run.map_hw
     out = []
     for head in run.correct:
-        acc, acc_lo, acc_hi = mean_ci(run.correct[head], idx, ci)
-        rk, rk_lo, rk_hi = mean_ci(run.rank[head], idx, ci)
+        a = stats.bootstrap_statistic(_identity, np.asarray(run.correct[head], dtype=np.float64).T, iterations, seed, ci)
+        r = stats.bootstrap_statistic(_identity, np.asarray(run.rank[head], dtype=np.float64).T, iterations, seed, ci)
+        acc, acc_lo, acc_hi = a["value"], a["ci_low"], a["ci_high"]
+        rk, rk_lo, rk_hi = r["value"], r["ci_low"], r["ci_high"]
         for i, name in enumerate(run.rows):
             if name in info.index:
                 kind, lo, hi, nf, mr = "band", *info.loc[name, ["low", "high", "n_freqs", "mean_radius"]]
@@ -892,18 +869,11 @@ def _scores(data: dict, head: str, band_rows: list[int]) -> dict[str, np.ndarray
     }
 
 
-def _spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman ρ of ``x`` [M] with each column of ``y`` [M, T] (average ranks; NaN if y has NaN)."""
-    def ranks(a: np.ndarray) -> np.ndarray:
-        return pd.DataFrame(a).rank(axis=0).to_numpy()
-
-    rx = ranks(x.reshape(-1, 1))[:, 0]
-    ry = ranks(y)
-    rx = rx - rx.mean()
-    ry = ry - ry.mean(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = (rx[:, None] * ry).sum(0) / np.sqrt((rx**2).sum() * (ry**2).sum(0))
-    return np.where(np.isnan(y).any(0), np.nan, rho)
+def _bands_without_samples(data: dict, band_rows: list[int]) -> list[str]:
+    """Band rows of a :func:`load_run` result with no frequency sample beyond DC."""
+    nf = np.asarray(data["n_freqs"])[band_rows]
+    radius = np.asarray(data["mean_radius"], dtype=np.float64)[band_rows]
+    return [data["rows"][i] for i, n, r in zip(band_rows, nf, radius) if n == 0 or not r > 0]
 
 
 def shift_tables(
@@ -915,6 +885,9 @@ def shift_tables(
     iterations: int = 1000,
     seed: int = 0,
     ci: float = 0.95,
+    n_permutations: int = 10000,
+    group_of: Mapping[str, str] | None = None,
+    references: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Compare models (training σ) per layer and head, paired over the same images.
 
@@ -923,23 +896,36 @@ def shift_tables(
             hold the same image ids in the same order (checked).
         sigma: training σ per model; ``antialiased``: models left out of the
             σ trend (e.g. ``blurpool``).
-        reference: model the deltas are taken against (e.g. ``sigma0``).
+        reference: model whose replicate group the differences are taken against (e.g. ``sigma0``).
+        group_of: ``{model: group}`` of the training replicates; a model without an
+            entry is its own group. references: ``{trained group: filter-only
+            reference model}``; those rows compare the group with its reference, and
+            reference models stay out of the σ trend.
 
     Returns:
-        ``shift``: one row per model × layer × head × statistic (``accuracy`` /
-        ``gt_rank`` per band, ``centroid_acc``, ``centroid_rank``): ``value
-        ci_low ci_high delta delta_ci_low delta_ci_high`` (delta = model −
-        reference, same bootstrap resamples of images, so paired).
-        ``trend``: per layer × head × centroid: Spearman ρ of centroid vs σ over
-        the non-antialiased models (at least 3), with a bootstrap CI over images.
+        ``shift``: one row per group × reference × layer × head × statistic
+        (``accuracy`` / ``gt_rank`` per band, ``centroid_acc``, ``centroid_rank``):
+        ``value ci_low ci_high reference_value diff diff_ci_low diff_ci_high`` from
+        :func:`blurscope.stats.paired_difference` (diff = group − reference, the same
+        resampled images in every model, replicate models resampled too; a group
+        against itself gives diff 0 exactly), ``n_replicates``, ``n_replicates_reference``.
+        ``trend``: per layer × head × centroid: :func:`blurscope.stats.model_trend` of
+        the centroid of every σ model (replicates included, at least 3 models): Spearman
+        ρ, model-level permutation p, CI of ρ from the shared image resamples with the
+        replicates of each σ drawn too.
 
     A centroid is NaN when no band is above chance (and ρ when a centroid is
     NaN or all centroids are equal); CIs use the bootstrap resamples where the
     statistic is defined, whose fraction is reported as ``boot_defined``.
+    A centroid (and its trend) is also NaN, with the reason in ``note``, when a
+    band of that run holds no frequency sample beyond DC (empty, or the spatial
+    mean alone: ``n_freqs == 0`` or ``mean_radius == 0``): a centroid over the
+    bands that exist would be read as one over all bands.
     """
     antialiased = antialiased or {}
-    a = (1.0 - ci) / 2.0
+    references = dict(references or {})
     layers = list(dict.fromkeys(layer for _, layer in runs))
+    notes: dict[tuple[str, str], str] = {}
     shift_rows, trend_rows = [], []
     for layer in layers:
         models = [m for (m, l) in runs if l == layer]
@@ -949,73 +935,100 @@ def shift_tables(
         for m in models:
             if not np.array_equal(runs[(m, layer)]["ids"], ref_ids):
                 raise ValueError(f"model {m!r} layer {layer!r} was evaluated on other images than {reference!r}")
-        idx = bootstrap_indices(len(ref_ids), iterations, seed)
+        groups = stats.replicate_groups(models, group_of)
+        ref_group = next(g for g, ms in groups.items() if reference in ms)
+        comparisons = list(dict.fromkeys([(g, ref_group) for g in groups]
+                                         + [(g, r) for g, r in references.items() if g in groups]))
+        ref_models = {m for g, r in references.items() if r != g and r in groups for m in groups[r]}
         heads = [h for h in runs[(reference, layer)]["heads"] if all(h in runs[(m, layer)]["heads"] for m in models)]
         for head in heads:
-            stats: dict[str, dict[str, tuple[float, np.ndarray]]] = {}
+            data: dict[str, dict[str, tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]]] = {}
             for m in models:
                 d = runs[(m, layer)]
                 band_idx = [i for i, r in enumerate(d["rows"]) if r not in CONTROL_ROWS]
-                per = {}
+                per: dict[str, tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]] = {}
                 for metric, arr in (("accuracy", d[f"correct_{head}"]), ("gt_rank", d[f"rank_{head}"])):
                     vals = arr.astype(np.float64)
-                    boots = vals[:, idx].mean(-1)
                     for i, row in enumerate(d["rows"]):
-                        per[f"{metric}:{row}"] = (float(vals[i].mean()), boots[i])
+                        per[f"{metric}:{row}"] = (_identity, vals[i])
                 radius = d["mean_radius"][band_idx]
+                missing = _bands_without_samples(d, band_idx)
+                if missing:
+                    notes[(m, layer)] = (
+                        f"no centroid: band(s) {missing} hold no frequency sample beyond DC at "
+                        f"{'x'.join(str(int(v)) for v in d.get('map_hw', ()))} px"
+                    )
                 for name, score in _scores(d, head, band_idx).items():
-                    point = float(band_centroid(score.mean(-1), radius))
-                    per[name] = (point, band_centroid(score[:, idx].mean(-1), radius))
-                stats[m] = per
-            for m in models:
-                for stat, (point, boots) in stats[m].items():
-                    ref_point, ref_boots = stats[reference][stat]
-                    delta = boots - ref_boots
+                    per[name] = (_undefined if missing else _centroid_of(radius), score.T)  # score.T: [N, n_bands]
+                data[m] = per
+            for g, ref in comparisons:
+                for stat in data[groups[g][0]]:
+                    fn = data[groups[g][0]][stat][0]
+                    res = stats.paired_difference(
+                        fn, [data[m][stat][1] for m in groups[g]], [data[m][stat][1] for m in groups[ref]],
+                        iterations, seed, ci=ci)
                     metric, _, band = stat.partition(":")
+                    note = next((notes[(m, layer)] for m in groups[g] if (m, layer) in notes), "")
                     shift_rows.append(
                         dict(
-                            model=m,
-                            sigma=float(sigma.get(m, np.nan)),
-                            antialiased=bool(antialiased.get(m, False)),
+                            model=g,
+                            sigma=float(sigma.get(groups[g][0], np.nan)),
+                            antialiased=bool(antialiased.get(groups[g][0], False)),
                             layer=layer,
                             head=head,
                             statistic=metric,
                             band=band or "all",
-                            value=point,
-                            ci_low=_nanq(boots, a),
-                            ci_high=_nanq(boots, 1 - a),
-                            reference=reference,
-                            delta=point - ref_point,
-                            delta_ci_low=_nanq(delta, a),
-                            delta_ci_high=_nanq(delta, 1 - a),
-                            boot_defined=float(np.isfinite(boots).mean()),
-                            n_images=len(ref_ids),
+                            value=float(res["value"]),
+                            ci_low=float(res["ci_low"]),
+                            ci_high=float(res["ci_high"]),
+                            reference=ref,
+                            reference_value=float(res["reference_value"]),
+                            diff=float(res["diff"]),
+                            diff_ci_low=float(res["diff_ci_low"]),
+                            diff_ci_high=float(res["diff_ci_high"]),
+                            boot_defined=float(res["boot_defined"]),
+                            n_images=int(res["n"]),
+                            n_replicates=int(res["n_replicates"]),
+                            n_replicates_reference=int(res["n_replicates_reference"]),
+                            note=note if band == "" else "",
                         )
                     )
-            trend_models = sorted((m for m in models if not antialiased.get(m, False)), key=lambda m: sigma.get(m, np.nan))
+            trend_models = sorted((m for m in models if not antialiased.get(m, False) and m not in ref_models),
+                                  key=lambda m: sigma.get(m, np.nan))
             if len(trend_models) >= 3:
                 x = np.array([sigma[m] for m in trend_models], dtype=np.float64)
                 for name in ("centroid_acc", "centroid_rank"):
-                    pts = np.array([[stats[m][name][0]] for m in trend_models])
-                    rho_boot = _spearman(x, np.stack([stats[m][name][1] for m in trend_models]))
+                    fits = [stats.bootstrap_statistic(data[m][name][0], data[m][name][1], iterations, seed, ci=ci,
+                                                      return_samples=True) for m in trend_models]
+                    tr = stats.model_trend(x, [f["value"] for f in fits], n_permutations, seed,
+                                           samples=np.stack([f["samples"] for f in fits]), ci=ci)
                     trend_rows.append(
                         dict(
                             layer=layer,
                             head=head,
                             statistic=name,
-                            spearman_rho=float(_spearman(x, pts)[0]),
-                            rho_ci_low=_nanq(rho_boot, a),
-                            rho_ci_high=_nanq(rho_boot, 1 - a),
-                            boot_defined=float(np.isfinite(rho_boot).mean()),
-                            n_models=len(trend_models),
-                            sigmas=",".join(f"{s:g}" for s in x),
+                            **{k: tr[k] for k in TREND_COLUMNS[3:-2]},
+                            sigmas=",".join(f"{s:g}" for s in np.unique(x)),
+                            note=next((notes[(m, layer)] for m in trend_models if (m, layer) in notes), ""),
                         )
                     )
-    trend_cols = ["layer", "head", "statistic", "spearman_rho", "rho_ci_low", "rho_ci_high", "boot_defined", "n_models", "sigmas"]
-    return pd.DataFrame(shift_rows), pd.DataFrame(trend_rows, columns=trend_cols)
+    return pd.DataFrame(shift_rows), pd.DataFrame(trend_rows, columns=TREND_COLUMNS)
 
 
-def _nanq(values: np.ndarray, q: float) -> float:
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    return float(np.quantile(v, q)) if v.size else float("nan")
+TREND_COLUMNS = ["layer", "head", "statistic", "rho", "rho_ci_low", "rho_ci_high", "p", "boot_defined", "n_models",
+                 "n_sigma", "n_replicates_min", "n_replicates_max", "n_permutations", "sigmas", "note"]
+"""Columns of the ``trend`` table of :func:`shift_tables`."""
+
+
+def _identity(mean: np.ndarray) -> np.ndarray:
+    return mean
+
+
+def _undefined(mean: np.ndarray) -> np.ndarray:
+    """No centroid (a band without samples): NaN per resample."""
+    return np.full(mean.shape[:-1], np.nan)
+
+
+def _centroid_of(radius: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Statistic: :func:`band_centroid` of mean scores ``[..., n_bands]``."""
+    return lambda mean: band_centroid(np.moveaxis(mean, -1, 0), radius)

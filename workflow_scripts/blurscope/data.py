@@ -1,6 +1,9 @@
 """Image data: ImageFolder manifests, decoding, resizing and analysis subsets.
 
-Images enter the library as uint8 ``[N, H, W, 3]`` arrays (RGB) and are turned
+Every file is decoded by :func:`open_rgb`: EXIF orientation applied, any PIL mode a
+user may have (1, L, LA, P, RGB(A), CMYK, 16-bit, 32-bit integer, float) brought to
+8-bit RGB by its real bit depth, transparency composited over white. Images enter
+the library as uint8 ``[N, H, W, 3]`` arrays (RGB) and are turned
 into float ``[N, 3, H, W]`` tensors in ``[0, 1]`` by :func:`to_float`; the
 models do their own blur and normalisation (:mod:`blurscope.models`).
 """
@@ -15,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .io import save_npz
 
@@ -135,8 +138,104 @@ def scan_cue_conflict(root: str | os.PathLike, class_names: Sequence[str]) -> pd
     return pd.DataFrame(rows, columns=[*MANIFEST_COLUMNS, "shape_label", "texture_label"])
 
 
+ALPHA_BACKGROUND = (255, 255, 255)
+"""Colour (uint8 RGB) that transparent pixels are composited over (modes LA, PA, RGBA, P with transparency)."""
+
+SUPPORTED_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
+                   "I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+"""PIL modes :func:`to_rgb8` reads; any other mode is refused with the file's name."""
+
+_logged_rules: set[tuple[str, str]] = set()
+
+
+def _high_depth_to_uint8(arr: np.ndarray, mode: str, name: str) -> np.ndarray:
+    """Scale a 16-bit, 32-bit integer or float single-channel image ``[H, W]`` to uint8 ``[H, W]``.
+
+    * ``I;16`` (any byte order): by the 16-bit range, ``v / 65535 · 255``;
+    * ``I`` (32-bit signed): by the smallest bit depth that holds it, 8 (max ≤ 255) or 16
+      (max ≤ 65535); negative or larger values are min–max stretched (logged);
+    * ``F`` (float): ``[0, 1]`` data × 255, ``[0, 255]`` data as is, anything else min–max
+      stretched (logged).
+
+    Values are rounded to the nearest level, never clipped.
+
+    Raises:
+        CorruptImageError: for NaN or infinite values, naming the file.
+    """
+    a = np.asarray(arr, dtype=np.float64)
+    if not np.isfinite(a).all():
+        raise CorruptImageError(f"image {name} (mode {mode}) has NaN or infinite pixel values")
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if mode.startswith("I;16"):
+        rule, full, offset = "16-bit range 0-65535", 65535.0, 0.0
+    elif mode == "I" and lo >= 0 and hi <= 255:
+        rule, full, offset = "8-bit range 0-255", 255.0, 0.0
+    elif mode == "I" and lo >= 0 and hi <= 65535:
+        rule, full, offset = "16-bit range 0-65535", 65535.0, 0.0
+    elif mode == "F" and lo >= 0 and hi <= 1:
+        rule, full, offset = "float range 0-1", 1.0, 0.0
+    elif mode == "F" and lo >= 0 and hi <= 255:
+        rule, full, offset = "float range 0-255", 255.0, 0.0
+    else:
+        rule, full, offset = "min-max stretch", max(hi - lo, 1e-12), lo
+        log.warning("image %s (mode %s) has values %g..%g outside the mode's usual range: "
+                    "stretched min-max to 0-255", name, mode, lo, hi)
+    if (mode, rule) not in _logged_rules:
+        _logged_rules.add((mode, rule))
+        log.info("reading mode %s images scaled by the %s to 8 bits (first: %s)", mode, rule, name)
+    return np.rint((a - offset) * (255.0 / full)).astype(np.uint8)
+
+
+def to_rgb8(im: Image.Image, name: str = "image") -> Image.Image:
+    """Any supported PIL image → 8-bit ``RGB``, upright.
+
+    The EXIF orientation (camera JPEGs) is applied first. Modes 1/L/P/CMYK/YCbCr
+    convert as PIL does; transparent pixels (LA, PA, RGBA, P with a
+    ``transparency`` entry) are composited over :data:`ALPHA_BACKGROUND`;
+    16-bit, 32-bit integer and float images are scaled to 8 bits by
+    :func:`_high_depth_to_uint8` (never clipped).
+
+    Args:
+        im: an opened image.
+        name: used in error and log messages (the file path).
+
+    Raises:
+        CorruptImageError: for a mode outside :data:`SUPPORTED_MODES` or non-finite values.
+    """
+    if im.mode not in SUPPORTED_MODES:
+        raise CorruptImageError(
+            f"image {name}: unsupported image mode {im.mode!r} (supported: {', '.join(SUPPORTED_MODES)})")
+    im = ImageOps.exif_transpose(im)
+    mode = im.mode
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        grey = _high_depth_to_uint8(np.asarray(im), mode, name)
+        return Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2), mode="RGB")
+    if mode == "P" and "transparency" in im.info or mode in ("PA", "LA", "La", "RGBa"):
+        im = im.convert("RGBA")
+    if im.mode == "RGBA":
+        background = Image.new("RGBA", im.size, (*ALPHA_BACKGROUND, 255))
+        return Image.alpha_composite(background, im).convert("RGB")
+    return im.convert("RGB")
+
+
+def open_rgb(path: str | os.PathLike) -> Image.Image:
+    """Decode a file fully into an 8-bit upright ``RGB`` image (:func:`to_rgb8`).
+
+    Raises:
+        CorruptImageError: naming the file (undecodable, unsupported mode, non-finite values).
+    """
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return to_rgb8(im, str(path))
+    except CorruptImageError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise CorruptImageError(f"cannot read image {path}: {err}") from err
+
+
 def read_image(path: str | os.PathLike, size: int, crop: bool = True) -> np.ndarray:
-    """Decode one image to uint8 ``[size, size, 3]`` RGB.
+    """Decode one image to uint8 ``[size, size, 3]`` RGB (:func:`open_rgb`: any mode, EXIF orientation).
 
     Resizes the shorter side to ``size`` (bilinear, antialiased) and centre-crops
     (``crop=True``), the usual evaluation transform; images already ``size²``
@@ -145,18 +244,17 @@ def read_image(path: str | os.PathLike, size: int, crop: bool = True) -> np.ndar
     Raises:
         CorruptImageError: naming the file.
     """
+    im = open_rgb(path)
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            if (w, h) != (size, size):
-                scale = size / min(w, h)
-                nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-                im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=None)
-                left, top = (nw - size) // 2, (nh - size) // 2
-                im = im.crop((left, top, left + size, top + size))
-            return np.asarray(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        w, h = im.size
+        if (w, h) != (size, size):
+            scale = size / min(w, h)
+            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+            im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=None)
+            left, top = (nw - size) // 2, (nh - size) // 2
+            im = im.crop((left, top, left + size, top + size))
+        return np.asarray(im, dtype=np.uint8)
+    except (OSError, ValueError) as err:
         raise CorruptImageError(f"cannot read image {path}: {err}") from err
 
 
@@ -188,7 +286,8 @@ def read_images(
 
 
 def verify_images(root: str | os.PathLike, paths: Sequence[str], skip_corrupt: bool = False) -> np.ndarray:
-    """Check that every file decodes (``PIL.Image.verify``); returns the indices that do.
+    """Check that every file decodes (``PIL.Image.verify``) and has a mode in
+    :data:`SUPPORTED_MODES`; returns the indices that do.
 
     Raises:
         CorruptImageError: for the first bad file unless ``skip_corrupt``.
@@ -199,6 +298,8 @@ def verify_images(root: str | os.PathLike, paths: Sequence[str], skip_corrupt: b
     for i, rel in enumerate(paths):
         try:
             with Image.open(root / rel) as im:
+                if im.mode not in SUPPORTED_MODES:
+                    raise ValueError(f"unsupported image mode {im.mode!r} (supported: {', '.join(SUPPORTED_MODES)})")
                 im.verify()
             ok.append(i)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:

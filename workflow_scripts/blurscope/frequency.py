@@ -259,25 +259,15 @@ def reversal_frequency(f: np.ndarray, diff: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def bootstrap_counts(n: int, iterations: int, seed: int) -> np.ndarray:
-    """Resampling weights, float ``[iterations, n]`` (:func:`blurscope.stats.bootstrap_counts`).
+    """:func:`blurscope.stats.bootstrap_counts` as float ``[iterations, n]`` (same draws).
 
     Row ``i`` says how often each of the ``n`` units (image pairs, images) is drawn
     in resample ``i``, so ``counts @ x / n`` is the resampled mean of per-unit ``x``.
+    Kept for the rule scripts that resample per-image hits themselves.
     """
     if int(iterations) < 2:
         raise ValueError(f"frequency.bootstrap must be >= 2, got {iterations}")
     return stats.bootstrap_counts(n, int(iterations), seed).astype(np.float64)
-
-
-def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of the finite bootstrap samples (NaN, NaN if none)."""
-    s = np.asarray(samples, dtype=np.float64)
-    s = s[np.isfinite(s)]
-    if s.size == 0:
-        return math.nan, math.nan
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(s, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
 
 
 def preference_curves(
@@ -310,22 +300,56 @@ def reversal_summary(
     """
     hl = np.asarray(hits_low, dtype=np.float64)
     hh = np.asarray(hits_high, dtype=np.float64)
-    n_p = hl.shape[1]
     f_cpp = to_cpp(np.asarray(f_mix, dtype=np.float64))
-    point, status = reversal_frequency(f_cpp, hl.mean(1) - hh.mean(1))
-    w = bootstrap_counts(n_p, iterations, seed)  # [I, P]
-    boot_diff = (w @ (hl - hh).T) / n_p  # [I, F]
-    boot, bstatus = reversal_frequency(f_cpp, boot_diff)
-    lo, hi = percentile_ci(boot, level)
+    status = reversal_frequency(f_cpp, hl.mean(1) - hh.mean(1))[1]
+    res = stats.bootstrap_statistic(lambda d: reversal_frequency(f_cpp, d)[0], (hl - hh).T, iterations, seed,
+                                    ci=level, return_samples=True)
+    boot = res["samples"]  # "low_from_start" returns f[0] itself; a crossing lies strictly above it
     return {
-        "f_rev_cpp": float(point),
-        "f_rev_ci_low_cpp": lo,
-        "f_rev_ci_high_cpp": hi,
+        "f_rev_cpp": float(res["value"]),
+        "f_rev_ci_low_cpp": float(res["ci_low"]),
+        "f_rev_ci_high_cpp": float(res["ci_high"]),
         "f_rev_status": str(status),
-        "f_rev_boot_censored": float(np.mean(bstatus == STATUS_LOW_FROM_START)),
-        "f_rev_boot_never": float(np.mean(bstatus == STATUS_NEVER)),
-        "n_pairs": int(n_p),
+        "f_rev_boot_censored": float(np.mean(boot == f_cpp[0])),
+        "f_rev_boot_never": float(np.mean(np.isnan(boot))),
+        "n_pairs": int(res["n"]),
     }
+
+
+def reversal_difference(
+    f_mix: np.ndarray,
+    hits: Sequence[tuple[np.ndarray, np.ndarray]],
+    reference_hits: Sequence[tuple[np.ndarray, np.ndarray]],
+    iterations: int,
+    seed: int,
+    level: float = 0.95,
+) -> dict:
+    """f_rev of a trained condition minus f_rev of its reference, paired over the same image pairs.
+
+    Args:
+        f_mix: ``[F]`` normalised sweep frequencies.
+        hits, reference_hits: ``(hits_low, hits_high)`` bool ``[F, P]`` of each replicate
+            model of the two conditions, all on the same ``P`` pairs (:func:`make_pairs`
+            with one seed). Replicates are resampled too (:func:`blurscope.stats.paired_difference`).
+
+    Returns:
+        dict in cycles/pixel: ``f_rev_cpp``, ``reference_f_rev_cpp``, ``diff``,
+        ``diff_ci_low``, ``diff_ci_high`` (percentile, over resamples where both cross or
+        are censored), ``boot_defined``, ``n_pairs``, ``n_replicates``,
+        ``n_replicates_reference``.
+    """
+    f_cpp = to_cpp(np.asarray(f_mix, dtype=np.float64))
+
+    def per_pair(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        return [(np.asarray(lo, dtype=np.float64) - np.asarray(hi, dtype=np.float64)).T for lo, hi in pairs]
+
+    res = stats.paired_difference(lambda d: reversal_frequency(f_cpp, d)[0], per_pair(hits), per_pair(reference_hits),
+                                  iterations, seed, ci=level)
+    return {"f_rev_cpp": float(res["value"]), "reference_f_rev_cpp": float(res["reference_value"]),
+            "diff": float(res["diff"]), "diff_ci_low": float(res["diff_ci_low"]),
+            "diff_ci_high": float(res["diff_ci_high"]), "boot_defined": float(res["boot_defined"]),
+            "n_pairs": int(res["n"]), "n_replicates": int(res["n_replicates"]),
+            "n_replicates_reference": int(res["n_replicates_reference"])}
 
 
 # --------------------------------------------------------------------------- PGD / f_0.5
@@ -480,13 +504,11 @@ def half_power_summary(
     n = p.shape[0]
     if n == 0:
         raise ValueError("no non-zero PGD perturbation: the model's input gradient vanished on every image")
-    point = half_power_frequency(radii_cpp, p.mean(0))
-    boot = half_power_frequency(radii_cpp, bootstrap_counts(n, iterations, seed) @ p / n)
-    lo, hi = percentile_ci(boot, level)
+    res = stats.bootstrap_statistic(lambda m: half_power_frequency(radii_cpp, m), p, iterations, seed, ci=level)
     return {
-        "f_half_cpp": float(point),
-        "f_half_ci_low_cpp": lo,
-        "f_half_ci_high_cpp": hi,
+        "f_half_cpp": float(res["value"]),
+        "f_half_ci_low_cpp": float(res["ci_low"]),
+        "f_half_ci_high_cpp": float(res["ci_high"]),
         "f_half_median_image_cpp": float(np.median(half_power_frequency(radii_cpp, p))),
         "n_pgd_images": int(n),
         "n_pgd_zero": int((~ok).sum()),
@@ -494,6 +516,12 @@ def half_power_summary(
 
 
 # --------------------------------------------------------------------------- shape bias
+
+
+def _shape_bias(rates: np.ndarray) -> np.ndarray:
+    """``shape / (shape + texture)`` of hit rates ``[..., 2]``; NaN where neither cue was chosen."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return rates[..., 0] / (rates[..., 0] + rates[..., 1])
 
 
 def shape_bias_summary(
@@ -523,16 +551,11 @@ def shape_bias_summary(
         raise ValueError("cue-conflict set has no image with shape_label != texture_label")
     hs = (preds[keep] == s[keep]).astype(np.float64)
     ht = (preds[keep] == t[keep]).astype(np.float64)
-    w = bootstrap_counts(n, iterations, seed)
-    bs, bt = w @ hs, w @ ht
-    with np.errstate(invalid="ignore", divide="ignore"):
-        boot = bs / (bs + bt)
-    denom = hs.sum() + ht.sum()
-    lo, hi = percentile_ci(boot, level)
+    res = stats.bootstrap_statistic(_shape_bias, np.stack([hs, ht], axis=1), iterations, seed, ci=level)
     return {
-        "shape_bias": float(hs.sum() / denom) if denom > 0 else math.nan,
-        "shape_bias_ci_low": lo,
-        "shape_bias_ci_high": hi,
+        "shape_bias": float(res["value"]),
+        "shape_bias_ci_low": float(res["ci_low"]),
+        "shape_bias_ci_high": float(res["ci_high"]),
         "shape_acc": float(hs.mean()),
         "texture_acc": float(ht.mean()),
         "n_conflict": n,
@@ -563,8 +586,10 @@ def summary_table(
     corruption: pd.DataFrame,
     shape: pd.DataFrame | None,
     shape_status: str = "ok",
+    ce: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per model: f_rev, f_0.5, shape bias, clean and mean corruption accuracy (+ CIs).
+    """One row per model: f_rev, f_0.5, shape bias, clean and mean corruption accuracy (+ CIs),
+    and with ``ce`` the mCE and relative mCE.
 
     Args:
         preference: rows of the per-model ``*_preference.tsv`` (``model sigma f_rev_* f_half_* ...``).
@@ -573,6 +598,9 @@ def summary_table(
         shape: rows of ``*_shape_bias.tsv``, or None when the dataset has no cue-conflict
             split: the shape columns are then NaN and ``shape_bias_status`` says why.
         shape_status: the reason written to ``shape_bias_status`` when ``shape`` is None.
+        ce: rows of the per-model ``*_ce.tsv`` (:func:`blurscope.corruptions.corruption_errors`);
+            their ``mCE`` row gives ``mce``, ``relative_mce`` (+ CIs), ``mce_reference`` and
+            ``mce_n_types`` (ImageNet-C types averaged). None: no mCE columns.
     """
     keep = ["model", "sigma", "f_rev_cpp", "f_rev_ci_low_cpp", "f_rev_ci_high_cpp", "f_rev_status",
             "f_half_cpp", "f_half_ci_low_cpp", "f_half_ci_high_cpp", "pgd_success_rate"]
@@ -589,6 +617,16 @@ def summary_table(
     out["corruption_acc"] = out["model"].map(mean["accuracy"])
     out["corruption_acc_ci_low"] = out["model"].map(mean["ci_low"])
     out["corruption_acc_ci_high"] = out["model"].map(mean["ci_high"])
+    if ce is not None:
+        mce = ce[ce["corruption"] == "mCE"].set_index("model")
+        lacking = sorted(set(out["model"]) - set(mce.index))
+        if lacking:
+            raise ValueError(f"corruption-error table has no 'mCE' row for model(s) {lacking}")
+        for col, src in (("mce", "ce"), ("mce_ci_low", "ce_ci_low"), ("mce_ci_high", "ce_ci_high"),
+                         ("relative_mce", "relative_ce"), ("relative_mce_ci_low", "relative_ce_ci_low"),
+                         ("relative_mce_ci_high", "relative_ce_ci_high"), ("mce_reference", "reference"),
+                         ("mce_n_types", "n_types")):
+            out[col] = out["model"].map(mce[src])
     cols = ["shape_bias", "shape_bias_ci_low", "shape_bias_ci_high", "shape_acc", "texture_acc"]
     if shape is None:
         for c in cols:
@@ -605,11 +643,11 @@ def seed_variance(summary: pd.DataFrame, groups: dict[str, Sequence[str]]) -> pd
 
     Args:
         summary: :func:`summary_table` output containing every replicate model.
-        groups: ``{base_model: [replicate model ids, base included]}``.
+        groups: ``{group: [replicate model ids, the group's own model included]}``.
 
     Returns:
-        tidy rows ``base_model sigma metric n_seeds mean sd min max`` (sd with ddof=1,
-        NaN for a single seed).
+        tidy rows ``model sigma metric n_replicates mean sd min max`` (``model`` = the
+        group id; sd with ddof=1, NaN for a single replicate).
     """
     rows = []
     s = summary.set_index("model")
@@ -621,24 +659,32 @@ def seed_variance(summary: pd.DataFrame, groups: dict[str, Sequence[str]]) -> pd
             v = s.loc[members, metric].to_numpy(dtype=np.float64)
             v = v[np.isfinite(v)]
             rows.append({
-                "base_model": base,
+                "model": base,
                 "sigma": float(s.loc[members[0], "sigma"]),
                 "metric": metric,
-                "n_seeds": int(v.size),
+                "n_replicates": int(v.size),
                 "mean": float(v.mean()) if v.size else math.nan,
                 "sd": float(v.std(ddof=1)) if v.size > 1 else math.nan,
                 "min": float(v.min()) if v.size else math.nan,
                 "max": float(v.max()) if v.size else math.nan,
             })
-    return pd.DataFrame(rows, columns=["base_model", "sigma", "metric", "n_seeds", "mean", "sd", "min", "max"])
+    return pd.DataFrame(rows, columns=["model", "sigma", "metric", "n_replicates", "mean", "sd", "min", "max"])
+
+
+TREND_COLUMNS = ["x", "y", "rho", "p", "permutation_unit", "n_models", "n_sigma", "n_replicates_min",
+                 "n_replicates_max", "n_permutations"]
+"""Columns of :func:`trends`."""
 
 
 def trends(summary: pd.DataFrame, n_permutations: int, seed: int) -> pd.DataFrame:
-    """Spearman ρ across models with a permutation p (``blurscope.stats.spearman_trend``).
+    """Spearman ρ across models with a model-level permutation p (:func:`blurscope.stats.model_trend`).
 
-    Rows: each metric of :data:`SUMMARY_METRICS` against σ over the σ models
-    (ids ``sigma*``), and ``corruption_acc`` against ``f_rev_cpp`` over all models.
-    Pairs with a NaN are dropped; fewer than 3 models or a constant axis gives NaN.
+    Rows: each metric of :data:`SUMMARY_METRICS` against σ over the σ models (ids
+    ``sigma*``: training replicates ``sigma*-seed*`` included, each one model; filter
+    references ``ref-*`` and BlurPool are not σ models), and ``corruption_acc``
+    against ``f_rev_cpp`` over all models. Models with a NaN are dropped; fewer than 3
+    models or a constant axis gives NaN. The unit of the test is the model (one number
+    each), so the p-value's floor is 1/M! for M <= 8 models (exact enumeration).
     """
     rows = []
     sig = summary[summary["model"].astype(str).str.startswith("sigma")]
@@ -647,9 +693,8 @@ def trends(summary: pd.DataFrame, n_permutations: int, seed: int) -> pd.DataFram
         x = tab[x_name].to_numpy(dtype=np.float64)
         y = tab[y_name].to_numpy(dtype=np.float64)
         ok = np.isfinite(x) & np.isfinite(y)
-        res = {"rho": math.nan, "p": math.nan}
-        if ok.sum() >= 3 and np.unique(x[ok]).size >= 2:
-            res = stats.spearman_trend(x[ok], y[ok][:, None], n_permutations, seed, paired=False)
-        rows.append({"x": x_name, "y": y_name, "n_models": int(ok.sum()), "spearman_rho": res["rho"],
-                     "p_permutation": res["p"]})
-    return pd.DataFrame(rows)
+        res = stats.model_trend(x[ok], y[ok], n_permutations, seed)
+        if ok.sum() < 3:
+            res.update(rho=math.nan, p=math.nan, n_permutations=0)
+        rows.append({"x": x_name, "y": y_name, **{k: res[k] for k in TREND_COLUMNS[2:]}})
+    return pd.DataFrame(rows, columns=TREND_COLUMNS)

@@ -232,6 +232,24 @@ def model_from_meta(meta: dict[str, Any]) -> BlurscopeNet:
     return BlurscopeNet(backbone, float(meta.get("sigma_px", 0.0)))
 
 
+def initial_network(arch: str, num_classes: int, antialiased: bool, arch_kwargs: dict[str, Any],
+                    sigma_px: float, seed: int) -> BlurscopeNet:
+    """The untrained network a from-scratch training with ``seed`` starts from.
+
+    Seeds torch's global RNG with ``seed`` and builds the backbone, so the
+    initialisation depends on the seed alone; training and the stem diagnostic
+    (which compares the trained stem with this initialisation) both call it.
+    """
+    torch.manual_seed(int(seed))
+    return BlurscopeNet(build_model(arch, int(num_classes), bool(antialiased), **dict(arch_kwargs)), float(sigma_px))
+
+
+def initial_network_of(meta: dict[str, Any]) -> BlurscopeNet:
+    """:func:`initial_network` for a trained model's meta (its arch, classes, blur and seed)."""
+    return initial_network(meta["arch"], int(meta["num_classes"]), bool(meta.get("antialiased", False)),
+                           meta.get("arch_kwargs", {}), float(meta.get("sigma_px", 0.0)), int(meta["seed"]))
+
+
 def without_blur(model: nn.Module) -> nn.Module:
     """The same network with its fixed training blur switched off: ``normalize → backbone``.
 
@@ -252,13 +270,18 @@ def without_blur(model: nn.Module) -> nn.Module:
 
 
 def load_model(
-    path: str | os.PathLike, device: str | torch.device = "cpu", own_blur: bool = True
+    path: str | os.PathLike, device: str | torch.device = "cpu", own_blur: bool = True,
+    blur_sigma_px: float | None = None,
 ) -> tuple[BlurscopeNet, dict[str, Any]]:
     """Load a trained model (``.safetensors`` + sibling ``.json`` meta), in eval mode.
 
     Args:
         own_blur: keep the model's fixed training blur (σ = ``meta["sigma_px"]``)
             in front of the network; ``False`` gives :func:`without_blur`.
+        blur_sigma_px: put a fixed blur of this σ (px) in front of the network
+            *instead of* its own: the filter-only reference (the σ 0 network behind
+            the blur a σ model was trained with, untrained for it). The returned
+            meta then records ``reference_sigma_px``. Excludes ``own_blur=False``.
 
     Returns:
         ``(model, meta)``; see :class:`BlurscopeNet` for the input convention.
@@ -279,5 +302,11 @@ def load_model(
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise ValueError(f"weights {path} do not match the architecture in {meta_path.name}: {err}") from err
+    if blur_sigma_px is not None:
+        if not own_blur:
+            raise ValueError("load_model: blur_sigma_px replaces the model's blur; it cannot be combined with own_blur=False")
+        reference = BlurscopeNet(model.backbone, float(blur_sigma_px))
+        reference.normalize = model.normalize
+        model, meta = reference, {**meta, "reference_sigma_px": float(blur_sigma_px)}
     model = model if own_blur else without_blur(model)
     return model.to(device).eval(), meta

@@ -38,3 +38,31 @@ def plot_accuracy_matrix(table: pd.DataFrame, path: str | os.PathLike, plots: di
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=plots.get("dpi", 120))
     plt.close(fig)
+
+
+def plot_stem_hf(summary: pd.DataFrame, path: str | os.PathLike, plots: dict) -> None:
+    """HF energy fraction of the stem kernels against training σ: trained models (points with
+    95 % CIs over channels; replicates side by side) and their untrained initialisations (open)."""
+    plt.rcParams.update({"font.size": plots.get("font_size", 9)})
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    for which, style in (("init", dict(mfc="white", color="0.5", label="untrained initialisation")),
+                         ("trained", dict(color="C0", label="trained"))):
+        rows = summary[summary.weights == which].reset_index(drop=True)
+        for i, r in rows.iterrows():
+            jitter = 0.1 * int(r.model.split("-seed")[1]) if "-seed" in r.model else 0.0
+            x = r.sigma + jitter + (0.12 if r.model == "blurpool" else 0.0)
+            ax.errorbar([x], [r["mean"]], yerr=[[r["mean"] - r.ci_low], [r.ci_high - r["mean"]]], fmt="o",
+                        ms=4, capsize=2, mfc=style.get("mfc"), color=style["color"],
+                        label=style["label"] if i == 0 else None)
+            if r.model == "blurpool":
+                ax.annotate("BlurPool", (x, r["mean"]), xytext=(4, -2), textcoords="offset points", fontsize=7)
+    cutoff = summary["hf_cutoff"].iloc[0] if len(summary) else float("nan")
+    ax.set_xlabel("training blur σ (px at 224)")
+    ax.set_ylabel(f"stem kernel energy > {cutoff:g} cyc/px")
+    ax.set_ylim(0, 1)
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title("What training changed in the first-layer filters")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=plots.get("dpi", 120))
+    plt.close(fig)

@@ -35,9 +35,9 @@ Pipeline of this module, shapes and units:
    Every term compares two maps computed with independent noise, so under
    "no real difference between A and B" value and floor have the same
    distribution; ``excess = value − floor``.
-6. :func:`paired_test` (Wilcoxon signed-rank, bootstrap CI of the mean paired
-   difference, Cohen's d_z, matched-pairs rank-biserial r); Holm adjustment
-   with the library's :func:`blurscope.stats.holm`.
+6. :func:`focus_statistics` — the tests, each :func:`blurscope.stats.paired_test`
+   (Wilcoxon signed-rank, bootstrap CI of the mean paired difference, Cohen's d_z,
+   matched-pairs rank-biserial r), Holm-adjusted with :func:`blurscope.stats.holm`.
 
 torch is imported inside the functions that need it so the statistics also
 run in an environment without torch.
@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .stats import holm
+from .stats import holm, paired_test
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -401,70 +401,6 @@ def focus_comparisons(
 # --------------------------------------------------------------------------- statistics
 
 
-def paired_test(
-    x: np.ndarray,
-    y: np.ndarray,
-    alternative: str = "greater",
-    iterations: int = 2000,
-    seed: int = 0,
-    ci: float = 0.95,
-) -> dict[str, float]:
-    """Paired comparison of ``x`` and ``y`` across images (same image in both).
-
-    Wilcoxon signed-rank test on ``d = x − y`` (zeros dropped, Wilcoxon's
-    convention; exact distribution for small samples without ties), one-sided
-    ``alternative`` ("greater": x > y, "less": x < y) or "two-sided".
-
-    Returns:
-        dict: ``n`` (pairs), ``mean`` (x), ``mean_reference`` (y), ``mean_diff``,
-        ``ci_low``/``ci_high`` (percentile bootstrap over images of the mean
-        difference, ``iterations`` resamples, ``seed``), ``d_z`` (mean/sd of d),
-        ``rank_biserial`` ((T+ − T−)/(T+ + T−), in [−1, 1]), ``statistic``
-        (scipy's W) and ``p``. All-zero differences give p = 1.
-    """
-    from scipy import stats
-
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"paired_test needs two equal-length 1-D arrays, got {x.shape} and {y.shape}")
-    if alternative not in ("greater", "less", "two-sided"):
-        raise ValueError(f"alternative must be greater/less/two-sided, got {alternative!r}")
-    if not np.isfinite(x).all() or not np.isfinite(y).all():
-        raise ValueError("paired_test got non-finite values")
-    n = len(x)
-    if n < 2:
-        raise ValueError(f"paired_test needs at least 2 images, got {n} (config saliency.n_images)")
-    if iterations < 1:
-        raise ValueError(f"bootstrap iterations must be >= 1, got {iterations}")
-    d = x - y
-    nz = d[d != 0]
-    if len(nz) == 0:
-        stat, p, rbc = 0.0, 1.0, 0.0
-    else:
-        ranks = stats.rankdata(np.abs(nz))
-        t_plus, t_minus = ranks[nz > 0].sum(), ranks[nz < 0].sum()
-        rbc = float((t_plus - t_minus) / (t_plus + t_minus))
-        res = stats.wilcoxon(nz, alternative=alternative, zero_method="wilcox")
-        stat, p = float(res.statistic), float(res.pvalue)
-    rng = np.random.default_rng(seed)
-    boot = d[rng.integers(0, n, size=(iterations, n))].mean(axis=1)
-    alpha = (1.0 - ci) / 2.0
-    sd = d.std(ddof=1)
-    mean_d = float(d.mean())
-    return {
-        "n": n,
-        "mean": float(x.mean()),
-        "mean_reference": float(y.mean()),
-        "mean_diff": mean_d,
-        "ci_low": float(np.quantile(boot, alpha)),
-        "ci_high": float(np.quantile(boot, 1.0 - alpha)),
-        "d_z": float(mean_d / sd) if sd > 0 else (0.0 if mean_d == 0 else float(np.sign(mean_d) * np.inf)),
-        "rank_biserial": rbc,
-        "statistic": stat,
-        "p": p,
-    }
-
-
 def focus_statistics(
     per_image: pd.DataFrame, iterations: int = 2000, seed: int = 0, alpha: float = 0.05
 ) -> pd.DataFrame:
@@ -478,7 +414,9 @@ def focus_statistics(
       ``naive_vs_expert_blurred`` vs excess of (1) ``naive_clear_vs_blurred``
       / (2) ``expert_clear_vs_blurred``.
 
-    ``p_holm`` is Holm-adjusted over all rows of the table; ``significant`` =
+    Each row is :func:`blurscope.stats.paired_test` (columns ``n_images mean
+    reference_mean diff diff_sem diff_ci_low diff_ci_high rel_change d_z rank_biserial
+    w p``); ``p_holm`` is Holm-adjusted over all rows of the table; ``significant`` =
     ``p_holm < alpha``. Bootstrap seeds differ per row (``seed + row``).
     """
     need = {"image_index", "comparison", "metric", "value", "noise_floor", "excess"}
@@ -490,21 +428,27 @@ def focus_statistics(
         sel = per_image[(per_image.comparison == comp) & (per_image.metric == metric)].sort_values("image_index")
         if sel.empty:
             raise ValueError(f"per-image table has no rows for comparison {comp!r}, metric {metric!r}")
+        if len(sel) < 2:
+            raise ValueError(f"paired tests need at least 2 images, got {len(sel)} (config saliency.n_images)")
+        if not np.isfinite(sel[["value", "noise_floor", "excess"]].to_numpy(dtype=np.float64)).all():
+            raise ValueError(f"per-image table has non-finite values for comparison {comp!r}, metric {metric!r}")
         return sel
+
+    def run_test(x: np.ndarray, y: np.ndarray, alternative: str) -> dict[str, Any]:
+        res = paired_test(x, y, iterations, seed + len(rows), alternative=alternative)
+        return {k: v for k, v in res.items() if k not in ("n_replicates", "n_replicates_reference")}
 
     for metric, info in METRICS.items():
         for comp in COMPARISONS:
             sel = pick(comp, metric)
-            res = paired_test(sel.value.to_numpy(), sel.noise_floor.to_numpy(), info["more_different"],
-                              iterations, seed + len(rows))
+            res = run_test(sel.value.to_numpy(), sel.noise_floor.to_numpy(), info["more_different"])
             rows.append({"test": "vs_noise_floor", "comparison": comp, "reference": "noise_floor",
                          "metric": metric, "unit": info["unit"], "alternative": info["more_different"], **res})
         for test, (comp, ref) in CLASSIFIER_VS_INPUT.items():
             a, b = pick(comp, metric), pick(ref, metric)
             if not np.array_equal(a.image_index.to_numpy(), b.image_index.to_numpy()):
                 raise ValueError(f"comparisons {comp} and {ref} cover different images")
-            res = paired_test(a.excess.to_numpy(), b.excess.to_numpy(), info["more_different"],
-                              iterations, seed + len(rows))
+            res = run_test(a.excess.to_numpy(), b.excess.to_numpy(), info["more_different"])
             rows.append({"test": test, "comparison": comp, "reference": ref, "metric": metric,
                          "unit": info["unit"], "alternative": info["more_different"], **res})
     table = pd.DataFrame(rows).rename(columns={"n": "n_images"})

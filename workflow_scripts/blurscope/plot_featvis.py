@@ -1,0 +1,108 @@
+"""Figures of the feature visualisations (:mod:`blurscope.featvis`), laid out like the feature grids.
+
+* :func:`featvis_grid` → ``featvis_grid_<layer>.png``: rows = models (σ
+  ascending, then BlurPool), columns = the grid's neurons (the same channel ids
+  in every row, as in ``all_neurons_grid_<layer>.png``); each cell is the
+  rendered image **as rendered** (no contrast stretch: the image *is* the
+  stimulus), annotated with its HF power fraction; a render that did not raise
+  its objective is marked "inactive".
+* :func:`featvis_spectra_figure` → ``featvis_spectra_<layer>.png``: left, the
+  mean radial power spectrum of each model's renders (log–log); right, the HF
+  power fraction (neuron-level bootstrap mean and CI, config ``stats.ci``, from
+  ``results/featvis/summary.tsv``) against training σ, BlurPool as a grey
+  diamond at its σ.
+
+Colours and labels follow the other figures (:mod:`blurscope.plot_spectra`,
+:mod:`blurscope.plot_features`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .plot_features import grid_figure
+from .plot_spectra import is_sigma_model, layer_title, model_colours, model_label
+
+
+def featvis_grid(
+    image_sets: Sequence[np.ndarray],
+    row_labels: Sequence[str],
+    neurons: np.ndarray,
+    title: str,
+    notes: Sequence[Sequence[str]] | None = None,
+) -> plt.Figure:
+    """Rows = models (``image_sets[i]``: uint8 ``[n, S, S, 3]``), columns = ``neurons`` (``[n]``).
+
+    Raises:
+        ValueError: the sets differ in neuron count, or labels / notes do not fit.
+    """
+    neurons = np.asarray(neurons)
+    if not image_sets or len(image_sets) != len(row_labels):
+        raise ValueError(f"featvis_grid: {len(image_sets)} image sets for {len(row_labels)} row labels")
+    for i, imgs in enumerate(image_sets):
+        arr = np.asarray(imgs)
+        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] != neurons.size:
+            raise ValueError(f"featvis_grid: row {row_labels[i]!r} has images {arr.shape}, "
+                             f"expected [{neurons.size}, S, S, 3]")
+    if notes is not None and (len(notes) != len(image_sets) or any(len(n) != neurons.size for n in notes)):
+        raise ValueError("featvis_grid: notes must be [n_rows][n_neurons]")
+    cells = [[np.asarray(imgs[j], dtype=np.float64) / 255.0 for j in range(neurons.size)] for imgs in image_sets]
+    return grid_figure(cells, row_labels, [f"neuron {int(n)}" for n in neurons], title, notes)
+
+
+def featvis_spectra_figure(
+    spectra: Sequence[tuple[str, float, np.ndarray, np.ndarray]],
+    summary: pd.DataFrame,
+    layer: str,
+    metric: str = "hf_fraction",
+    palette: str = "viridis",
+    font_size: float = 9,
+) -> plt.Figure:
+    """Mean radial spectrum per model (left) and ``metric`` with its CI against σ (right).
+
+    Args:
+        spectra: ``(model, sigma, freqs [n_bins], power [n, n_bins])`` per model (σ ascending,
+            then the others); freqs in cycles/pixel, power in grey levels² per sample.
+        summary: featvis summary rows (``model sigma layer metric mean ci_low ci_high``).
+        layer: the layer shown (``summary`` is filtered to it).
+        metric: the summary metric on the right (``hf_fraction`` or ``peak_freq``).
+    """
+    order = [(m, float(s)) for m, s, _f, _p in spectra]
+    colours = model_colours(order, palette)
+    plt.rcParams.update({"font.size": font_size})
+    fig, (ax_s, ax_m) = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    for model, sigma, freqs, power in spectra:
+        mean = np.asarray(power, dtype=np.float64).mean(axis=0)
+        keep = mean > 0
+        style = {} if is_sigma_model(model) else {"linestyle": "-.", "linewidth": 1.6}
+        ax_s.plot(np.asarray(freqs)[keep], mean[keep], color=colours[model], label=model_label(model, sigma), **style)
+    ax_s.set_xscale("log")
+    ax_s.set_yscale("log")
+    ax_s.set_xlabel("spatial frequency (cycles/pixel)")
+    ax_s.set_ylabel("power (grey levels² per sample)")
+    ax_s.set_title(f"{layer_title(layer)}: mean spectrum of the renders")
+    ax_s.legend(fontsize=font_size - 2, ncol=2)
+    sub = summary[(summary["layer"] == layer) & (summary["metric"] == metric)]
+    if sub.empty:
+        raise ValueError(f"featvis summary has no rows for layer {layer!r}, metric {metric!r}")
+    sig = sub[sub["model"].map(is_sigma_model)].sort_values("sigma")
+    if not sig.empty:
+        err = np.vstack([sig["mean"] - sig["ci_low"], sig["ci_high"] - sig["mean"]])
+        ax_m.errorbar(sig["sigma"], sig["mean"], yerr=err, color="k", marker="o", capsize=3, label="σ models")
+    for row in sub[~sub["model"].map(is_sigma_model)].itertuples():
+        ax_m.errorbar([row.sigma], [row.mean], yerr=[[row.mean - row.ci_low], [row.ci_high - row.mean]],
+                      color="0.45", marker="D", capsize=3, linestyle="none", label=row.model)
+    ax_m.set_xlabel("training blur σ (px at 224)")
+    ax_m.set_ylabel({"hf_fraction": "HF power fraction", "peak_freq": "peak frequency (cycles/pixel)"}.get(
+        metric, metric))
+    ax_m.set_title("neuron-level bootstrap mean and CI")
+    ax_m.legend(fontsize=font_size - 2)
+    fig.tight_layout()
+    return fig

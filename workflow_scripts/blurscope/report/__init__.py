@@ -1,0 +1,167 @@
+"""The blurscope report: every number and every direction word comes from a result table.
+
+:func:`build` turns the report rule's named inputs into a :class:`Document`;
+:func:`write_html` and :func:`write_md` render it through the Jinja2 templates
+in ``templates/`` (``page.html.j2`` + ``style.css``, ``report.md.j2``). The
+package, one module per concern:
+
+* ``claims`` — number formatting and :func:`judge`: a direction word only when
+  the test and the CI agree; the sentence builders.
+* ``document`` — the document model (:class:`Section` with :class:`Para`,
+  :class:`Bullets`, :class:`Heading`, :class:`Figure`, :class:`Table`) and its
+  rendering.
+* ``sources`` — :class:`Sources`: the named inputs, read, checked and recorded
+  (``results/report/sources.tsv``).
+* ``captions`` — figure captions from ``report/*.rst``, the files Snakemake's
+  own report shows for the same outputs.
+* ``sections/`` — one module per stage (``models``, ``features``, ``spectra``,
+  ``statistics``, ``aliasing``, ``bands``, ``frequency``, ``saliency``,
+  ``methods``, ``reproducibility``, ``appendix``); ``sections.PARTS`` is the
+  one ordered list that numbers both reports.
+
+The public names below are imported lazily, so ``import blurscope.report``
+stays cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .document import Document
+    from .sources import InputPaths
+
+_EXPORTS = {
+    **dict.fromkeys(
+        (
+            "MINUS",
+            "Claim",
+            "Verdict",
+            "against_value_sentence",
+            "as_float",
+            "capitalize",
+            "ci_name",
+            "compact_trend",
+            "compare_sentence",
+            "fmt_ci",
+            "fmt_interval",
+            "fmt_num",
+            "fmt_p",
+            "fmt_pct",
+            "fmt_pval",
+            "intervals_disjoint",
+            "judge",
+            "layer_label",
+            "model_label",
+            "model_sort_key",
+            "order_models",
+            "overlap_sentence",
+            "sigma_label",
+            "trend_sentence",
+        ),
+        "claims",
+    ),
+    **dict.fromkeys(
+        (
+            "Bullets",
+            "Document",
+            "Figure",
+            "Heading",
+            "Para",
+            "ReportInputError",
+            "Section",
+            "Table",
+            "render_html",
+            "render_markdown",
+        ),
+        "document",
+    ),
+    **dict.fromkeys(("ID_COLUMNS", "Sources", "read_table"), "sources"),
+    **dict.fromkeys(("Captions", "rst_to_inline"), "captions"),
+    **dict.fromkeys(("PARTS", "Part", "REPORT_CATEGORY", "build_sections", "categories", "part_numbers"), "sections"),
+    "Context": "sections.common",
+}
+
+__all__ = sorted([*_EXPORTS, "build", "write_html", "write_md"])
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported from their submodule on first use."""
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'blurscope.report' has no attribute {name!r}")
+
+
+def build(inputs: InputPaths, params: Mapping[str, Any], generated: str | None = None) -> Document:
+    """The whole report from the report rule's named inputs: sections, executive summary, numbering.
+
+    ``inputs``: ``{name: path or [paths]}`` (``snakemake.input.items()``); it
+    must hold ``config`` (the resolved ``results/pipeline_info/config.yaml``)
+    and may hold ``captions`` (``report/*.rst``) and every stage's tables and
+    figures (see the section modules for their names). ``params``: ``cfg`` (the
+    ``report`` config: title, author, alpha, max_table_rows, n_representative)
+    and ``sources`` (where ``sources.tsv`` is written). ``generated``: the time
+    stamp shown (default: now, UTC). The files read are in ``Document.sources``.
+    """
+    import yaml
+
+    from .captions import Captions
+    from .claims import fmt_num
+    from .document import Document
+    from .sections import build_sections
+    from .sections.common import Context
+    from .sources import Sources
+
+    src = Sources(inputs)
+    config = yaml.safe_load(Path(src.path("config")).read_text()) or {}
+    src.captions = Captions(src.paths("captions") if src.has("captions") else [], config)
+    rc = {**(config.get("report") or {}), **(params.get("cfg") or {})}
+    ctx = Context(
+        config=config,
+        alpha=float(rc.get("alpha", 0.05)),
+        max_rows=int(rc.get("max_table_rows", 60)),
+        n_representative=int(rc.get("n_representative", 3)),
+        sources_file=str(params.get("sources") or "results/report/sources.tsv"),
+    )
+    sections = build_sections(src, ctx)
+    summary = [f"**{s.short or s.title}.** " + " ".join(s.headlines) for s in sections if s.headlines]
+    doc = Document(
+        title=str(rc.get("title") or "blurscope report"),
+        author=str(rc.get("author") or ""),
+        generated=generated or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        sections=sections,
+        summary=summary,
+        subtitle=(
+            f"{len(ctx.sigmas)} training blur levels (σ = {', '.join(fmt_num(s) for s in ctx.sigmas)}) and a "
+            f"BlurPool model; layers {', '.join(ctx.layers)}."
+        ),
+        sources=src.used_table(),
+    )
+    doc.number_figures()
+    return doc
+
+
+def write_html(doc: Document, path: str | os.PathLike) -> str:
+    """Render ``doc`` as one self-contained HTML page and write it atomically to ``path``; returns the text."""
+    from .. import io
+    from .document import render_html
+
+    text = render_html(doc)
+    with io.atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return text
+
+
+def write_md(doc: Document, path: str | os.PathLike) -> str:
+    """Render ``doc`` as markdown (figures linked relative to ``path``'s folder), write it atomically; returns the text."""
+    from .. import io
+    from .document import render_markdown
+
+    text = render_markdown(doc, Path(path).parent)
+    with io.atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return text

@@ -1,0 +1,195 @@
+"""Section "Band interventions in feature maps": what one radial frequency band of a layer carries.
+
+Inputs: ``band_summary``, ``band_trend`` (``results/bands/``) and the figures
+``bands_accuracy``, ``bands_gt_rank``, ``bands_shift``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..claims import (
+    Claim,
+    Verdict,
+    as_float,
+    ci_name,
+    fmt_ci,
+    fmt_interval,
+    fmt_num,
+    judge,
+    layer_label,
+    model_label,
+    model_sort_key,
+    trend_sentence,
+)
+from ..document import Bullets, Section, Table
+from ..sources import Sources
+from .common import Context, first_row, limit_rows, not_run
+
+LEVEL = 0.95  # the confidence level of the band tables' CIs
+SUMMARY_COLUMNS = [
+    "model",
+    "layer",
+    "band",
+    "kind",
+    "head",
+    "accuracy",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
+    "chance_accuracy",
+    "n_freqs",
+]
+TREND_COLUMNS = ["layer", "head", "statistic", "spearman_rho", "rho_ci_low", "rho_ci_high"]
+CENTROIDS = {"centroid_acc": "accuracy centroid", "centroid_rank": "rank centroid"}
+# figure input (= caption name), title, in report order
+FIGURES = (
+    ("bands_accuracy", "Accuracy per layer × band"),
+    ("bands_gt_rank", "Ground-truth rank per layer × band"),
+    ("bands_shift", "Band centroid against training σ"),
+)
+
+
+def section(src: Sources, ctx: Context) -> Section:
+    """Which bands alone are above chance (reference model), the band-centroid trends over σ, the table."""
+    sec = Section("bands", "Band interventions in feature maps", short="Band interventions")
+    name = "band_summary"
+    if not src.has(name):
+        return not_run(sec, "bands", name)
+    summ = src.table(name, SUMMARY_COLUMNS)
+    bcfg = ctx.config.get("bands", {})
+    names = [str(b) for b in bcfg.get("names", [])] or list(summ.loc[summ["kind"] == "band", "band"].unique())
+    edges = bcfg.get("edges", [])
+    band_list = ", ".join("%s: [%s, %s)" % (n, fmt_num(a), fmt_num(b)) for n, a, b in zip(names, edges, edges[1:]))
+    sec.para(
+        "Each layer's output is Fourier-transformed per image and channel, one radial band is kept "
+        + (
+            f"({band_list} in normalised radius, 1 = Nyquist of the feature map) "
+            if len(edges) == len(names) + 1
+            else ""
+        )
+        + "and the forward pass continues. Heads: `own` = the model's remaining layers; `mlp` = an MLP trained on the "
+        f"layer's unmodified features. Accuracy with {ci_name(LEVEL)}s of an image bootstrap; controls: `unmodified`, "
+        "`union` (FFT round trip through all bands, must equal unmodified) and `empty` (all-zero map, chance)."
+    )
+    for fig, title in FIGURES:
+        sec.add(src.figure(fig, title, caption=fig))
+    claims = _reference_claims(summ, str(bcfg.get("reference_model", "sigma0")), ctx)
+    if src.has("band_trend"):
+        trend_claims, sec.headlines = _trend_claims(src.table("band_trend", TREND_COLUMNS), ctx)
+        claims += trend_claims
+    sec.add(Bullets([c.text for c in claims]))
+    sec.add(_accuracy_table(summ, names, ctx, src.source(name)))
+    return sec
+
+
+def _reference_claims(summ: pd.DataFrame, ref: str, ctx: Context) -> list[Claim]:
+    """Per layer and head of the reference model: its unmodified accuracy and the bands above chance alone."""
+    claims = []
+    for layer in ctx.order_layers(summ["layer"].unique()):
+        for head in sorted(summ["head"].unique()):
+            s = summ[(summ["layer"] == layer) & (summ["head"] == head) & (summ["model"] == ref)]
+            if s.empty:
+                continue
+            un = first_row(s, band="unmodified")
+            bands = s[s["kind"] == "band"]
+            above = [
+                f"{b.band} ({fmt_interval(b.accuracy, b.accuracy_ci_low, b.accuracy_ci_high)})"
+                for b in bands.itertuples()
+                if judge(
+                    b.accuracy, None, b.accuracy_ci_low, b.accuracy_ci_high, null=float(b.chance_accuracy)
+                ).significant
+                and float(b.accuracy) > float(b.chance_accuracy)
+            ]
+            chance = float(s["chance_accuracy"].iloc[0])
+            text = (
+                f"{model_label(ref)}, {layer_label(layer)}, {head} head: unmodified accuracy "
+                f"{fmt_ci(un['accuracy'], un['accuracy_ci_low'], un['accuracy_ci_high'], LEVEL) if un is not None else 'n/a'}; "
+                + (
+                    f"bands above chance ({fmt_num(chance)}) on their own: {', '.join(above)}."
+                    if above
+                    else f"no single band is above chance ({fmt_num(chance)}) on its own."
+                )
+            )
+            claims.append(Claim(text, Verdict(bool(above), 0)))
+    return claims
+
+
+def _trend_claims(tr: pd.DataFrame, ctx: Context) -> tuple[list[Claim], list[str]]:
+    """The band-centroid trends over σ (CI of Spearman ρ) and the section's headlines: the significant
+    trends, or a sentence saying there is none."""
+    claims, headlines, undefined = [], [], []
+    for r in tr.itertuples():
+        what = CENTROIDS.get(r.statistic, r.statistic)
+        if as_float(r.spearman_rho) is None:
+            bd = as_float(getattr(r, "boot_defined", None))
+            undefined.append(
+                f"{layer_label(r.layer)} {r.head} head {what}"
+                + (f" (defined in {fmt_num(100 * bd, 2)} % of the resamples)" if bd is not None else "")
+            )
+            continue
+        c = trend_sentence(
+            f"in {layer_label(r.layer)} ({r.head} head), the {what} of the informative bands",
+            r.spearman_rho,
+            None,
+            r.rho_ci_low,
+            r.rho_ci_high,
+            alpha=ctx.alpha,
+            level=LEVEL,
+            falls="falls (information moves to lower bands)",
+            rises="rises (information moves to higher bands)",
+            details=(
+                f"; defined in {fmt_num(100 * float(r.boot_defined), 2)} % of the resamples"
+                if as_float(getattr(r, "boot_defined", None)) is not None and float(r.boot_defined) < 1
+                else ""
+            ),
+        )
+        claims.append(c)
+        if c.verdict.significant:
+            headlines.append(c.text)
+    if undefined:
+        claims.append(
+            Claim(
+                "No trend estimate over training σ (Spearman ρ undefined: no band above chance, or "
+                "too few models with a defined centroid) for: " + "; ".join(undefined) + ".",
+                Verdict(None, 0),
+            )
+        )
+    if not headlines:
+        headlines.append(
+            f"No band-centroid trend over training σ is significant (0 of {len(tr)} layer × head × "
+            f"centroid tests have a {ci_name(LEVEL)} of ρ excluding 0)."
+        )
+    return claims, headlines
+
+
+def _accuracy_table(summ: pd.DataFrame, names: list[str], ctx: Context, source: str) -> Table:
+    """Accuracy with one band kept, one row per model × layer × head (∅: the band holds no frequency)."""
+    rows = []
+    b = summ[summ["kind"].isin(["band"]) | (summ["band"] == "unmodified")]
+    for (model, layer, head), g in b.groupby(["model", "layer", "head"], sort=False):
+        row = {"model": model, "layer": layer, "head": head}
+        for band in ["unmodified", *names]:
+            x = first_row(g, band=band)
+            row[band] = (
+                "∅"
+                if x is not None and band != "unmodified" and as_float(x["n_freqs"]) == 0
+                else (
+                    fmt_interval(x["accuracy"], x["accuracy_ci_low"], x["accuracy_ci_high"]) if x is not None else "n/a"
+                )
+            )
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if len(df):
+        df = df.assign(
+            _k=df["model"].map(model_sort_key),
+            _l=df["layer"].map(lambda x: ctx.order_layers(summ["layer"].unique()).index(x)),
+        )
+        df = df.sort_values(["_l", "head", "_k"]).drop(columns=["_k", "_l"])
+    df, note = limit_rows(df, ctx.max_rows)
+    return Table(
+        df,
+        f"Accuracy with one band kept (bracket: {ci_name(LEVEL)}; ∅ = the band holds no frequency "
+        "at this map size).",
+        source,
+        note,
+    )

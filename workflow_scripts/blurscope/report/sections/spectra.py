@@ -1,0 +1,208 @@
+"""Sections "Power spectra" and "Visual complexity" of the preferred patches (one report part).
+
+Inputs: ``patch_trends``, ``patch_spectra``, ``patch_summary``,
+``patch_effects``, ``complexity_table`` (``results/stats/``) and, per layer,
+the figures ``models_relative_to_baseline/<layer>`` and
+``models_complexity_comparison/<layer>``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..claims import (
+    Claim,
+    against_value_sentence,
+    ci_name,
+    compare_sentence,
+    fmt_ci,
+    fmt_interval,
+    fmt_num,
+    layer_label,
+    model_label,
+    order_models,
+    sigma_label,
+    trend_sentence,
+)
+from ..document import Bullets, Heading, Section, Table
+from ..sources import Sources
+from .common import Context, first_row, limit_rows, not_run
+from .statistics import COMPLEXITY_TEXT_METRICS, EFFECT_COLUMNS, TREND_COLUMNS, metric_name, metric_unit
+
+
+def _trend_claim(row: pd.Series, quantity: str, ctx: Context, unit: str = "") -> Claim:
+    """The σ trend of one ``patch_trends`` row, with the endpoint means and CIs."""
+    level = ctx.level("stats")
+    lo = fmt_ci(row["mean_sigma_min"], row["ci_sigma_min_low"], row["ci_sigma_min_high"], level, unit)
+    hi = fmt_ci(row["mean_sigma_max"], row["ci_sigma_max_low"], row["ci_sigma_max_high"], level, unit)
+    det = f"; {sigma_label(row['sigma_min'])}: {lo}, {sigma_label(row['sigma_max'])}: {hi}"
+    return trend_sentence(quantity, row["rho"], row["p_holm"], alpha=ctx.alpha, p_label="Holm-adjusted p", details=det)
+
+
+def _effect_claim(row: pd.Series, ctx: Context, quantity: str, unit: str) -> Claim:
+    """The paired difference against σ = 0 of one ``patch_effects`` row, with Cohen's d."""
+    level = ctx.level("stats")
+    return compare_sentence(
+        f"In {layer_label(row['layer'])}, the {model_label(row['model'])} model",
+        quantity,
+        "σ = 0 (same neurons)",
+        row["diff"],
+        row["diff_ci_low"],
+        row["diff_ci_high"],
+        alpha=ctx.alpha,
+        level=level,
+        unit=unit,
+        effect=f"Cohen's d = {fmt_num(row['cohens_d'], 2)}",
+    )
+
+
+def section_spectra(src: Sources, ctx: Context) -> Section:
+    """Per layer: spectra relative to random patches, the HF-fraction trend, HF ratios and BlurPool's effect."""
+    sec = Section("spectra", "Power spectra of preferred patches")
+    name_t, name_s = "patch_trends", "patch_spectra"
+    if not src.has(name_t):
+        return not_run(sec, "spectra", name_t)
+    trends = src.table(name_t, TREND_COLUMNS)
+    spec = src.table(name_s, ["model", "layer", "bin", "freq", "ratio", "ratio_ci_low", "ratio_ci_high"])
+    summ = src.table("patch_summary", ["model", "layer", "metric", "mean", "ci_low", "ci_high"])
+    level = ctx.level("stats")
+    cut = ctx.config.get("spectra", {}).get("hf_cutoff")
+    sec.para(
+        "Radial power spectra of the raw preferred patches (grey = mean RGB, mean removed, |FFT|², radial average; "
+        "frequency in cycles/pixel) are compared with random patches of the same size from the same images "
+        f"(the baseline). The HF power fraction is the power above {fmt_num(cut)} cycles/pixel over all non-DC power. "
+        f"Intervals are {ci_name(level)}s of a neuron-level bootstrap "
+        f"({fmt_num(ctx.config.get('stats', {}).get('bootstrap_iterations'))} resamples); trends over σ are Spearman ρ "
+        "with a permutation p, Holm-adjusted over all metrics × layers."
+    )
+    layers = ctx.order_layers(trends["layer"].unique())
+    rows = []
+    for layer in layers:
+        sec.add(Heading(layer_label(layer)))
+        sec.add(
+            src.figure(
+                f"models_relative_to_baseline/{layer}",
+                f"Power spectra relative to the random-patch baseline, {layer_label(layer)}",
+                caption="models_relative_to_baseline",
+                layer=layer,
+            )
+        )
+        claims: list[Claim] = []
+        tr = first_row(trends, layer=layer, metric="hf_fraction")
+        if tr is not None:
+            claims.append(_trend_claim(tr, f"in {layer_label(layer)}, the HF power fraction of preferred patches", ctx))
+        sl = spec[spec["layer"] == layer]
+        if not sl.empty:
+            top_bin = sl.loc[sl["freq"].astype(float).idxmax()]
+            f_top = float(top_bin["freq"])
+            for m in order_models(m for m in sl["model"].unique() if m != "baseline"):
+                r = sl[(sl["model"] == m) & np.isclose(sl["freq"].astype(float), f_top)]
+                if r.empty:
+                    continue
+                r = r.iloc[0]
+                if m in ("sigma0", f"sigma{ctx.sigmas[-1]:g}", "blurpool"):
+                    claims.append(
+                        against_value_sentence(
+                            f"{model_label(m)}, highest frequency bin ({fmt_num(f_top)} cycles/pixel)",
+                            "power relative to random patches",
+                            r["ratio"],
+                            r["ratio_ci_low"],
+                            r["ratio_ci_high"],
+                            1.0,
+                            "the baseline ratio",
+                            level=level,
+                            above="more HF power than random patches,",
+                            below="less HF power than random patches,",
+                        )
+                    )
+        eff = src.table("patch_effects", EFFECT_COLUMNS) if src.has("patch_effects") else None
+        if eff is not None:
+            e = first_row(eff, layer=layer, metric="hf_fraction", model="blurpool")
+            if e is not None:
+                claims.append(_effect_claim(e, ctx, "the HF power fraction", ""))
+        sec.add(Bullets([c.text for c in claims]))
+        for m in order_models(summ.loc[summ["layer"] == layer, "model"].unique()):
+            h = first_row(summ, layer=layer, model=m, metric="hf_fraction")
+            lo_bin = sl[sl["model"] == m].sort_values("freq")
+            rows.append(
+                {
+                    "layer": layer,
+                    "model": m,
+                    "HF power fraction": fmt_interval(
+                        *(h[["mean", "ci_low", "ci_high"]] if h is not None else [None] * 3)
+                    ),
+                    "ratio, lowest bin": (
+                        fmt_interval(*lo_bin.iloc[0][["ratio", "ratio_ci_low", "ratio_ci_high"]])
+                        if len(lo_bin)
+                        else "n/a"
+                    ),
+                    "ratio, highest bin": (
+                        fmt_interval(*lo_bin.iloc[-1][["ratio", "ratio_ci_low", "ratio_ci_high"]])
+                        if len(lo_bin)
+                        else "n/a"
+                    ),
+                }
+            )
+    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
+    sec.add(
+        Table(
+            df,
+            f"HF power fraction and model/baseline power ratio at the lowest and highest frequency bins "
+            f"(bracket: {ci_name(level)}).",
+            src.source(name_s),
+            note,
+        )
+    )
+    return sec
+
+
+def section_complexity(src: Sources, ctx: Context) -> Section:
+    """Per layer: the complexity figure and the σ trend of each complexity measure; the summary table."""
+    sec = Section("complexity", "Visual complexity of preferred patches")
+    name_t = "patch_trends"
+    if not src.has(name_t):
+        return not_run(sec, "spectra", name_t)
+    trends = src.table(name_t, TREND_COLUMNS)
+    sp = ctx.config.get("spectra", {})
+    sec.para(
+        f"Six complexity measures of the raw preferred patches (JPEG q = {fmt_num(sp.get('jpeg_quality'))} compression "
+        f"ratio; grey-level entropy in bits; fraction of Sobel magnitudes > {fmt_num(sp.get('edge_threshold'))} "
+        f"(edge density) and their mean (edge strength); {sp.get('wavelet', 'db4')} wavelet energy fractions over "
+        f"{fmt_num(sp.get('wavelet_levels'))} levels and total wavelet energy), with neuron-level bootstrap "
+        f"{ci_name(ctx.level('stats'))}s."
+    )
+    for layer in ctx.order_layers(trends["layer"].unique()):
+        sec.add(Heading(layer_label(layer)))
+        sec.add(
+            src.figure(
+                f"models_complexity_comparison/{layer}",
+                f"Complexity measures across models, {layer_label(layer)}",
+                caption="models_complexity_comparison",
+                layer=layer,
+            )
+        )
+        claims = []
+        for metric in COMPLEXITY_TEXT_METRICS:
+            tr = first_row(trends, layer=layer, metric=metric)
+            if tr is not None:
+                claims.append(_trend_claim(tr, f"{metric_name(metric)}", ctx, metric_unit(metric)))
+        sec.add(Bullets([c.text for c in claims]))
+    if src.has("complexity_table"):
+        ct = src.table("complexity_table", ["model", "sigma", "layer"])
+        metrics = [c[: -len("_mean")] for c in ct.columns if c.endswith("_mean") and f"{c[:-5]}_sem" in ct.columns]
+        rows = []
+        for r in ct.to_dict("records"):
+            row = {"model": r["model"], "σ": fmt_num(r["sigma"]) if r["model"] != "baseline" else "–"}
+            for m in metrics:
+                row[metric_name(m)] = f"{fmt_num(r[f'{m}_mean'])} ± {fmt_num(r[f'{m}_sem'], 2)}"
+            rows.append(row)
+        layer = str(ct["layer"].iloc[0])
+        sec.add(
+            Table(
+                pd.DataFrame(rows),
+                f"Complexity summary, {layer_label(layer)}: mean ± bootstrap SEM (the layout of §3.3 of the VITAL feature-analysis report).",
+                src.source("complexity_table"),
+            )
+        )
+    return sec

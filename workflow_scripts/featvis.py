@@ -1,0 +1,63 @@
+"""Rule featvis[model]: feature visualisation by optimisation of the grid neurons of every layer.
+
+Input: ``model`` (results/models/<model>.safetensors + .json). Params: ``cfg`` =
+config ``featvis`` (size, steps, lr, seed, objective, transforms, decorrelate,
+init_sd, batch_size, device, threads); ``layers`` (analysis.layers);
+``neurons_per_layer`` (topk.neurons_per_layer) and ``grid_neurons``
+(patches.grid_neurons), which choose the same channel ids as the feature grids;
+``spectra`` = ``{hf_cutoff, n_bins, window}`` of config ``spectra`` (the patch metrics'
+definition; a missing ``window`` = the spectrum functions' default).
+Outputs: ``npz`` (results/featvis/<model>.npz, :func:`blurscope.featvis.save_featvis`)
+and ``tsv`` (results/featvis/<model>.tsv, one row per layer × neuron). The network
+runs without its training blur layer (clear-input protocol). docs/featvis.md.
+"""
+
+from blurscope import runlog
+
+snakemake = globals()["snakemake"]
+cfg = snakemake.params.cfg
+log = runlog.start(snakemake.log[0], int(cfg["threads"]))
+
+import time
+
+from blurscope import featvis, io
+from blurscope.device import pick
+from blurscope.models import load_model
+
+if snakemake.threads < int(cfg["threads"]):
+    log.info("Snakemake granted %d core(s); featvis uses featvis.threads=%d all the same (the renders depend on it)",
+             snakemake.threads, int(cfg["threads"]))
+model_id = snakemake.wildcards.model
+layers = list(snakemake.params.layers)
+spectra = snakemake.params.spectra
+device = pick(cfg["device"])
+model, meta = load_model(snakemake.input.model, device, own_blur=False)
+options = {
+    "lr": float(cfg["lr"]),
+    "objective": str(cfg["objective"]),
+    "transforms": featvis.Transforms.from_config(cfg["transforms"]),
+    "decorrelate": bool(cfg["decorrelate"]),
+    "init_sd": float(cfg["init_sd"]),
+    "batch_size": int(cfg["batch_size"]),
+    "redirect_relu": bool(cfg["redirect_relu"]),
+}
+t0 = time.perf_counter()
+results, table = featvis.render_layers(
+    model, layers, int(snakemake.params.neurons_per_layer), int(snakemake.params.grid_neurons),
+    int(cfg["size"]), int(cfg["steps"]), int(cfg["seed"]), float(spectra["hf_cutoff"]), int(spectra["n_bins"]),
+    spectra.get("window"), **options,
+)
+seconds = time.perf_counter() - t0
+table.insert(0, "sigma", float(meta["sigma"]))
+table.insert(0, "model", model_id)
+featvis.save_featvis(
+    snakemake.output.npz, layers, results, model=model_id, sigma=float(meta["sigma"]), size=int(cfg["size"]),
+    steps=int(cfg["steps"]), seed=int(cfg["seed"]), objective=str(cfg["objective"]),
+    hf_cutoff=float(spectra["hf_cutoff"]), seconds=seconds,
+)
+io.write_tsv(table, snakemake.output.tsv)
+for layer, sub in table.groupby("layer", sort=False):
+    log.info("%s %s: %d neurons, %d active, mean HF fraction %.4f, mean peak %.4f c/px", model_id, layer, len(sub),
+             int(sub["active"].sum()), sub["hf_fraction"].mean(), sub["peak_freq"].mean())
+log.info("%s: %d layers rendered in %.1f s (%d steps, %d px, device %s)", model_id, len(layers), seconds,
+         int(cfg["steps"]), int(cfg["size"]), device)
