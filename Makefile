@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test bench lint venv dryrun report clean
+.PHONY: run test bench bench-pipeline lint venv dryrun report clean
 
 venv: $(VENV)/.installed
 
@@ -30,7 +30,12 @@ test: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: venv
-	@for b in tests/bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in tests/bench/bench_*.py; do [ $$b = tests/bench/bench_pipeline.py ] && continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@echo "== tests/bench/bench_pipeline.py (planning only; make bench-pipeline runs the whole pipeline)"
+	@$(BIN)/python tests/bench/bench_pipeline.py
+
+bench-pipeline: venv
+	$(BIN)/python tests/bench/bench_pipeline.py --run --cores $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))
 
 lint: venv
 	$(BIN)/snakemake --lint

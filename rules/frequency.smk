@@ -34,7 +34,9 @@ FREQ_CORR_CFG = {
     )
 }
 # the shared corrupted images depend only on these (not on the model or the batch size)
-FREQ_CORRUPTED_CFG = {k: FREQ[k] for k in ("severities", "corruption_n_images", "seed")}
+FREQ_CORRUPTED_CFG = {
+    k: FREQ[k] for k in ("corruptions", "severities", "corruption_n_images", "seed")
+}
 FREQ_SUMMARY_CFG = {k: FREQ[k] for k in ("n_permutations", "seed")}
 
 # corruption names, severities and the mCE reference: checked when the workflow is parsed
@@ -117,13 +119,14 @@ rule corrupted_images:
     input:
         images=rules.analysis_images.output[0],
     output:
-        f"{RESULTS}/frequency/corrupted/{{corruption}}.npz",
+        expand(
+            f"{RESULTS}/frequency/corrupted/{{corruption}}.npz",
+            corruption=FREQ["corruptions"],
+        ),
     log:
-        rule_log("corrupted_images", "{corruption}"),
+        rule_log("corrupted_images"),
     benchmark:
-        rule_bench("corrupted_images", "{corruption}")
-    wildcard_constraints:
-        corruption="|".join(FREQ["corruptions"]),
+        rule_bench("corrupted_images")
     conda:
         "../envs/torch.yaml"
     threads: THREADS["cpu"]

@@ -84,11 +84,14 @@ REPORT_FIGURES_PER_LAYER = [
     "all_neurons_grid",
     "representative_neurons_grid",
     "patch_methods",
+    "featvis_grid",
+    "featvis_spectra",
     "models_relative_to_baseline",
     "models_complexity_comparison",
 ]
 REPORT_FIGURES = [
     "accuracy_matrix",
+    "stem_hf",
     "aliasing_layers",
     "aliasing_sis_sigma",
     "aliasing_avr_sis",
@@ -107,12 +110,18 @@ REPORT_FIGURES = [
 REPORT_INPUTS = {
     # models and accuracy
     "accuracy_table": f"{RESULTS}/evaluation/accuracy_matrix.tsv",
+    "training": f"{RESULTS}/evaluation/training.tsv",
+    "stem_table": f"{RESULTS}/evaluation/stem_hf.tsv",
     "models": expand(f"{RESULTS}/models/{{model}}.json", model=ALL_TRAINED),
     # features
     **{
         f"representative/{layer}": f"{RESULTS}/patches/representative_{layer}.tsv"
         for layer in LAYERS
     },
+    # feature visualisation by optimisation
+    "featvis_summary": f"{RESULTS}/featvis/summary.tsv",
+    "featvis_trends": f"{RESULTS}/featvis/trends.tsv",
+    "featvis_effects": f"{RESULTS}/featvis/effects.tsv",
     # spectra, complexity, statistics
     "patch_summary": f"{RESULTS}/stats/patch_summary.tsv",
     "patch_spectra": f"{RESULTS}/stats/patch_spectra.tsv",
@@ -141,8 +150,11 @@ REPORT_INPUTS = {
         for layer in LAYERS
     },
 }
-# the figure captions, shared with Snakemake's own report (a caption edit reruns the report)
-REPORT_CAPTIONS = sorted(str(p) for p in Path(workflow.basedir, "report").glob("*.rst"))
+# the figure captions, shared with Snakemake's own report (a caption edit reruns the report);
+# relative to the working directory, so that a copied or moved run stays up to date
+REPORT_CAPTIONS = sorted(
+    os.path.relpath(p) for p in Path(workflow.basedir, "report").glob("*.rst")
+)
 
 
 rule report:

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from blurscope import blur, freq
+from blurscope import corruptions as C
 from PIL import Image
 from torch import nn
-
-from blurscope import blur, corruptions as C, freq
 
 
 def natural_images(n: int = 4, size: int | tuple[int, int] = 64, seed: int = 0) -> np.ndarray:
@@ -444,6 +444,12 @@ def test_frost_textures_are_imagenet_c_s() -> None:
     assert sizes == [(600, 900, 3), (315, 560, 3), (315, 560, 3), (350, 527, 3), (495, 660, 3)]
     with Image.open(C.FROST_DIR / "frost1.png") as im:
         assert im.mode == "RGBA"
+    import hashlib
+
+    digests = {f: hashlib.sha256((C.FROST_DIR / f).read_bytes()).hexdigest()[:16] for f in C.FROST_FILES}
+    assert digests == {"frost1.png": "ff9f907860bd7a83", "frost2.png": "fe211a89b336999c",
+                       "frost3.png": "2d0d50b4a9bb213f", "frost4.jpg": "3f8b91ca1a9fa716",
+                       "frost5.jpg": "5fc6a19df4a429ba"}  # the imagecorruptions 1.1.2 files
 
 
 def test_summary_table_takes_mce_from_the_ce_tables() -> None:

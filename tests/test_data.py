@@ -6,8 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from blurscope.data import (
     CorruptImageError,
     analysis_subset,
@@ -15,12 +13,13 @@ from blurscope.data import (
     open_rgb,
     read_image,
     scan_imagefolder,
-    tree_state,
     to_float,
     to_rgb8,
+    tree_state,
     verify_images,
     write_images_npz,
 )
+from PIL import Image
 
 SPLITS = {"train": "train", "val": "val", "test": "val"}
 

@@ -9,7 +9,6 @@ import types
 
 import pytest
 import torch
-
 from blurscope import device
 
 CONFIG = {

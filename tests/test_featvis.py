@@ -427,7 +427,8 @@ def _run_script(path, monkeypatch, **namespaces) -> None:  # type: ignore[no-unt
 
 
 def test_rule_scripts_render_summarise_and_plot(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The three thin rule scripts end to end on untrained narrow ResNets (16 px, 24 steps)."""
+    """The three thin rule scripts end to end on untrained narrow ResNets (size 0 = the models'
+    16 px, 24 steps)."""
     from pathlib import Path
 
     from blurscope.models import save_model
@@ -440,7 +441,7 @@ def test_rule_scripts_render_summarise_and_plot(tmp_path, monkeypatch) -> None: 
         meta = {"model_id": mid, "arch": "resnet_narrow", "arch_kwargs": {}, "antialiased": aa, "sigma": sigma,
                 "sigma_px": sigma * 16 / 224, "num_classes": 10, "image_size": 16}
         save_model(net, tmp_path / f"{mid}.safetensors", meta)
-    cfg = {"size": 16, "steps": 24, "lr": 0.05, "seed": 0, "objective": "mean", "decorrelate": True, "init_sd": 0.01,
+    cfg = {"size": 0, "steps": 24, "lr": 0.05, "seed": 0, "objective": "mean", "decorrelate": True, "init_sd": 0.01,
            "redirect_relu": True, "transforms": {"pad": 4, "jitter": 1, "scale": 0.1, "rotate": 10},
            "batch_size": 0, "device": "cpu", "threads": 1}
     layers = ["layer2.0", "layer4.0"]

@@ -1,13 +1,17 @@
-"""Known-answer tests for blurscope.stats (neuron bootstrap, trends, effect sizes, adjustment)."""
+"""Known-answer tests for blurscope.stats: the one resampler, paired test, Spearman trend and adjustment,
+cross-checked against scipy.stats, and the replicate-aware (hierarchical) intervals."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 from scipy.stats import spearmanr
 
 from blurscope import stats
+
+# --------------------------------------------------------------------------- the resampler
 
 
 def test_bootstrap_sem_of_iid_neuron_means_is_sd_over_sqrt_n() -> None:
@@ -56,14 +60,16 @@ def test_trailing_axes_bootstrap_like_separate_calls() -> None:
     np.testing.assert_allclose(joint["mean"], spectra.mean(axis=(0, 1)))
 
 
-def test_bootstrap_matches_explicit_resampling_loop() -> None:
+def test_counts_are_the_indices_and_bootstrap_matches_an_explicit_loop() -> None:
     rng = np.random.default_rng(6)
     values = rng.normal(size=(12, 4))
+    idx = stats.bootstrap_indices(12, 200, seed=11)
+    np.testing.assert_array_equal(idx, np.random.default_rng(11).integers(0, 12, size=(200, 12)))
     counts = stats.bootstrap_counts(12, 200, seed=11)
-    assert counts.shape == (200, 12)
-    assert (counts.sum(axis=1) == 12).all()
+    assert counts.shape == (200, 12) and (counts.sum(axis=1) == 12).all()
+    np.testing.assert_array_equal(counts, np.stack([np.bincount(row, minlength=12) for row in idx]))
     means = values.mean(axis=1)
-    loop = np.array([np.repeat(means, c).mean() for c in counts])
+    loop = np.array([means[row].mean() for row in idx])
     res = stats.neuron_bootstrap(values, 200, seed=11, return_samples=True)
     np.testing.assert_allclose(res["samples"], loop)
     np.testing.assert_allclose(res["sem"], loop.std(ddof=1))
@@ -78,17 +84,244 @@ def test_bootstrap_nan_patches_pool_remaining_patches() -> None:
         stats.neuron_bootstrap(np.ones(5), 10, 0)
     with pytest.raises(ValueError, match="iterations"):
         stats.neuron_bootstrap(np.ones((5, 2)), 1, 0)
+    with pytest.raises(ValueError, match="ci must lie"):
+        stats.neuron_bootstrap(np.ones((5, 2)), 10, 0, ci=1.5)
 
 
-def test_spearman_matches_scipy_and_strong_trend_hits_floor() -> None:
+def test_percentile_ci_skips_undefined_samples() -> None:
+    lo, hi = stats.percentile_ci(np.array([np.nan, 1.0, 2.0, 3.0, np.inf]), 0.5)
+    assert (lo, hi) == (1.5, 2.5)
+    lo, hi = stats.percentile_ci(np.full((4, 2), np.nan))
+    assert np.isnan(lo).all() and np.isnan(hi).all()
+
+
+def test_neuron_bootstrap_agrees_with_scipy_percentile_bootstrap_in_distribution() -> None:
+    rng = np.random.default_rng(30)
+    x = rng.gamma(2.0, 1.0, size=120)
+    ours = stats.neuron_bootstrap(x[:, None], 20000, seed=1)
+    ref = sps.bootstrap((x,), np.mean, n_resamples=20000, method="percentile", random_state=2)
+    se = ref.standard_error
+    assert ours["sem"] == pytest.approx(se, rel=0.04)
+    assert ours["ci_low"] == pytest.approx(ref.confidence_interval.low, abs=0.08 * se)
+    assert ours["ci_high"] == pytest.approx(ref.confidence_interval.high, abs=0.08 * se)
+
+
+# --------------------------------------------------------------------------- replicates: the hierarchical bootstrap
+
+
+def test_hierarchical_bootstrap_with_one_replicate_is_the_neuron_bootstrap() -> None:
+    rng = np.random.default_rng(31)
+    values = rng.normal(size=(40, 8, 3))
+    values[3, 2, 1] = np.nan
+    one = stats.hierarchical_bootstrap([values], 700, seed=5, return_samples=True)
+    ref = stats.neuron_bootstrap(values, 700, seed=5, return_samples=True)
+    for key in ("mean", "sem", "ci_low", "ci_high", "samples"):
+        np.testing.assert_array_equal(one[key], ref[key])
+    assert set(one) == set(ref)
+
+
+def _simulate_coverage(r: int, n_sims: int, seed: int) -> tuple[float, float]:
+    """Coverage of the population mean 0 and mean SEM / analytic SE of one condition of ``r`` replicates.
+
+    Model means ~ N(0, τ² = 1); neurons ~ N(model mean, 2²); 4 patches per neuron with N(0, 1) noise;
+    25 neurons per model. Analytic SE of the condition mean: sqrt((τ² + (2² + 1/4)/25) / r).
+    """
+    rng = np.random.default_rng(seed)
+    hits, sems = 0, []
+    for i in range(n_sims):
+        mu = rng.normal(0.0, 1.0, size=r)
+        groups = [m + rng.normal(0.0, 2.0, size=(25, 1)) + rng.normal(0.0, 1.0, size=(25, 4)) for m in mu]
+        res = stats.hierarchical_bootstrap(groups, 400, seed=i)
+        hits += res["ci_low"] <= 0.0 <= res["ci_high"]
+        sems.append(res["sem"])
+    se = np.sqrt((1.0 + (4.0 + 0.25) / 25) / r)
+    return hits / n_sims, float(np.mean(sems)) / se
+
+
+def test_hierarchical_interval_covers_the_population_mean_with_many_replicates() -> None:
+    coverage, width = _simulate_coverage(20, 400, seed=32)
+    assert 0.92 <= coverage <= 0.98
+    assert width == pytest.approx(1.0, abs=0.1)  # its SEM is the analytic SE of a mean over 20 models
+
+
+def test_few_replicates_give_too_narrow_intervals_and_one_ignores_training_variance() -> None:
+    # docs/statistics.md quotes the simulated coverage; here: below nominal, and worst for one run
+    cov2, width2 = _simulate_coverage(2, 300, seed=33)
+    cov1, width1 = _simulate_coverage(1, 200, seed=34)
+    assert cov2 < 0.85 and width2 < 0.85  # simulated with 2000 runs: 0.75 and 0.71
+    # one run: the neuron-level CI holds only the neuron spread, sqrt(0.17 / 1.17) of the full SE
+    assert width1 == pytest.approx(np.sqrt(0.17 / 1.17), abs=0.05)
+    assert cov1 < 0.65
+
+
+def test_hierarchical_bootstrap_resamples_models_and_neurons() -> None:
+    # two replicates with no neuron spread: the interval is the spread of the two model means
+    a, b = np.full((10, 2), 1.0), np.full((10, 2), 3.0)
+    res = stats.hierarchical_bootstrap([a, b], 2000, seed=0, return_samples=True)
+    assert res["mean"] == 2.0
+    assert set(np.unique(res["samples"])) == {1.0, 2.0, 3.0}  # draws AA, AB/BA, BB
+    assert np.mean(res["samples"] == 2.0) == pytest.approx(0.5, abs=0.04)
+    assert (res["ci_low"], res["ci_high"]) == (1.0, 3.0)
+    # replicates with different neuron counts weigh the same (the mean of the model means)
+    c = np.full((30, 2), 3.0)
+    assert stats.hierarchical_bootstrap([a, c], 50, seed=0)["mean"] == 2.0
+    with pytest.raises(ValueError, match="trailing axes"):
+        stats.hierarchical_bootstrap([a, np.ones((10, 2, 3))], 50, 0)
+    with pytest.raises(ValueError, match="share_units"):
+        stats.hierarchical_bootstrap([a, c], 50, 0, share_units=True)
+
+
+def test_mean_difference_unpaired_paired_and_identical() -> None:
+    rng = np.random.default_rng(35)
+    base = rng.normal(0.0, 1.0, size=(60, 1)) + rng.normal(0.0, 1.0, size=(60, 4))  # neurons differ
+    shifted = base + 0.2 + rng.normal(0.0, 0.05, size=(60, 4))  # the same neurons, each 0.2 higher
+    paired = stats.mean_difference(shifted, base, 2000, seed=1, paired=True)
+    unpaired = stats.mean_difference(shifted, base, 2000, seed=1, paired=False)
+    assert paired["diff"] == pytest.approx(unpaired["diff"]) == pytest.approx(0.2, abs=0.02)
+    assert paired["diff_ci_low"] > 0.15 and paired["diff_ci_high"] < 0.25  # within-neuron differences
+    assert unpaired["diff_ci_low"] < 0 < unpaired["diff_ci_high"]  # unrelated neurons: the spread of both means
+    assert unpaired["diff_sem"] == pytest.approx(np.hypot(stats.neuron_bootstrap(shifted, 2000, 1)["sem"],
+                                                          stats.neuron_bootstrap(base, 2000, 1)["sem"]), rel=0.15)
+    same = stats.mean_difference([base, shifted], [base, shifted], 500, seed=3)
+    assert (same["diff"], same["diff_sem"], same["diff_ci_low"], same["diff_ci_high"]) == (0.0, 0.0, 0.0, 0.0)
+    assert same["n_replicates"] == same["n_replicates_reference"] == 2
+    assert unpaired["rel_change"] == pytest.approx(unpaired["diff"] / base.mean())
+    with pytest.raises(ValueError, match="as many replicates"):
+        stats.mean_difference([base, base], [base], 50, 0, paired=True)
+
+
+def test_paired_difference_of_f_rev_over_resampled_pairs() -> None:
+    from blurscope import frequency
+
+    rng = np.random.default_rng(36)
+    f = frequency.f_mix_grid(8)
+    p_a = np.clip((f - 0.5) * 1.5, 0, 1)
+    p_b = np.clip((f - 0.8) * 1.5, 0, 1)  # crosses later: higher f_rev
+
+    def hits(p: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        g = np.random.default_rng(seed)
+        return g.random((8, 300)) < p[:, None], g.random((8, 300)) < (1 - p)[:, None]
+
+    a, b = hits(p_a, 1), hits(p_b, 2)
+    res = frequency.reversal_difference(f, [a], [b], 500, seed=0)
+    single_a = frequency.reversal_summary(f, *a, 500, seed=0)
+    assert res["f_rev_cpp"] == pytest.approx(single_a["f_rev_cpp"])
+    assert res["diff"] == pytest.approx(res["f_rev_cpp"] - res["reference_f_rev_cpp"])
+    assert res["diff"] < 0 and res["diff_ci_high"] < 0 and res["n_pairs"] == 300
+    zero = frequency.reversal_difference(f, [a, b], [a, b], 200, seed=0)
+    assert (zero["diff"], zero["diff_ci_low"], zero["diff_ci_high"]) == (0.0, 0.0, 0.0)
+    rep = frequency.reversal_difference(f, [a, hits(p_a, 3)], [b], 500, seed=0)
+    assert rep["n_replicates"] == 2 and rep["diff_ci_high"] < 0
+    with pytest.raises(ValueError, match="same units"):
+        stats.paired_difference(lambda m: m, np.ones(5), np.ones(6), 10, 0)
+
+
+def test_bootstrap_statistic_matches_an_explicit_loop() -> None:
+    rng = np.random.default_rng(37)
+    x = rng.random((50, 2))
+    ratio = lambda m: m[..., 0] / (m[..., 0] + m[..., 1])  # noqa: E731
+    res = stats.bootstrap_statistic(ratio, x, 300, seed=4, return_samples=True)
+    idx = stats.bootstrap_indices(50, 300, 4)
+    loop = np.array([ratio(x[row].mean(axis=0)) for row in idx])
+    np.testing.assert_allclose(res["samples"], loop)
+    assert res["value"] == pytest.approx(ratio(x.mean(axis=0)))
+    assert (res["n"], res["n_replicates"], res["boot_defined"]) == (50, 1, 1.0)
+    np.testing.assert_allclose([res["ci_low"], res["ci_high"]], np.percentile(loop, [2.5, 97.5]))
+
+
+# --------------------------------------------------------------------------- the paired test
+
+
+def test_paired_test_matches_scipy_wilcoxon_and_paired_bootstrap() -> None:
+    rng = np.random.default_rng(38)
+    y = rng.normal(size=80)
+    x = y + 0.3 + rng.normal(0, 0.5, size=80)
+    res = stats.paired_test(x, y, 20000, seed=0)
+    assert res["p"] == pytest.approx(sps.wilcoxon(x - y).pvalue)
+    assert res["w"] == pytest.approx(sps.wilcoxon(x - y).statistic)
+    assert res["d_z"] == pytest.approx((x - y).mean() / (x - y).std(ddof=1))
+    ref = sps.bootstrap((x, y), lambda a, b: np.mean(a - b), paired=True, n_resamples=20000, method="percentile",
+                        random_state=1)
+    se = ref.standard_error
+    assert res["diff_sem"] == pytest.approx(se, rel=0.04)
+    assert res["diff_ci_low"] == pytest.approx(ref.confidence_interval.low, abs=0.08 * se)
+    assert res["diff_ci_high"] == pytest.approx(ref.confidence_interval.high, abs=0.08 * se)
+    one_sided = stats.paired_test(x, y, 100, 0, alternative="greater")
+    assert one_sided["p"] == pytest.approx(sps.wilcoxon(x - y, alternative="greater").pvalue)
+    with pytest.raises(ValueError, match="alternative"):
+        stats.paired_test(x, y, 100, 0, alternative="bigger")
+
+
+def test_paired_test_with_replicates_averages_each_condition_per_unit() -> None:
+    rng = np.random.default_rng(39)
+    y = rng.normal(size=40)
+    x1, x2 = y + 1.0 + rng.normal(0, 0.1, 40), y + 0.6 + rng.normal(0, 0.1, 40)
+    res = stats.paired_test([x1, x2], y, 1000, seed=0)
+    assert res["n_replicates"] == 2 and res["n_replicates_reference"] == 1
+    assert res["diff"] == pytest.approx(((x1 + x2) / 2 - y).mean())
+    assert res["p"] == pytest.approx(sps.wilcoxon((x1 + x2) / 2 - y).pvalue)
+    # the CI includes the between-replicate spread (0.6 vs 1.0), far wider than the image-level one
+    assert res["diff_ci_low"] < 0.7 and res["diff_ci_high"] > 0.9
+    only = stats.paired_test(x1, y, 1000, seed=0)
+    assert only["diff_ci_high"] - only["diff_ci_low"] < 0.1
+
+
+# --------------------------------------------------------------------------- Spearman
+
+
+def test_spearman_rho_matches_scipy_vectorised_and_handles_nan() -> None:
+    rng = np.random.default_rng(40)
+    x = rng.integers(0, 5, size=(6, 30)).astype(float)  # ties
+    y = rng.normal(size=(6, 30))
+    got = stats.spearman_rho(x, y)
+    np.testing.assert_allclose(got, [spearmanr(a, b).statistic for a, b in zip(x, y)])
+    y[0, 3] = np.nan
+    assert np.isnan(stats.spearman_rho(x, y)[0])
+    keep = np.arange(30) != 3
+    assert stats.spearman_rho(x, y, nan="omit")[0] == pytest.approx(spearmanr(x[0, keep], y[0, keep]).statistic)
+    assert np.isnan(stats.spearman_rho(np.ones(5), np.arange(5.0)))
+    col = stats.spearman_rho(np.arange(6.0)[:, None], y, axis=0)  # one rho per column, x broadcast
+    assert col.shape == (30,) and np.isnan(col[3])
+    assert col[0] == pytest.approx(spearmanr(np.arange(6.0), y[:, 0]).statistic)
+
+
+def test_spearman_trend_matches_scipy_and_strong_trend_hits_floor() -> None:
     rng = np.random.default_rng(12)
     sigmas = [0, 0.5, 1, 2, 4]
     y = rng.normal(size=(5, 40)) - 0.8 * np.arange(5)[:, None]
-    res = stats.spearman_trend(sigmas, y, n_permutations=999, seed=0)
+    res = stats.spearman_trend(sigmas, y, n_permutations=999, seed=0, paired=True)
     ref = spearmanr(np.repeat(sigmas, 40), y.ravel()).statistic
     assert res["rho"] == pytest.approx(ref)
-    assert res["rho"] < -0.5
+    assert res["rho"] < -0.5 and res["permutation_unit"] == "unit"
     assert res["p"] == pytest.approx(1 / 1000)  # no permutation reaches it
+    model = stats.spearman_trend(sigmas, y, n_permutations=999, seed=0, paired=False)
+    assert model["rho"] == res["rho"] and model["permutation_unit"] == "model"
+    assert model["p"] == pytest.approx(2 / 120) and model["n_permutations"] == 120  # 5 models: exact, floor 2/5!
+
+
+def test_model_level_p_equals_scipy_permutation_test() -> None:
+    rng = np.random.default_rng(41)
+    x = np.array([0.0, 1, 2, 3, 4, 5, 6])
+    y = -0.3 * x + rng.normal(size=7)
+    ours = stats.spearman_trend(x, y[:, None], 100, 0, paired=False)
+    ref = sps.permutation_test((y,), lambda b: abs(spearmanr(x, b).statistic), permutation_type="pairings",
+                               alternative="greater", n_resamples=np.inf)  # all 7! orders of y against x
+    assert ours["p"] == pytest.approx(ref.pvalue) and ours["n_permutations"] == 5040
+
+
+def test_within_unit_p_agrees_with_scipy_permutation_test_of_paired_samples() -> None:
+    rng = np.random.default_rng(42)
+    a = rng.normal(size=10)
+    b = a - 0.4 + rng.normal(0, 0.6, size=10)
+
+    def pooled(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:
+        lab = np.concatenate([np.zeros(u.shape[-1]), np.ones(v.shape[-1])])
+        return np.abs(stats.spearman_rho(lab, np.concatenate([u, v], axis=-1)))
+
+    ref = sps.permutation_test((a, b), pooled, permutation_type="samples", alternative="greater",
+                               n_resamples=np.inf, vectorized=True)
+    ours = stats.spearman_trend([0, 1], np.stack([a, b]), 20000, seed=1, paired=True)
+    assert ours["p"] == pytest.approx(ref.pvalue, abs=0.01)
 
 
 def test_spearman_permutation_p_is_calibrated_under_null() -> None:
@@ -96,40 +329,117 @@ def test_spearman_permutation_p_is_calibrated_under_null() -> None:
     ps = []
     for k in range(200):
         y = rng.normal(size=(4, 10))
-        ps.append(stats.spearman_trend([0, 1, 2, 3], y, n_permutations=199, seed=k)["p"])
+        ps.append(stats.spearman_trend([0, 1, 2, 3], y, n_permutations=199, seed=k, paired=True)["p"])
     ps = np.array(ps)
     assert 0.01 <= (ps <= 0.05).mean() <= 0.10
     assert 0.4 <= np.median(ps) <= 0.6
 
 
-def test_spearman_paired_permutation_has_more_power_with_neuron_offsets() -> None:
-    # large between-neuron spread, small consistent within-neuron decrease
+def test_paired_permutation_is_wrong_when_neuron_ids_are_unrelated() -> None:
+    # six independently trained models (3 sigma x 2 replicates), no sigma effect, but each training run
+    # shifts all its neurons (tau = 1): the within-neuron shuffle treats that shift as signal.
+    rng = np.random.default_rng(43)
+    sig = [0, 0, 3, 3, 6, 6]
+    p_paired, p_model = [], []
+    for k in range(300):
+        y = rng.normal(0.0, 1.0, size=(6, 1)) + rng.normal(0.0, 1.0, size=(6, 20))
+        p_paired.append(stats.spearman_trend(sig, y, 199, seed=k, paired=True)["p"])
+        p_model.append(stats.spearman_trend(sig, y, 199, seed=k, paired=False)["p"])
+    size_paired, size_model = np.mean(np.array(p_paired) <= 0.05), np.mean(np.array(p_model) <= 0.05)
+    assert size_paired > 0.4  # nominal 0.05
+    assert 0.02 <= size_model <= 0.09
+
+
+def test_paired_permutation_has_more_power_with_shared_neurons() -> None:
+    # fine-tuned models: the same neurons, large between-neuron spread, small consistent decrease
     rng = np.random.default_rng(14)
     offsets = rng.normal(0, 5, size=(1, 30))
     y = offsets - 0.3 * np.arange(4)[:, None] + rng.normal(0, 0.05, size=(4, 30))
     paired = stats.spearman_trend([0, 1, 2, 3], y, 999, seed=1, paired=True)
-    free = stats.spearman_trend([0, 1, 2, 3], y, 999, seed=1, paired=False)
-    assert paired["rho"] == free["rho"]
+    model = stats.spearman_trend([0, 1, 2, 3], y, 999, seed=1, paired=False)
+    assert paired["rho"] == model["rho"]
     assert paired["p"] == pytest.approx(0.001)
-    assert free["p"] > 0.05
+    assert model["p"] >= 1 / 24  # 4 models can never give less
+
+
+def test_paired_trend_shuffles_within_lineages() -> None:
+    # lineage 1 holds one model: its points cannot move, so fewer relabellings reach the observed rho
+    rng = np.random.default_rng(44)
+    y = rng.normal(size=(4, 12)) - 0.4 * np.array([0, 1, 2, 0])[:, None]
+    one = stats.spearman_trend([0, 1, 2, 0], y, 2000, seed=0, paired=True)
+    split = stats.spearman_trend([0, 1, 2, 0], y, 2000, seed=0, paired=True, lineages=[0, 0, 0, 1])
+    assert one["rho"] == split["rho"] and one["p"] != split["p"]
+    with pytest.raises(ValueError, match="lineages"):
+        stats.spearman_trend([0, 1, 2, 0], y, 20, 0, paired=True, lineages=[0, 1])
+
+
+def test_trend_ci_resamples_replicates_and_neurons() -> None:
+    rng = np.random.default_rng(45)
+    sig = [0, 0, 2, 4, 6, 6]
+    run_effect = np.array([0.0, 0.8, 0.3, -0.2, -1.0, -0.1])  # training runs differ
+    y = [run_effect[i] - 0.15 * s + rng.normal(0, 1, size=40) for i, s in enumerate(sig)]
+    res = stats.spearman_trend(sig, y, 1000, seed=0, paired=False, iterations=500)
+    assert res["rho_ci_low"] <= res["rho"] <= res["rho_ci_high"] and res["boot_defined"] == 1.0
+    assert (res["n_models"], res["n_sigma"], res["n_replicates_min"], res["n_replicates_max"]) == (6, 4, 1, 2)
+    single = stats.spearman_trend(sig[1:-1], y[1:-1], 1000, seed=0, paired=False, iterations=500)
+    assert single["rho_ci_high"] - single["rho_ci_low"] < res["rho_ci_high"] - res["rho_ci_low"]
+    ragged = stats.spearman_trend([0, 3], [rng.normal(size=10), rng.normal(size=25) - 2], 100, 0, paired=False,
+                                  iterations=200)
+    assert ragged["rho"] < -0.5 and ragged["p"] == 1.0  # two models: every relabelling reaches |rho|
+
+
+def test_spearman_many_models_use_random_permutations() -> None:
+    rng = np.random.default_rng(16)
+    sigmas = np.arange(10) / 2
+    trend = rng.normal(size=(10, 12)) - 0.5 * np.arange(10)[:, None]
+    res = stats.spearman_trend(sigmas, trend, 499, seed=2, paired=True)
+    assert res["rho"] == pytest.approx(spearmanr(np.repeat(sigmas, 12), trend.ravel()).statistic)
+    assert res["p"] == pytest.approx(1 / 500)
+    null = stats.spearman_trend(sigmas, rng.normal(size=(10, 12)), 499, seed=3, paired=True)
+    assert null["p"] > 0.01
+    model = stats.spearman_trend(sigmas, trend, 499, seed=2, paired=False)  # 10! orders: random ones
+    assert model["n_permutations"] == 499 and model["p"] == pytest.approx(1 / 500)
 
 
 def test_spearman_bad_inputs() -> None:
-    with pytest.raises(ValueError, match="n_sigma=3"):
-        stats.spearman_trend([0, 1, 2], np.zeros((2, 5)), 10, 0)
+    with pytest.raises(ValueError, match="n_models=3"):
+        stats.spearman_trend([0, 1, 2], np.zeros((2, 5)), 10, 0, paired=True)
     with pytest.raises(ValueError, match="two distinct"):
-        stats.spearman_trend([1, 1], np.zeros((2, 5)), 10, 0)
+        stats.spearman_trend([1, 1], np.zeros((2, 5)), 10, 0, paired=True)
     with pytest.raises(ValueError, match="NaN"):
-        stats.spearman_trend([0, 1], np.full((2, 5), np.nan), 10, 0)
+        stats.spearman_trend([0, 1], np.full((2, 5), np.nan), 10, 0, paired=True)
+    with pytest.raises(ValueError, match="same units"):
+        stats.spearman_trend([0, 1], [np.zeros(3), np.zeros(4)], 10, 0, paired=True)
 
 
-def test_cohens_d_known_values() -> None:
+def test_model_trend_and_correlation() -> None:
+    res = stats.model_trend([0, 2, 3, 4, 6], [0.3, 0.25, 0.2, 0.12, 0.1], 1000, 0)
+    assert res["rho"] == -1.0 and res["p"] == pytest.approx(2 / 120) and res["permutation_unit"] == "model"
+    assert np.isnan(stats.model_trend([0, 2, 3], [0.3, np.nan, 0.2], 100, 0)["rho"])
+    samples = np.array([[0.3, 0.31, 0.29], [0.2, 0.22, 0.18], [0.1, 0.1, 0.35]])
+    boot = stats.model_trend([0, 2, 6], [0.3, 0.2, 0.1], 100, 0, samples=samples)
+    assert boot["rho_ci_low"] == pytest.approx(-1.0) and boot["rho_ci_high"] > -1.0
+    rng = np.random.default_rng(46)
+    x = rng.random(60)
+    y = x + rng.normal(0, 0.5, 60)
+    c = stats.correlation(x, y, 300, 999, 0)
+    assert c["rho"] == pytest.approx(spearmanr(x, y).statistic) and c["n"] == 60
+    assert c["pearson_p"] == pytest.approx(sps.pearsonr(x, y).pvalue)
+    assert c["p"] == pytest.approx(spearmanr(x, y).pvalue, abs=0.02)  # permutation vs t approximation
+
+
+# --------------------------------------------------------------------------- effect sizes and adjustment
+
+
+def test_cohens_d_and_dz_known_values() -> None:
     assert stats.cohens_d([4, 5, 6], [1, 2, 3]) == pytest.approx(3.0)
     # unequal sizes: pooled variance ((2*1) + (3*(5/3)))/(3+4-2) = 7/5
     a, b = [1.0, 2.0, 3.0], [2.0, 3.0, 4.0, 5.0]
     assert stats.cohens_d(a, b) == pytest.approx((2.0 - 3.5) / np.sqrt(7 / 5))
     assert stats.cohens_d([1, 1], [1, 1]) == 0.0
     assert np.isnan(stats.cohens_d([1, 1], [2, 2]))
+    assert stats.cohens_dz([1.0, 2.0, 3.0]) == pytest.approx(2.0)
+    assert stats.cohens_dz([0.0, 0.0]) == 0.0 and stats.cohens_dz([-2.0, -2.0]) == -np.inf
 
 
 def test_bonferroni_and_holm_known_values() -> None:
@@ -137,31 +447,29 @@ def test_bonferroni_and_holm_known_values() -> None:
     np.testing.assert_allclose(stats.bonferroni(p), [0.04, 0.16, 0.12, 0.02])
     # sorted 0.005, 0.01, 0.03, 0.04 -> 4*.005, 3*.01, 2*.03, 1*.04 -> running max 0.02, 0.03, 0.06, 0.06
     np.testing.assert_allclose(stats.holm(p), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(stats.adjust(p, "holm"), stats.holm(p))
     big = np.array([0.5, 0.9, np.nan])
     np.testing.assert_allclose(stats.bonferroni(big), [1.0, 1.0, np.nan])
     np.testing.assert_allclose(stats.holm(big), [1.0, 1.0, np.nan])
     assert np.all(stats.holm(p) <= stats.bonferroni(p))
+    with pytest.raises(ValueError, match="holm"):
+        stats.adjust(p, "fdr")
+
+
+# --------------------------------------------------------------------------- tables
 
 
 def test_tidy_bootstrap_table() -> None:
     rng = np.random.default_rng(15)
     values = rng.normal(size=(10, 4, 2)) + np.array([0.0, 100.0])
     df = stats.tidy_bootstrap(values, ["a", "b"], 200, seed=0)
-    assert list(df.columns) == ["metric", "mean", "sem", "ci_low", "ci_high", "n_neurons", "n_patches"]
+    assert list(df.columns) == ["metric", "mean", "sem", "ci_low", "ci_high", "n_neurons", "n_patches",
+                                "n_replicates"]
     assert df["mean"][1] == pytest.approx(values[:, :, 1].mean())
-    assert (df["n_neurons"] == 10).all() and (df["n_patches"] == 40).all()
-
-
-def test_spearman_many_sigmas_uses_sorting_path() -> None:
-    # 10 sigma levels exceed the 8! permutation table: argsort-based permutations
-    rng = np.random.default_rng(16)
-    sigmas = np.arange(10) / 2
-    trend = rng.normal(size=(10, 12)) - 0.5 * np.arange(10)[:, None]
-    res = stats.spearman_trend(sigmas, trend, 499, seed=2)
-    assert res["rho"] == pytest.approx(spearmanr(np.repeat(sigmas, 12), trend.ravel()).statistic)
-    assert res["p"] == pytest.approx(1 / 500)
-    null = stats.spearman_trend(sigmas, rng.normal(size=(10, 12)), 499, seed=3)
-    assert null["p"] > 0.01
+    assert (df["n_neurons"] == 10).all() and (df["n_patches"] == 40).all() and (df["n_replicates"] == 1).all()
+    two = stats.tidy_bootstrap([values, values + 1.0], ["a", "b"], 200, seed=0)
+    assert two["mean"][0] == pytest.approx(values[:, :, 0].mean() + 0.5) and (two["n_replicates"] == 2).all()
+    assert (two["n_neurons"] == 20).all()
 
 
 def test_spectrum_table_ratio_and_baseline_rows() -> None:
@@ -199,22 +507,82 @@ def test_trend_and_effects_tables() -> None:
     for (layer, model, metric), grp in means.groupby(["layer", "model", "metric"]):
         b = stats.neuron_bootstrap(grp["value"].to_numpy()[:, None], 300, 0)
         summary_rows.append({"layer": layer, "model": model, "metric": metric, "mean": b["mean"],
-                             "ci_low": b["ci_low"], "ci_high": b["ci_high"]})
+                             "ci_low": b["ci_low"], "ci_high": b["ci_high"], "n_replicates": 1})
     trends = stats.trend_table(means, ["sigma0", "sigma1", "sigma2"], [0, 1, 2], 999, 0,
-                               summary=pd.DataFrame(summary_rows))
+                               summary=pd.DataFrame(summary_rows), paired=True, iterations=200)
+    assert list(trends.columns) == stats.TREND_COLUMNS + stats.TREND_SUMMARY_COLUMNS
     assert len(trends) == 4
     edge = trends[trends["metric"] == "edge_density"]
-    assert (edge["rho"] < -0.5).all()
-    np.testing.assert_allclose(edge["p_perm"], 0.001)
+    assert (edge["rho"] < -0.5).all() and (edge["rho_ci_high"] < -0.5).all()
+    np.testing.assert_allclose(edge["p"], 0.001)
     np.testing.assert_allclose(edge["p_bonferroni"], 0.004)
-    assert edge["cis_disjoint"].all()
+    assert edge["cis_disjoint"].all() and (edge["n_replicates_sigma_max"] == 1).all()
     noise = trends[trends["metric"] == "noise"]
-    assert (noise["p_holm"] >= noise["p_perm"]).all()
+    assert (noise["p_holm"] >= noise["p"]).all()
+    unpaired = stats.trend_table(means, ["sigma0", "sigma1", "sigma2"], [0, 1, 2], 999, 0, paired=False)
+    np.testing.assert_allclose(unpaired[unpaired["metric"] == "edge_density"]["p"], 2 / 6)  # 3 models: 3!
     effects = stats.effects_table(means, "sigma0", {"sigma0": 0.0, "sigma1": 1.0, "sigma2": 2.0, "blurpool": 0.0},
-                                  300, 0)
-    assert set(effects["model"]) == {"sigma1", "sigma2", "blurpool"}
+                                  300, 0, paired=False)
+    assert list(effects.columns) == stats.EFFECT_COLUMNS
+    assert set(effects["model"]) == {"sigma1", "sigma2", "blurpool"} and (effects["reference"] == "sigma0").all()
     e2 = effects[(effects["metric"] == "edge_density") & (effects["model"] == "sigma2")]
     assert (e2["diff"] < 0).all() and (e2["diff_ci_high"] < 0).all() and (e2["cohens_d"] < -1).all()
+
+
+def test_tables_use_every_replicate_and_the_filter_reference() -> None:
+    rng = np.random.default_rng(19)
+    rows = []
+    models = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma3": 3.0, "sigma6": 6.0, "sigma6-seed1": 6.0, "ref-sigma6": 6.0}
+    offsets = {"sigma0": 0.0, "sigma0-seed1": 0.4, "sigma3": -0.6, "sigma6": -1.2, "sigma6-seed1": -1.6,
+               "ref-sigma6": -0.3}
+    for model in models:
+        for neuron, v in enumerate(rng.normal(offsets[model], 0.3, 20)):
+            rows.append({"layer": "l", "model": model, "neuron": neuron, "metric": "hf", "value": v})
+    means = pd.DataFrame(rows)
+    group_of = {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6"}
+    series = means[~means["model"].str.startswith("ref-")]
+    trend = stats.trend_table(series, ["sigma0", "sigma3", "sigma6"], [0, 3, 6], 1000, 0, paired=False,
+                              group_of=group_of, iterations=200).iloc[0]
+    assert (trend["n_models"], trend["n_sigma"], trend["n_replicates_min"], trend["n_replicates_max"]) == (5, 3, 1, 2)
+    # 5 models, exact: the observed order and its mirror, each 2!·2! times (replicates swap at sigma 0 and 6)
+    assert trend["p"] == pytest.approx(8 / 120)
+    effects = stats.effects_table(means, "sigma0", models, 500, 0, paired=False, group_of=group_of,
+                                  comparisons=[("sigma6", "sigma0"), ("sigma6", "ref-sigma6"), ("sigma0", "sigma0")])
+    e = effects.set_index(["model", "reference"])
+    assert e.loc[("sigma6", "sigma0"), "n_replicates"] == 2 and e.loc[("sigma6", "sigma0"), "n_replicates_reference"] == 2
+    assert e.loc[("sigma6", "sigma0"), "mean"] == pytest.approx(
+        np.mean([means.query("model == @m")["value"].mean() for m in ("sigma6", "sigma6-seed1")]))
+    assert e.loc[("sigma6", "ref-sigma6"), "diff"] < 0 and e.loc[("sigma6", "ref-sigma6"), "n_replicates_reference"] == 1
+    zero = e.loc[("sigma0", "sigma0")]
+    assert (zero["diff"], zero["diff_ci_low"], zero["diff_ci_high"]) == (0.0, 0.0, 0.0)
+    refs = stats.filter_references(list(models), {**models}, ["sigma0", "sigma3", "sigma6"])
+    assert refs == {"sigma0": "sigma0", "sigma6": "ref-sigma6"}
+    assert stats.replicate_groups(list(models), group_of)["sigma6"] == ["sigma6", "sigma6-seed1"]
+
+
+def test_paired_effects_match_replicates_by_lineage() -> None:
+    rng = np.random.default_rng(21)
+    rows = []
+    base = {0: rng.normal(0, 3, 15), 1: rng.normal(0, 3, 15)}  # two lineages with their own neurons
+    for model, lineage, shift in (("sigma0", 0, 0.0), ("sigma0-seed1", 1, 0.0), ("sigma6", 0, -0.5),
+                                  ("sigma2", 0, -0.2)):
+        for neuron, v in enumerate(base[lineage] + shift + rng.normal(0, 0.01, 15)):
+            rows.append({"layer": "l", "model": model, "neuron": neuron, "metric": "m", "value": v})
+    means = pd.DataFrame(rows)
+    eff = stats.effects_table(means, "sigma0", {"sigma0": 0, "sigma2": 2, "sigma6": 6}, 500, 0, paired=True,
+                              group_of={"sigma0-seed1": "sigma0"}, lineage_of={"sigma0-seed1": 1})
+    six = eff.set_index("model").loc["sigma6"]
+    assert six["n_replicates_reference"] == 1  # only lineage 0 has a sigma 6 model to pair with
+    assert six["diff"] == pytest.approx(-0.5, abs=0.01) and six["diff_ci_high"] - six["diff_ci_low"] < 0.02
+
+
+def test_effects_relative_change() -> None:
+    rows = [{"layer": "l", "model": m, "neuron": n, "metric": "x", "value": v}
+            for m, scale in (("sigma0", 1.0), ("sigma6", 0.5)) for n, v in enumerate(np.array([2.0, 4.0, 6.0]) * scale)]
+    eff = stats.effects_table(pd.DataFrame(rows), "sigma0", {"sigma0": 0.0, "sigma6": 6.0}, 100, 0, paired=True)
+    assert eff["reference_mean"][0] == pytest.approx(4.0)
+    assert eff["diff"][0] == pytest.approx(-2.0)
+    assert eff["rel_change"][0] == pytest.approx(-0.5)
 
 
 def test_seed_table_formatting() -> None:
@@ -248,6 +616,9 @@ def test_patch_matrix_reshapes_and_rejects_ragged() -> None:
         stats.patch_matrix(lopsided, ["a"])
 
 
+# --------------------------------------------------------------------------- the rule script
+
+
 def _run_script(name: str, tmp, input: dict, output: dict | list, params: dict, wildcards: dict | None = None) -> None:  # type: ignore[no-untyped-def]
     """Run a rule script with a stand-in for Snakemake's ``snakemake`` object."""
     import runpy
@@ -271,18 +642,19 @@ def _run_script(name: str, tmp, input: dict, output: dict | list, params: dict, 
 
 
 def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """spectra → complexity → patch_stats → figures on patches whose blur grows with σ."""
+    """spectra → complexity → patch_stats → figures on patches whose blur grows with σ, with replicates."""
     import torch
 
     from blurscope import io
     from blurscope.blur import gaussian_blur
 
     rng = np.random.default_rng(20)
-    models = {"sigma0": 0.0, "sigma2": 2.0, "sigma6": 6.0, "blurpool": 0.0}
+    models = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma2": 2.0, "sigma6": 6.0, "sigma6-seed1": 6.0, "blurpool": 0.0}
+    blur = {**models, "sigma0-seed1": 0.3, "sigma6-seed1": 5.0}  # the replicates differ a little
     pairs = []
     for model, sigma in [*models.items(), ("baseline", 0.0)]:
         noise = torch.as_tensor(rng.uniform(0, 255, size=(12 * 8, 3, 18, 18)))
-        blurred = gaussian_blur(noise, 0.3 + sigma * 0.3).numpy()
+        blurred = gaussian_blur(noise, 0.3 + blur.get(model, sigma) * 0.3).numpy()
         patches = np.clip(np.round(blurred), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
         patches = patches.reshape(12, 8, 18, 18, 3)
         src = tmp_path / "patches" / f"{model}.npz"
@@ -302,33 +674,32 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
                 {"complexity": [c for _, c, _ in pairs], "spectra": [s for _, _, s in pairs]}, out,
                 {"cfg": {"bootstrap_iterations": 300, "ci": 0.95, "n_permutations": 499, "seed": 0},
                  "pairs": [[m, "layer4.0"] for m, _, _ in pairs], "sigma_of": models,
-                 "sigma_models": ["sigma0", "sigma2", "sigma6"], "table_layer": "layer4.0"})
+                 "sigma_models": ["sigma0", "sigma2", "sigma6"], "table_layer": "layer4.0",
+                 "group_of": {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6"}, "paired": False})
     trends = pd.read_csv(out["trends"], sep="\t").set_index("metric")
     for metric in ("hf_fraction", "edge_density", "entropy", "edge_strength"):
-        assert trends.loc[metric, "rho"] < -0.5
-        assert trends.loc[metric, "p_perm"] == pytest.approx(1 / 500)
+        assert trends.loc[metric, "rho"] < -0.5 and trends.loc[metric, "rho_ci_high"] < 0
+        # 5 independently trained models, exact: the order and its mirror, each 2!·2! times (replicate swaps)
+        assert trends.loc[metric, "p"] == pytest.approx(8 / 120)
         assert bool(trends.loc[metric, "cis_disjoint"])
+        assert trends.loc[metric, "n_models"] == 5 and trends.loc[metric, "n_replicates_sigma_max"] == 2
+        assert trends.loc[metric, "permutation_unit"] == "model"
     assert trends.loc["compression_ratio", "rho"] > 0.5
     summary = pd.read_csv(out["summary"], sep="\t")
     assert set(summary["model"]) == {*models, "baseline"}
+    assert set(summary.loc[summary["model"] == "sigma6-seed1", "group"]) == {"sigma6"}
     spectra_tab = pd.read_csv(out["spectra"], sep="\t")
     high = spectra_tab[(spectra_tab["model"] == "sigma6")].sort_values("freq")["ratio"].to_numpy()
     assert high[-1] < 0.1 < high[0]  # blur removes high-frequency power relative to the baseline
     effects = pd.read_csv(out["effects"], sep="\t")
     assert set(effects["model"]) == {"sigma2", "sigma6", "blurpool"}
-    assert (effects.query("model == 'sigma6' and metric == 'hf_fraction'")["cohens_d"] < -2).all()
-    table = (tmp_path / "stats" / "table_md.md").read_text()
-    assert "| 6 |" in table and "baseline (random patches)" in table
+    six = effects.query("model == 'sigma6' and metric == 'hf_fraction'").iloc[0]
+    assert six["cohens_d"] < -2 and six["n_replicates"] == 2 and six["n_replicates_reference"] == 2
+    table = pd.read_csv(out["table_tsv"], sep="\t").set_index("model")
+    assert table.loc["sigma6", "n_replicates"] == 2 and table.loc["sigma2", "n_replicates"] == 1
+    md = (tmp_path / "stats" / "table_md.md").read_text()
+    assert "| 6 (2 runs) |" in md and "baseline (random patches)" in md
     figs = {"relative": str(tmp_path / "fig" / "rel.png"), "complexity": str(tmp_path / "fig" / "comp.png")}
     _run_script("spectra_figures", tmp_path, {"spectra": out["spectra"], "summary": out["summary"]}, figs,
                 {"layer": "layer4.0", "plots": {"palette": "viridis", "dpi": 50, "font_size": 9}})
     assert all((tmp_path / "fig" / f).stat().st_size > 10_000 for f in ("rel.png", "comp.png"))
-
-
-def test_effects_relative_change() -> None:
-    rows = [{"layer": "l", "model": m, "neuron": n, "metric": "x", "value": v}
-            for m, scale in (("sigma0", 1.0), ("sigma6", 0.5)) for n, v in enumerate(np.array([2.0, 4.0, 6.0]) * scale)]
-    eff = stats.effects_table(pd.DataFrame(rows), "sigma0", {"sigma0": 0.0, "sigma6": 6.0}, 100, 0)
-    assert eff["reference_mean"][0] == pytest.approx(4.0)
-    assert eff["diff"][0] == pytest.approx(-2.0)
-    assert eff["rel_change"][0] == pytest.approx(-0.5)

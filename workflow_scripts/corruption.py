@@ -7,7 +7,6 @@ log = runlog.start(snakemake.log[0], snakemake.threads)  # noqa: F821
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
 from blurscope import corruptions, data, device, frequency, io, models  # noqa: E402
 from blurscope.blur import sigma_to_px  # noqa: E402
 
@@ -65,7 +64,8 @@ else:
         ref_hits = hits
     else:
         ref_conds, ref_hits, ref_ids = corruptions.load_hits(sm.input.mce_reference)
-        if not (ref_conds.equals(conds) and np.array_equal(ref_ids, ids)):
+        same = ref_conds.astype(str).values.tolist() == conds.astype(str).values.tolist()
+        if not (same and np.array_equal(ref_ids, ids)):
             raise ValueError(f"{sm.input.mce_reference}: the reference {reference!r} was evaluated on other conditions "
                              f"or images than {model_id!r}: rerun its rule corruption")
     ce = corruptions.corruption_errors(conds, hits, reference_hits=ref_hits, weights=w, level=level)

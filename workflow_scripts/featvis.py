@@ -1,8 +1,8 @@
 """Rule featvis[model]: feature visualisation by optimisation of the grid neurons of every layer.
 
 Input: ``model`` (results/models/<model>.safetensors + .json). Params: ``cfg`` =
-config ``featvis`` (size, steps, lr, seed, objective, transforms, decorrelate,
-init_sd, batch_size, device, threads); ``layers`` (analysis.layers);
+config ``featvis`` (size — 0 = the model's training size —, steps, lr, seed, objective,
+transforms, decorrelate, init_sd, redirect_relu, batch_size, device, threads); ``layers`` (analysis.layers);
 ``neurons_per_layer`` (topk.neurons_per_layer) and ``grid_neurons``
 (patches.grid_neurons), which choose the same channel ids as the feature grids;
 ``spectra`` = ``{hf_cutoff, n_bins, window}`` of config ``spectra`` (the patch metrics'
@@ -32,6 +32,7 @@ layers = list(snakemake.params.layers)
 spectra = snakemake.params.spectra
 device = pick(cfg["device"])
 model, meta = load_model(snakemake.input.model, device, own_blur=False)
+size = int(cfg["size"]) or int(meta["image_size"])  # 0 = the model's training size
 options = {
     "lr": float(cfg["lr"]),
     "objective": str(cfg["objective"]),
@@ -44,14 +45,14 @@ options = {
 t0 = time.perf_counter()
 results, table = featvis.render_layers(
     model, layers, int(snakemake.params.neurons_per_layer), int(snakemake.params.grid_neurons),
-    int(cfg["size"]), int(cfg["steps"]), int(cfg["seed"]), float(spectra["hf_cutoff"]), int(spectra["n_bins"]),
+    size, int(cfg["steps"]), int(cfg["seed"]), float(spectra["hf_cutoff"]), int(spectra["n_bins"]),
     spectra.get("window"), **options,
 )
 seconds = time.perf_counter() - t0
 table.insert(0, "sigma", float(meta["sigma"]))
 table.insert(0, "model", model_id)
 featvis.save_featvis(
-    snakemake.output.npz, layers, results, model=model_id, sigma=float(meta["sigma"]), size=int(cfg["size"]),
+    snakemake.output.npz, layers, results, model=model_id, sigma=float(meta["sigma"]), size=size,
     steps=int(cfg["steps"]), seed=int(cfg["seed"]), objective=str(cfg["objective"]),
     hf_cutoff=float(spectra["hf_cutoff"]), seconds=seconds,
 )
@@ -60,4 +61,4 @@ for layer, sub in table.groupby("layer", sort=False):
     log.info("%s %s: %d neurons, %d active, mean HF fraction %.4f, mean peak %.4f c/px", model_id, layer, len(sub),
              int(sub["active"].sum()), sub["hf_fraction"].mean(), sub["peak_freq"].mean())
 log.info("%s: %d layers rendered in %.1f s (%d steps, %d px, device %s)", model_id, len(layers), seconds,
-         int(cfg["steps"]), int(cfg["size"]), device)
+         int(cfg["steps"]), size, device)

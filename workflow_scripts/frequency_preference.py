@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from blurscope import data, device, frequency, io, models  # noqa: E402
+from blurscope import data, device, frequency, imagenet16, io, models  # noqa: E402
 from blurscope.blur import sigma_to_px  # noqa: E402
 
 cfg = snakemake.params.cfg  # noqa: F821
@@ -129,7 +129,9 @@ if hasattr(snakemake.output, "shape_bias"):  # noqa: F821
     texture_labels = np.asarray(cc["texture_labels"], dtype=np.int64)
     if not (len(shape_labels) == len(texture_labels) == len(cc["images"])):
         raise ValueError(f"{path}: images, shape_labels and texture_labels differ in length")
-    sb_pred = frequency.predict(model, data.to_float(cc["images"]), bs, dev)
+    # Geirhos et al.'s stimuli with an ImageNet model: 1000 classes aggregated to their 16 categories
+    predict = imagenet16.predict if str(cc.get("label_space", "dataset")) == "imagenet16" else frequency.predict
+    sb_pred = predict(model, data.to_float(cc["images"]), bs, dev)
     res = frequency.shape_bias_summary(sb_pred, shape_labels, texture_labels, boot, seed, level)
     log.info("shape bias %.3f [%.3f, %.3f] (shape acc %.3f, texture acc %.3f, n=%d)", res["shape_bias"],
              res["shape_bias_ci_low"], res["shape_bias_ci_high"], res["shape_acc"], res["texture_acc"],

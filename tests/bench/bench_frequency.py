@@ -84,8 +84,9 @@ def main() -> None:
     t = timed(lambda: frequency.radial_power_profile(deltas["d"]))
     res["radial_profile_ms_per_image"] = 1000 * t / m
 
-    for name in sorted(corruptions.CORRUPTIONS):
-        t = timed(lambda name=name: corruptions.corrupt(images, name, 3, seed=0))
+    images_u8 = (images.permute(0, 2, 3, 1).numpy() * 255).round().astype("uint8")
+    for name in corruptions.ALL:
+        t = timed(lambda name=name: corruptions.corrupt_images(images_u8, name, 3, seed=0))
         res[f"corrupt_{name}_images_per_s"] = n / t
 
     width = max(len(k) for k in res)

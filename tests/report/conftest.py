@@ -26,11 +26,14 @@ PER_LAYER_FIGURES = (
     "all_neurons_grid",
     "representative_neurons_grid",
     "patch_methods",
+    "featvis_grid",
+    "featvis_spectra",
     "models_relative_to_baseline",
     "models_complexity_comparison",
 )
 FIGURES = (
     "accuracy_matrix",
+    "stem_hf",
     "aliasing_layers",
     "aliasing_sis_sigma",
     "aliasing_avr_sis",

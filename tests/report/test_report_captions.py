@@ -51,6 +51,11 @@ def test_captions_render_wildcards_and_config(tmp_path: Path) -> None:
         R.ReportInputError, match=r"caption missing\.rst is not among the report's caption files \(grid\)"
     ):
         caps.text("missing")
+    with pytest.raises(
+        R.ReportInputError,
+        match=r"caption grid\.rst is needed but the report was given no caption files .*report/\*\.rst",
+    ):
+        R.Captions([], {}).text("grid")
     (tmp_path / "bad.rst").write_text("see :ref:`x`\n")
     with pytest.raises(R.ReportInputError, match=r"bad\.rst .*unsupported reStructuredText on line 1"):
         R.Captions([tmp_path / "bad.rst"], {}).text("bad")
@@ -64,5 +69,7 @@ def test_every_caption_file_renders() -> None:
     for name in caps.names():
         text = caps.text(name, layer="layer3.2")
         assert text and "{{" not in text and "``" not in text and "\n" not in text, name
-    assert caps.text("all_neurons_grid", layer="layer3.2").startswith("Layer `layer3.2`: rows are models")
+    # per-layer figures of one job (all layers) share one caption: it may not depend on a layer wildcard
+    assert caps.text("all_neurons_grid", layer="layer3.2") == caps.text("all_neurons_grid")
+    assert caps.text("all_neurons_grid").startswith("One figure per analysed layer")
     assert f"the expert (σ = {config['saliency']['expert_sigma']}) model" in caps.text("saliency_overlays")

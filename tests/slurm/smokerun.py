@@ -33,7 +33,7 @@ CORES = 2
 SMOKE_TIMEOUT_S = int(os.environ.get("BLURSCOPE_SMOKE_TIMEOUT", "900"))
 
 # what a copy of the workflow needs (top level is fixed by DESIGN.md)
-WORKFLOW_ITEMS = ("Snakefile", "rules", "workflow_scripts", "config", "envs", "profiles")
+WORKFLOW_ITEMS = ("Snakefile", "rules", "workflow_scripts", "config", "envs", "profiles", "report")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemake", ".pytest_cache")
 
 # tables that legitimately differ between runs (wall-clock timings)

@@ -21,14 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import smokerun as sr  # noqa: E402
 
 pytestmark = [
     pytest.mark.workflow,
 ]
 
-TRAIN_RULES = ("train_baseline", "finetune_blur", "train_blurpool")
+TRAIN_RULES = ("train_baseline", "train_blur", "finetune_blur", "train_blurpool")
 RESUME_TARGETS = ("results/evaluation/accuracy_matrix.tsv",)
 
 
@@ -253,6 +252,14 @@ def case_corrupt_image(work):
     return cfg, ["broken.png"]
 
 
+def case_unsupported_mode(work):
+    from PIL import Image
+
+    cfg = _imagefolder(work)
+    Image.new("LAB", (24, 24)).save(work / "imgs" / "train" / "cat" / "lab.tif")
+    return cfg, ["lab.tif", "unsupported image mode 'LAB'"]
+
+
 def case_unknown_layer(work):
     return {"analysis": {"layers": ["layer2.0", "layer9.9"]}}, ["analysis.layers", "layer9.9"]
 
@@ -275,19 +282,92 @@ def case_other_arch_checkpoint(work):
     return {"model": {"weights": str(ckpt)}}, ["resnet18.safetensors"], ("train_baseline",)
 
 
-BAD_INPUTS = {
-    "missing dataset root": case_missing_root,
-    "empty class folder": case_empty_class,
-    "corrupt image": case_corrupt_image,
-    "unknown layer": case_unknown_layer,
-    "negative sigma": case_negative_sigma,
-    "non-numeric value": case_non_numeric,
-    "unknown config key": case_unknown_key,
-    "checkpoint of another architecture": case_other_arch_checkpoint,
-}
+def case_unknown_device(work):
+    return {"training": {"device": "tpu"}}, ["training.device", "'tpu'", "expected auto, cpu, cuda"]
 
-EXPENSIVE_RULES = TRAIN_RULES + ("evaluate", "top_activations", "avr_sis", "band_intervention",
-                                 "frequency_preference", "smoothgrad")
+
+def case_cuda_without_gpu(work):
+    # CUDA_VISIBLE_DEVICES="" hides any GPU, so the case holds on GPU machines too
+    return ({"evaluation": {"device": "cuda"}}, ["evaluation.device", "'cuda'", "no CUDA GPU"], (),
+            {"CUDA_VISIBLE_DEVICES": ""})
+
+
+def case_unknown_mce_reference(work):
+    return {"frequency": {"mce_reference": "alexnet"}}, ["frequency.mce_reference", "alexnet"]
+
+
+BAD_INPUTS = {
+    "missing dataset root": (case_missing_root, "`dataset: {kind: imagefolder, root: no_such_folder}`"),
+    "empty class folder": (case_empty_class, "`train/emu/` (and val, test) without images"),
+    "corrupt image": (case_corrupt_image, "`train/cat/broken.png` = PNG signature + junk"),
+    "unsupported image mode": (case_unsupported_mode, "`train/cat/lab.tif`, a CIELAB TIFF (PIL mode LAB)"),
+    "unknown layer": (case_unknown_layer, "`analysis: {layers: [layer2.0, layer9.9]}`"),
+    "negative sigma": (case_negative_sigma, "`sigmas: [0, -1, 2]`"),
+    "non-numeric value": (case_non_numeric, "`training: {epochs: ten}`"),
+    "unknown config key": (case_unknown_key, "`trainig: {epochs: 1}`"),
+    "checkpoint of another architecture": (
+        case_other_arch_checkpoint,
+        "`model: {weights: resnet18.safetensors}` (torchvision ResNet-18) with `arch: resnet_narrow`"),
+    "unknown device": (case_unknown_device, "`training: {device: tpu}`"),
+    "cuda without a GPU": (case_cuda_without_gpu, "`evaluation: {device: cuda}` on a machine without a CUDA GPU"),
+    "unknown mCE reference": (case_unknown_mce_reference, "`frequency: {mce_reference: alexnet}` (not a model id)"),
+}
+"""case → (builder, how it is broken). A builder returns (config changes, strings the first error
+must contain[, rules allowed to start[, environment overrides]])."""
+
+EXPENSIVE_RULES = TRAIN_RULES + ("evaluate", "features", "top_activations", "avr_sis", "band_intervention",
+                                 "frequency_preference", "corrupted_images", "corruption", "smoothgrad")
+
+
+# ----------------------------------------------------------- docs/bad_inputs.md, from these tests
+BAD_INPUTS_DOC = sr.REPO / "docs" / "bad_inputs.md"
+DOC_BEGIN = "<!-- bad-input table: begin (written by tests/workflow/test_failures.py) -->"
+DOC_END = "<!-- bad-input table: end -->"
+DOC_HEADER = ["| case | how it is broken | where the user reads it | first error line (paths shortened) |",
+              "|---|---|---|---|"]
+WRITE_DOC = os.environ.get("BLURSCOPE_WRITE_BAD_INPUTS", "") == "1"
+"""With BLURSCOPE_WRITE_BAD_INPUTS=1 each bad-input test writes its row of docs/bad_inputs.md;
+otherwise it requires the row to match what the run printed (the table cannot go stale)."""
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+
+
+def doc_rows() -> dict[str, list[str]]:
+    """{case: [case, how, where, message]} of the generated table in docs/bad_inputs.md."""
+    text = BAD_INPUTS_DOC.read_text()
+    if DOC_BEGIN not in text or DOC_END not in text:
+        raise AssertionError(f"{BAD_INPUTS_DOC} lacks the generated table markers {DOC_BEGIN!r} / {DOC_END!r}")
+    body = text.split(DOC_BEGIN, 1)[1].split(DOC_END, 1)[0].strip().splitlines()[len(DOC_HEADER):]
+    return {cells[0]: cells for cells in map(_cells, body) if cells}
+
+
+def write_doc_row(case: str, cells: list[str]) -> None:
+    """Replace (or add) ``case``'s row; rows stay in BAD_INPUTS order."""
+    rows = doc_rows()
+    rows[case] = cells
+    order = [c for c in BAD_INPUTS if c in rows]
+    lines = [*DOC_HEADER, *("| " + " | ".join(x.replace("|", "\\|") for x in rows[c]) + " |" for c in order)]
+    text = BAD_INPUTS_DOC.read_text()
+    head, rest = text.split(DOC_BEGIN, 1)
+    tail = rest.split(DOC_END, 1)[1]
+    BAD_INPUTS_DOC.write_text(f"{head}{DOC_BEGIN}\n" + "\n".join(lines) + f"\n{DOC_END}{tail}")
+
+
+def shorten(msg: str, work: Path) -> str:
+    """The message with the test's working folder written as ``…`` (machine-independent)."""
+    for prefix in sorted({str(work.resolve()), str(work)}, key=len, reverse=True):
+        msg = msg.replace(prefix, "…")
+    return msg
+
+
+def test_bad_inputs_doc_lists_exactly_the_tested_cases():
+    """The table in docs/bad_inputs.md has one row per case of BAD_INPUTS, in order, with its description."""
+    rows = doc_rows()
+    assert list(rows) == list(BAD_INPUTS), f"docs/bad_inputs.md rows {list(rows)} vs tested cases {list(BAD_INPUTS)}"
+    for case, (_, how) in BAD_INPUTS.items():
+        assert rows[case][1] == how, (case, rows[case][1], how)
 
 
 IGNORED_ERRORS = ("CalledProcessError", "WorkflowError", "RuleException", "Traceback")
@@ -327,7 +407,8 @@ def first_error(out: str, work: Path) -> tuple[str, str]:
     return "snakemake output", " / ".join(ln.strip() for ln in lines[-4:])
 
 
-def run_until_expensive(work: Path, cfgfile: str, allowed: tuple[str, ...], timeout: float = 600):
+def run_until_expensive(work: Path, cfgfile: str, allowed: tuple[str, ...], timeout: float = 600,
+                        extra_env: dict[str, str] | None = None):
     """Run the whole workflow; SIGKILL it as soon as an expensive job not in
     ``allowed`` starts (its log appears). Returns (rc, output, started, seconds)."""
     cmd = ["timeout", "-k", "10", str(int(timeout)), sr.SNAKEMAKE, "--cores", str(sr.CORES),
@@ -335,8 +416,8 @@ def run_until_expensive(work: Path, cfgfile: str, allowed: tuple[str, ...], time
     outfile = work / "bad_input_run.log"
     t0 = time.monotonic()
     with open(outfile, "w") as fh:
-        proc = subprocess.Popen(cmd, cwd=work, env=sr.env(), stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=work, env={**sr.env(), **(extra_env or {})}, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
         logs = work / "results" / "logs"
         started: list[str] = []
         while proc.poll() is None:
@@ -352,10 +433,12 @@ def run_until_expensive(work: Path, cfgfile: str, allowed: tuple[str, ...], time
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_fails_early_with_clear_error(case, tmp_path):
     work = sr.copy_workflow(tmp_path / "w")
-    changes, needles, *rest = BAD_INPUTS[case](work)
+    build, how = BAD_INPUTS[case]
+    changes, needles, *rest = build(work)
     allowed = rest[0] if rest else ()
+    extra_env = rest[1] if len(rest) > 1 else None
     cfgfile = sr.variant_config(work, changes)
-    rc, out, started, secs = run_until_expensive(work, cfgfile, allowed)
+    rc, out, started, secs = run_until_expensive(work, cfgfile, allowed, extra_env=extra_env)
     assert not started, f"{case}: expensive jobs started before any error: {started}\n{out[-3000:]}"
     assert rc != 0, f"{case}: the run succeeded\n{out[-3000:]}"
     where, msg = first_error(out, work)
@@ -364,3 +447,39 @@ def test_bad_input_fails_early_with_clear_error(case, tmp_path):
     missing = [n for n in needles if n not in msg]
     assert not missing, f"{case}: first error ({where}) does not name {missing}: {msg}\n{out[-3000:]}"
     assert not list((work / "results").glob("models/*.safetensors")), f"{case}: a model was written"
+    row = [case, how, where, f"`{shorten(msg, work)}`"]
+    if WRITE_DOC:
+        write_doc_row(case, row)
+    else:
+        assert doc_rows().get(case) == row, (
+            f"docs/bad_inputs.md is stale for {case!r}: it has {doc_rows().get(case)}, the run gives {row}; "
+            f"rerun with BLURSCOPE_WRITE_BAD_INPUTS=1 to rewrite the row")
+
+
+# ----------------------------------------------------------- inputs that are handled, not refused
+def test_16bit_images_read_by_bit_depth(tmp_path):
+    """An ImageFolder of 16-bit greyscale PNGs (values over 0..65535) reaches the analysis images
+    scaled by its bit depth (a ramp spans 0..255), not clipped to white as PIL's convert("RGB") does."""
+    from PIL import Image
+
+    work = sr.copy_workflow(tmp_path / "w")
+    root = work / "imgs16"
+    ramp = np.tile(np.linspace(0, 65535, 32).round().astype(np.uint16), (32, 1))
+    for split in ("train", "val", "test"):
+        for k, c in enumerate(("cat", "dog")):
+            d = root / split / c
+            d.mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray(ramp if (i + k) % 2 else ramp[:, ::-1].copy()).save(d / f"{i}.png")
+    with Image.open(root / "train" / "cat" / "0.png") as im:
+        assert im.mode == "I;16"
+    cfgfile = sr.variant_config(work, {"dataset": {"kind": "imagefolder", "root": str(root)}})
+    target = "results/data/analysis_images.npz"
+    proc = sr.snakemake(work, target, configfile=cfgfile, timeout=300)
+    assert proc.returncode == 0, sr.describe(proc)
+    with np.load(work / target) as z:
+        images = z["images"]
+    assert images.shape == (6, 32, 32, 3)  # all 6 val images (analysis.n_images 120 is clamped, logged)
+    assert images.min() == 0 and images.max() == 255
+    assert abs(float(images.mean()) - 127.5) < 1.0  # clipped 16-bit data would read ~254
+    np.testing.assert_array_equal(np.sort(images[0, 0, :, 0]), np.round(np.linspace(0, 255, 32)).astype(np.uint8))

@@ -56,7 +56,14 @@ from torch import nn
 
 from blurscope import blur, freq
 from blurscope.corruption_config import (  # noqa: F401 (names and checks live there, re-exported here)
-    ALL, EXTRAS, IMAGENET_C, PUBLISHED, SEVERITIES, check_names, check_reference)
+    ALL,
+    EXTRAS,
+    IMAGENET_C,
+    PUBLISHED,
+    SEVERITIES,
+    check_names,
+    check_reference,
+)
 
 REFERENCE_SIZE = blur.REFERENCE_SIZE
 """Image size (px) at which ImageNet-C's pixel parameters are defined."""
@@ -193,14 +200,6 @@ def disk_kernel(radius: float, alias_sigma: float) -> np.ndarray:
     return filter_reflect101(disk[..., None].astype(np.float64), np.outer(g, g))[..., 0]
 
 
-def shift_edge(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """``out[i, j] = x[clip(i − dy), clip(j − dx)]``: shift by (dx, dy) px, edge pixels repeated."""
-    h, w = x.shape[:2]
-    rows = np.clip(np.arange(h) - dy, 0, h - 1)
-    cols = np.clip(np.arange(w) - dx, 0, w - 1)
-    return x[rows][:, cols]
-
-
 def motion_kernel_blur(x: np.ndarray, radius: float, sigma: float, angle: float) -> np.ndarray:
     """ImageMagick's ``MotionBlurImage`` (as ported by ``imagecorruptions``): a one-sided
     Gaussian streak of ``2·ceil(radius) + 1`` taps (std ``sigma`` px) along ``angle`` degrees."""
@@ -209,13 +208,20 @@ def motion_kernel_blur(x: np.ndarray, radius: float, sigma: float, angle: float)
     k /= k.sum()
     py, px = width * math.sin(math.radians(angle)), width * math.cos(math.radians(angle))
     hyp = math.hypot(py, px)
-    out = np.zeros_like(x, dtype=np.float64)
+    h, w = x.shape[:2]
+    shifts = []
     for i in range(width):
         dy = -math.ceil(i * py / hyp - 0.5)
         dx = -math.ceil(i * px / hyp - 0.5)
-        if abs(dy) >= x.shape[0] or abs(dx) >= x.shape[1]:
+        if abs(dy) >= h or abs(dx) >= w:
             break  # the streak left the image (the reference stops here too)
-        out += k[i] * shift_edge(x, dx, dy)
+        shifts.append((i, dx, dy))
+    m = max(max(abs(dx), abs(dy)) for _, dx, dy in shifts)
+    pad = [(m, m), (m, m)] + [(0, 0)] * (x.ndim - 2)
+    padded = np.pad(np.asarray(x, dtype=np.float64), pad, mode="edge")  # edge pixels repeated
+    out = np.zeros(x.shape, dtype=np.float64)
+    for i, dx, dy in shifts:  # out[r, c] += k[i] · x[clip(r − dy), clip(c − dx)]
+        out += k[i] * padded[m - dy : m - dy + h, m - dx : m - dx + w]
     return out
 
 
@@ -543,11 +549,13 @@ def corruption_set(images: np.ndarray, name: str, severities: Sequence[int], see
 def write_corruption_set(path: str | Path, name: str, images: np.ndarray, severities: Sequence[int],
                          ids: np.ndarray) -> None:
     """Write one corruption's shared set: ``images`` uint8 ``[S, N, H, W, 3]``, ``severities [S]``,
-    ``ids [N]`` (manifest rows of the analysis images) and the ``name`` (atomic ``.npz``)."""
-    from blurscope.io import save_npz
+    ``ids [N]`` (manifest rows of the analysis images) and the ``name`` (atomic, *uncompressed*
+    ``.npz``: noise hardly compresses, and every model's job reads every set)."""
+    from blurscope.io import atomic_path
 
-    save_npz(path, images=images, severities=np.asarray(severities, dtype=np.int64),
-             ids=np.asarray(ids, dtype=np.int64), name=np.asarray(name))
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, images=images, severities=np.asarray(severities, dtype=np.int64),
+                 ids=np.asarray(ids, dtype=np.int64), name=np.asarray(name))
 
 
 def load_corruption_set(path: str | Path, name: str, severities: Sequence[int]) -> dict[str, np.ndarray]:

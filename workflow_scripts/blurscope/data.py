@@ -110,32 +110,58 @@ def tree_state(roots: Sequence[str | os.PathLike]) -> str:
     return f"files={n} bytes={size} newest={newest} sha1={digest.hexdigest()[:12]}"
 
 
-def scan_cue_conflict(root: str | os.PathLike, class_names: Sequence[str]) -> pd.DataFrame:
-    """Index a cue-conflict tree ``root/<shape class>/<texture class>/<image>``.
+def _is_image(p: Path) -> bool:
+    return p.is_file() and (p.suffix in IMAGE_EXTENSIONS or p.suffix.lower() in IMAGE_EXTENSIONS)
 
-    Returns manifest rows (split ``cue_conflict``, absolute paths) with
-    ``shape_label`` and ``texture_label``.
+
+def scan_cue_conflict(root: str | os.PathLike, class_names: Sequence[str]) -> pd.DataFrame:
+    """Index a cue-conflict tree, in one of two layouts:
+
+    * ``root/<shape class>/<texture class>/<image>`` with dataset classes (the embedded
+      dataset's layout): labels are dataset class indices, ``label_space`` ``dataset``;
+    * Geirhos et al.'s 16-class stimuli ``root/<category>/<shape><k>-<texture><m>.png``
+      (folders: the 16 categories of :mod:`blurscope.imagenet16`): labels are indices into
+      :data:`blurscope.imagenet16.CATEGORIES`, ``label`` is −1 and ``label_space``
+      ``imagenet16``; the dataset must have the 1000 ImageNet classes in the standard order.
+
+    Returns manifest rows (split ``cue_conflict``, absolute paths) with ``shape_label``,
+    ``texture_label`` and ``label_space``.
 
     Raises:
-        ValueError: naming a folder whose class is not one of ``class_names``.
+        FileNotFoundError / ValueError naming the folder or file (config key ``dataset.cue_conflict_root``).
     """
+    from . import imagenet16
+
     root = Path(root).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"dataset.cue_conflict_root {root} does not exist")
     index = {c: i for i, c in enumerate(class_names)}
+    shape_dirs = sorted(d for d in root.iterdir() if d.is_dir())
     rows = []
-    for shape_dir in sorted(d for d in root.iterdir() if d.is_dir()):
-        for tex_dir in sorted(d for d in shape_dir.iterdir() if d.is_dir()):
-            for name in (shape_dir.name, tex_dir.name):
-                if name not in index:
-                    raise ValueError(f"cue-conflict folder {tex_dir}: class {name!r} is not a dataset class")
-            for p in sorted(tex_dir.iterdir()):
-                if p.suffix.lower() in {e.lower() for e in IMAGE_EXTENSIONS}:
+    if shape_dirs and all(d.name in imagenet16.CATEGORIES for d in shape_dirs) and not any(
+            d.name in index for d in shape_dirs):
+        imagenet16.check_imagenet_classes(class_names)
+        for shape_dir in shape_dirs:
+            for p in sorted(filter(_is_image, shape_dir.iterdir())):
+                parsed = imagenet16.parse_stimulus(p.stem)
+                if parsed is None or imagenet16.CATEGORIES[parsed[0]] != shape_dir.name:
+                    raise ValueError(f"dataset.cue_conflict_root: {p} is not named <shape><k>-<texture><m> with shape "
+                                     f"{shape_dir.name!r} and a texture among the 16 categories "
+                                     f"(Geirhos et al.'s naming, e.g. {shape_dir.name}1-cat2.png)")
+                rows.append((str(p), "cue_conflict", -1, shape_dir.name, parsed[0], parsed[1], "imagenet16"))
+    else:
+        for shape_dir in shape_dirs:
+            for tex_dir in sorted(d for d in shape_dir.iterdir() if d.is_dir()):
+                for name in (shape_dir.name, tex_dir.name):
+                    if name not in index:
+                        raise ValueError(f"cue-conflict folder {tex_dir}: class {name!r} is not a dataset class")
+                for p in sorted(filter(_is_image, tex_dir.iterdir())):
                     s, t = index[shape_dir.name], index[tex_dir.name]
-                    rows.append((str(p), "cue_conflict", s, shape_dir.name, s, t))
+                    rows.append((str(p), "cue_conflict", s, shape_dir.name, s, t, "dataset"))
     if not rows:
-        raise ValueError(f"dataset.cue_conflict_root {root} holds no images in <shape>/<texture>/ folders")
-    return pd.DataFrame(rows, columns=[*MANIFEST_COLUMNS, "shape_label", "texture_label"])
+        raise ValueError(f"dataset.cue_conflict_root {root} holds no images in <shape>/<texture>/ folders "
+                         f"(nor Geirhos et al.'s <category>/<shape><k>-<texture><m>.png stimuli)")
+    return pd.DataFrame(rows, columns=[*MANIFEST_COLUMNS, "shape_label", "texture_label", "label_space"])
 
 
 ALPHA_BACKGROUND = (255, 255, 255)
@@ -340,7 +366,8 @@ def analysis_subset(
 
     Returns:
         ``images`` uint8 ``[N,size,size,3]``, ``labels`` int64 ``[N]``, ``ids`` int64 ``[N]``
-        (manifest rows); plus ``shape_labels``/``texture_labels`` when the manifest has them.
+        (manifest rows); plus ``shape_labels``/``texture_labels`` and ``label_space`` (0-d str)
+        when the manifest has them.
     """
     rows = select_split(manifest, split)
     order = np.random.default_rng(seed).permutation(len(rows))[: min(n_images, len(rows))]
@@ -355,6 +382,11 @@ def analysis_subset(
     for col in ("shape_label", "texture_label"):
         if col in rows and (rows[col].astype(int) >= 0).all():
             out[col + "s"] = rows[col].to_numpy(np.int64)
+    if "label_space" in rows and "shape_labels" in out:
+        spaces = sorted(set(rows["label_space"].astype(str)))
+        if len(spaces) != 1:
+            raise ValueError(f"split {split!r} mixes cue-conflict label spaces {spaces}")
+        out["label_space"] = np.asarray(spaces[0])  # "dataset" or "imagenet16" (blurscope.imagenet16)
     return out
 
 

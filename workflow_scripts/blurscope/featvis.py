@@ -57,12 +57,14 @@ the parameterisation and transforms of Lucid / its PyTorch port Lucent):
   network prefers, not what a low-pass filter in front of it lets through.
 * **Seeds.** The initial spectrum and all transform draws of image ``i`` come
   from ``numpy.random.default_rng([seed, crc32(layer), channels[i]])``: the same
-  (seed, layer, channel) gets the same start and transforms in every model (a
-  paired comparison across σ), and on CPU the same call returns bitwise
-  identical images.
+  (seed, layer, channel) gets the same start and transforms in every model, and
+  on CPU the same call returns bitwise identical images (for a fixed thread
+  count: threads change float rounding, which the optimisation amplifies).
 
-Units: images are float ``[0, 1]``; :func:`to_uint8` maps them to 8-bit grey
-levels (round(255·x)), the units of every patch metric.
+Units: images are float ``[0, 1]``; the measures take them as grey levels
+``255·x`` (:func:`grey_levels`, the patch metrics' 0–255 units, not rounded);
+:func:`to_uint8` gives the stored 8-bit images ``round(255·x)``. A positive
+rotation angle turns the image clockwise as displayed (y down).
 """
 
 from __future__ import annotations
@@ -251,9 +253,11 @@ class _RedirectedReLUFunction(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         off = x <= 0
         relu_grad = grad.masked_fill(off, 0.0)
+        silent = ~relu_grad.reshape(x.shape[0], -1).any(dim=1)  # [B]: no gradient at all
+        if not bool(silent.any()):
+            return relu_grad
         # where a unit is off, only a gradient that would raise it passes (loss gradient < 0)
         redirected = grad.masked_fill(off & (grad > 0), 0.0)
-        silent = relu_grad.reshape(x.shape[0], -1).abs().amax(dim=1) == 0  # [B]: no gradient at all
         return torch.where(silent.view(-1, *([1] * (x.ndim - 1))), redirected, relu_grad)
 
 
@@ -283,6 +287,17 @@ def redirected_relus(model: nn.Module) -> Iterator[int]:
         for parent, name, child in swapped:
             setattr(parent, name, child)
 
+
+
+@contextlib.contextmanager
+def _eval_mode(net: nn.Module) -> Iterator[nn.Module]:
+    """``net`` in eval mode inside the block (BatchNorm running statistics, no dropout), restored after."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was_training)
 
 
 class _Stop(Exception):
@@ -319,10 +334,10 @@ def layer_output(model: nn.Module, layer: str, images: torch.Tensor) -> torch.Te
 
 
 def layer_channels(model: nn.Module, layer: str, size: int) -> int:
-    """Channel count of ``layer`` (one probe forward of a grey ``size`` px image, no gradient)."""
+    """Channel count of ``layer`` (one probe forward of a grey ``size`` px image, eval mode, no gradient)."""
     get_module(model, layer)  # unknown name → KeyError with the valid names, before any forward
     dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-    with torch.inference_mode():
+    with _eval_mode(model), torch.inference_mode():
         return int(layer_output(model, layer, torch.full((1, 3, size, size), 0.5, device=dev)).shape[1])
 
 
@@ -359,14 +374,15 @@ def channel_objective(
     ``images`` float ``[n, 3, S, S]`` in [0, 1], placed untransformed in the middle of
     a grey (0.5) canvas ``pad`` px wider on every side (the canvas the render was
     optimised on, without its random transforms). Runs the network without its
-    training blur (:func:`blurscope.models.without_blur`) in ``torch.inference_mode()``.
+    training blur (:func:`blurscope.models.without_blur`), in eval mode (restored
+    after) and ``torch.inference_mode()``.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"featvis.objective must be one of {list(OBJECTIVES)}, got {objective!r}")
     net = without_blur(model)
     dev = next((p.device for p in net.parameters()), torch.device("cpu"))
     idx = torch.as_tensor(list(channels), dtype=torch.int64, device=dev)
-    with torch.inference_mode():
+    with _eval_mode(net), torch.inference_mode():
         x = F.pad(images.to(dev) - 0.5, [int(pad)] * 4) + 0.5 if pad else images.to(dev)
         return _select(layer_output(net, layer, x), idx, objective).float().cpu()
 
@@ -432,14 +448,9 @@ def render(
         raise ValueError(f"featvis.batch_size must be an integer >= 0, got {batch_size}")
     size, steps = int(size), int(steps)
     net = without_blur(model)
-    was_training = net.training
-    net.eval()
-    with redirected_relus(net) if redirect_relu else contextlib.nullcontext():
-        try:
-            return _render(net, layer, channels, size, steps, seed, lr, objective, transforms, decorrelate, init_sd,
-                           batch_size)
-        finally:
-            net.train(was_training)
+    with _eval_mode(net), redirected_relus(net) if redirect_relu else contextlib.nullcontext():
+        return _render(net, layer, channels, size, steps, seed, lr, objective, transforms, decorrelate, init_sd,
+                       batch_size)
 
 
 def _render(

@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from .plot_features import grid_figure
 from .plot_spectra import is_sigma_model, layer_title, model_colours, model_label
@@ -74,6 +75,8 @@ def featvis_spectra_figure(
         layer: the layer shown (``summary`` is filtered to it).
         metric: the summary metric on the right (``hf_fraction`` or ``peak_freq``).
     """
+    if not spectra:
+        raise ValueError(f"featvis_spectra_figure: no spectra to draw for layer {layer!r}")
     order = [(m, float(s)) for m, s, _f, _p in spectra]
     colours = model_colours(order, palette)
     plt.rcParams.update({"font.size": font_size})
@@ -85,6 +88,12 @@ def featvis_spectra_figure(
         ax_s.plot(np.asarray(freqs)[keep], mean[keep], color=colours[model], label=model_label(model, sigma), **style)
     ax_s.set_xscale("log")
     ax_s.set_yscale("log")
+    lo, hi = min(float(np.min(f)) for _m, _s, f, _p in spectra), max(float(np.max(f)) for _m, _s, f, _p in spectra)
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if lo <= t <= hi * 1.001]
+    if len(ticks) >= 2:
+        ax_s.xaxis.set_major_locator(FixedLocator(ticks))
+        ax_s.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax_s.xaxis.set_minor_formatter(NullFormatter())
     ax_s.set_xlabel("spatial frequency (cycles/pixel)")
     ax_s.set_ylabel("power (grey levels² per sample)")
     ax_s.set_title(f"{layer_title(layer)}: mean spectrum of the renders")

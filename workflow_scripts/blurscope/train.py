@@ -20,11 +20,10 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
 from .blur import gaussian_blur, sigma_to_px
-from .data import CorruptImageError, read_image, read_images
+from .data import open_rgb, read_image, read_images
 
 log = logging.getLogger("blurscope.train")
 
@@ -75,14 +74,10 @@ class FileImages(torch.utils.data.Dataset):
         if self.train:
             import torchvision.transforms.v2 as T
 
-            try:
-                with Image.open(path) as im:
-                    im = im.convert("RGB")
-                    t = T.Compose([T.RandomResizedCrop(self.size, scale=(0.25, 1.0), antialias=True),
-                                   T.RandomHorizontalFlip()])(im)
-                    arr = np.asarray(t, dtype=np.uint8)
-            except OSError as err:
-                raise CorruptImageError(f"cannot read image {path}: {err}") from err
+            im = open_rgb(path)  # bit depth, transparency and EXIF orientation as everywhere (CorruptImageError)
+            t = T.Compose([T.RandomResizedCrop(self.size, scale=(0.25, 1.0), antialias=True),
+                           T.RandomHorizontalFlip()])(im)
+            arr = np.asarray(t, dtype=np.uint8)
         else:
             arr = read_image(path, self.size)
         return torch.from_numpy(arr.copy()).permute(2, 0, 1), int(self.labels[i])

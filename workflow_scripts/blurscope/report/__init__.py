@@ -89,6 +89,7 @@ _EXPORTS = {
 
 __all__ = sorted([*_EXPORTS, "build", "write_html", "write_md"])
 
+
 def __getattr__(name: str) -> Any:
     """The public names, imported from their submodule on first use."""
     if name in _EXPORTS:

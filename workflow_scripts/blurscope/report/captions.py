@@ -80,6 +80,11 @@ class Captions:
         import jinja2
 
         path = self.files.get(name)
+        if not self.files:
+            raise ReportInputError(
+                f"report: caption {name}.rst is needed but the report was given no caption files "
+                "(the report rule's input 'captions': report/*.rst next to the workflow's Snakefile)"
+            )
         if path is None:
             raise ReportInputError(
                 f"report: caption {name}.rst is not among the report's caption files ({', '.join(self.names())})"

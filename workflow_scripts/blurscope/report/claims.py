@@ -129,6 +129,9 @@ def model_label(model: str) -> str:
     if m:
         label = f"σ = {float(m.group(1)):g}"
         return f"{label} (seed {m.group(2)})" if m.group(2) else label
+    m = re.fullmatch(r"ref-sigma([0-9.]+)", model)
+    if m:
+        return f"reference σ = {float(m.group(1)):g} (σ = 0 network behind the blur)"
     return model
 
 
@@ -139,11 +142,15 @@ def layer_label(layer: Any) -> str:
 
 
 def model_sort_key(model: str) -> tuple:
-    """Sort key of a model id: σ models by σ then replicate seed, then BlurPool, then the rest by name."""
+    """Sort key of a model id: σ models by σ then replicate seed, then BlurPool, then the filter-only
+    references by σ, then the rest by name."""
     m = re.fullmatch(r"sigma([0-9.]+)(?:-seed([0-9]+))?", str(model))
     if m:
         return (0, float(m.group(1)), int(m.group(2) or 0), "")
-    return (1 if model == "blurpool" else 2, 0.0, 0, str(model))
+    m = re.fullmatch(r"ref-sigma([0-9.]+)", str(model))
+    if m:
+        return (2, float(m.group(1)), 0, "")
+    return (1 if model == "blurpool" else 3, 0.0, 0, str(model))
 
 
 def order_models(models: Iterable[str]) -> list[str]:

@@ -1,7 +1,10 @@
-"""Section "Models and accuracy": the trained models and their accuracy on clear and blurred test images.
+"""Section "Models and accuracy": the trained models, how they were trained, their accuracy on
+clear and blurred test images, and what training changed in their first-layer filters.
 
 Inputs: ``accuracy_table`` (``results/evaluation/accuracy_matrix.tsv``),
-``accuracy_matrix`` (its figure) and ``models`` (``results/models/*.json``).
+``accuracy_matrix`` (its figure), ``models`` (``results/models/*.json``),
+``training`` (``results/evaluation/training.tsv``: schedule, own-σ accuracy, time),
+``stem_table`` (``results/evaluation/stem_hf.tsv``) and ``stem_hf`` (its figure).
 """
 
 from __future__ import annotations
@@ -152,6 +155,84 @@ def section(src: Sources, ctx: Context) -> Section:
                     level=level,
                 )
             )
+    claims += _training(src, ctx, sec)
+    claims += _stem(src, ctx, sec)
     sec.add(Bullets([c.text for c in claims]))
     sec.headlines = [c.text for c in claims[:3]]
     return sec
+
+
+WELL_TRAINED = 0.85
+"""Accuracy at its own training σ below which a model counts as under-trained: a preference
+difference between a trained and a half-trained network says nothing."""
+
+
+def _training(src: Sources, ctx: Context, sec: Section) -> list[Claim]:
+    """The training table (schedule, own-σ accuracy, seconds) and whether every model is well trained."""
+    if not src.has("training"):
+        return []
+    tr = src.table("training", ["model", "sigma", "role", "epochs", "own_sigma_accuracy", "train_seconds"])
+    tr = tr.set_index("model").loc[order_models(tr["model"])].reset_index()
+    mode = str(ctx.config.get("training", {}).get("mode", "scratch"))
+    rows = pd.DataFrame({
+        "model": tr["model"],
+        "how": tr["role"].map({"baseline": "from scratch", "scratch": "from scratch", "blurpool": "from scratch",
+                               "finetune": "fine-tuned"}).fillna(tr["role"]),
+        "epochs": tr["epochs"].map(fmt_num),
+        "batch": tr.get("batch_size", pd.Series(["n/a"] * len(tr))).map(fmt_num),
+        "weight decay": tr.get("weight_decay", pd.Series(["n/a"] * len(tr))).map(fmt_num),
+        "threads": tr.get("threads", pd.Series(["n/a"] * len(tr))).map(fmt_num),
+        "accuracy at own σ": tr["own_sigma_accuracy"].map(fmt_num),
+        "training time (s)": tr["train_seconds"].map(lambda v: fmt_num(v, 3)),
+    })
+    sec.add(Table(rows, "How each model was trained, and its test accuracy at its own training σ.",
+                  src.source("training")))
+    claims = []
+    if mode == "finetune":
+        claims.append(Claim(
+            "The σ > 0 models were fine-tuned behind a fixed blur layer from a trained model "
+            "(`training.mode: finetune`): their weights stay close to the model they started from, so analyses of "
+            "the networks alone find little that training changed.", Verdict(None, 0)))
+    low = tr[tr["own_sigma_accuracy"].astype(float) < WELL_TRAINED]
+    if len(low):
+        claims.append(Claim(
+            f"{len(low)} of {len(tr)} models are below {fmt_num(WELL_TRAINED)} test accuracy at their own training σ "
+            f"({'; '.join(f'{model_label(r.model)}: {fmt_num(r.own_sigma_accuracy)}' for r in low.itertuples())}): "
+            "a preference difference between a trained and a half-trained network says nothing; train longer "
+            "(`training.epochs`).", Verdict(False, 0)))
+    else:
+        claims.append(Claim(
+            f"Every model is well trained at its own condition: test accuracy at its training σ "
+            f"{fmt_num(tr['own_sigma_accuracy'].min())}–{fmt_num(tr['own_sigma_accuracy'].max())} "
+            f"(≥ {fmt_num(WELL_TRAINED)}).", Verdict(True, 1)))
+    return claims
+
+
+def _stem(src: Sources, ctx: Context, sec: Section) -> list[Claim]:
+    """The stem diagnostic: HF energy of the first-layer kernels, trained vs untrained, σ 0 vs the largest σ."""
+    if not src.has("stem_table"):
+        return []
+    st = src.table("stem_table", ["model", "sigma", "weights", "mean", "ci_low", "ci_high", "hf_cutoff"])
+    sec.add(src.figure("stem_hf", "What training changed in the first-layer filters", caption="stem_hf"))
+    cutoff = fmt_num(st["hf_cutoff"].iloc[0])
+    quantity = f"stem-kernel energy above {cutoff} cyc/px"
+    claims = []
+
+    def row(model: str, which: str) -> pd.Series | None:
+        sel = st[(st["model"] == model) & (st["weights"] == which)]
+        return None if sel.empty else sel.iloc[0]
+
+    sigma_models = [m for m in order_models(st["model"]) if m.startswith("sigma") and "-seed" not in m]
+    if len(sigma_models) >= 2:
+        base, top = sigma_models[0], sigma_models[-1]
+        b, t, i = row(base, "trained"), row(top, "trained"), row(base, "init")
+        if b is not None and t is not None:
+            claims.append(overlap_sentence(f"After training, the {model_label(top)} model", quantity,
+                                           f"the {model_label(base)} model", *t[["mean", "ci_low", "ci_high"]],
+                                           *b[["mean", "ci_low", "ci_high"]]))
+        if i is not None:
+            claims.append(Claim(
+                f"The untrained initialisation has {fmt_ci(*i[['mean', 'ci_low', 'ci_high']])} (white-noise kernels: "
+                f"1 − π·{cutoff}² of the energy); what a trained model keeps above the cutoff beyond what its data "
+                "drive is left-over initialisation (docs/training.md).", Verdict(None, 0)))
+    return claims
