@@ -199,7 +199,11 @@ rule band_figures:
     resources:
         **RESOURCES["plot"],
     params:
-        cfg={"names": BANDS["names"], "dpi": config["plots"]["dpi"]},
+        cfg={
+            "names": BANDS["names"],
+            "dpi": config["plots"]["dpi"],
+            "reference_model": BANDS["reference_model"],
+        },
         layers=BAND_LAYERS,
     script:
         "../workflow_scripts/band_figures.py"

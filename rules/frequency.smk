@@ -37,7 +37,7 @@ FREQ_CORR_CFG = {
 FREQ_CORRUPTED_CFG = {
     k: FREQ[k] for k in ("corruptions", "severities", "corruption_n_images", "seed")
 }
-FREQ_SUMMARY_CFG = {k: FREQ[k] for k in ("n_permutations", "seed")}
+FREQ_SUMMARY_CFG = {k: FREQ[k] for k in ("n_permutations", "seed", "bootstrap", "ci")}
 
 # corruption names, severities and the mCE reference: checked when the workflow is parsed
 from blurscope.corruption_config import check_config as check_corruption_config
@@ -189,6 +189,9 @@ rule frequency_summary:
             f"{RESULTS}/frequency/{{model}}_corruption.tsv", model=DEPLOYED_MODELS
         ),
         ce=expand(f"{RESULTS}/frequency/{{model}}_ce.tsv", model=DEPLOYED_MODELS),
+        hits=expand(
+            f"{RESULTS}/frequency/{{model}}_corruption_hits.npz", model=DEPLOYED_MODELS
+        ),
         shape_bias=(
             expand(
                 f"{RESULTS}/frequency/{{model}}_shape_bias.tsv", model=DEPLOYED_MODELS
@@ -207,6 +210,13 @@ rule frequency_summary:
         corruption=f"{RESULTS}/frequency/corruption.tsv",
         spectrum=f"{RESULTS}/frequency/pgd_spectrum.tsv",
         seed_variance=f"{RESULTS}/frequency/seed_variance.tsv",
+        ce=f"{RESULTS}/frequency/ce.tsv",
+        reference=report(
+            f"{RESULTS}/frequency/reference.tsv",
+            caption="../report/frequency_tables.rst",
+            category="7. Frequency preference",
+            labels={"table": "trained vs filter-only reference"},
+        ),
         trends=report(
             f"{RESULTS}/frequency/trends.tsv",
             caption="../report/frequency_tables.rst",
@@ -226,7 +236,6 @@ rule frequency_summary:
         cfg=FREQ_SUMMARY_CFG,
         shape_status=FREQ_SHAPE_STATUS,
         seed_groups=FREQ_SEED_GROUPS,
-        replicates=SEED_MODELS,
         models=DEPLOYED_MODELS,
         sigma_of={m: model_sigma(m) for m in DEPLOYED_MODELS},
         group_of={m: model_group(m) for m in DEPLOYED_MODELS},

@@ -137,9 +137,11 @@ REPORT_INPUTS = {
     # bands
     "band_summary": f"{RESULTS}/bands/band_summary.tsv",
     "band_trend": f"{RESULTS}/bands/band_trend.tsv",
+    "band_shift": f"{RESULTS}/bands/band_shift.tsv",
     # frequency
     "frequency_summary": f"{RESULTS}/frequency/summary.tsv",
     "frequency_trends": f"{RESULTS}/frequency/trends.tsv",
+    "frequency_reference": f"{RESULTS}/frequency/reference.tsv",
     # saliency
     "saliency_stats": f"{RESULTS}/saliency/stats.tsv",
     # figures

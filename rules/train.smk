@@ -163,7 +163,8 @@ rule accuracy_matrix:
         **RESOURCES["plot"],
     params:
         plots=cfg("plots"),
-        stats=cfg("stats"),
+        # the stem diagnostic's CI over kernels
+        stats={k: config["stats"][k] for k in ("bootstrap_iterations", "ci", "seed")},
         models=ALL_TRAINED,
         sigma_of={m: model_sigma(m) for m in ALL_TRAINED},
         group_of={m: model_group(m) for m in ALL_TRAINED},

@@ -460,9 +460,11 @@ def test_rule_scripts_render_summarise_and_plot(tmp_path, monkeypatch) -> None: 
                 wildcards={}, log=[str(tmp_path / "stats.log")])
     _run_script(scripts / "featvis_figures.py", monkeypatch,
                 input={"npz": [str(tmp_path / f"{m}.npz") for m in models], "summary": str(tmp_path / "summary.tsv")},
-                output={"grid": str(tmp_path / "grid.png"), "spectra": str(tmp_path / "spectra.png")},
-                params={"models": list(models), "sigmas": [0.0, 6.0, None], "plots": {"dpi": 40}},
-                wildcards={"layer": "layer4.0"}, log=[str(tmp_path / "figures.log")])
+                output={"grid": [str(tmp_path / f"grid_{l}.png") for l in ("layer2.0", "layer4.0")],
+                        "spectra": [str(tmp_path / f"spectra_{l}.png") for l in ("layer2.0", "layer4.0")]},
+                params={"models": list(models), "sigmas": [0.0, 6.0, None], "layers": ["layer2.0", "layer4.0"],
+                        "plots": {"dpi": 40}},
+                wildcards={}, log=[str(tmp_path / "figures.log")])
     table = pd.read_csv(tmp_path / "sigma6.tsv", sep="\t", dtype={"layer": str})
     assert list(table["layer"]) == ["layer2.0"] * 4 + ["layer4.0"] * 4
     np.testing.assert_array_equal(table["neuron"][:4], fv.grid_channels(32, 64, 4))
@@ -474,4 +476,6 @@ def test_rule_scripts_render_summarise_and_plot(tmp_path, monkeypatch) -> None: 
     assert set(summary["model"]) == set(models) and set(summary["metric"]) == set(fv.METRICS)
     trends = pd.read_csv(tmp_path / "trends.tsv", sep="\t")
     assert len(trends) == 2 * len(fv.METRICS)
-    assert (tmp_path / "grid.png").stat().st_size > 1000 and (tmp_path / "spectra.png").stat().st_size > 1000
+    for layer in ("layer2.0", "layer4.0"):  # one job draws every layer's figures
+        assert (tmp_path / f"grid_{layer}.png").stat().st_size > 1000
+        assert (tmp_path / f"spectra_{layer}.png").stat().st_size > 1000

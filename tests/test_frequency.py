@@ -416,3 +416,48 @@ def test_figures_are_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
     plot_frequency.plot_corruption_heatmap(s, corr, outs["heat"])
     for p in outs.values():
         assert p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG"
+
+
+def _units_of(rng, shift=0.0, n_pairs=60, n_f=8, n_img=40, radii=6):
+    """Per-unit arrays of one synthetic model (see frequency.reference_comparison)."""
+    f_mix = np.linspace(0.1, 1.4, n_f)
+    p_low = np.clip(np.linspace(0.1, 0.9, n_f) + shift, 0, 1)
+    hits_low = rng.random((n_f, n_pairs)) < p_low[:, None]
+    hits_high = ~hits_low & (rng.random((n_f, n_pairs)) < 0.9)
+    power = rng.random((n_img, radii)) * np.linspace(2, 0.5, radii)
+    power /= power.sum(1, keepdims=True)
+    labels_s = rng.integers(0, 4, n_img)
+    labels_t = (labels_s + 1 + rng.integers(0, 3, n_img)) % 4
+    pred = np.where(rng.random(n_img) < 0.6 + shift, labels_s, labels_t)
+    names = np.array(["clean"] + ["noise"] * 3)
+    hits = rng.random((4, n_img)) < np.array([0.9, 0.6 + shift, 0.6 + shift, 0.6 + shift])[:, None]
+    return {"hits_low": hits_low, "hits_high": hits_high, "f_mix": f_mix, "pgd_power": power,
+            "pgd_radii": np.arange(1, radii + 1) / (2 * radii), "shape_pred": pred, "shape_labels": labels_s,
+            "texture_labels": labels_t, "corruption_hits": hits, "corruption_names": names}
+
+
+def test_reference_comparison_is_exactly_zero_when_trained_is_the_reference():
+    rng = np.random.default_rng(0)
+    u = {"sigma0": _units_of(rng)}
+    tab = frequency.reference_comparison(u, {0.0: ["sigma0"]}, {0.0: "sigma0"}, 200, 1)
+    assert sorted(tab["metric"]) == sorted(frequency.REFERENCE_METRICS)
+    assert (tab["diff"] == 0).all() and (tab["diff_ci_low"] == 0).all() and (tab["diff_ci_high"] == 0).all()
+    assert (tab["value"] == tab["reference_value"]).all()
+
+
+def test_reference_comparison_finds_what_training_changed_and_resamples_replicates():
+    rng = np.random.default_rng(1)
+    u = {"sigma6": _units_of(rng, 0.25), "sigma6-seed1": _units_of(rng, 0.25), "ref-sigma6": _units_of(rng, 0.0)}
+    u["sigma0"] = u["ref-sigma6"]  # the reference is the sigma 0 network: here the filter changes nothing
+    tab = frequency.reference_comparison(u, {0.0: ["sigma0"], 6.0: ["sigma6", "sigma6-seed1"]},
+                                         {6.0: "ref-sigma6"}, 400, 1)
+    assert set(tab["comparison"]) == {"learned", "filter"}
+    assert (tab.loc[tab.comparison == "filter", "diff"] == 0).all()
+    tab = tab[tab.comparison == "learned"]
+    row = tab.set_index("metric").loc["corruption_acc"]
+    assert row["n_replicates"] == 2 and row["n_replicates_reference"] == 1
+    assert 0.15 < row["diff"] < 0.35 and row["diff_ci_low"] > 0  # trained is 0.25 better by construction
+    sb = tab.set_index("metric").loc["shape_bias"]
+    assert sb["diff"] > 0 and sb["diff_ci_low"] > 0
+    with pytest.raises(ValueError, match="no trained model"):
+        frequency.reference_comparison(u, {}, {6.0: "ref-sigma6"}, 50, 1)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from blurscope import stats
 from scipy import stats as sps
 from scipy.stats import spearmanr
-
-from blurscope import stats
 
 # --------------------------------------------------------------------------- the resampler
 
@@ -193,7 +192,6 @@ def test_mean_difference_unpaired_paired_and_identical() -> None:
 def test_paired_difference_of_f_rev_over_resampled_pairs() -> None:
     from blurscope import frequency
 
-    rng = np.random.default_rng(36)
     f = frequency.f_mix_grid(8)
     p_a = np.clip((f - 0.5) * 1.5, 0, 1)
     p_b = np.clip((f - 0.8) * 1.5, 0, 1)  # crosses later: higher f_rev
@@ -219,7 +217,7 @@ def test_paired_difference_of_f_rev_over_resampled_pairs() -> None:
 def test_bootstrap_statistic_matches_an_explicit_loop() -> None:
     rng = np.random.default_rng(37)
     x = rng.random((50, 2))
-    ratio = lambda m: m[..., 0] / (m[..., 0] + m[..., 1])  # noqa: E731
+    ratio = lambda m: m[..., 0] / (m[..., 0] + m[..., 1])
     res = stats.bootstrap_statistic(ratio, x, 300, seed=4, return_samples=True)
     idx = stats.bootstrap_indices(50, 300, 4)
     loop = np.array([ratio(x[row].mean(axis=0)) for row in idx])
@@ -246,6 +244,9 @@ def test_paired_test_matches_scipy_wilcoxon_and_paired_bootstrap() -> None:
     assert res["diff_sem"] == pytest.approx(se, rel=0.04)
     assert res["diff_ci_low"] == pytest.approx(ref.confidence_interval.low, abs=0.08 * se)
     assert res["diff_ci_high"] == pytest.approx(ref.confidence_interval.high, abs=0.08 * se)
+    tied = stats.paired_test(np.r_[np.ones(5), -np.ones(6), np.zeros(9)], np.zeros(20), 100, 0)
+    assert tied["p"] == pytest.approx(sps.wilcoxon(np.r_[np.ones(5), -np.ones(6)], method="approx").pvalue)
+    assert tied["n"] == 20  # zero differences stay units of the bootstrap; the test drops them
     one_sided = stats.paired_test(x, y, 100, 0, alternative="greater")
     assert one_sided["p"] == pytest.approx(sps.wilcoxon(x - y, alternative="greater").pvalue)
     with pytest.raises(ValueError, match="alternative"):
@@ -642,16 +643,15 @@ def _run_script(name: str, tmp, input: dict, output: dict | list, params: dict, 
 
 
 def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """spectra → complexity → patch_stats → figures on patches whose blur grows with σ, with replicates."""
+    """patch_metrics → patch_stats → figures on patches whose blur grows with σ, with replicates."""
     import torch
-
     from blurscope import io
     from blurscope.blur import gaussian_blur
 
     rng = np.random.default_rng(20)
     models = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma2": 2.0, "sigma6": 6.0, "sigma6-seed1": 6.0, "blurpool": 0.0}
     blur = {**models, "sigma0-seed1": 0.3, "sigma6-seed1": 5.0}  # the replicates differ a little
-    pairs = []
+    pairs, sources = [], []
     for model, sigma in [*models.items(), ("baseline", 0.0)]:
         noise = torch.as_tensor(rng.uniform(0, 255, size=(12 * 8, 3, 18, 18)))
         blurred = gaussian_blur(noise, 0.3 + blur.get(model, sigma) * 0.3).numpy()
@@ -662,12 +662,14 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
             io.save_npz(src, patches=patches, image_ids=np.arange(12) + 500)
         else:
             io.save_npz(src, patches=patches, neurons=np.arange(12) * 5)
-        spec, comp = tmp_path / "spectra" / f"{model}.npz", tmp_path / "complexity" / f"{model}.tsv"
-        _run_script("spectra", tmp_path, {"patches": str(src)}, [str(spec)], {"cfg": {"n_bins": 0, "hf_cutoff": 0.25}})
-        _run_script("complexity", tmp_path, {"patches": str(src)}, [str(comp)],
-                    {"cfg": {"jpeg_quality": 95, "edge_threshold": 30, "wavelet": "db4", "wavelet_levels": 3},
-                     "sigma": None if model == "baseline" else sigma}, {"model": model, "layer": "layer4.0"})
-        pairs.append((model, str(comp), str(spec)))
+        sources.append(str(src))
+        pairs.append((model, str(tmp_path / "complexity" / f"{model}.tsv"), str(tmp_path / "spectra" / f"{model}.npz")))
+    _run_script("patch_metrics", tmp_path, {"patches": sources},
+                {"spectra": [s for _, _, s in pairs], "complexity": [c for _, c, _ in pairs]},
+                {"spectra": {"n_bins": 0, "hf_cutoff": 0.25, "window": "hann"},
+                 "complexity": {"jpeg_quality": 95, "jpeg_data": "scan", "edge_threshold": 30, "wavelet": "db4",
+                                "wavelet_levels": 3, "wavelet_mode": "reflect"},
+                 "pairs": [[m, "layer4.0"] for m, _, _ in pairs], "sigma_of": models})
     out = {k: str(tmp_path / "stats" / f"{k}.{'md' if k == 'table_md' else 'tsv'}")
            for k in ("summary", "spectra", "neuron_means", "trends", "effects", "table_tsv", "table_md")}
     _run_script("patch_stats", tmp_path,
@@ -675,7 +677,8 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
                 {"cfg": {"bootstrap_iterations": 300, "ci": 0.95, "n_permutations": 499, "seed": 0},
                  "pairs": [[m, "layer4.0"] for m, _, _ in pairs], "sigma_of": models,
                  "sigma_models": ["sigma0", "sigma2", "sigma6"], "table_layer": "layer4.0",
-                 "group_of": {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6"}, "paired": False})
+                 "group_of": {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6"}, "paired": False,
+                 "references": []})
     trends = pd.read_csv(out["trends"], sep="\t").set_index("metric")
     for metric in ("hf_fraction", "edge_density", "entropy", "edge_strength"):
         assert trends.loc[metric, "rho"] < -0.5 and trends.loc[metric, "rho_ci_high"] < 0
@@ -699,7 +702,7 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
     assert table.loc["sigma6", "n_replicates"] == 2 and table.loc["sigma2", "n_replicates"] == 1
     md = (tmp_path / "stats" / "table_md.md").read_text()
     assert "| 6 (2 runs) |" in md and "baseline (random patches)" in md
-    figs = {"relative": str(tmp_path / "fig" / "rel.png"), "complexity": str(tmp_path / "fig" / "comp.png")}
+    figs = {"relative": [str(tmp_path / "fig" / "rel.png")], "complexity": [str(tmp_path / "fig" / "comp.png")]}
     _run_script("spectra_figures", tmp_path, {"spectra": out["spectra"], "summary": out["summary"]}, figs,
-                {"layer": "layer4.0", "plots": {"palette": "viridis", "dpi": 50, "font_size": 9}})
+                {"layers": ["layer4.0"], "plots": {"palette": "viridis", "dpi": 50, "font_size": 9}})
     assert all((tmp_path / "fig" / f).stat().st_size > 10_000 for f in ("rel.png", "comp.png"))

@@ -10,7 +10,6 @@ references, default ``"ref-"``).
 """
 
 import pandas as pd
-
 from blurscope import aliasing, runlog, stats
 from blurscope.io import read_json, read_tsv, write_tsv
 

@@ -11,5 +11,5 @@ shift = io.read_tsv(smk.input.shift)
 layers, names = smk.params.layers, cfg["names"]
 plot_bands.heatmap_figure(summary, "accuracy", smk.output.accuracy, layers=layers, bands=names, dpi=int(cfg["dpi"]))
 plot_bands.heatmap_figure(summary, "gt_rank", smk.output.gt_rank, layers=layers, bands=names, dpi=int(cfg["dpi"]))
-plot_bands.shift_figure(shift, smk.output.shift, layers=layers, dpi=int(cfg["dpi"]))
+plot_bands.shift_figure(shift, smk.output.shift, layers=layers, dpi=int(cfg["dpi"]), reference=cfg["reference_model"])
 log.info("wrote %s, %s, %s", smk.output.accuracy, smk.output.gt_rank, smk.output.shift)

@@ -12,7 +12,6 @@ Params: ``cfg`` (bands: reference_model, bootstrap, seed; optional n_permutation
 
 
 import pandas as pd
-
 from blurscope import bands, io, runlog, stats
 
 smk = snakemake  # type: ignore[name-defined]  # noqa: F821

@@ -1,19 +1,21 @@
-"""Rule frequency_summary: one table of f_rev, f_0.5, shape bias and corruption accuracy per model.
+"""Rule frequency_summary: one table of f_rev, f_0.5, shape bias, corruption accuracy and mCE per model.
 
 Also the spread over training replicates (``seed_variance``: params ``seed_groups``
-{group: [models]}) and the trends across models (``trends``: every σ model, training
+{group: [models]}), the trends across models (``trends``: every σ model, training
 replicates included, the model the unit of the permutation test; keys in
-docs/statistics.md). Param ``replicates`` is no longer needed (replicates are models
-of the trend).
+docs/statistics.md), every model's corruption errors (``ce``) and each σ's trained models
+against their filter-only reference (``reference``: trained − reference = what training
+changed, the reference alone = what the blur filter does; paired bootstrap over the shared
+images / pairs, replicates resampled; :func:`blurscope.frequency.reference_comparison`).
 """
 
 from blurscope import runlog
 
 log = runlog.start(snakemake.log[0], snakemake.threads)  # noqa: F821
 
-import pandas as pd  # noqa: E402
-
-from blurscope import frequency, io  # noqa: E402
+import pandas as pd
+import numpy as np  # noqa: E402
+from blurscope import corruptions, frequency, io, stats
 
 cfg = snakemake.params.cfg  # noqa: F821
 inp = snakemake.input  # noqa: F821
@@ -32,7 +34,8 @@ shape = cat(list(inp.shape_bias)) if len(inp.shape_bias) else None
 status = snakemake.params.shape_status  # noqa: F821
 if shape is None:
     log.warning("no shape bias: %s", status)
-summary = frequency.summary_table(preference, corruption, shape, status)
+ce = cat(list(inp.ce))
+summary = frequency.summary_table(preference, corruption, shape, status, ce=ce)
 groups = snakemake.params.seed_groups  # noqa: F821
 variance = frequency.seed_variance(summary, groups)
 if not groups:
@@ -46,6 +49,28 @@ for _, r in summary.iterrows():
 for _, r in trend.iterrows():
     log.info("trend %s ~ %s: rho=%.3g p=%.3g (%d models, %d-%d replicates per sigma)", r["y"], r["x"], r["rho"],
              r["p"], r["n_models"], r["n_replicates_min"], r["n_replicates_max"])
+# trained vs filter-only reference, per sigma that has a reference (and sigma 0 against itself: exactly 0)
+p = snakemake.params  # noqa: F821
+units = {}
+for model, path, hits_path in zip(p.models, inp.units, inp.hits):
+    with np.load(path) as z:
+        units[model] = {k: z[k] for k in z.files}
+    conds, hits, _ = corruptions.load_hits(hits_path)
+    units[model].update(corruption_hits=hits, corruption_names=conds["corruption"].to_numpy(str))
+trained = [m for m in p.models if m not in p.references]
+groups = stats.replicate_groups(trained, {m: p.group_of[m] for m in trained})
+sigma_groups = {float(p.sigma_of[g]): members for g, members in groups.items() if g.startswith("sigma")}
+refs = {float(p.sigma_of[r]): r for r in p.references}
+if 0.0 in sigma_groups:
+    refs.setdefault(0.0, sigma_groups[0.0][0])  # the reference at sigma 0 is the sigma 0 model itself
+reference = frequency.reference_comparison(units, sigma_groups, refs, int(cfg["bootstrap"]), int(cfg["seed"]),
+                                           float(cfg["ci"]))
+for r in reference.itertuples():
+    log.info("reference sigma=%g %s: trained %.4g, filter-only %.4g, trained - reference %.4g [%.4g, %.4g] "
+             "(%d units, %d replicate(s))", r.sigma, r.metric, r.value, r.reference_value, r.diff, r.diff_ci_low,
+             r.diff_ci_high, r.n, r.n_replicates)
+io.write_tsv(reference, out.reference)
+io.write_tsv(ce, out.ce)
 io.write_tsv(summary, out.summary)
 io.write_tsv(curves, out.curves)
 io.write_tsv(corruption, out.corruption)

@@ -10,7 +10,8 @@ series, group ids sorted by σ); ``table_layer`` (layer of the complexity table)
 entry is its own group); ``paired`` (true when models share neurons:
 ``training.mode: finetune``); optional ``lineage_of`` {model: lineage} (fine-tuned
 replicate k descends from its own σ 0 network; default: a replicate's position in its
-group) and ``reference_prefix`` (default ``"ref-"``).
+group); ``references`` (the filter-only reference models among the inputs; default:
+the models named ``reference_prefix``…, ``"ref-"``).
 Outputs: see docs/spectra.md and docs/statistics.md (summary, spectra, neuron_means:
 one row set per model; trends, effects, table_tsv, table_md: per replicate group, every
 replicate resampled, ``n_replicates`` columns).
@@ -18,7 +19,6 @@ replicate resampled, ``n_replicates`` columns).
 
 import numpy as np
 import pandas as pd
-
 from blurscope import io, runlog, stats
 from blurscope.complexity import COLUMNS
 
@@ -117,14 +117,16 @@ means_df = pd.concat(means_rows, ignore_index=True)
 metric_means = means_df[means_df["metric"].isin(TREND_METRICS)]
 series_models = [m for g in sigma_models for m in groups[g]]
 reference_group = sigma_models[0]
-references = stats.filter_references(models, sigma_of_group, sigma_models, prefix=prefix)
+ref_param = getattr(params, "references", None)
+references = stats.filter_references(models, sigma_of_group, sigma_models, prefix=prefix,
+                                     references=None if ref_param is None else [str(r) for r in ref_param])
 ref_models = {m for g, r in references.items() if r != g for m in groups[r]}
 if len({sigma_of_group[g] for g in sigma_models}) >= 2:
     sigmas = [sigma_of_group[g] for g in sigma_models]
     trends = stats.trend_table(metric_means[metric_means["model"].isin(series_models)], sigma_models, sigmas,
                                n_permutations, seed, summary=group_summary, paired=paired, group_of=group_of,
                                iterations=iterations, ci=ci, lineage_of=lineage_of)
-    common = dict(iterations=iterations, seed=seed, ci=ci, group_of=group_of, lineage_of=lineage_of)
+    common = {"iterations": iterations, "seed": seed, "ci": ci, "group_of": group_of, "lineage_of": lineage_of}
     series_vs_0 = [(g, reference_group) for g in sigma_models if g != reference_group]
     others_vs_0 = [(g, reference_group) for g, ms in groups.items()
                    if g not in sigma_models and g != BASELINE and ms[0] not in ref_models]
@@ -180,8 +182,8 @@ io.write_tsv(means_df, snakemake.output.neuron_means)
 io.write_tsv(trends, snakemake.output.trends)
 io.write_tsv(effects, snakemake.output.effects)
 io.write_tsv(numeric, snakemake.output.table_tsv)
-single = [label(g) for g in sigma_models if n_reps[g] == 1]
-caveat = (f" Rows from one training run ({', '.join(single)}) carry no run-to-run variance: their SEM is that "
+single = [f"{sigma_of_group[g]:g}" for g in sigma_models if n_reps[g] == 1]
+caveat = (f" Rows from one training run (σ = {', '.join(single)}) carry no run-to-run variance: their SEM is that "
           "of the neurons of one network." if single else "")
 with io.atomic_path(snakemake.output.table_md) as tmp:
     tmp.write_text(

@@ -1,4 +1,6 @@
-"""Rule saliency_stats: paired tests of the focus distances against the noise floor (seed 002).
+"""Rule saliency_stats: paired tests of the focus distances against the noise floor.
+
+SmoothGrad (Smilkov et al. 2017), naive vs expert; docs/saliency.md.
 
 Reads the per-image table of rule smoothgrad and writes one row per test
 (see :func:`blurscope.saliency.focus_statistics`, docs/saliency.md and the result keys
@@ -9,7 +11,7 @@ from blurscope import io, runlog
 from blurscope.saliency import focus_statistics
 
 
-def main(sm) -> None:  # noqa: ANN001 - the snakemake object
+def main(sm) -> None:
     log = runlog.start(sm.log[0], sm.threads)
     cfg = sm.params.cfg
     for key in ("bootstrap_iterations", "bootstrap_seed", "alpha"):

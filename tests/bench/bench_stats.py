@@ -6,6 +6,8 @@ beside other work on a 2-core machine).
 * neuron bootstrap of 2048 neurons × 16 patches × 9 metrics × 1000 iterations
   (seconds), against a Python loop over iterations with fancy indexing (ratio);
 * the same for spectra (2048 × 16 × 32 bins);
+* the Spearman trend (paired, 8 σ × 2048 neurons), the hierarchical bootstrap of two
+  replicates, the default trend over 7 models with its CI, and one AVR–SIS correlation;
 * complexity_metrics throughput (patches/s) at 18 px (embedded default) and 64 px
   (ImageNet VITAL windows), with the JPEG share (scan data counted: the default);
 * radial spectrum throughput (patches/s) at the same sizes, with the default Hann
@@ -57,8 +59,21 @@ def bench_bootstrap() -> None:
     t = _time(lambda: stats.neuron_bootstrap(spec, 1000, seed=0))
     print(f"bootstrap 2048 neurons x 16 patches x 32 spectrum bins x 1000 it: {t:.3f} s")
     y = rng.normal(size=(8, 2048))
-    t = _time(lambda: stats.spearman_trend(np.arange(8), y, 10000, seed=0), repeat=1)
+    t = _time(lambda: stats.spearman_trend(np.arange(8), y, 10000, seed=0, paired=True), repeat=1)
     print(f"spearman trend 8 sigma x 2048 neurons, 10000 paired permutations: {t:.3f} s")
+    reps = [rng.normal(size=(64, 16, 9)) for _ in range(2)]
+    t = _time(lambda: stats.hierarchical_bootstrap(reps, 1000, seed=0))
+    t_one = _time(lambda: stats.neuron_bootstrap(reps[0], 1000, seed=0))
+    print(f"hierarchical bootstrap 2 replicates x 64 neurons x 16 patches x 9 metrics x 1000 it: {t:.4f} s "
+          f"(one replicate: {t_one:.4f} s)")
+    sig = np.array([0, 0, 2, 3, 4, 6, 6], dtype=float)  # the default: replicates at sigma 0 and 6
+    vals = list(rng.normal(size=(7, 64)))
+    t = _time(lambda: stats.spearman_trend(sig, vals, 10000, seed=0, paired=False, iterations=1000), repeat=1)
+    print(f"spearman trend 7 models x 64 neurons, exact model-level p (7! orders) + 1000-resample CI of rho: "
+          f"{t:.3f} s")
+    x = rng.random(1000)
+    t = _time(lambda: stats.correlation(x, x + rng.normal(size=1000), 1000, 1000, seed=0), repeat=1)
+    print(f"correlation of 1000 images, 1000 bootstrap + 1000 permutations: {t:.3f} s")
 
 
 def bench_complexity_and_spectra() -> None:

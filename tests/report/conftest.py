@@ -4,6 +4,12 @@
 significant and some are not) for every stage the report reads, one PNG per
 figure the rules register, the resolved config and pipeline_info; ``inputs``
 maps them to the report rule's input names, as rules/report.smk does.
+
+The tables have the columns of docs/statistics.md. σ = 0 has two training runs
+(``sigma0``, ``sigma0-seed1``: group ``sigma0``), every other model one; σ = 6 has a
+filter-only reference ``ref-sigma6`` (the σ = 0 network behind the σ = 6 blur), so the
+tables hold the rows of a trained model against its reference and of the reference
+against σ = 0.
 """
 
 from __future__ import annotations
@@ -57,13 +63,23 @@ TABLES = {
     "patch_spectra": "stats/patch_spectra.tsv",
     "patch_trends": "stats/patch_trends.tsv",
     "patch_effects": "stats/patch_effects.tsv",
+    "complexity_table": "stats/complexity_table.tsv",
     "aliasing_summary": "aliasing/stats/summary.tsv",
     "aliasing_paired": "aliasing/stats/paired.tsv",
+    "aliasing_sigma_trend": "aliasing/stats/sigma_trend.tsv",
+    "aliasing_correlation": "aliasing/stats/correlation.tsv",
     "band_summary": "bands/band_summary.tsv",
     "band_trend": "bands/band_trend.tsv",
+    "band_shift": "bands/band_shift.tsv",
     "frequency_summary": "frequency/summary.tsv",
     "frequency_trends": "frequency/trends.tsv",
+    "frequency_reference": "frequency/reference.tsv",
     "saliency_stats": "saliency/stats.tsv",
+    "training": "evaluation/training.tsv",
+    "stem_table": "evaluation/stem_hf.tsv",
+    "featvis_summary": "featvis/summary.tsv",
+    "featvis_trends": "featvis/trends.tsv",
+    "featvis_effects": "featvis/effects.tsv",
     "config": "pipeline_info/config.yaml",
     "git": "pipeline_info/git.txt",
     "versions": "pipeline_info/versions.tsv",
@@ -99,22 +115,107 @@ CONFIG = {
 
 
 def _trend(layer: str, metric: str, rho: float, p_holm: float, lo: float, hi: float) -> dict:
-    """One row of stats/patch_trends.tsv (mean ``hi`` at σ = 0, ``lo`` at σ = 6, CIs ±0.01)."""
+    """One row of stats/patch_trends.tsv (mean ``hi`` at σ = 0 over its 2 runs, ``lo`` at σ = 6, CIs ±0.01;
+    4 models at 3 σ, model-level permutation p; CI of ρ ±0.1)."""
     return {
         "layer": layer,
         "metric": metric,
         "rho": rho,
-        "p_perm": p_holm / 2,
+        "rho_ci_low": rho - 0.1,
+        "rho_ci_high": rho + 0.1,
+        "p": p_holm / 2,
         "p_bonferroni": p_holm,
         "p_holm": p_holm,
+        "permutation_unit": "model",
+        "n_sigma": 3,
+        "n_models": 4,
+        "n_replicates_min": 1,
+        "n_replicates_max": 2,
+        "n_neurons": 6,
+        "n_permutations": 24,
         "sigma_min": 0,
         "mean_sigma_min": hi,
-        "ci_sigma_min_low": hi - 0.01,
-        "ci_sigma_min_high": hi + 0.01,
+        "mean_sigma_min_ci_low": hi - 0.01,
+        "mean_sigma_min_ci_high": hi + 0.01,
+        "n_replicates_sigma_min": 2,
         "sigma_max": 6,
         "mean_sigma_max": lo,
-        "ci_sigma_max_low": lo - 0.01,
-        "ci_sigma_max_high": lo + 0.01,
+        "mean_sigma_max_ci_low": lo - 0.01,
+        "mean_sigma_max_ci_high": lo + 0.01,
+        "n_replicates_sigma_max": 1,
+        "cis_disjoint": True,
+    }
+
+
+def _effect(layer: str, model: str, reference: str, diff: float, lo: float, hi: float, paired: bool, **kw) -> dict:
+    """One hf_fraction row of stats/patch_effects.tsv: ``model`` − ``reference`` = ``diff`` [lo, hi]."""
+    ref_mean = 0.3
+    return {
+        "layer": layer,
+        "metric": kw.pop("metric", "hf_fraction"),
+        "model": model,
+        "sigma": kw.pop("sigma", 0),
+        "reference": reference,
+        "mean": ref_mean + diff,
+        "ci_low": ref_mean + diff - 0.02,
+        "ci_high": ref_mean + diff + 0.02,
+        "reference_mean": ref_mean,
+        "reference_ci_low": ref_mean - 0.02,
+        "reference_ci_high": ref_mean + 0.02,
+        "diff": diff,
+        "diff_sem": 0.01,
+        "diff_ci_low": lo,
+        "diff_ci_high": hi,
+        "rel_change": diff / ref_mean,
+        "cohens_d": kw.pop("cohens_d", 1.0),
+        "paired": paired,
+        "n_neurons": 6,
+        "n_neurons_reference": 6,
+        "n_replicates": kw.pop("n_replicates", 1),
+        "n_replicates_reference": kw.pop("n_replicates_reference", 2),
+    }
+
+
+def _paired(
+    model: str,
+    reference: str,
+    point: str,
+    metric: str,
+    ref_mean: float,
+    mean: float,
+    lo: float,
+    hi: float,
+    p_holm: float,
+    n_replicates: int = 1,
+    n_replicates_reference: int = 2,
+    layer: str | None = None,
+) -> dict:
+    """One row of aliasing/stats/paired.tsv: ``mean`` − ``ref_mean`` with its CI [lo, hi], over 120 images."""
+    diff = mean - ref_mean
+    return {
+        "model": model,
+        "sigma": 6 if "sigma6" in model else 0,
+        "antialiased": int(model == "blurpool"),
+        "reference": reference,
+        "point": point,
+        "ref_layer": point,
+        "layer": layer or point,
+        "metric": metric,
+        "n_images": 120,
+        "n_replicates": n_replicates,
+        "n_replicates_reference": n_replicates_reference,
+        "mean": mean,
+        "reference_mean": ref_mean,
+        "diff": diff,
+        "diff_sem": abs(hi - lo) / 4,
+        "diff_ci_low": lo,
+        "diff_ci_high": hi,
+        "rel_change": diff / ref_mean if ref_mean else float("nan"),
+        "d_z": 0.8,
+        "rank_biserial": 0.5,
+        "w": 100.0,
+        "p": p_holm / 2,
+        "p_holm": p_holm,
     }
 
 
@@ -165,14 +266,16 @@ def results(tmp_path: Path) -> Path:
         ],
     )
     spec, summ, eff = [], [], []
+    groups = {"sigma0-seed1": "sigma0"}
     for layer in ("layer2.0", "4.2"):
-        for m in ("sigma0", "sigma2", "sigma6", "blurpool", "baseline"):
+        for m in ("sigma0", "sigma0-seed1", "sigma2", "sigma6", "ref-sigma6", "blurpool", "baseline"):
             for b, f in enumerate((0.1, 0.3, 0.47)):
                 r = 1.0 if m == "baseline" else 1.5 - 0.1 * b
                 spec.append(
                     {
                         "model": m,
-                        "sigma": 0,
+                        "group": groups.get(m, m),
+                        "sigma": 6 if "sigma6" in m else 0,
                         "layer": layer,
                         "bin": b,
                         "freq": f,
@@ -189,7 +292,8 @@ def results(tmp_path: Path) -> Path:
             summ.append(
                 {
                     "model": m,
-                    "sigma": 0,
+                    "group": groups.get(m, m),
+                    "sigma": 6 if "sigma6" in m else 0,
                     "layer": layer,
                     "metric": "hf_fraction",
                     "mean": 0.3,
@@ -198,92 +302,146 @@ def results(tmp_path: Path) -> Path:
                     "ci_high": 0.32,
                     "n_neurons": 6,
                     "n_patches": 24,
+                    "n_replicates": 1,
                 }
             )
-        eff.append(
-            {
-                "layer": layer,
-                "metric": "hf_fraction",
-                "model": "blurpool",
-                "sigma": 0,
-                "cohens_d": 1.9,
-                "diff": 0.072,
-                "diff_sem": 0.01,
-                "diff_ci_low": 0.047,
-                "diff_ci_high": 0.09,
-                "n_neurons": 6,
-            }
-        )
+        # BlurPool (1 run, its own neurons) raises the HF fraction against σ = 0 (2 runs); in layer2.0 the σ = 6
+        # blur filter alone lowers it, and training with the blur changes it no further (CI includes 0)
+        eff += [
+            _effect(layer, "blurpool", "sigma0", 0.072, 0.047, 0.09, False, cohens_d=1.9),
+            _effect(layer, "sigma6", "sigma0", -0.07, -0.09, -0.05, False, sigma=6, cohens_d=-2.1),
+        ]
+        if layer == "layer2.0":
+            eff += [
+                _effect(layer, "sigma0", "sigma0", 0.0, 0.0, 0.0, False, n_replicates=2),
+                _effect(layer, "sigma6", "ref-sigma6", -0.02, -0.04, 0.01, False, sigma=6, n_replicates_reference=1),
+                _effect(layer, "ref-sigma6", "sigma0", -0.05, -0.07, -0.03, True, sigma=6),
+            ]
     _tsv(res / "stats" / "patch_spectra.tsv", spec)
     _tsv(res / "stats" / "patch_summary.tsv", summ)
     _tsv(res / "stats" / "patch_effects.tsv", eff)
-    # aliasing: BlurPool lowers SIS significantly
+    # the complexity table: one row per replicate group (σ = 0: 2 runs) and the random-patch baseline
     _tsv(
-        res / "aliasing" / "stats" / "summary.tsv",
+        res / "stats" / "complexity_table.tsv",
         [
             {
+                "model": g,
+                "sigma": s,
+                "layer": "layer2.0",
+                "n_replicates": n,
+                "entropy_mean": e,
+                "entropy_sem": 0.05,
+                "hf_fraction_mean": h,
+                "hf_fraction_sem": 0.01,
+            }
+            for g, s, n, e, h in (
+                ("sigma0", 0, 2, 6.1, 0.31),
+                ("sigma6", 6, 1, 5.2, 0.18),
+                ("baseline", None, 1, 6.4, 0.35),
+            )
+        ],
+    )
+    # aliasing: BlurPool lowers SIS significantly; the σ = 6 blur filter alone lowers SIS, training with it
+    # changes SIS no further (CI includes 0, p > α)
+    summary_rows = []
+    for m, g, v in (
+        ("sigma0", "sigma0", 0.0023),
+        ("sigma0-seed1", "sigma0", 0.0025),
+        ("blurpool", "blurpool", 0.0013),
+        ("sigma6", "sigma6", 0.0012),
+        ("ref-sigma6", "ref-sigma6", 0.0016),
+    ):
+        summary_rows.append(
+            {
                 "model": m,
-                "sigma": 0,
+                "group": g,
+                "sigma": 6 if "sigma6" in m else 0,
                 "antialiased": int(m == "blurpool"),
                 "point": "output",
                 "layer": "output",
                 "metric": "sis",
-                "n": 120,
                 "mean": v,
                 "sd": 0.001,
                 "sem": 0.0001,
                 "ci_low": v * 0.8,
                 "ci_high": v * 1.2,
+                "n_images": 120,
             }
-            for m, v in (("sigma0", 0.0023), ("blurpool", 0.0013))
-        ],
-    )
+        )
+    _tsv(res / "aliasing" / "stats" / "summary.tsv", summary_rows)
     _tsv(
         res / "aliasing" / "stats" / "paired.tsv",
         [
+            _paired("blurpool", "sigma0", "output", "sis", 0.0024, 0.0013, -0.002, -0.0002, 0.0019),
+            _paired(
+                "blurpool", "sigma0", "maxpool", "avr_radial", 0.031, 0.014, -0.019, -0.015, 1e-9, layer="maxpool.1"
+            ),
+            _paired("sigma6", "sigma0", "output", "sis", 0.0024, 0.0012, -0.0016, -0.0008, 0.001),
+            _paired("ref-sigma6", "sigma0", "output", "sis", 0.0024, 0.0016, -0.0012, -0.0004, 0.003),
+            _paired("sigma0", "sigma0", "output", "sis", 0.0024, 0.0024, 0.0, 0.0, 1.0, n_replicates=2),
+            _paired("sigma6", "ref-sigma6", "output", "sis", 0.0016, 0.0012, -0.0007, 0.0001, 0.2, 1, 1),
+        ],
+    )
+    _tsv(
+        res / "aliasing" / "stats" / "sigma_trend.tsv",
+        [
             {
-                "model": "blurpool",
-                "sigma": 0,
-                "antialiased": 1,
-                "reference": "sigma0",
-                "point": "output",
-                "ref_layer": "output",
-                "layer": "output",
-                "metric": "sis",
-                "n": 120,
-                "mean_ref": 0.0023,
-                "mean_treat": 0.0013,
-                "mean_diff": -0.001,
-                "diff_ci_low": -0.002,
-                "diff_ci_high": -0.0002,
-                "rel_change": -0.43,
-                "p_wilcoxon_holm": 0.0019,
-                "p_t_holm": 0.003,
-            },
+                "point": p,
+                "metric": met,
+                "sigmas": "0,2,6",
+                "rho": rho,
+                "rho_ci_low": rho - 0.1,
+                "rho_ci_high": min(rho + 0.1, 1.0),
+                "p": ph / 2,
+                "permutation_unit": "unit",
+                "n_models": 4,
+                "n_sigma": 3,
+                "n_replicates_min": 1,
+                "n_replicates_max": 2,
+                "n_permutations": 999,
+                "mean_sigma_min": lo,
+                "n_replicates_sigma_min": 2,
+                "mean_sigma_max": hi,
+                "n_replicates_sigma_max": 1,
+                "mean_blurpool": 0.0013,
+                "p_holm": ph,
+            }
+            for p, met, rho, ph, lo, hi in (
+                ("output", "sis", -0.6, 0.002, 0.0024, 0.0012),
+                ("maxpool", "avr_radial", -0.1, 0.5, 0.031, 0.03),
+            )
+        ],
+    )
+    _tsv(
+        res / "aliasing" / "stats" / "correlation.tsv",
+        [
             {
-                "model": "blurpool",
+                "model": "sigma0",
+                "group": "sigma0",
                 "sigma": 0,
-                "antialiased": 1,
-                "reference": "sigma0",
+                "antialiased": 0,
                 "point": "maxpool",
-                "ref_layer": "maxpool",
-                "layer": "maxpool.1",
-                "metric": "avr_radial",
-                "n": 120,
-                "mean_ref": 0.031,
-                "mean_treat": 0.014,
-                "mean_diff": -0.017,
-                "diff_ci_low": -0.019,
-                "diff_ci_high": -0.015,
-                "rel_change": -0.55,
-                "p_wilcoxon_holm": 1e-9,
-                "p_t_holm": 1e-9,
-            },
+                "layer": "maxpool",
+                "region": "radial",
+                "n_images": 120,
+                "rho": 0.35,
+                "p": 0.001,
+                "rho_ci_low": 0.2,
+                "rho_ci_high": 0.5,
+                "pearson_r": 0.4,
+                "pearson_p": 0.0005,
+                "pearson_r_ci_low": 0.25,
+                "pearson_r_ci_high": 0.55,
+                "r2": 0.16,
+                "n_permutations": 999,
+                "p_holm": 0.001,
+                "pearson_p_holm": 0.0005,
+            }
         ],
     )
     # saliency: the classifier effect differs from the noise floor (distance up, IoU down) but does not
     # exceed the input effect
-    sal = dict(unit="px", n_images=8, d_z=1.0, rank_biserial=0.5, statistic=30.0, significant=True)
+    sal = dict(unit="px", n_images=8, diff_sem=0.2, d_z=1.0, rank_biserial=0.5, w=30.0, significant=True)
     _tsv(
         res / "saliency" / "stats.tsv",
         [
@@ -295,10 +453,11 @@ def results(tmp_path: Path) -> Path:
                 "metric": "nn_distance",
                 "alternative": "greater",
                 "mean": 3.0,
-                "mean_reference": 1.0,
-                "mean_diff": 2.0,
-                "ci_low": 1.2,
-                "ci_high": 2.8,
+                "reference_mean": 1.0,
+                "diff": 2.0,
+                "rel_change": 2.0 / 1.0,
+                "diff_ci_low": 1.2,
+                "diff_ci_high": 2.8,
                 "p": 0.0005,
                 "p_holm": 0.001,
             },
@@ -311,10 +470,11 @@ def results(tmp_path: Path) -> Path:
                 "metric": "iou",
                 "alternative": "less",
                 "mean": 0.3,
-                "mean_reference": 0.5,
-                "mean_diff": -0.2,
-                "ci_low": -0.3,
-                "ci_high": -0.1,
+                "reference_mean": 0.5,
+                "diff": -0.2,
+                "rel_change": -0.2 / 0.5,
+                "diff_ci_low": -0.3,
+                "diff_ci_high": -0.1,
                 "p": 0.002,
                 "p_holm": 0.004,
             },
@@ -326,10 +486,11 @@ def results(tmp_path: Path) -> Path:
                 "metric": "nn_distance",
                 "alternative": "greater",
                 "mean": 2.0,
-                "mean_reference": 1.7,
-                "mean_diff": 0.3,
-                "ci_low": -0.2,
-                "ci_high": 0.8,
+                "reference_mean": 1.7,
+                "diff": 0.3,
+                "rel_change": 0.3 / 1.7,
+                "diff_ci_low": -0.2,
+                "diff_ci_high": 0.8,
                 "p": 0.15,
                 "p_holm": 0.3,
                 "significant": False,
@@ -376,20 +537,78 @@ def results(tmp_path: Path) -> Path:
                 }
             )
     _tsv(res / "bands" / "band_summary.tsv", bands)
+    # the accuracy centroid falls over 4 models at 3 σ (model-level p and CI agree); the MLP head's centroid is
+    # undefined (a band holds nothing beyond DC)
+    trend = {
+        "n_models": 4,
+        "n_sigma": 3,
+        "n_replicates_min": 1,
+        "n_replicates_max": 2,
+        "n_permutations": 24,
+        "sigmas": "0,2,6",
+        "boot_defined": 1.0,
+    }
     _tsv(
         res / "bands" / "band_trend.tsv",
         [
             {
+                **trend,
                 "layer": "layer2.0",
                 "head": "own",
                 "statistic": "centroid_acc",
-                "spearman_rho": -1.0,
+                "rho": -1.0,
                 "rho_ci_low": -1.0,
                 "rho_ci_high": -0.5,
-                "boot_defined": 1.0,
-            }
+                "p": 0.017,
+                "note": "",
+            },
+            {
+                **trend,
+                "layer": "layer2.0",
+                "head": "mlp",
+                "statistic": "centroid_acc",
+                "rho": float("nan"),
+                "rho_ci_low": float("nan"),
+                "rho_ci_high": float("nan"),
+                "p": float("nan"),
+                "boot_defined": float("nan"),
+                "note": "no centroid: band(s) ['high'] hold no frequency sample beyond DC at 2x2 px",
+            },
         ],
     )
+    # band centroids: the σ = 6 blur filter alone lowers the accuracy centroid, training with it lowers it further
+    shift = []
+    for model, reference, value, ref_value, lo, hi, n, n_ref in (
+        ("sigma0", "sigma0", 0.4, 0.4, 0.0, 0.0, 2, 2),
+        ("sigma6", "sigma0", 0.2, 0.4, -0.25, -0.15, 1, 2),
+        ("ref-sigma6", "sigma0", 0.3, 0.4, -0.14, -0.06, 1, 2),
+        ("sigma6", "ref-sigma6", 0.2, 0.3, -0.13, -0.07, 1, 1),
+    ):
+        shift.append(
+            {
+                "model": model,
+                "sigma": 6 if "sigma6" in model else 0,
+                "antialiased": False,
+                "layer": "layer2.0",
+                "head": "own",
+                "statistic": "centroid_acc",
+                "band": "all",
+                "value": value,
+                "ci_low": value - 0.03,
+                "ci_high": value + 0.03,
+                "reference": reference,
+                "reference_value": ref_value,
+                "diff": value - ref_value,
+                "diff_ci_low": lo,
+                "diff_ci_high": hi,
+                "boot_defined": 1.0,
+                "n_images": 120,
+                "n_replicates": n,
+                "n_replicates_reference": n_ref,
+                "note": "",
+            }
+        )
+    _tsv(res / "bands" / "band_shift.tsv", shift)
     # frequency: f_rev falls with σ; BlurPool's f_0.5 is below σ = 0's (disjoint CIs); σ = 6 never reverses
     freq = []
     for model, sigma, f_rev, status, f_half in (
@@ -418,8 +637,56 @@ def results(tmp_path: Path) -> Path:
     _tsv(res / "frequency" / "summary.tsv", freq)
     _tsv(
         res / "frequency" / "trends.tsv",
-        [{"x": "sigma", "y": "f_rev_cpp", "spearman_rho": -1.0, "p_permutation": 0.02}],
+        [
+            {
+                "x": "sigma",
+                "y": "f_rev_cpp",
+                "rho": -1.0,
+                "p": 0.02,
+                "permutation_unit": "model",
+                "n_models": 4,
+                "n_sigma": 3,
+                "n_replicates_min": 1,
+                "n_replicates_max": 2,
+                "n_permutations": 24,
+            }
+        ],
     )
+    # training table and the stem diagnostic (sigma 6's stem lost HF energy: disjoint CIs)
+    _tsv(res / "evaluation" / "training.tsv", [
+        {"model": m, "group": m, "sigma": sg, "role": role, "epochs": 12, "batch_size": 64, "weight_decay": 0.005,
+         "threads": 1, "own_sigma_accuracy": acc, "clear_accuracy": acc, "train_seconds": 40.0}
+        for m, sg, role, acc in (("sigma0", 0, "baseline", 0.9), ("sigma2", 2, "scratch", 0.88),
+                                 ("sigma6", 6, "scratch", 0.86), ("blurpool", 0, "blurpool", 0.91))])
+    _tsv(res / "evaluation" / "stem_hf.tsv", [
+        {"model": m, "group": m, "sigma": sg, "weights": w, "n_channels": 16, "hf_cutoff": 0.25, "mean": v,
+         "sem": 0.01, "ci_low": v - 0.02, "ci_high": v + 0.02}
+        for m, sg, w, v in (("sigma0", 0, "trained", 0.32), ("sigma0", 0, "init", 0.81), ("sigma2", 2, "trained", 0.25),
+                            ("sigma2", 2, "init", 0.81), ("sigma6", 6, "trained", 0.19), ("sigma6", 6, "init", 0.81))])
+    # feature visualisation: HF power of the renders falls at layer2.0 (as the patches' does), flat at "4.2"
+    _tsv(res / "featvis" / "trends.tsv", [_trend("layer2.0", "hf_fraction", -0.9, 0.004, 0.07, 0.2),
+                                          _trend("4.2", "hf_fraction", 0.1, 0.9, 0.15, 0.16)])
+    _tsv(res / "featvis" / "summary.tsv", [{"model": "sigma0", "sigma": 0, "layer": "layer2.0", "metric": "hf_fraction",
+                                            "mean": 0.2, "sem": 0.01, "ci_low": 0.18, "ci_high": 0.22,
+                                            "n_neurons": 12, "n_active": 12, "n_replicates": 2}])
+    _tsv(res / "featvis" / "effects.tsv", [
+        {"layer": "layer2.0", "metric": "hf_fraction", "model": "sigma6", "sigma": 6, "reference": "sigma0",
+         "mean": 0.07, "ci_low": 0.05, "ci_high": 0.09, "reference_mean": 0.2, "reference_ci_low": 0.18,
+         "reference_ci_high": 0.22, "diff": -0.13, "diff_ci_low": -0.16, "diff_ci_high": -0.1}])
+    # deployed models against their filter-only reference: the filter lowers f_0.5, training changes nothing;
+    # training raises the shape bias, the filter does not
+    ref_rows = []
+    for metric, filt, learned in (("f_half_cpp", (0.30, 0.11, -0.19, -0.23, -0.15), (0.11, 0.112, 0.002, -0.02, 0.02)),
+                                  ("shape_bias", (0.35, 0.37, 0.02, -0.05, 0.09), (0.37, 0.6, 0.23, 0.15, 0.31))):
+        for kind, (a, b, d, lo, hi) in (("filter", filt), ("learned", learned)):
+            ref_rows.append({"sigma": 6.0, "metric": metric, "comparison": kind,
+                             "model": "ref-sigma6" if kind == "filter" else "sigma6",
+                             "reference": "sigma0" if kind == "filter" else "ref-sigma6", "value": b,
+                             "ci_low": b - 0.01, "ci_high": b + 0.01, "reference_value": a,
+                             "reference_ci_low": a - 0.01, "reference_ci_high": a + 0.01, "diff": d,
+                             "diff_ci_low": lo, "diff_ci_high": hi, "boot_defined": 1.0, "n": 64,
+                             "n_replicates": 1, "n_replicates_reference": 2 if kind == "filter" else 1})
+    _tsv(res / "frequency" / "reference.tsv", ref_rows)
     # one PNG per figure
     for name in FIGURES:
         _png(res / "figures" / f"{name}.png")

@@ -112,7 +112,7 @@ def test_html_is_self_contained(results: Path, build_report) -> None:
     assert "http://" not in html and "https://" not in html
     assert "<script" not in html.lower() and "<link" not in html.lower() and "@import" not in html
     imgs = re.findall(r"<img\b[^>]*>", html)
-    assert len(imgs) == 25
+    assert len(imgs) == 30  # 25 + the stem diagnostic + 2 featvis figures x 2 layers
     for tag in imgs:
         src = re.search(r'src="([^"]+)"', tag).group(1)
         assert src.startswith("data:image/png;base64,")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from blurscope import report as R
-from blurscope.report.sections import features, methods
+from blurscope.report.sections import features, methods, statistics
 
 
 def _text(doc: R.Document, key: str) -> str:
@@ -39,7 +39,9 @@ def test_document_sentences_follow_the_tables(results: Path, build_report) -> No
     assert "BlurPool lowers shift instability (SIS) relative to σ = 0" in summary
     assert "Wilcoxon p (Holm) = 0.0019" in summary
     assert [s.split("**")[1] for s in doc.summary] == [
+        "Protocol.",
         "Accuracy.",
+        "Feature visualisation.",
         "Preferred patches.",
         "Aliasing and shift stability.",
         "Band interventions.",
@@ -66,18 +68,47 @@ def test_document_sentences_follow_the_tables(results: Path, build_report) -> No
     assert "Rule graph: 2 rules (`all`, `report`)" in md
     # every figure the document references is a real file, numbered in order within its section
     figs = [f for _, f in doc.figures]
-    assert [f.number for f in figs][:9] == ["1.1", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "3.1.1", "3.1.2"]
-    assert len(figs) == 25 and all(Path(f.path).is_file() for f in figs)
+    assert [f.number for f in figs][:12] == ["1.1", "1.2", "2.1.1", "2.1.2", "2.1.3", "2.1.4", "2.1.5", "2.1.6",
+                                             "2.2.1", "2.2.2", "2.2.3", "2.2.4"]
+    assert len(figs) == 30 and all(Path(f.path).is_file() for f in figs)
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", md):
         assert (results / "report" / link).resolve().is_file(), link
 
 
+def test_findings_table_says_which_effect_is_learned_and_which_is_the_filter(results: Path, build_report) -> None:
+    """The executive summary leads with one row per headline measure: learned (clear input, network
+    alone; trained − reference) or filter (reference − σ 0), σ 0 → σ max with CIs, and a verdict that
+    states a null result as one. Known answers from the fixture tables."""
+    doc = build_report(results)
+    rows = {(r[0], r[1].split(":")[0]): r for r in doc.findings.rows}
+    hf = rows[("HF power of preferred patches, layer2.0", "learned (clear input, network alone)")]
+    assert hf[2] == "0.31 [0.3, 0.32]" and hf[3] == "0.18 [0.17, 0.19]" and hf[5] == "2 / 1"
+    assert hf[6].startswith("falls with σ (ρ = −0.83") and "endpoint CIs disjoint" in hf[6]
+    assert rows[("HF power of preferred patches, layer 4.2", "learned (clear input, network alone)")][6].startswith(
+        "no significant trend")
+    assert rows[("HF power of optimised stimuli, layer2.0", "learned (dataset-free, network alone)")][6].startswith(
+        "falls with σ")
+    assert "lower after training" in rows[("stem-kernel energy above the HF cutoff (first-layer filters)",
+                                           "learned (the weights)")][6]
+    # the blur filter alone lowers f_0.5, training does not change it; training raises the shape bias
+    assert rows[("f_0.5 of PGD perturbations (cyc/px)", "filter")][6] == "the filter lowers f_0.5 of PGD perturbations"
+    assert rows[("f_0.5 of PGD perturbations (cyc/px)", "learned")][6] == "training changes nothing measurable"
+    assert rows[("shape bias (cue conflict)", "learned")][6] == "training raises shape bias"
+    assert rows[("shape bias (cue conflict)", "filter")][6] == "the filter changes nothing measurable"
+    md = R.render_markdown(doc, results / "report")
+    assert md.index("| finding | effect | from | to |") < md.index("**Protocol.**")
+    # a filter effect is never worded as learned
+    assert not any("learn" in r[6] for r in doc.findings.rows)
+
+
 def test_sections_are_numbered_by_the_parts(results: Path, build_report) -> None:
-    """One number per part; a part of two sections (spectra + complexity) numbers them 3.1, 3.2."""
+    """One number per part; a part of two sections (patches + feature visualisation, spectra + complexity)
+    numbers them 2.1, 2.2 and 3.1, 3.2."""
     doc = build_report(results)
     assert [(s.number, s.key) for s in doc.sections] == [
         ("1", "models"),
-        ("2", "features"),
+        ("2.1", "features"),
+        ("2.2", "featvis"),
         ("3.1", "spectra"),
         ("3.2", "complexity"),
         ("4", "statistics"),
@@ -109,13 +140,143 @@ def test_bands_say_which_band_carries_information(results: Path, build_report) -
         "σ = 0, layer2.0, own head: unmodified accuracy 0.8 [95 % CI 0.7, 0.85]; bands above chance (0.25) on "
         "their own: low (0.6 [0.5, 0.7])."
     ) in text
+    # the model-level permutation p and the CI of ρ agree; the models and training runs behind the trend are named
     assert (
         "In layer2.0 (own head), the accuracy centroid of the informative bands falls (information moves to lower "
-        "bands) with training σ (Spearman ρ = −1; 95 % CI [−1, −0.5])."
+        "bands) with training σ (Spearman ρ = −1; 95 % CI [−1, −0.5]; model-level permutation p = 0.017); "
+        "4 models at 3 σ, 1–2 training runs per σ."
     ) in text
-    table = next(b for b in next(s for s in doc.sections if s.key == "bands").blocks if isinstance(b, R.Table))
+    # an undefined centroid says why (band_summary's note)
+    assert "layer2.0 mlp head accuracy centroid: no centroid: band(s) ['high'] hold no frequency sample" in text
+    tables = [b for b in next(s for s in doc.sections if s.key == "bands").blocks if isinstance(b, R.Table)]
+    table = tables[0]
     assert table.columns == ["model", "layer", "head", "unmodified", "low", "mid", "high"]
     assert table.rows[0] == ["sigma0", "layer2.0", "own", "0.8 [0.7, 0.85]", "0.6 [0.5, 0.7]", "0.3 [0.2, 0.4]", "∅"]
+    # band_shift: the filter alone (ref-sigma6 − σ = 0) and training (σ = 6 − ref-sigma6), never mixed up
+    assert "Its band centroid against σ = 0 is what the blur filter alone does" in text
+    ref = tables[1]
+    assert ref.columns[3:] == [
+        "σ",
+        "σ = 0",
+        "filter-only reference",
+        "trained",
+        "filter alone: reference − σ = 0",
+        "training: trained − reference",
+        "training runs (trained / reference)",
+    ]
+    assert ref.rows == [
+        [
+            "layer2.0",
+            "own",
+            "accuracy centroid",
+            "σ = 6",
+            "0.4",
+            "0.3",
+            "0.2",
+            "−0.1 [−0.14, −0.06]",
+            "−0.1 [−0.13, −0.07]",
+            "1 / 1",
+        ]
+    ]
+
+
+def test_aliasing_separates_the_filter_from_training(results: Path, build_report) -> None:
+    """Rows against the filter-only reference get their own paragraph: the reference alone is what the blur
+    filter does, trained − reference what training changed; replicate counts stand beside the numbers."""
+    doc = build_report(results)
+    text = _text(doc, "aliasing")
+    # σ = 0 has two training runs: its level is their mean, and the runs are counted on both sides
+    assert (
+        "BlurPool lowers shift instability (SIS) relative to σ = 0, from 0.0024 (mean of 2 training runs) to "
+        "0.0013 [95 % CI 0.00104, 0.00156]: Δ = −0.0011 [95 % CI −0.002, −0.0002]; −46 %; training runs: 1 vs 2; "
+        "Wilcoxon p (Holm) = 0.0019."
+    ) in text
+    assert "SIS falls with training σ (Spearman ρ = −0.6; Holm-adjusted permutation p = 0.002)" in text
+    assert "4 models at 3 σ, 1–2 training runs per σ; σ = 0: 0.0024 (mean of 2 training runs), σ = 6: 0.0012" in text
+    assert (
+        "The σ = 6 blur filter alone (the σ = 0 network behind it) lowers shift instability (SIS) relative to "
+        "σ = 0: Δ = −0.0008 [95 % CI −0.0012, −0.0004]; −33 %; training runs: 1 vs 2; Wilcoxon p (Holm) = 0.003."
+    ) in text
+    assert (
+        "Training with the σ = 6 blur does not significantly change shift instability (SIS) relative to its "
+        "filter-only reference: Δ = −0.0004 [95 % CI −0.0007, 0.0001]"
+    ) in text
+    assert "learn" not in text, "a filter effect is never called learned"
+    assert "maxpool: positive correlation, r = 0.4 [95 % CI 0.25, 0.55], p (Holm) < 0.001" in text
+    sec = next(s for s in doc.sections if s.key == "aliasing")
+    ref = [b for b in sec.blocks if isinstance(b, R.Table)][1]
+    # the σ = 0 self-comparison (difference 0 by construction) is no row of its own
+    assert ref.rows == [
+        [
+            "σ = 6",
+            "shift instability (SIS)",
+            "0.0024",
+            "0.0016",
+            "0.0012",
+            "−0.0008 [−0.0012, −0.0004], p = 0.003",
+            "−0.0004 [−0.0007, 0.0001], p = 0.2",
+            "1 / 1",
+        ]
+    ]
+
+
+def test_patch_statistics_name_runs_pairing_and_references(results: Path, build_report) -> None:
+    doc = build_report(results)
+    stats_text = _text(doc, "statistics")
+    assert "(4 models at 3 σ, 1–2 training runs per σ), permutation p (24 permutations; whole models' σ labels" in (
+        stats_text
+    )
+    sec = next(s for s in doc.sections if s.key == "statistics")
+    trends, effects, refs = [b for b in sec.blocks if isinstance(b, R.Table)]
+    assert trends.columns[2:7] == [
+        "ρ [CI]",
+        "p (perm.)",
+        "p (Holm)",
+        "σ = 0 (2 training runs)",
+        "σ = 6 (1 training run)",
+    ]
+    assert trends.rows[0][2:7] == ["−0.83 [−0.93, −0.73]", "0.001", "0.002", "0.31 [0.3, 0.32]", "0.18 [0.17, 0.19]"]
+    # only the rows against σ = 0; BlurPool and the scratch-trained σ = 6 have their own neurons
+    assert [r[2] for r in effects.rows] == ["BlurPool", "σ = 6", "BlurPool", "σ = 6"]
+    assert effects.rows[0][4:] == ["0.072 [0.047, 0.09]", "each model its own neurons", "1 / 2", "higher"]
+    assert refs.rows == [
+        [
+            "layer2.0",
+            "high-frequency (HF) power fraction",
+            "σ = 6",
+            "−0.05 [−0.07, −0.03]",
+            "−0.02 [−0.04, 0.01]",
+            "not significant",
+            "1 / 1",
+        ]
+    ]
+    spectra = _text(doc, "spectra")
+    assert "σ = 0: 0.31 [95 % CI 0.3, 0.32] (2 training runs), σ = 6: 0.18 [95 % CI 0.17, 0.19] (1 training run)" in (
+        spectra
+    )
+    assert (
+        "In layer2.0, the σ = 6 blur filter alone (σ = 0 network behind it, untrained for it) lowers the HF power "
+        "fraction relative to σ = 0: Δ = −0.05 [95 % CI −0.07, −0.03]; training runs: 1 vs 2."
+    ) in spectra
+    assert "Training with the σ = 6 blur does not significantly change the HF power fraction relative to its" in spectra
+    complexity = next(s for s in doc.sections if s.key == "complexity")
+    table = next(b for b in complexity.blocks if isinstance(b, R.Table))
+    assert table.columns[:3] == ["model", "σ", "training runs"]
+    assert [r[:3] for r in table.rows] == [["sigma0", "0", "2"], ["sigma6", "6", "1"], ["baseline", "–", "–"]]
+
+
+def test_replicate_counts_read_as_words() -> None:
+    assert (statistics.runs(1), statistics.runs(2.0), statistics.runs(float("nan"))) == (
+        "1 training run",
+        "2 training runs",
+        "",
+    )
+    assert statistics.runs_range(1, 1) == "1 training run per σ"
+    assert statistics.runs_range(1, 3) == "1–3 training runs per σ"
+    assert statistics.runs_vs(1, 2) == "training runs: 1 vs 2"
+    assert statistics.single_run_caveat(2) == ""
+    assert "not the spread between training runs" in statistics.single_run_caveat(1)
+    assert statistics.is_reference("ref-sigma6") and not statistics.is_reference("sigma6")
 
 
 def test_frequency_states_trends_overlaps_and_censoring(results: Path, build_report) -> None:
@@ -145,14 +306,14 @@ def test_sources_lists_every_file_read(results: Path, build_report) -> None:
     assert list(src.columns) == ["path", "kind", "rows", "columns"]
     assert src["path"].is_unique
     trends = src[src.path == str(results / "stats" / "patch_trends.tsv")].iloc[0]
-    assert (trends.kind, trends.rows, trends.columns) == ("table", 4, 14)
+    assert (trends.kind, trends.rows, trends.columns) == ("table", 4, 26)
     assert sorted(Path(p).name for p in src.loc[src.kind == "json", "path"]) == [
         "blurpool.json",
         "sigma0.json",
         "sigma2.json",
         "sigma6.json",
     ]
-    assert (src.kind == "figure").sum() == 25
+    assert (src.kind == "figure").sum() == 30
     assert (src.loc[src.kind == "table", "rows"] > 0).all()
 
 
@@ -197,12 +358,15 @@ def test_identifier_columns_stay_strings(tmp_path: Path) -> None:
 
 
 def test_features_section_states_which_input_the_models_saw() -> None:
-    """The sentence follows ``analysis.own_blur`` (default true: the model's own blur)."""
-    deployed = features.analysis_blur_sentence({})
-    assert "through its own training blur" in deployed and "`analysis.own_blur: true`" in deployed
-    assert features.analysis_blur_sentence({"own_blur": True}) == deployed
-    control = features.analysis_blur_sentence({"own_blur": False})
-    assert control.startswith("Network-alone control") and "without its training blur" in control
+    """The sentence follows ``analysis.own_blur`` (default false: clear images to the network alone)
+    and says what each condition measures; fine-tuned models get their caveat."""
+    learned = features.analysis_blur_sentence({})
+    assert "without its training blur" in learned and "what training changed" in learned
+    assert features.analysis_blur_sentence({"own_blur": False}) == learned
+    assert "fine-tuned" in features.analysis_blur_sentence({}, {"mode": "finetune"})
+    filtered = features.analysis_blur_sentence({"own_blur": True})
+    assert "`analysis.own_blur: true`" in filtered and "even for an untrained network" in filtered
+    assert "ref-sigma" in filtered
 
 
 def test_methods_state_the_embedded_texture_coverage() -> None:

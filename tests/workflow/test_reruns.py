@@ -7,10 +7,12 @@ for the cheap cases really reruns and checks with file mtimes (mapped to rules
 through ``--detailed-summary``) that exactly the expected rules rewrote their
 outputs and every other output was left alone.
 
-Expected sets are concrete (smoke config: sigmas 0, 2, 6 + BlurPool = 4
-models; layers layer2.0 and layer4.0) and restricted to the rules the current
-workflow has, so the tests stay valid while stages are added; a rule that
-appears in a plan and is not expected fails the test.
+Expected sets are concrete (smoke config: sigmas 0, 2, 6 trained from scratch,
+training replicates of σ 0 and σ 6, BlurPool = 6 trained models; filter-only
+references ref-sigma2 and ref-sigma6 in the deployed-model analyses; layers
+layer2.0 and layer4.0) and restricted to the rules the current workflow has, so
+the tests stay valid while stages are added; a rule that appears in a plan and is
+not expected fails the test.
 """
 
 from __future__ import annotations
@@ -115,41 +117,42 @@ def test_reordered_config_keys_are_a_noop(work):
 
 def test_add_sigma_runs_only_its_chain_and_aggregates(work, full_plan):
     sigmas = sr.smoke_config()["sigmas"]
-    new = max(float(s) for s in sigmas) + 2  # appended: chained fine-tunes of the others stay valid
+    new = max(float(s) for s in sigmas) + 2  # appended: the largest sigma also gets a filter-only reference
     cfg = sr.variant_config(work, {"sigmas": [*sigmas, new]})
-    n_layers = len(sr.smoke_config()["analysis"]["layers"])
-    n_models_after = len(sigmas) + 2  # sigma models + the new one + BlurPool
+    n_trained_after = len(sigmas) + 1 + 1 + 2  # sigma models + the new one + BlurPool + 2 replicates
     plan = sr.dry_run(work, configfile=cfg)
     expect(plan, full_plan, {
-        # the new model
-        "finetune_blur": 1,
-        "top_activations": 1,
-        "crop_patches": n_layers,
-        "spectra": n_layers,
-        "complexity": n_layers,
-        "avr_sis": 1,
-        "band_intervention": n_layers,
-        "frequency_preference": 1,
-        "cue_conflict": 1,
-        "corruption": 1,
+        # the new model (trained from scratch: nothing else is retrained) ...
+        "train_blur": 1,
+        "features": 1,
+        "band_intervention": 1,
+        "featvis": 1,
+        # ... and, as the new largest sigma, its filter-only reference (the sigma 0 network behind its blur)
+        "avr_sis": 2,
+        "frequency_preference": 2,
+        "corruption": 2,
         # every model is evaluated at every training sigma (evaluation.test_sigmas: null)
-        "evaluate": n_models_after,
+        "evaluate": n_trained_after,
         # aggregates over models
         "accuracy_matrix": 1,
-        "feature_grids": n_layers,
+        "feature_grids": 1,
+        "patch_metrics": 1,
         "patch_stats": 1,
-        "spectra_figures": None,
+        "spectra_figures": 1,
         "aliasing_stats": 1,
         "aliasing_figures": 1,
         "band_summary": 1,
         "band_figures": 1,
         "frequency_summary": 1,
         "frequency_figures": 1,
+        "featvis_stats": 1,
+        "featvis_figures": 1,
         # not: saliency (naive sigma0 vs expert saliency.expert_sigma), aliasing_timing and
-        # frequency_sweep (fixed models), baseline_patches (reference: sigma0's patches)
+        # frequency_sweep (fixed models), baseline_patches (reference: sigma0's patches),
+        # corrupted_images (model-independent)
     })
     # the expensive and data stages of the existing models are not in the plan
-    for rule in ("prepare_dataset", "analysis_images", "train_baseline", "train_blurpool"):
+    for rule in ("prepare_dataset", "analysis_images", "train_baseline", "train_blurpool", "corrupted_images"):
         assert rule not in plan, f"adding a sigma reruns {rule}"
 
 
@@ -157,33 +160,37 @@ def test_bootstrap_iterations_rerun_only_stats_figures_report(work, full_plan):
     stats = sr.smoke_config()["stats"]
     cfg = sr.variant_config(work, {"stats": {"bootstrap_iterations": int(stats.get("bootstrap_iterations", 200)) + 50}})
     plan, why = sr.dry_run_why(work, configfile=cfg)
-    expected = {"patch_stats": 1, "spectra_figures": None}
+    # the statistics of the patches, of the feature visualisations and of the stem kernels (CI over kernels)
+    expected = {"patch_stats": 1, "spectra_figures": None, "featvis_stats": 1, "featvis_figures": 1,
+                "accuracy_matrix": 1}
     expect(plan, full_plan, expected)
     direct = why.get("params have changed since last execution", set()) - {"pipeline_info"}
-    assert direct == {"patch_stats"}, f"rules whose params changed: {direct}"
+    assert direct == {"patch_stats", "featvis_stats", "accuracy_matrix"}, f"rules whose params changed: {direct}"
     run_and_check(work, cfg, set(plan))
 
 
 def test_analysis_own_blur_reruns_only_the_feature_and_band_analyses(work, full_plan):
-    """The model's input condition is a param of the model-probing rules only: the shared
-    image set, training, evaluation, AVR/SIS and the seed-003 analyses are kept."""
-    own = bool(sr.smoke_config().get("analysis", {}).get("own_blur", True))
+    """The input condition of the preference analyses is a param of the model-probing rules only: the
+    shared image set, training, evaluation, AVR/SIS, the deployed-model analyses and the feature
+    visualisation (always the network alone) are kept. Feeding the models through their blur layer
+    (own_blur: true) adds the filter-only references to the preference analyses."""
+    own = bool(sr.smoke_config().get("analysis", {}).get("own_blur", False))
     cfg = sr.variant_config(work, {"analysis": {"own_blur": not own}})
     plan = sr.dry_run(work, configfile=cfg)
+    n_models = 6 + (0 if own else 2)  # trained models (+ ref-sigma2, ref-sigma6 when turning own_blur on)
     expect(plan, full_plan, {
-        "top_activations": 4,
-        "crop_patches": 8,
+        "features": n_models,
         "baseline_patches": None,  # reads the new patches' header for the patch size; same output
-        "feature_grids": None,
-        "spectra": None,
-        "complexity": None,
+        "feature_grids": 1,
+        "patch_metrics": 1,
         "patch_stats": 1,
-        "spectra_figures": None,
-        "band_intervention": None,
+        "spectra_figures": 1,
+        "band_intervention": n_models,
         "band_summary": 1,
         "band_figures": 1,
     })
-    for kept in ("analysis_images", "train_baseline", "evaluate", "avr_sis", "frequency_preference", "smoothgrad"):
+    for kept in ("analysis_images", "train_baseline", "evaluate", "avr_sis", "frequency_preference", "smoothgrad",
+                 "featvis", "corruption"):
         assert kept not in plan, f"analysis.own_blur reruns {kept}"
 
 
@@ -193,12 +200,13 @@ def test_plot_option_reruns_only_figures_and_report(work, full_plan):
     plan = sr.dry_run(work, configfile=cfg)
     expect(plan, full_plan, {
         "accuracy_matrix": 1,
-        "feature_grids": None,
-        "spectra_figures": None,
+        "feature_grids": 1,
+        "spectra_figures": 1,
         "aliasing_figures": 1,
         "band_figures": 1,
         "frequency_figures": 1,
         "saliency_figures": 1,
+        "featvis_figures": 1,
     })
     before_tables = run_and_check(work, cfg, set(plan))
     # a figure option changes no number
@@ -207,10 +215,9 @@ def test_plot_option_reruns_only_figures_and_report(work, full_plan):
 
 
 def test_edit_analysis_script_reruns_it_and_downstream(work, full_plan):
-    # complexity.py if the spectra stage exists, else the last train-stage script
-    if "complexity" in full_plan:
-        script, expected = "complexity.py", {"complexity": full_plan["complexity"], "patch_stats": 1,
-                                             "spectra_figures": None}
+    # patch_metrics.py if the spectra stage exists, else the last train-stage script
+    if "patch_metrics" in full_plan:
+        script, expected = "patch_metrics.py", {"patch_metrics": 1, "patch_stats": 1, "spectra_figures": None}
     else:
         script, expected = "accuracy_matrix.py", {"accuracy_matrix": 1}
     path = work / "workflow_scripts" / script

@@ -35,10 +35,15 @@ def _jobs(dry_run_stdout: str) -> dict[str, int]:
 
 
 def test_default_config_dry_run(tmp_path: Path) -> None:
+    """The embedded default: 5 σ from scratch + 2 replicates (σ 0, σ 6) + BlurPool = 8 trained models;
+    3 filter-only references join the deployed-model analyses; at most 100 jobs (the planning budget)."""
     out = snakemake(tmp_path, "-n", config=REPO / "config" / "config.yaml").stdout
     jobs = _jobs(out)
-    assert jobs["finetune_blur"] == 7 and jobs["train_baseline"] == 1 and jobs["train_blurpool"] == 1
-    assert jobs["evaluate"] == 9
+    assert jobs["train_blur"] == 5 and jobs["train_baseline"] == 2 and jobs["train_blurpool"] == 1
+    assert jobs["evaluate"] == 8 and jobs["features"] == 8 and jobs["featvis"] == 8
+    assert jobs["avr_sis"] == 11 and jobs["frequency_preference"] == 11 and jobs["corruption"] == 11
+    assert jobs["band_intervention"] == 8
+    assert sum(v for k, v in jobs.items() if k != "total") <= 100, jobs
 
 
 def test_imagenet_config_dry_run(tmp_path: Path) -> None:
@@ -52,7 +57,8 @@ def test_imagenet_config_dry_run(tmp_path: Path) -> None:
     cfg["dataset"]["root"] = str(root)
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     jobs = _jobs(snakemake(tmp_path / "run", "-n", config=tmp_path / "cfg.yaml").stdout)
-    assert jobs["finetune_blur"] == 7 and jobs["evaluate"] == 9
+    n_trained = 8 + 1 + (int(cfg["training"].get("seeds", 2)) - 1) * len(cfg["training"].get("seed_sigmas", [0, 6]))
+    assert jobs["train_blur"] == 7 and jobs["evaluate"] == n_trained
     assert "cue_conflict_images" not in jobs
 
 
@@ -87,13 +93,25 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path: Path, patch: d
 def test_smoke_run_end_to_end(smoke_run: Path) -> None:
     res = smoke_run / "results"
     matrix = pd.read_csv(res / "evaluation" / "accuracy_matrix.tsv", sep="\t")
-    assert set(matrix.model) == {"sigma0", "sigma2", "sigma6", "blurpool"}
+    assert set(matrix.model) == {"sigma0", "sigma0-seed1", "sigma2", "sigma6", "sigma6-seed1", "blurpool"}
     assert set(matrix.test_sigma) == {0, 2, 6}
     assert matrix.accuracy.between(0, 1).all() and (matrix.n == 120).all()
     meta = json.loads((res / "models" / "sigma6.json").read_text())
-    assert meta["parent"] == "sigma2" and meta["sigma_px"] == pytest.approx(6 * 32 / 224)
+    # scratch (the default protocol): no parent; the runtime that the bytes depend on is recorded
+    assert meta["role"] == "scratch" and meta["parent"] is None and meta["sigma_px"] == pytest.approx(6 * 32 / 224)
+    assert meta["runtime"]["threads"] == 1 and "torch" in meta["runtime"]
+    assert json.loads((res / "models" / "sigma6-seed1.json").read_text())["seed"] == 1000
     assert json.loads((res / "models" / "blurpool.json").read_text())["antialiased"] is True
-    for rule in ("train_baseline", "finetune_blur", "evaluate"):
+    # the stem diagnostic ran on every scratch model, trained and initialisation
+    stem = pd.read_csv(res / "evaluation" / "stem_hf.tsv", sep="\t")
+    assert set(stem.weights) == {"trained", "init"} and set(stem.model) == set(matrix.model)
+    assert stem.loc[stem.weights == "init", "mean"].between(0.7, 0.9).all()  # white-noise init: 1 - pi/16
+    # filter-only references: the sigma 0 network behind each referenced blur; at sigma 0 exactly 0
+    ref = pd.read_csv(res / "frequency" / "reference.tsv", sep="\t")
+    assert {2.0, 6.0} <= set(ref.sigma) and set(ref.comparison) == {"learned", "filter"}
+    zero = ref[(ref.sigma == 0) & (ref.comparison == "learned")]
+    assert len(zero) and (zero["diff"].dropna() == 0).all()
+    for rule in ("train_baseline", "train_blur", "evaluate"):
         logs = list((res / "logs" / rule).glob("*.log"))
         assert logs and all(p.stat().st_size > 0 for p in logs)
         assert list((res / "benchmarks" / rule).glob("*.tsv"))

@@ -45,7 +45,14 @@ from torch import nn
 
 from blurscope import freq
 from blurscope.hooks import capture, get_module, module_root
-from blurscope.stats import correlation, holm, neuron_bootstrap, paired_test, replicate_groups, spearman_trend
+from blurscope.stats import (
+    correlation,
+    holm,
+    neuron_bootstrap,
+    paired_test,
+    replicate_groups,
+    spearman_trend,
+)
 
 REGIONS: tuple[str, str] = ("radial", "separable")
 """AVR pass-region definitions (see :func:`avr`)."""

@@ -533,7 +533,8 @@ class BandRun:
 
     ``rows``: row names (controls + bands); ``correct[head]`` bool and
     ``rank[head]`` float arrays ``[R, N]``; ``map_hw``: the layer's grid size;
-    ``max_abs_logit_diff[head]``: max |logit(union) − logit(unmodified)|;
+    ``max_abs_logit_diff[head]``: max |logit(union) − logit(unmodified)| divided by
+    max(1, the largest unmodified |logit| of the batch) (float32 FFT round-off grows with the logits' scale);
     ``strategy``: the strategy actually used.
     """
 
@@ -621,7 +622,9 @@ def band_logits(
                 correct[head].append((logits.argmax(-1) == yy).cpu())
                 rank[head].append(gt_rank(logits, yy).cpu())
                 if controls:
-                    d = (logits[1] - logits[0]).abs().max().item()
+                    # relative to the logits' own scale: float32 FFT round-off grows with it
+                    scale = max(1.0, logits[0].abs().max().item())
+                    d = (logits[1] - logits[0]).abs().max().item() / scale
                     maxdiff[head] = max(maxdiff[head], d)
     if spec is None:
         raise ValueError("band intervention needs at least one image")
@@ -969,30 +972,28 @@ def shift_tables(
                         iterations, seed, ci=ci)
                     metric, _, band = stat.partition(":")
                     note = next((notes[(m, layer)] for m in groups[g] if (m, layer) in notes), "")
-                    shift_rows.append(
-                        dict(
-                            model=g,
-                            sigma=float(sigma.get(groups[g][0], np.nan)),
-                            antialiased=bool(antialiased.get(groups[g][0], False)),
-                            layer=layer,
-                            head=head,
-                            statistic=metric,
-                            band=band or "all",
-                            value=float(res["value"]),
-                            ci_low=float(res["ci_low"]),
-                            ci_high=float(res["ci_high"]),
-                            reference=ref,
-                            reference_value=float(res["reference_value"]),
-                            diff=float(res["diff"]),
-                            diff_ci_low=float(res["diff_ci_low"]),
-                            diff_ci_high=float(res["diff_ci_high"]),
-                            boot_defined=float(res["boot_defined"]),
-                            n_images=int(res["n"]),
-                            n_replicates=int(res["n_replicates"]),
-                            n_replicates_reference=int(res["n_replicates_reference"]),
-                            note=note if band == "" else "",
-                        )
-                    )
+                    shift_rows.append({
+                        "model": g,
+                        "sigma": float(sigma.get(groups[g][0], np.nan)),
+                        "antialiased": bool(antialiased.get(groups[g][0], False)),
+                        "layer": layer,
+                        "head": head,
+                        "statistic": metric,
+                        "band": band or "all",
+                        "value": float(res["value"]),
+                        "ci_low": float(res["ci_low"]),
+                        "ci_high": float(res["ci_high"]),
+                        "reference": ref,
+                        "reference_value": float(res["reference_value"]),
+                        "diff": float(res["diff"]),
+                        "diff_ci_low": float(res["diff_ci_low"]),
+                        "diff_ci_high": float(res["diff_ci_high"]),
+                        "boot_defined": float(res["boot_defined"]),
+                        "n_images": int(res["n"]),
+                        "n_replicates": int(res["n_replicates"]),
+                        "n_replicates_reference": int(res["n_replicates_reference"]),
+                        "note": note if band == "" else "",
+                    })
             trend_models = sorted((m for m in models if not antialiased.get(m, False) and m not in ref_models),
                                   key=lambda m: sigma.get(m, np.nan))
             if len(trend_models) >= 3:

@@ -698,3 +698,114 @@ def trends(summary: pd.DataFrame, n_permutations: int, seed: int) -> pd.DataFram
             res.update(rho=math.nan, p=math.nan, n_permutations=0)
         rows.append({"x": x_name, "y": y_name, **{k: res[k] for k in TREND_COLUMNS[2:]}})
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
+
+
+# --------------------------------------------------------------------------- trained vs filter-only reference
+
+REFERENCE_METRICS = ("f_rev_cpp", "f_half_cpp", "shape_bias", "corruption_acc")
+"""The deployed-model measures compared with the filter-only reference (:func:`reference_comparison`)."""
+
+
+def _units(per_model: dict, metric: str) -> np.ndarray | tuple[np.ndarray, np.ndarray] | None:
+    """The per-unit data of one model for ``metric`` (None when that measure was not run)."""
+    u = per_model
+    if metric == "f_rev_cpp":  # per pair p_low − p_high at every f_mix: [P, F]
+        return (np.asarray(u["hits_low"], dtype=np.float64) - np.asarray(u["hits_high"], dtype=np.float64)).T
+    if metric == "f_half_cpp":
+        return np.nan_to_num(np.asarray(u["pgd_power"], dtype=np.float64))  # a zero perturbation has no power
+    if metric == "shape_bias":
+        if "shape_pred" not in u:
+            return None
+        pred, s, t = (np.asarray(u[k]) for k in ("shape_pred", "shape_labels", "texture_labels"))
+        conflict = s != t
+        return np.stack([(pred == s)[conflict], (pred == t)[conflict]], axis=1).astype(np.float64)
+    if metric == "corruption_acc":
+        if "corruption_hits" not in u:
+            return None
+        corrupted = np.asarray(u["corruption_names"]) != "clean"
+        return np.asarray(u["corruption_hits"], dtype=np.float64)[corrupted].mean(axis=0)[:, None]
+    raise ValueError(f"unknown reference metric {metric!r}; known: {REFERENCE_METRICS}")
+
+
+def _reference_statistic(metric: str, arrays: dict) -> Callable[[np.ndarray], np.ndarray]:
+    """The statistic of the means over units ``[B, *F]`` that gives ``metric`` (see :func:`_units`)."""
+    if metric == "f_rev_cpp":
+        f_cpp = to_cpp(np.asarray(arrays["f_mix"], dtype=np.float64))
+        return lambda m: reversal_frequency(f_cpp, m)[0]
+    if metric == "f_half_cpp":
+        radii = np.asarray(arrays["pgd_radii"], dtype=np.float64)
+        return lambda m: half_power_frequency(radii, m)
+    if metric == "shape_bias":
+        def shape_bias(m: np.ndarray) -> np.ndarray:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return m[..., 0] / (m[..., 0] + m[..., 1])
+        return shape_bias
+    return lambda m: m[..., 0]
+
+
+def reference_comparison(
+    units: dict[str, dict],
+    groups: dict[float, list[str]],
+    references: dict[float, str],
+    iterations: int,
+    seed: int,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Trained models minus their filter-only reference, per σ and measure, paired over shared units.
+
+    A reference ``ref-sigma<s>`` is the σ 0 network behind the blur a σ-``s`` model was
+    trained with: the reference alone is what the filter does, trained − reference what
+    training changed. Both run on the same image pairs (f_rev), PGD images (f_0.5),
+    cue-conflict images (shape bias) and corrupted images (mean corruption accuracy), so
+    the bootstrap resamples those units jointly (and the trained replicates too,
+    :func:`blurscope.stats.paired_difference`).
+
+    Args:
+        units: ``{model: arrays}`` of every model involved: ``hits_low``/``hits_high``
+            ``[F, P]`` and ``f_mix``, ``pgd_power`` ``[N, R]`` and ``pgd_radii``, optionally
+            ``shape_pred``/``shape_labels``/``texture_labels`` and ``corruption_hits``
+            ``[C, N]`` with ``corruption_names`` ``[C]``.
+        groups: ``{σ: [trained model ids]}`` (a σ model and its replicates).
+        references: ``{σ: reference model id}``; σ = 0 may map to the σ 0 model itself, whose
+            difference is then exactly 0.
+
+    Returns:
+        Per σ × metric a ``comparison`` ``learned`` row (``model`` = the trained σ model,
+        ``reference`` = its filter-only reference: ``diff`` is what training changed) and,
+        for σ > 0, a ``filter`` row (``model`` = the reference, ``reference`` = the σ 0
+        model(s): ``diff`` is what the blur filter alone does). Columns: ``sigma metric
+        comparison model reference value ci_low ci_high reference_value reference_ci_low
+        reference_ci_high diff diff_ci_low diff_ci_high boot_defined n n_replicates
+        n_replicates_reference`` (f_rev and f_0.5 in cycles/pixel).
+    """
+    rows = []
+    base = groups.get(0.0, [])
+    for sigma, ref in sorted(references.items()):
+        trained = groups.get(sigma)
+        if not trained:
+            raise ValueError(f"reference {ref!r}: no trained model at σ = {sigma:g} to compare it with")
+        # learned: the trained models against their reference; filter: the reference against the
+        # sigma 0 network it is made of (both on the same units)
+        # (at sigma 0 the reference is the sigma 0 model itself, replicates included: exactly 0)
+        comparisons = [("learned", trained, trained if ref in trained else [ref])]
+        if base and ref not in base:
+            comparisons.append(("filter", [ref], base))
+        for metric in REFERENCE_METRICS:
+            for kind, a_models, b_models in comparisons:
+                a = [_units(units[m], metric) for m in a_models]
+                b = [_units(units[m], metric) for m in b_models]
+                if any(x is None for x in a + b):
+                    continue
+                res = stats.paired_difference(_reference_statistic(metric, units[ref]), a, b, iterations, seed,
+                                              ci=level)
+                rows.append({"sigma": float(sigma), "metric": metric, "comparison": kind, "model": a_models[0],
+                             "reference": b_models[0],
+                             **{k: float(res[k]) for k in ("value", "ci_low", "ci_high", "reference_value",
+                                                           "reference_ci_low", "reference_ci_high", "diff",
+                                                           "diff_ci_low", "diff_ci_high", "boot_defined")},
+                             "n": int(res["n"]), "n_replicates": int(res["n_replicates"]),
+                             "n_replicates_reference": int(res["n_replicates_reference"])})
+    cols = ["sigma", "metric", "comparison", "model", "reference", "value", "ci_low", "ci_high", "reference_value",
+            "reference_ci_low", "reference_ci_high", "diff", "diff_ci_low", "diff_ci_high", "boot_defined", "n",
+            "n_replicates", "n_replicates_reference"]
+    return pd.DataFrame(rows, columns=cols)

@@ -1,8 +1,12 @@
-"""Figures of the aliasing stage (seed 004): layer-wise AVR, AVR–SIS scatter,
-frequency sweep, SIS vs training σ.
+"""Figures of the aliasing stage (after Kashyap, "Measuring Spectral Aliasing in Strided CNNs"):
+layer-wise AVR, AVR–SIS scatter, frequency sweep, SIS vs training σ.
 
 Every function takes the tidy tables written by the aliasing rules (see
 ``docs/aliasing.md``) and writes one PNG atomically; none reads files itself.
+The summary has one row set per model: training replicates (``sigma6-seed1``,
+``group`` = ``sigma6``) are drawn as models of their own in their σ's colour,
+filter-only references (``ref-sigma<s>``: the σ 0 network behind the σ-s blur)
+apart from the trained σ series, never as a point of it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ PALETTE = ["viridis"]
 
 REGION_LABEL = {"radial": "radial (r > 1/s)", "separable": "separable (max|f| > 1/s)"}
 BLURPOOL_STYLE = {"color": "black", "linestyle": "--", "marker": "s"}
+REFERENCE_PREFIX = "ref-"
+"""Model ids of the filter-only references (rules/common.smk ``REFERENCE_PREFIX``)."""
 
 
 def set_style(palette: str = "viridis", font_size: float = 9.0) -> None:
@@ -51,37 +57,68 @@ def _sigma_colors(sigmas: Sequence[float]) -> dict[float, tuple]:
     return {s: cmap(i / max(1, len(uniq) - 1) * 0.9) for i, s in enumerate(uniq)}
 
 
+def _models(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per model: ``model group sigma antialiased reference`` (``group`` = the model without ``group``)."""
+    m = summary.drop_duplicates("model").copy()
+    if "group" not in m.columns:
+        m["group"] = m["model"]
+    m["reference"] = m["model"].astype(str).str.startswith(REFERENCE_PREFIX)
+    return m.sort_values(["sigma", "model"], kind="stable")
+
+
 def _std_models(summary: pd.DataFrame) -> list[str]:
-    m = summary.drop_duplicates("model")
-    return m[m["antialiased"] == 0].sort_values("sigma")["model"].tolist()
+    """The trained standard-architecture models (replicates included), by σ."""
+    m = _models(summary)
+    return m[(m["antialiased"] == 0) & ~m["reference"]]["model"].tolist()
+
+
+def _ref_models(summary: pd.DataFrame) -> list[str]:
+    """The filter-only references, by σ."""
+    m = _models(summary)
+    return m[m["reference"]]["model"].tolist()
 
 
 def _aa_models(summary: pd.DataFrame) -> list[str]:
-    m = summary.drop_duplicates("model")
+    m = _models(summary)
     return m[m["antialiased"] == 1]["model"].tolist()
 
 
+def _first_of_group(summary: pd.DataFrame) -> set[str]:
+    """The first model of each replicate group (the one that carries the legend label)."""
+    return set(_models(summary).drop_duplicates("group")["model"])
+
+
 def plot_layer_avr(summary: pd.DataFrame, path: str | os.PathLike, point_order: Sequence[str], dpi: int = 120) -> None:
-    """Mean AVR (95 % bootstrap CI) per stride point: one line per σ model, BlurPool dashed.
+    """Mean AVR (95 % bootstrap CI) per stride point: one line per trained σ model (training replicates in
+    their σ's colour, triangles), filter-only references dotted with open markers, BlurPool dashed.
 
     Args:
-        summary: ``aliasing_stats`` summary table (``model sigma antialiased point metric mean ci_low ci_high``).
+        summary: ``aliasing_stats`` summary table (``model group sigma antialiased point metric mean ci_low
+            ci_high``; ``group`` optional).
         point_order: canonical points in execution order (x axis).
     """
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.3 * len(point_order) * 2), 4.2), sharey=False)
     x = np.arange(len(point_order))
-    std = _std_models(summary)
-    colors = _sigma_colors([float(summary.loc[summary["model"] == m, "sigma"].iloc[0]) for m in std])
+    std, refs, aa_models = _std_models(summary), _ref_models(summary), _aa_models(summary)
+    sigma_of = dict(zip(_models(summary)["model"], _models(summary)["sigma"].astype(float)))
+    colors = _sigma_colors([sigma_of[m] for m in std + refs])
+    first = _first_of_group(summary)
     for ax, region in zip(axes, ("radial", "separable")):
         met = f"avr_{region}"
-        for m in std + _aa_models(summary):
+        for m in std + refs + aa_models:
             d = summary[(summary["model"] == m) & (summary["metric"] == met)].set_index("point").reindex(point_order)
-            sig = float(summary.loc[summary["model"] == m, "sigma"].iloc[0])
-            aa = bool(summary.loc[summary["model"] == m, "antialiased"].iloc[0])
-            style = BLURPOOL_STYLE if aa else {"color": colors[sig], "marker": "o"}
+            sig = sigma_of[m]
+            if m in aa_models:
+                style, label = BLURPOOL_STYLE, f"{m} (BlurPool)"
+            elif m in refs:
+                style = {"color": colors[sig], "marker": "o", "linestyle": ":", "mfc": "none"}
+                label = f"σ={sig:g} filter only (σ 0 net)"
+            elif m in first:
+                style, label = {"color": colors[sig], "marker": "o"}, f"σ={sig:g}"
+            else:  # a further training run of the same σ
+                style, label = {"color": colors[sig], "marker": "^", "alpha": 0.7}, f"σ={sig:g} ({m})"
             yerr = np.vstack([d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]])
-            ax.errorbar(x, d["mean"], yerr=yerr, capsize=2, lw=1.4, ms=4,
-                        label=f"{m} (BlurPool)" if aa else f"σ={sig:g}", **style)
+            ax.errorbar(x, d["mean"], yerr=yerr, capsize=2, lw=1.4, ms=4, label=label, **style)
         ax.set_xticks(x)
         ax.set_xticklabels(point_order, rotation=40, ha="right", fontsize=8)
         ax.set_title(f"AVR, {REGION_LABEL[region]}")
@@ -101,7 +138,7 @@ def plot_avr_sis_scatter(
     dpi: int = 120,
 ) -> None:
     """Per-image AVR (x) vs SIS (y), one panel per stride point, one colour per model;
-    Pearson r and Spearman ρ of each model in the panel's legend."""
+    Pearson r and Spearman ρ (``correlation`` columns ``pearson_r``, ``rho``) of each model in the legend."""
     n = len(point_order)
     cols = min(4, n)
     rows = math.ceil(n / cols)
@@ -117,7 +154,7 @@ def plot_avr_sis_scatter(
             c = correlation[(correlation["model"] == m) & (correlation["point"] == p) & (correlation["region"] == region)]
             lab = m
             if len(c):
-                lab += f" r={c['pearson_r'].iloc[0]:.2f} ρ={c['spearman_rho'].iloc[0]:.2f}"
+                lab += f" r={c['pearson_r'].iloc[0]:.2f} ρ={c['rho'].iloc[0]:.2f}"
             ax.scatter(d[met], d["sis"], s=6, alpha=0.5, color=palette(j % 10), label=lab)
         ax.set_title(p, fontsize=9)
         ax.set_xlabel(f"AVR ({region})", fontsize=8)
@@ -168,14 +205,27 @@ def plot_frequency_sweep(sweep: pd.DataFrame, path: str | os.PathLike, dpi: int 
 
 
 def plot_sis_vs_sigma(summary: pd.DataFrame, path: str | os.PathLike, dpi: int = 120) -> None:
-    """SIS and top-1 consistency (mean, 95 % CI) against training σ; BlurPool as a
-    horizontal reference line with its CI band."""
-    std = _std_models(summary)
+    """SIS and top-1 consistency (mean, 95 % CI) against training σ: every trained model a point (training
+    replicates side by side at their σ), a line through the mean over the replicates of each σ; the
+    filter-only references (the σ 0 network behind each blur) as open squares on a dotted line; BlurPool as
+    a horizontal reference line with its CI band."""
+    std, refs = _std_models(summary), _ref_models(summary)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     for ax, met, lab in zip(axes, ("sis", "consistency"), ("SIS (1 − cos, mean of 4 shifts)", "top-1 agreement under shift")):
-        d = summary[(summary["metric"] == met) & (summary["model"].isin(std))].sort_values("sigma")
-        ax.errorbar(d["sigma"], d["mean"], yerr=np.vstack([d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]]),
-                    marker="o", capsize=3, label="blur-trained (standard net)")
+        d = summary[(summary["metric"] == met) & (summary["model"].isin(std))].sort_values(["sigma", "model"])
+        n_runs = d.groupby("sigma")["model"].transform("size").to_numpy()
+        rank = d.groupby("sigma").cumcount().to_numpy()
+        dx = 0.06 * (rank - (n_runs - 1) / 2)  # replicates of one σ side by side
+        label = "blur-trained (standard net)" + (", one point per training run" if (n_runs > 1).any() else "")
+        ax.errorbar(d["sigma"] + dx, d["mean"], yerr=np.vstack([d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]]),
+                    marker="o", ls="none", capsize=3, color="C0", label=label)
+        means = d.groupby("sigma")["mean"].mean()
+        ax.plot(means.index, means.to_numpy(), color="C0", lw=1.2)
+        r = summary[(summary["metric"] == met) & (summary["model"].isin(refs))].sort_values("sigma")
+        if len(r):
+            ax.errorbar(r["sigma"], r["mean"], yerr=np.vstack([r["mean"] - r["ci_low"], r["ci_high"] - r["mean"]]),
+                        marker="s", mfc="none", ls=":", capsize=3, color="C1",
+                        label="filter only (σ 0 network behind the blur)")
         for m in _aa_models(summary):
             b = summary[(summary["metric"] == met) & (summary["model"] == m)]
             if b.empty:

@@ -1,4 +1,5 @@
-"""Figures of the band intervention (seed 001); matplotlib only, no torch.
+"""Figures of the band intervention (after "Analyzing Spectral Properties of Intermediate CNN
+Representations"); matplotlib only, no torch.
 
 * :func:`heatmap_figure`: accuracy or mean GT rank as a layer × band heatmap,
   one panel per model (σ models in σ order, then any others such as
@@ -7,7 +8,11 @@
 * :func:`shift_figure`: the band centroid (score-weighted mean normalised
   radius, see :func:`blurscope.bands.band_centroid`) against training σ, one
   line per layer, with bootstrap CIs over images; one panel per head and
-  centroid kind. Lower = the usable information sits in lower bands.
+  centroid kind. Lower = the usable information sits in lower bands. The rows
+  are those against ``bands.reference_model`` (``band_shift.tsv`` also holds each
+  trained group against its filter-only reference); a group's training
+  replicates are one point; the filter-only references (``ref-sigma<s>``, the σ 0
+  network behind the σ-s blur) are open markers beside the trained series.
 
 Inputs are the tables written by the ``band_summary`` rule
 (``band_summary.tsv``, ``band_shift.tsv``); column names in ``docs/bands.md``.
@@ -28,6 +33,8 @@ import pandas as pd  # noqa: E402
 from blurscope.io import atomic_path  # noqa: E402
 
 HEADS = ("own", "mlp")
+REFERENCE_PREFIX = "ref-"
+"""Model ids of the filter-only references (rules/common.smk ``REFERENCE_PREFIX``)."""
 HEAD_LABEL = {"own": "own head", "mlp": "MLP head (frozen features)"}
 METRIC_LABEL = {"accuracy": "accuracy", "gt_rank": "mean GT rank (1 = best)"}
 
@@ -112,7 +119,8 @@ def heatmap_figure(
             ax.set_xticks(range(len(band_list)))
             ax.set_xticklabels(band_list, rotation=45, ha="right", fontsize=7)
             sig = summary.loc[summary["model"] == model, "sigma"].iloc[0]
-            ax.set_title(f"{model} (σ={sig:g})\n{HEAD_LABEL.get(head, head)}", fontsize=8)
+            kind = ", filter only" if str(model).startswith(REFERENCE_PREFIX) else ""
+            ax.set_title(f"{model} (σ={sig:g}{kind})\n{HEAD_LABEL.get(head, head)}", fontsize=8)
     if im is not None:
         cb = fig.colorbar(im, ax=axes, shrink=0.8)
         cb.set_label(METRIC_LABEL[metric] + "  (row label: unmodified)", fontsize=8)
@@ -131,22 +139,50 @@ def _dark(v: float, vmin: float, vmax: float | None, metric: str) -> bool:
     return t < 0.55 if metric == "accuracy" else t > 0.45
 
 
+def shift_reference(shift: pd.DataFrame, reference: str | None = None) -> str:
+    """The reference group the σ figure draws: ``reference`` (``bands.reference_model``) when given, else the
+    one group the table compares with itself (its difference is 0 by construction).
+
+    Raises:
+        ValueError: ``reference`` is not a reference of the table, or (without it) no single self-comparison.
+    """
+    refs = sorted(set(shift["reference"].astype(str)))
+    if reference is not None:
+        if str(reference) not in refs:
+            raise ValueError(f"band shift table has no rows against bands.reference_model {reference!r} "
+                             f"(references: {refs})")
+        return str(reference)
+    own = sorted(set(shift.loc[shift["model"].astype(str) == shift["reference"].astype(str), "reference"].astype(str)))
+    if len(own) != 1:
+        raise ValueError(f"band shift table: cannot tell the reference model from {refs}; pass bands.reference_model")
+    return own[0]
+
+
 def shift_figure(
     shift: pd.DataFrame,
     out_path: str | os.PathLike,
     *,
     statistics: Sequence[str] = ("centroid_rank", "centroid_acc"),
     layers: Sequence[str] | None = None,
+    reference: str | None = None,
     dpi: int = 120,
 ) -> None:
-    """Band centroid vs σ (σ models only), one line per layer, CI bars; panels statistic × head."""
-    need = {"model", "sigma", "layer", "head", "statistic", "value", "ci_low", "ci_high"}
+    """Band centroid vs σ, one line per layer (trained σ groups; their replicates are one point), CI bars;
+    filter-only references as open squares at their σ; panels statistic × head.
+
+    ``shift``: ``band_shift.tsv`` (``model sigma layer head statistic value ci_low ci_high reference``);
+    only the rows against ``reference`` (``bands.reference_model``; default: :func:`shift_reference`).
+    """
+    need = {"model", "sigma", "layer", "head", "statistic", "value", "ci_low", "ci_high", "reference"}
     missing = need - set(shift.columns)
     if missing:
         raise ValueError(f"band shift table lacks columns {sorted(missing)}")
-    sig = shift[shift["statistic"].isin(statistics)]
+    against = shift["reference"].astype(str) == shift_reference(shift, reference)
+    sig = shift[shift["statistic"].isin(statistics) & against]
     if "antialiased" in sig.columns:
         sig = sig[~sig["antialiased"].astype(bool)]
+    is_ref = sig["model"].astype(str).str.startswith(REFERENCE_PREFIX)
+    filt, sig = sig[is_ref], sig[~is_ref]
     heads = [h for h in HEADS if h in set(sig["head"])]
     layer_list = _order(sig["layer"], layers)
     fig, axes = plt.subplots(len(statistics), max(1, len(heads)), figsize=(4.2 * max(1, len(heads)), 3.0 * len(statistics)),
@@ -162,10 +198,16 @@ def shift_figure(
                 yerr = np.vstack([d["value"] - d["ci_low"], d["ci_high"] - d["value"]])
                 yerr = np.where(np.isfinite(yerr), yerr, 0.0)
                 ax.errorbar(d["sigma"], d["value"], yerr=yerr, marker="o", ms=3, capsize=2, color=colors[li], label=layer)
+                f = filt[(filt["statistic"] == stat) & (filt["head"] == head) & (filt["layer"] == layer)]
+                if len(f):
+                    ferr = np.vstack([f["value"] - f["ci_low"], f["ci_high"] - f["value"]])
+                    ax.errorbar(f["sigma"], f["value"], yerr=np.where(np.isfinite(ferr), ferr, 0.0), marker="s",
+                                mfc="none", ms=4, ls="none", capsize=2, color=colors[li],
+                                label="filter only (σ 0 net behind the blur)" if li == 0 else None)
             ax.set_xlabel("training blur σ (px at 224)")
             ax.set_ylabel(f"{stat} (normalised radius)")
             ax.set_title(f"{HEAD_LABEL.get(head, head)}: {stat}", fontsize=9)
-            top = np.nanmax(sig["ci_high"].to_numpy(dtype=float), initial=0.0)
+            top = np.nanmax(pd.concat([sig, filt])["ci_high"].to_numpy(dtype=float), initial=0.0)
             ax.set_ylim(-0.02, max(0.3, 1.15 * top) if np.isfinite(top) else 1.45)
             if si == 0 and hi == 0:
                 ax.legend(fontsize=7, title="layer", title_fontsize=7)

@@ -1,4 +1,5 @@
-"""Figures of the SmoothGrad analysis (seed 002): overlays, activation maps, distances.
+"""Figures of the SmoothGrad analysis of naive vs expert models (after Sun, Chen & Hu, "CNN Fine-tuned on
+Blurry Images Captures Blur Structure"): overlays, activation maps, distances.
 
 Every function returns a matplotlib ``Figure`` (Agg backend, nothing shown);
 the rule script saves it through :func:`blurscope.io.atomic_path`. Inputs are
@@ -133,11 +134,17 @@ def activation_figure(
 def distance_figure(per_image: pd.DataFrame, stats: pd.DataFrame) -> Figure:
     """Per-image comparison value vs its noise floor, one panel per metric.
 
-    Each image is a grey line from its noise floor (left point) to the
-    comparison's value (right point); black = mean with the bootstrap 95 % CI
-    of the mean difference drawn around the mean value; titles give the
-    Holm-adjusted p of the one-sided Wilcoxon test against the floor.
+    ``stats``: the ``saliency/stats.tsv`` rows (``test comparison metric mean
+    reference_mean diff_ci_low diff_ci_high p_holm``). Each image is a grey line
+    from its noise floor (left point) to the comparison's value (right point);
+    black = mean with the bootstrap 95 % CI of the mean difference drawn around
+    the mean value; titles give the Holm-adjusted p of the one-sided Wilcoxon
+    test against the floor.
     """
+    need = {"test", "comparison", "metric", "mean", "reference_mean", "diff_ci_low", "diff_ci_high", "p_holm"}
+    missing = need - set(stats.columns)
+    if missing:
+        raise ValueError(f"saliency stats table lacks columns {sorted(missing)}")
     metrics = list(METRICS)
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
     floor_stats = stats[stats.test == "vs_noise_floor"].set_index(["comparison", "metric"])
@@ -149,9 +156,9 @@ def distance_figure(per_image: pd.DataFrame, stats: pd.DataFrame) -> Figure:
                 ax.plot([x0, x1], [f, v], color="0.7", lw=0.6, marker="o", ms=2)
             if (comp, metric) in floor_stats.index:
                 s = floor_stats.loc[(comp, metric)]
-                ax.plot([x0, x1], [s.mean_reference, s["mean"]], color="k", lw=1.5, marker="s", ms=4)
-                lo = s.mean_reference + s.ci_low
-                hi = s.mean_reference + s.ci_high
+                ax.plot([x0, x1], [s.reference_mean, s["mean"]], color="k", lw=1.5, marker="s", ms=4)
+                lo = s.reference_mean + s.diff_ci_low
+                hi = s.reference_mean + s.diff_ci_high
                 ax.errorbar([x1], [s["mean"]], yerr=[[s["mean"] - lo], [hi - s["mean"]]], color="k", capsize=3)
                 ax.text(x0 + 0.5, 1.02, f"p_holm={s.p_holm:.2g}", transform=ax.get_xaxis_transform(),
                         ha="center", fontsize=7)

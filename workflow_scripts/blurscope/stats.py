@@ -10,8 +10,8 @@ Every table of the pipeline gets its intervals, tests and effect sizes from here
   the finite samples).
 * **Means over units** — :func:`neuron_bootstrap` resamples **neurons**, each with
   all its patches, never single patches (the patches of one neuron are correlated,
-  so a patch-level bootstrap understates the uncertainty; Bartels et al.'s VITAL
-  report resamples neurons in its §3.1). :func:`hierarchical_bootstrap` adds the
+  so a patch-level bootstrap understates the uncertainty, as the VITAL
+  feature-analysis report says). :func:`hierarchical_bootstrap` adds the
   training replicates: it resamples the replicate models of one condition, then
   the neurons within each drawn model; with one replicate it returns exactly
   :func:`neuron_bootstrap`'s numbers.
@@ -509,7 +509,8 @@ def paired_test(
     condition's replicates). Units with a NaN in any replicate are dropped.
 
     * ``p``: Wilcoxon signed-rank test of ``d`` (zeros dropped, Wilcoxon's convention;
-      scipy's exact distribution for small samples without ties), ``alternative``
+      the exact null distribution for <= 50 non-zero differences without ties, else the
+      normal approximation with scipy's tie-corrected variance), ``alternative``
       "two-sided", "greater" (values > reference) or "less". It is a test over units,
       conditional on the models: it cannot include training variance.
     * ``diff`` and its percentile CI: :func:`paired_difference` of the mean (units
@@ -560,7 +561,9 @@ def paired_test(
     else:
         ranks = rankdata(np.abs(nz))
         t_plus, t_minus = ranks[nz > 0].sum(), ranks[nz < 0].sum()
-        test = sps.wilcoxon(nz, alternative=alternative, zero_method="wilcox")
+        abs_nz = np.abs(nz)
+        exact = nz.size <= 50 and np.unique(abs_nz).size == nz.size  # the exact null has no ties
+        test = sps.wilcoxon(nz, alternative=alternative, zero_method="wilcox", method="exact" if exact else "approx")
         out.update(d_z=cohens_dz(d), rank_biserial=float((t_plus - t_minus) / (t_plus + t_minus)),
                    w=float(test.statistic), p=float(test.pvalue))
     return out
@@ -582,9 +585,11 @@ def spearman_rho(x: np.ndarray, y: np.ndarray, axis: int = -1, nan: str = "propa
     x, y = np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1)
     ok = np.isfinite(x) & np.isfinite(y)
     bad = ~ok.all(axis=-1) if nan == "propagate" else ok.sum(axis=-1) < 2
-    x, y = np.where(ok, x, np.nan), np.where(ok, y, np.nan)
-    rx = rankdata(x, axis=-1, nan_policy="omit")
-    ry = rankdata(y, axis=-1, nan_policy="omit")
+    if ok.all():
+        rx, ry = rankdata(x, axis=-1), rankdata(y, axis=-1)
+    else:
+        x, y = np.where(ok, x, np.nan), np.where(ok, y, np.nan)
+        rx, ry = rankdata(x, axis=-1, nan_policy="omit"), rankdata(y, axis=-1, nan_policy="omit")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         rx = rx - np.nanmean(rx, axis=-1, keepdims=True)
@@ -660,7 +665,7 @@ def _trend_p_model(sig: np.ndarray, vals: list[np.ndarray], rho: float, n_permut
     chunk = max(1, (1 << 20) // m)
     while done < n_permutations:
         b = min(chunk, n_permutations - done)
-        order = np.argsort(rng.random((b, m)), axis=1)
+        order = rng.permuted(np.broadcast_to(np.arange(m), (b, m)), axis=1)
         exceed += int((np.abs(_model_permutation_rhos(sig, vals, order)) >= abs(rho) - 1e-12).sum())
         done += b
     return (1 + exceed) / (1 + n_permutations), int(n_permutations)
@@ -993,16 +998,22 @@ def replicate_groups(models: Sequence[str], group_of: Mapping[str, str] | None =
 
 
 def filter_references(
-    models: Sequence[str], sigma_of: Mapping[str, float], series: Sequence[str], prefix: str = "ref-"
+    models: Sequence[str],
+    sigma_of: Mapping[str, float],
+    series: Sequence[str],
+    prefix: str = "ref-",
+    references: Sequence[str] | None = None,
 ) -> dict[str, str]:
     """``{trained group: filter-only reference}`` for the σ series.
 
-    A model ``<prefix>...`` with σ s is the reference of the series group with σ s; the
+    The reference models are ``references`` if given, else the models named
+    ``<prefix>...``. A reference with σ s belongs to the series group with σ s; the
     series group with the smallest σ (σ 0: the network the references are built from)
     is its own reference, so its difference is exactly 0. Empty when no reference model
     is present.
     """
-    refs = [m for m in models if str(m).startswith(prefix)]
+    refs = list(references) if references is not None else [m for m in models if str(m).startswith(prefix)]
+    refs = [m for m in refs if m in models]
     if not refs:
         return {}
     by_sigma = {float(sigma_of[g]): g for g in series}

@@ -128,8 +128,13 @@ def build(inputs: InputPaths, params: Mapping[str, Any], generated: str | None =
         n_representative=int(rc.get("n_representative", 3)),
         sources_file=str(params.get("sources") or "results/report/sources.tsv"),
     )
+    from .findings import findings_table
+
     sections = build_sections(src, ctx)
-    summary = [f"**{s.short or s.title}.** " + " ".join(s.headlines) for s in sections if s.headlines]
+    findings = findings_table(src, ctx)
+    summary = [protocol_sentence(config)] + [
+        f"**{s.short or s.title}.** " + " ".join(s.headlines[:2]) for s in sections if s.headlines
+    ]
     doc = Document(
         title=str(rc.get("title") or "blurscope report"),
         author=str(rc.get("author") or ""),
@@ -141,9 +146,27 @@ def build(inputs: InputPaths, params: Mapping[str, Any], generated: str | None =
             f"BlurPool model; layers {', '.join(ctx.layers)}."
         ),
         sources=src.used_table(),
+        findings=findings,
     )
     doc.number_figures()
     return doc
+
+
+def protocol_sentence(config: Mapping[str, Any]) -> str:
+    """The first line of the summary: how the models were trained and probed, and how many runs stand behind it."""
+    tr, an = config.get("training", {}) or {}, config.get("analysis", {}) or {}
+    seeds, seed_sigmas = int(tr.get("seeds", 1) or 1), tr.get("seed_sigmas", []) or []
+    mode = ("every σ model trained from scratch on its blurred images" if tr.get("mode", "scratch") == "scratch"
+            else "σ > 0 models fine-tuned behind a fixed blur layer from a trained model (their weights stay close "
+                 "to it)")
+    probe = ("preference analyses probe each network alone with clear images (learned effects)"
+             if not an.get("own_blur", False)
+             else "preference analyses feed each model through its blur layer (filter and learned effects mixed)")
+    runs = (f"{seeds} training runs of σ ∈ {{{', '.join(f'{float(s):g}' for s in seed_sigmas)}}}, one of every "
+            "other σ" if seeds > 1 and seed_sigmas else "one training run per σ: the intervals cover neurons and "
+            "images, not training runs")
+    return (f"**Protocol.** {mode[0].upper() + mode[1:]}; {probe}; deployed-model analyses set a filter-only "
+            f"reference (the σ 0 network behind the same blur) beside each trained model; {runs}.")
 
 
 def write_html(doc: Document, path: str | os.PathLike) -> str:

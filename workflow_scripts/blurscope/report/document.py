@@ -143,6 +143,7 @@ class Document:
     summary: list[str]
     subtitle: str = ""
     sources: pd.DataFrame | None = None  # path kind rows columns of every file the sections read
+    findings: Table | None = None  # the executive summary's findings table (blurscope.report.findings)
 
     def number_figures(self) -> None:
         """Number each section's figures ``<section number>.k`` (k = 1, 2, …) and give them anchors."""

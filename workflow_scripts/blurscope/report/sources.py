@@ -26,6 +26,7 @@ from .document import Figure, ReportInputError
 # identifier columns: always read as strings (a layer called "4.2" must stay "4.2")
 ID_COLUMNS = {
     "model",
+    "group",
     "layer",
     "point",
     "ref_layer",
@@ -53,7 +54,7 @@ ID_COLUMNS = {
     "alternative",
     "shape_bias_status",
     "strategy",
-    "base_model",
+    "permutation_unit",
     "standard",
     "blurpool",
     "rule",

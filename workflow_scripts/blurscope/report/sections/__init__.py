@@ -25,7 +25,7 @@ from typing import Literal
 
 from ..document import Section
 from ..sources import Sources
-from . import aliasing, appendix, bands, features, frequency, methods, models, reproducibility, saliency, spectra
+from . import aliasing, appendix, bands, features, featvis, frequency, methods, models, reproducibility, saliency, spectra
 from . import statistics
 from .common import Context
 
@@ -59,7 +59,7 @@ class Part:
 
 PARTS: tuple[Part, ...] = (
     Part("Models and accuracy", (models.section,)),
-    Part("Feature visualisations", (features.section,)),
+    Part("Feature visualisations", (features.section, featvis.section)),
     Part("Spectra and complexity", (spectra.section_spectra, spectra.section_complexity)),
     Part("Statistics", (statistics.section,)),
     Part("Aliasing and shift stability", (aliasing.section,)),

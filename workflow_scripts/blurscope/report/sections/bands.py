@@ -1,6 +1,7 @@
 """Section "Band interventions in feature maps": what one radial frequency band of a layer carries.
 
-Inputs: ``band_summary``, ``band_trend`` (``results/bands/``) and the figures
+Inputs: ``band_summary``, ``band_trend``, optionally ``band_shift``
+(``results/bands/``, keys in docs/statistics.md) and the figures
 ``bands_accuracy``, ``bands_gt_rank``, ``bands_shift``.
 """
 
@@ -25,6 +26,7 @@ from ..claims import (
 from ..document import Bullets, Section, Table
 from ..sources import Sources
 from .common import Context, first_row, limit_rows, not_run
+from .statistics import is_reference, runs_range
 
 LEVEL = 0.95  # the confidence level of the band tables' CIs
 SUMMARY_COLUMNS = [
@@ -39,7 +41,34 @@ SUMMARY_COLUMNS = [
     "chance_accuracy",
     "n_freqs",
 ]
-TREND_COLUMNS = ["layer", "head", "statistic", "spearman_rho", "rho_ci_low", "rho_ci_high"]
+TREND_COLUMNS = [
+    "layer",
+    "head",
+    "statistic",
+    "rho",
+    "rho_ci_low",
+    "rho_ci_high",
+    "p",
+    "n_models",
+    "n_sigma",
+    "n_replicates_min",
+    "n_replicates_max",
+    "note",
+]
+SHIFT_COLUMNS = [
+    "model",
+    "reference",
+    "layer",
+    "head",
+    "statistic",
+    "value",
+    "reference_value",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "n_replicates",
+    "n_replicates_reference",
+]
 CENTROIDS = {"centroid_acc": "accuracy centroid", "centroid_rank": "rank centroid"}
 # figure input (= caption name), title, in report order
 FIGURES = (
@@ -79,6 +108,15 @@ def section(src: Sources, ctx: Context) -> Section:
         claims += trend_claims
     sec.add(Bullets([c.text for c in claims]))
     sec.add(_accuracy_table(summ, names, ctx, src.source(name)))
+    if src.has("band_shift"):
+        ref_table = _reference_table(src.table("band_shift", SHIFT_COLUMNS), ctx, src.source("band_shift"))
+        if ref_table is not None:
+            sec.para(
+                "Filter-only references: `ref-sigma<σ>` is the σ = 0 network behind the blur of σ, never trained for "
+                "it. Its band centroid against σ = 0 is what the blur filter alone does; the trained σ model against "
+                "its reference is what training with that blur changed (paired over the same images)."
+            )
+            sec.add(ref_table)
     return sec
 
 
@@ -115,32 +153,41 @@ def _reference_claims(summ: pd.DataFrame, ref: str, ctx: Context) -> list[Claim]
 
 
 def _trend_claims(tr: pd.DataFrame, ctx: Context) -> tuple[list[Claim], list[str]]:
-    """The band-centroid trends over σ (CI of Spearman ρ) and the section's headlines: the significant
-    trends, or a sentence saying there is none."""
+    """The band-centroid trends over σ (model-level permutation p and CI of Spearman ρ: a direction only when
+    both agree) and the section's headlines: the significant trends, or a sentence saying there is none."""
     claims, headlines, undefined = [], [], []
     for r in tr.itertuples():
         what = CENTROIDS.get(r.statistic, r.statistic)
-        if as_float(r.spearman_rho) is None:
+        if as_float(r.rho) is None:
             bd = as_float(getattr(r, "boot_defined", None))
+            # band_summary says why when a band holds nothing beyond DC (no trend is drawn from it)
+            why = str(getattr(r, "note", "") or "")
+            why = "" if why in ("", "nan") else f": {why}"
             undefined.append(
                 f"{layer_label(r.layer)} {r.head} head {what}"
                 + (f" (defined in {fmt_num(100 * bd, 2)} % of the resamples)" if bd is not None else "")
+                + why
             )
             continue
+        defined = (
+            f"; defined in {fmt_num(100 * float(r.boot_defined), 2)} % of the resamples"
+            if as_float(getattr(r, "boot_defined", None)) is not None and float(r.boot_defined) < 1
+            else ""
+        )
         c = trend_sentence(
             f"in {layer_label(r.layer)} ({r.head} head), the {what} of the informative bands",
-            r.spearman_rho,
-            None,
+            r.rho,
+            r.p,
             r.rho_ci_low,
             r.rho_ci_high,
             alpha=ctx.alpha,
             level=LEVEL,
+            p_label="model-level permutation p",
             falls="falls (information moves to lower bands)",
             rises="rises (information moves to higher bands)",
             details=(
-                f"; defined in {fmt_num(100 * float(r.boot_defined), 2)} % of the resamples"
-                if as_float(getattr(r, "boot_defined", None)) is not None and float(r.boot_defined) < 1
-                else ""
+                f"; {fmt_num(r.n_models)} models at {fmt_num(r.n_sigma)} σ, "
+                f"{runs_range(r.n_replicates_min, r.n_replicates_max)}{defined}"
             ),
         )
         claims.append(c)
@@ -157,7 +204,8 @@ def _trend_claims(tr: pd.DataFrame, ctx: Context) -> tuple[list[Claim], list[str
     if not headlines:
         headlines.append(
             f"No band-centroid trend over training σ is significant (0 of {len(tr)} layer × head × "
-            f"centroid tests have a {ci_name(LEVEL)} of ρ excluding 0)."
+            f"centroid tests have a model-level permutation p < {fmt_num(ctx.alpha)} and a {ci_name(LEVEL)} of ρ "
+            "excluding 0)."
         )
     return claims, headlines
 
@@ -188,8 +236,46 @@ def _accuracy_table(summ: pd.DataFrame, names: list[str], ctx: Context, source: 
     df, note = limit_rows(df, ctx.max_rows)
     return Table(
         df,
-        f"Accuracy with one band kept (bracket: {ci_name(LEVEL)}; ∅ = the band holds no frequency "
-        "at this map size).",
+        f"Accuracy with one band kept (bracket: {ci_name(LEVEL)}; ∅ = the band holds no frequency at this map size).",
+        source,
+        note,
+    )
+
+
+def _reference_table(shift: pd.DataFrame, ctx: Context, source: str) -> Table | None:
+    """Per layer × head × centroid × σ with a filter-only reference: reference − σ = 0 (what the filter alone does)
+    and trained − reference (what training changed); None without reference rows."""
+    base = str(ctx.config.get("bands", {}).get("reference_model", "sigma0"))
+    cen = shift[shift["statistic"].isin(list(CENTROIDS))]
+    trained = cen[cen["reference"].map(is_reference) & (cen["model"] != cen["reference"])]
+    if trained.empty:
+        return None
+    rows = []
+    for r in trained.itertuples():
+        f = first_row(cen, model=r.reference, reference=base, layer=r.layer, head=r.head, statistic=r.statistic)
+        rows.append(
+            {
+                "layer": r.layer,
+                "head": r.head,
+                "centroid": CENTROIDS[r.statistic],
+                "σ": model_label(r.model),
+                model_label(base): fmt_num(f["reference_value"]) if f is not None else "n/a",
+                "filter-only reference": fmt_num(r.reference_value),
+                "trained": fmt_num(r.value),
+                f"filter alone: reference − {model_label(base)}": (
+                    fmt_interval(f["diff"], f["diff_ci_low"], f["diff_ci_high"]) if f is not None else "n/a"
+                ),
+                "training: trained − reference": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
+                "training runs (trained / reference)": (
+                    f"{fmt_num(r.n_replicates)} / {fmt_num(r.n_replicates_reference)}"
+                ),
+            }
+        )
+    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
+    return Table(
+        df,
+        f"Band centroids (normalised radius): what the blur filter does and what training changed (bracket: "
+        f"{ci_name(LEVEL)} of the paired difference over images).",
         source,
         note,
     )

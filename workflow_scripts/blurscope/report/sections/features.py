@@ -13,17 +13,25 @@ from ..sources import Sources
 from .common import Context, not_run
 
 
-def analysis_blur_sentence(analysis: dict) -> str:
-    """Which input the feature analyses gave each model (``analysis.own_blur``)."""
-    if analysis.get("own_blur", True):
+def analysis_blur_sentence(analysis: dict, training: dict | None = None) -> str:
+    """Which input the preference analyses gave each model (``analysis.own_blur``), and what that measures."""
+    finetuned = str((training or {}).get("mode", "scratch")) == "finetune"
+    if analysis.get("own_blur", False):
         return (
-            "Each model saw the clear analysis images through its own training blur, as it was trained "
-            "(`analysis.own_blur: true`); patches are cropped from the clear images. The network-alone control "
-            "(`analysis.own_blur: false`) removes the blur layer and measures only what fine-tuning changed in the weights."
+            "Each model saw the clear analysis images through its own training blur layer (`analysis.own_blur: true`): "
+            "the low-pass filter alone then makes preferred patches smoother, even for an untrained network, so every "
+            "difference across σ mixes the filter with what training changed; the filter-only references "
+            "(`ref-sigma<σ>`, the σ = 0 network behind the same blur) measure the filter's share."
         )
     return (
-        "Network-alone control (`analysis.own_blur: false`): the clear analysis images reached each trained network "
-        "without its training blur, so differences between σ come from the fine-tuned weights alone."
+        "The clear analysis images reached each trained network without its training blur (`analysis.own_blur: "
+        "false`, the VITAL study's protocol), so every difference across σ is what training changed"
+        + (
+            "; the σ > 0 models were fine-tuned from a trained model (`training.mode: finetune`), so their weights "
+            "stay close to it and such differences are expected to be small."
+            if finetuned
+            else " (every σ model trained from scratch on its blurred images)."
+        )
     )
 
 
@@ -36,12 +44,13 @@ def section(src: Sources, ctx: Context) -> Section:
     tk, pt = ctx.config.get("topk", {}), ctx.config.get("patches", {})
     sec.para(
         f"For every model and analysed layer, {fmt_num(tk.get('neurons_per_layer'))} neurons (channels, evenly spread, "
-        f"the same ids in every model) were followed: their top {fmt_num(tk.get('k'))} analysis images by spatial-max "
+        f"the same channel ids in every model; independently trained networks share no neuron identity, so a "
+        f"column compares channels, not the same neuron) were followed: their top {fmt_num(tk.get('k'))} analysis images by spatial-max "
         f"activation and, from those, the best {fmt_num(tk.get('n_show'))} patches "
         f"(method `{pt.get('method', 'n/a')}`). Grids: rows are models (σ ascending, then BlurPool), columns are neurons; "
         "each cell is a neuron's mosaic of its best patches, each patch contrast-stretched for display only "
         "(every number in this report is computed on the raw patches). "
-        + analysis_blur_sentence(ctx.config.get("analysis", {}))
+        + analysis_blur_sentence(ctx.config.get("analysis", {}), ctx.config.get("training", {}))
     )
     n_rep = int(ctx.n_representative)
     for layer in layers:

@@ -37,6 +37,20 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
+def _counts_used(src: Sources) -> str:
+    """How many images / neurons the analyses really used (a count larger than the data is clamped)."""
+    out = []
+    for name, column, what in (("aliasing_summary", "n_images", "AVR/SIS images"),
+                               ("frequency_summary", "n_pgd_images", "PGD images"),
+                               ("frequency_summary", "corruption_n_images", "corruption images"),
+                               ("patch_trends", "n_neurons", "neurons per model (fewest)")):
+        if src.has(name):
+            df = src.table(name)
+            if column in df.columns and df[column].notna().any():
+                out.append(f"{what} {fmt_num(df[column].min(), 6)}")
+    return "; ".join(out) + "." if out else ""
+
+
 def section(src: Sources, ctx: Context) -> Section:
     """Methods summary rendered from the resolved config (``results/pipeline_info/config.yaml``)."""
     config, alpha = ctx.config, ctx.alpha
@@ -75,10 +89,31 @@ def section(src: Sources, ctx: Context) -> Section:
         ),
         (
             "Training",
-            f"mode {g('training.mode')} (fine-tune from: {g('training.finetune_from')}), "
-            f"{g('training.epochs')} baseline epochs, {g('training.finetune_epochs')} fine-tune epochs, "
-            f"lr {g('training.lr')} / {g('training.finetune_lr')}, batch {g('training.batch_size')}, "
-            f"seed {g('training.seed')}, training seeds {g('training.seeds')}.",
+            (
+                f"every model from scratch on images blurred at its σ (a fixed blur layer in front), "
+                f"{g('training.epochs')} epochs"
+                if _get(config, "training.mode", "scratch") == "scratch"
+                else f"σ > 0 fine-tuned from {g('training.finetune_from')} for {g('training.finetune_epochs')} "
+                f"epochs (lr {g('training.finetune_lr')}); baseline {g('training.epochs')} epochs"
+            )
+            + f"; SGD (Nesterov, momentum {g('training.momentum')}), one-cycle lr {g('training.lr')}, batch "
+            f"{g('training.batch_size')}, weight decay {g('training.weight_decay')}, {g('training.precision')}, "
+            f"{g('training.threads')} thread(s) (fixed: the weights do not depend on the cores granted); seed "
+            f"{g('training.seed')}; {g('training.seeds')} training run(s) of σ ∈ {{{g('training.seed_sigmas')}}}.",
+        ),
+        (
+            "Input condition",
+            (
+                "preference analyses (top-k, patches, spectra, complexity, bands, feature visualisation): clear images "
+                "to the network alone (`analysis.own_blur: false`)"
+                if not _get(config, "analysis.own_blur", False)
+                else "preference analyses through each model's blur layer (`analysis.own_blur: true`), with "
+                "filter-only references"
+            )
+            + "; deployed-model analyses (AVR/SIS, hybrids, PGD, shape bias, corruptions): each model with its blur "
+            "layer, beside filter-only references `ref-sigma<σ>` (the σ = 0 network behind the same blur) at σ ∈ {"
+            + (g("references.sigmas") if _get(config, "references.sigmas", None) else "smallest, middle, largest")
+            + "}.",
         ),
         (
             "Analysis images",
@@ -98,33 +133,58 @@ def section(src: Sources, ctx: Context) -> Section:
         ),
         (
             "Spectra and complexity",
-            f"HF cutoff {g('spectra.hf_cutoff')} cycles/pixel; JPEG quality "
-            f"{g('spectra.jpeg_quality')}; Sobel threshold {g('spectra.edge_threshold')}; "
-            f"wavelet {g('spectra.wavelet')}, {g('spectra.wavelet_levels')} levels.",
+            f"patch mean removed, {g('spectra.window')} window (power-normalised), bins centred on multiples of 1/P "
+            f"and labelled with the mean radius of their samples; HF cutoff {g('spectra.hf_cutoff')} cycles/pixel. "
+            f"JPEG quality {g('spectra.jpeg_quality')}, ratio = raw bytes / "
+            + ("entropy-coded scan bytes (the fixed header and tables excluded)"
+               if _get(config, "spectra.jpeg_data", "scan") == "scan" else "whole-file bytes")
+            + f"; Sobel (unnormalised 3×3 kernels on 0–255 grey: a 10-level step gives magnitude 40) threshold "
+            f"{g('spectra.edge_threshold')}; wavelet {g('spectra.wavelet')}, at most {g('spectra.wavelet_levels')} "
+            f"levels, capped at what the patch size supports (`pywt.dwt_max_level`; the levels used are a column "
+            f"of each complexity table), boundary mode {g('spectra.wavelet_mode')}.",
         ),
         (
             "Statistics",
-            f"neuron-level bootstrap, {g('stats.bootstrap_iterations')} iterations, CI {g('stats.ci')}; "
-            f"{g('stats.n_permutations')} permutations; seed {g('stats.seed')}.",
+            f"hierarchical bootstrap (training replicates, then neurons within each; one replicate = the "
+            f"neuron-level bootstrap), {g('stats.bootstrap_iterations')} iterations, CI {g('stats.ci')}; trends: "
+            "Spearman ρ with a bootstrap CI and a permutation p at the model level (independently trained networks "
+            f"share no neuron identity), {g('stats.n_permutations')} permutations; seed {g('stats.seed')} "
+            "(docs/statistics.md).",
         ),
         (
             "Aliasing",
-            f"{g('aliasing.bootstrap_iterations')} bootstrap iterations, {g('aliasing.permutations')} "
-            f"permutations, seed {g('aliasing.seed')}; standard model {g('aliasing.standard_model')}.",
+            "AVR of each channel "
+            + ("minus its spatial mean" if _get(config, "aliasing.remove_mean", True) else "with its DC term in the total")
+            + f" (`aliasing.remove_mean`), radial and separable pass regions; {g('aliasing.bootstrap_iterations')} "
+            f"bootstrap iterations, {g('aliasing.permutations')} permutations, seed {g('aliasing.seed')}; standard "
+            f"model {g('aliasing.standard_model')}.",
         ),
         (
             "Bands",
-            f"bands {g('bands.names')} with edges {g('bands.edges')} (normalised radius); "
-            f"{g('bands.bootstrap')} bootstrap iterations, seed {g('bands.seed')}.",
+            f"bands {g('bands.names')} with edges {g('bands.edges')} (normalised radius) at layers "
+            f"{g('bands.layers') if _get(config, 'bands.layers', None) else g('analysis.layers')} (only maps where "
+            f"every band holds frequency samples beyond DC); {g('bands.bootstrap')} bootstrap iterations, seed "
+            f"{g('bands.seed')}.",
         ),
         (
             "Frequency",
             f"{g('frequency.n_pairs')} hybrid pairs, {g('frequency.n_f_mix')} f_mix steps; PGD "
             f"{g('frequency.pgd_norm')} ε {g('frequency.pgd_eps')}, {g('frequency.pgd_steps')} steps on "
-            f"{g('frequency.pgd_n_images')} images; corruptions {g('frequency.corruptions')} at severities "
-            f"{g('frequency.severities')}; {g('frequency.bootstrap')} bootstrap iterations, seed {g('frequency.seed')}.",
+            f"{g('frequency.pgd_n_images')} images; corruptions {g('frequency.corruptions')} (ImageNet-C's "
+            f"definitions scaled to the image size; extras as documented in docs/frequency.md) at severities "
+            f"{g('frequency.severities')}, on {g('frequency.corruption_n_images')} images (0 = all) corrupted once "
+            f"and shared by every model; mCE and relative mCE against {g('frequency.mce_reference')}, paired "
+            f"bootstrap CIs; {g('frequency.bootstrap')} bootstrap iterations, seed {g('frequency.seed')}.",
         ),
     ]
+    fv = _get(config, "featvis", {})
+    if fv:
+        items.append(("Feature visualisation", f"{g('featvis.steps')} Adam steps (lr {g('featvis.lr')}), objective "
+                      f"{g('featvis.objective')}, size {g('featvis.size')} (0 = the training size), transforms "
+                      f"{g('featvis.transforms')}, seed {g('featvis.seed')}, {g('featvis.threads')} thread(s)."))
+    used = _counts_used(src)
+    if used:
+        items.append(("Counts actually used", used))
     sal = _get(config, "saliency", {})
     if sal:
         items.append(("Saliency", ", ".join(f"{k} {_fmt_value(v)}" for k, v in sal.items()) + "."))

@@ -49,11 +49,12 @@ def section(src: Sources, ctx: Context) -> Section:
             "reference",
             "metric",
             "mean",
-            "mean_reference",
-            "mean_diff",
-            "ci_low",
-            "ci_high",
+            "reference_mean",
+            "diff",
+            "diff_ci_low",
+            "diff_ci_high",
             "p_holm",
+            "n_images",
         ],
     )
     sal = ctx.config.get("saliency", {})
@@ -61,9 +62,11 @@ def section(src: Sources, ctx: Context) -> Section:
         f"SmoothGrad maps of the naive (σ = 0) and the expert (blur-trained, σ = {fmt_num(sal.get('expert_sigma'))}) "
         "model on clear and blurred inputs (blurred at the expert's σ); focus = "
         f"the top {fmt_num(sal.get('top_k_pixels'))} pixels. Focus distances are ≥ 0, so each is tested against the noise "
-        "floor (the same model and input with two independent SmoothGrad noise seeds), paired over images, one-sided "
-        "in the 'foci differ more' direction, Holm-adjusted over the whole table; mean differences with bootstrap "
-        f"{ci_name(0.95)}s."
+        "floor (the same model and input with two independent SmoothGrad noise seeds), paired over "
+        f"{fmt_num(st['n_images'].max())} images (Wilcoxon signed-rank), one-sided in the 'foci differ more' "
+        f"direction, Holm-adjusted over the whole table; mean differences with bootstrap {ci_name(0.95)}s. One naive "
+        "and one expert network (one training run each): the tests are over images of these two networks and say "
+        "nothing about the spread between training runs."
     )
     for fig, title in FIGURES:
         sec.add(src.figure(fig, title, caption=fig))
@@ -73,13 +76,13 @@ def section(src: Sources, ctx: Context) -> Section:
         unit = str(getattr(r, "unit", "") or "")
         u = f" {unit}" if unit not in ("", "1", "nan") else ""
         comp = SALIENCY_COMPARISONS.get(r.comparison, r.comparison)
-        v = judge(r.mean_diff, r.p_holm, r.ci_low, r.ci_high, alpha=ctx.alpha)
+        v = judge(r.diff, r.p_holm, r.diff_ci_low, r.diff_ci_high, alpha=ctx.alpha)
         alt = str(getattr(r, "alternative", "greater"))
         # one-sided tests: "the foci differ more" is the tested direction (larger distance, smaller IoU)
         more = bool(v.significant) and ((v.direction > 0) == (alt != "less"))
         stats = (
-            f"{fmt_num(r.mean)} vs {fmt_num(r.mean_reference)}{u}; Δ = {fmt_ci(r.mean_diff, r.ci_low, r.ci_high)}; "
-            f"{fmt_p(r.p_holm, 'p (Holm)')}"
+            f"{fmt_num(r.mean)} vs {fmt_num(r.reference_mean)}{u}; "
+            f"Δ = {fmt_ci(r.diff, r.diff_ci_low, r.diff_ci_high)}; {fmt_p(r.p_holm, 'p (Holm)')}"
         )
         metric = SALIENCY_METRICS.get(r.metric, r.metric.replace("_", " "))
         if r.reference == "noise_floor":
@@ -105,8 +108,8 @@ def section(src: Sources, ctx: Context) -> Section:
                 "reference": r.reference,
                 "metric": r.metric,
                 "mean": fmt_num(r.mean),
-                "reference mean": fmt_num(r.mean_reference),
-                "Δ [95 % CI]": fmt_interval(r.mean_diff, r.ci_low, r.ci_high),
+                "reference mean": fmt_num(r.reference_mean),
+                "Δ [95 % CI]": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
                 "p (Holm)": fmt_pval(r.p_holm),
                 "verdict": "differ more" if more else "not significant",
             }

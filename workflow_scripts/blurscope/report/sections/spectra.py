@@ -28,37 +28,100 @@ from ..claims import (
 from ..document import Bullets, Heading, Section, Table
 from ..sources import Sources
 from .common import Context, first_row, limit_rows, not_run
-from .statistics import COMPLEXITY_TEXT_METRICS, EFFECT_COLUMNS, TREND_COLUMNS, metric_name, metric_unit
+from .statistics import (
+    COMPLEXITY_TEXT_METRICS,
+    EFFECT_COLUMNS,
+    TREND_COLUMNS,
+    is_reference,
+    metric_name,
+    metric_unit,
+    pairing_text,
+    runs,
+    runs_vs,
+    trend_scope,
+)
+
+
+def _endpoint(row: pd.Series, end: str, level: float, unit: str) -> str:
+    """The mean at ``end`` (``sigma_min`` | ``sigma_max``) of one ``patch_trends`` row, with its CI and runs."""
+    value = fmt_ci(row[f"mean_{end}"], row[f"mean_{end}_ci_low"], row[f"mean_{end}_ci_high"], level, unit)
+    n = runs(row[f"n_replicates_{end}"])
+    return f"{sigma_label(row[end])}: {value}" + (f" ({n})" if n else "")
 
 
 def _trend_claim(row: pd.Series, quantity: str, ctx: Context, unit: str = "") -> Claim:
-    """The σ trend of one ``patch_trends`` row, with the endpoint means and CIs."""
+    """The σ trend of one ``patch_trends`` row (verdict from the Holm p), with the CI of ρ and the endpoint
+    means, their CIs and how many training runs stand behind each."""
     level = ctx.level("stats")
-    lo = fmt_ci(row["mean_sigma_min"], row["ci_sigma_min_low"], row["ci_sigma_min_high"], level, unit)
-    hi = fmt_ci(row["mean_sigma_max"], row["ci_sigma_max_low"], row["ci_sigma_max_high"], level, unit)
-    det = f"; {sigma_label(row['sigma_min'])}: {lo}, {sigma_label(row['sigma_max'])}: {hi}"
+    det = (
+        f"; ρ {ci_name(level)} [{fmt_num(row['rho_ci_low'], 2)}, {fmt_num(row['rho_ci_high'], 2)}]"
+        f"; {_endpoint(row, 'sigma_min', level, unit)}, {_endpoint(row, 'sigma_max', level, unit)}"
+    )
     return trend_sentence(quantity, row["rho"], row["p_holm"], alpha=ctx.alpha, p_label="Holm-adjusted p", details=det)
 
 
 def _effect_claim(row: pd.Series, ctx: Context, quantity: str, unit: str) -> Claim:
-    """The paired difference against σ = 0 of one ``patch_effects`` row, with Cohen's d."""
+    """The difference against its reference of one ``patch_effects`` row, with Cohen's d and the training runs."""
     level = ctx.level("stats")
+    ref = model_label(row["reference"])
     return compare_sentence(
         f"In {layer_label(row['layer'])}, the {model_label(row['model'])} model",
         quantity,
-        "σ = 0 (same neurons)",
+        f"{ref} ({pairing_text(row['paired'])})",
         row["diff"],
         row["diff_ci_low"],
         row["diff_ci_high"],
         alpha=ctx.alpha,
         level=level,
         unit=unit,
-        effect=f"Cohen's d = {fmt_num(row['cohens_d'], 2)}",
+        effect=f"Cohen's d = {fmt_num(row['cohens_d'], 2)}; "
+        + runs_vs(row["n_replicates"], row["n_replicates_reference"]),
     )
 
 
+def _reference_claims(eff: pd.DataFrame, layer: str, metric: str, quantity: str, ctx: Context) -> list[Claim]:
+    """For each σ with a filter-only reference: what the blur filter alone does (reference − σ = 0) and what
+    training changed (trained − reference) to ``metric`` in ``layer``."""
+    level = ctx.level("stats")
+    base = f"sigma{ctx.sigmas[0]:g}"
+    claims = []
+    sel = eff[(eff["layer"] == layer) & (eff["metric"] == metric) & eff["reference"].map(is_reference)]
+    for r in sel.itertuples():
+        f = first_row(eff, layer=layer, metric=metric, model=r.reference, reference=base)
+        sig = model_label(r.model)
+        if f is not None:
+            claims.append(
+                compare_sentence(
+                    f"In {layer_label(layer)}, the {sig} blur filter alone (σ = 0 network behind it, untrained for it)",
+                    quantity,
+                    model_label(base),
+                    f["diff"],
+                    f["diff_ci_low"],
+                    f["diff_ci_high"],
+                    alpha=ctx.alpha,
+                    level=level,
+                    effect=runs_vs(f["n_replicates"], f["n_replicates_reference"]),
+                )
+            )
+        claims.append(
+            compare_sentence(
+                f"Training with the {sig} blur",
+                quantity,
+                "its filter-only reference",
+                r.diff,
+                r.diff_ci_low,
+                r.diff_ci_high,
+                alpha=ctx.alpha,
+                level=level,
+                effect=runs_vs(r.n_replicates, r.n_replicates_reference),
+            )
+        )
+    return claims
+
+
 def section_spectra(src: Sources, ctx: Context) -> Section:
-    """Per layer: spectra relative to random patches, the HF-fraction trend, HF ratios and BlurPool's effect."""
+    """Per layer: spectra relative to random patches, the HF-fraction trend, HF ratios, BlurPool's effect and,
+    with filter-only references, what the blur filter does to the HF fraction and what training changed."""
     sec = Section("spectra", "Power spectra of preferred patches")
     name_t, name_s = "patch_trends", "patch_spectra"
     if not src.has(name_t):
@@ -68,13 +131,16 @@ def section_spectra(src: Sources, ctx: Context) -> Section:
     summ = src.table("patch_summary", ["model", "layer", "metric", "mean", "ci_low", "ci_high"])
     level = ctx.level("stats")
     cut = ctx.config.get("spectra", {}).get("hf_cutoff")
+    scope = trend_scope(trends)
     sec.para(
         "Radial power spectra of the raw preferred patches (grey = mean RGB, mean removed, |FFT|², radial average; "
         "frequency in cycles/pixel) are compared with random patches of the same size from the same images "
         f"(the baseline). The HF power fraction is the power above {fmt_num(cut)} cycles/pixel over all non-DC power. "
         f"Intervals are {ci_name(level)}s of a neuron-level bootstrap "
-        f"({fmt_num(ctx.config.get('stats', {}).get('bootstrap_iterations'))} resamples); trends over σ are Spearman ρ "
-        "with a permutation p, Holm-adjusted over all metrics × layers."
+        f"({fmt_num(ctx.config.get('stats', {}).get('bootstrap_iterations'))} resamples; several training runs of "
+        "one σ: the runs resampled first); trends over σ are Spearman ρ"
+        + (f" ({scope})" if scope else "")
+        + " with a permutation p, Holm-adjusted over all metrics × layers."
     )
     layers = ctx.order_layers(trends["layer"].unique())
     rows = []
@@ -118,9 +184,10 @@ def section_spectra(src: Sources, ctx: Context) -> Section:
                     )
         eff = src.table("patch_effects", EFFECT_COLUMNS) if src.has("patch_effects") else None
         if eff is not None:
-            e = first_row(eff, layer=layer, metric="hf_fraction", model="blurpool")
+            e = first_row(eff, layer=layer, metric="hf_fraction", model="blurpool", reference=f"sigma{ctx.sigmas[0]:g}")
             if e is not None:
                 claims.append(_effect_claim(e, ctx, "the HF power fraction", ""))
+            claims += _reference_claims(eff, layer, "hf_fraction", "the HF power fraction", ctx)
         sec.add(Bullets([c.text for c in claims]))
         for m in order_models(summ.loc[summ["layer"] == layer, "model"].unique()):
             h = first_row(summ, layer=layer, model=m, metric="hf_fraction")
@@ -189,11 +256,16 @@ def section_complexity(src: Sources, ctx: Context) -> Section:
                 claims.append(_trend_claim(tr, f"{metric_name(metric)}", ctx, metric_unit(metric)))
         sec.add(Bullets([c.text for c in claims]))
     if src.has("complexity_table"):
-        ct = src.table("complexity_table", ["model", "sigma", "layer"])
+        ct = src.table("complexity_table", ["model", "sigma", "layer", "n_replicates"])
         metrics = [c[: -len("_mean")] for c in ct.columns if c.endswith("_mean") and f"{c[:-5]}_sem" in ct.columns]
         rows = []
         for r in ct.to_dict("records"):
-            row = {"model": r["model"], "σ": fmt_num(r["sigma"]) if r["model"] != "baseline" else "–"}
+            base = r["model"] == "baseline"
+            row = {
+                "model": r["model"],
+                "σ": fmt_num(r["sigma"]) if not base else "–",
+                "training runs": fmt_num(r["n_replicates"]) if not base else "–",
+            }
             for m in metrics:
                 row[metric_name(m)] = f"{fmt_num(r[f'{m}_mean'])} ± {fmt_num(r[f'{m}_sem'], 2)}"
             rows.append(row)
@@ -201,7 +273,8 @@ def section_complexity(src: Sources, ctx: Context) -> Section:
         sec.add(
             Table(
                 pd.DataFrame(rows),
-                f"Complexity summary, {layer_label(layer)}: mean ± bootstrap SEM (the layout of §3.3 of the VITAL feature-analysis report).",
+                f"Complexity summary, {layer_label(layer)}: mean ± bootstrap SEM (the layout of §3.3 of the VITAL "
+                "feature-analysis report); one row per σ model, its training runs resampled together.",
                 src.source("complexity_table"),
             )
         )

@@ -1,18 +1,22 @@
 """Section "Statistics": trends over training σ, effect sizes and CIs of the preferred patches.
 
-Also the vocabulary of the patch statistics tables (metric names and units,
-the columns of ``patch_trends`` and ``patch_effects``) that the spectra and
-complexity sections share. Inputs: ``patch_trends``
+Also the vocabulary of the statistics tables that the other sections share:
+metric names and units, the columns of ``patch_trends`` and ``patch_effects``,
+the filter-only references (``ref-sigma<s>``) and how many training runs
+(``n_replicates``) stand behind a number (docs/statistics.md). Inputs: ``patch_trends``
 (``results/stats/patch_trends.tsv``), ``patch_effects``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import pandas as pd
 
 from ..claims import (
     Claim,
     Verdict,
+    as_float,
     ci_name,
     compact_trend,
     fmt_interval,
@@ -62,27 +66,117 @@ def metric_unit(metric: str) -> str:
     return PATCH_METRICS.get(metric, ("", ""))[1]
 
 
-# columns of results/stats/patch_trends.tsv and patch_effects.tsv the sections read
+# columns of results/stats/patch_trends.tsv and patch_effects.tsv the sections read (docs/statistics.md)
 TREND_COLUMNS = [
     "layer",
     "metric",
     "rho",
-    "p_perm",
+    "rho_ci_low",
+    "rho_ci_high",
+    "p",
     "p_holm",
+    "permutation_unit",
+    "n_models",
+    "n_sigma",
+    "n_replicates_min",
+    "n_replicates_max",
     "sigma_min",
     "mean_sigma_min",
-    "ci_sigma_min_low",
-    "ci_sigma_min_high",
+    "mean_sigma_min_ci_low",
+    "mean_sigma_min_ci_high",
+    "n_replicates_sigma_min",
     "sigma_max",
     "mean_sigma_max",
-    "ci_sigma_max_low",
-    "ci_sigma_max_high",
+    "mean_sigma_max_ci_low",
+    "mean_sigma_max_ci_high",
+    "n_replicates_sigma_max",
+    "n_permutations",
 ]
-EFFECT_COLUMNS = ["layer", "metric", "model", "cohens_d", "diff", "diff_ci_low", "diff_ci_high"]
+EFFECT_COLUMNS = [
+    "layer",
+    "metric",
+    "model",
+    "reference",
+    "cohens_d",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "paired",
+    "n_replicates",
+    "n_replicates_reference",
+]
+# the ids of the filter-only references (the σ 0 network behind the blur of σ s: ref-sigma<s>), as the rules name them
+REFERENCE_PREFIX = "ref-"
+# what the permutation p of a trend shuffles (column permutation_unit)
+PERMUTATION_UNITS = {
+    "model": "whole models' σ labels permuted, since independently trained networks share no neurons",
+    "unit": "σ permuted within each shared unit, a neuron of fine-tuned models or an image",
+}
+
+
+def is_reference(model: str) -> bool:
+    """Whether ``model`` is a filter-only reference (``ref-sigma<s>``)."""
+    return str(model).startswith(REFERENCE_PREFIX)
+
+
+def runs(n: object) -> str:
+    """A replicate count for text: ``2`` → "2 training runs", ``1`` → "1 training run", "" when unknown."""
+    v = as_float(n)
+    if v is None:
+        return ""
+    return f"{int(v)} training run{'' if int(v) == 1 else 's'}"
+
+
+def runs_range(low: object, high: object) -> str:
+    """The replicate counts over the σ of a trend: "1 training run per σ", "1–2 training runs per σ"."""
+    lo, hi = as_float(low), as_float(high)
+    if lo is None or hi is None:
+        return ""
+    if lo == hi:
+        return f"{runs(lo)} per σ"
+    return f"{int(lo)}–{int(hi)} training runs per σ"
+
+
+def runs_vs(n: object, n_reference: object) -> str:
+    """The training runs on both sides of a difference: "training runs: 1 vs 2" ("" when unknown)."""
+    a, b = as_float(n), as_float(n_reference)
+    if a is None or b is None:
+        return ""
+    return f"training runs: {int(a)} vs {int(b)}"
+
+
+def single_run_caveat(max_replicates: object) -> str:
+    """The caveat of docs/statistics.md when no condition has more than one training run ("" otherwise)."""
+    v = as_float(max_replicates)
+    if v is None or v > 1:
+        return ""
+    return (
+        "Every condition here is one training run: the intervals and p-values describe these networks (their "
+        "neurons or images), not the spread between training runs, which only replicates measure "
+        "(`training.seeds`)."
+    )
+
+
+def permutation_text(units: Iterable[object]) -> str:
+    """What the permutation p of a trend table permutes (its ``permutation_unit`` values)."""
+    found = [str(u) for u in dict.fromkeys(units) if str(u) in PERMUTATION_UNITS]
+    return "; ".join(PERMUTATION_UNITS[u] for u in found) or "permutation unit not stated"
+
+
+def trend_scope(trends: pd.DataFrame) -> str:
+    """How many models, σ and training runs stand behind a trend table: "5 models at 3 σ, 1–2 training runs per σ"."""
+    if trends.empty:
+        return ""
+    m, s = as_float(trends["n_models"].max()), as_float(trends["n_sigma"].max())
+    parts = [f"{int(m)} models" if m is not None else "", f"at {int(s)} σ" if s is not None else ""]
+    scope = " ".join(p for p in parts if p)
+    rr = runs_range(trends["n_replicates_min"].min(), trends["n_replicates_max"].max())
+    return ", ".join(p for p in (scope, rr) if p)
 
 
 def section(src: Sources, ctx: Context) -> Section:
-    """Every metric × layer trend over σ (Holm), the key metrics per layer as headlines, effect sizes."""
+    """Every metric × layer trend over σ (Holm), the key metrics per layer as headlines, effect sizes
+    against σ = 0 and, with filter-only references, what the filter does and what training changed."""
     sec = Section("statistics", "Statistics: trends, effect sizes and confidence intervals", short="Preferred patches")
     name_t, name_e = "patch_trends", "patch_effects"
     if not src.has(name_t):
@@ -102,13 +196,18 @@ def section(src: Sources, ctx: Context) -> Section:
         for r, v in zip(trends.itertuples(), verdicts)
         if v.significant and v.direction > 0
     ]
+    scope, caveat = trend_scope(trends), single_run_caveat(trends["n_replicates_max"].max())
     sec.para(
-        f"Bootstrap: neuron-level ({fmt_num(st.get('bootstrap_iterations'))} resamples of neurons with all their "
-        f"patches, {ci_name(level)} = percentile interval). Trend: Spearman ρ between training σ and the neuron means "
-        f"of the σ models, permutation p ({fmt_num(st.get('n_permutations'))} permutations of σ within neurons), "
-        f"Holm-adjusted over all {len(trends)} metric × layer tests; significance level α = {fmt_num(ctx.alpha)}. "
-        "Effect sizes: Cohen's d of the neuron means and the mean paired difference (same neurons) against σ = 0 with "
-        "a bootstrap CI."
+        f"Bootstrap: {fmt_num(st.get('bootstrap_iterations'))} resamples of neurons with all their patches, and with "
+        f"several training runs of one σ the runs resampled first (hierarchical bootstrap); {ci_name(level)} = "
+        "percentile interval. Trend: Spearman ρ between training σ and the neuron means of the σ models"
+        + (f" ({scope})" if scope else "")
+        + f", permutation p ({fmt_num(trends['n_permutations'].max())} permutations; "
+        f"{permutation_text(trends['permutation_unit'])}), Holm-adjusted over all {len(trends)} metric × layer "
+        f"tests; significance level α = {fmt_num(ctx.alpha)}; the {ci_name(level)} of ρ resamples the models of "
+        "each σ, then their neurons. Effect sizes: Cohen's d of the neuron means and the mean difference against "
+        "σ = 0 with a bootstrap CI (paired over the same neurons only where the models share them)."
+        + (f" {caveat}" if caveat else "")
     )
     summary = Claim(
         f"{n_sig} of {len(trends)} metric × layer trends over training σ are significant after Holm adjustment "
@@ -131,16 +230,19 @@ def section(src: Sources, ctx: Context) -> Section:
             sec.headlines.append(f"Preferred patches in {layer_label(layer)}, against training σ: {'; '.join(parts)}.")
     sec.headlines.append(summary.text)
     rows = []
+    first = trends.iloc[0]
+    lo_head = f"σ = {fmt_num(first['sigma_min'])} ({runs(first['n_replicates_sigma_min'])})"
+    hi_head = f"σ = {fmt_num(first['sigma_max'])} ({runs(first['n_replicates_sigma_max'])})"
     for r, v in zip(trends.itertuples(), verdicts):
         rows.append(
             {
                 "layer": r.layer,
                 "metric": metric_name(r.metric),
-                "ρ": fmt_num(r.rho, 2),
-                "p (perm.)": fmt_pval(r.p_perm),
+                "ρ [CI]": fmt_interval(r.rho, r.rho_ci_low, r.rho_ci_high, 2),
+                "p (perm.)": fmt_pval(r.p),
                 "p (Holm)": fmt_pval(r.p_holm),
-                f"σ = {fmt_num(r.sigma_min)}": fmt_interval(r.mean_sigma_min, r.ci_sigma_min_low, r.ci_sigma_min_high),
-                f"σ = {fmt_num(r.sigma_max)}": fmt_interval(r.mean_sigma_max, r.ci_sigma_max_low, r.ci_sigma_max_high),
+                lo_head: fmt_interval(r.mean_sigma_min, r.mean_sigma_min_ci_low, r.mean_sigma_min_ci_high),
+                hi_head: fmt_interval(r.mean_sigma_max, r.mean_sigma_max_ci_low, r.mean_sigma_max_ci_high),
                 "verdict": ("falls" if v.direction < 0 else "rises") if v.significant else "not significant",
             }
         )
@@ -148,29 +250,88 @@ def section(src: Sources, ctx: Context) -> Section:
     sec.add(Table(df, f"Trends over training σ (bracket: {ci_name(level)}).", src.source(name_t), note))
     if src.has(name_e):
         eff = src.table(name_e, EFFECT_COLUMNS)
-        top = f"sigma{ctx.sigmas[-1]:g}"
-        keep = eff[eff["model"].isin([top, "blurpool"])]
-        rows = []
-        for r in keep.itertuples():
-            v = judge(r.diff, None, r.diff_ci_low, r.diff_ci_high)
-            rows.append(
-                {
-                    "layer": r.layer,
-                    "metric": metric_name(r.metric),
-                    "model vs σ = 0": model_label(r.model),
-                    "Cohen's d": fmt_num(r.cohens_d, 2),
-                    "Δ (model − σ = 0)": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
-                    "verdict": ("lower" if v.direction < 0 else "higher") if v.significant else "not significant",
-                }
+        sec.add(_effects_table(eff, ctx, level, src.source(name_e)))
+        ref_table = _reference_table(eff, ctx, level, src.source(name_e))
+        if ref_table is not None:
+            sec.para(
+                "Filter-only references (`analysis.own_blur: true`): `ref-sigma<σ>` is the σ = 0 network behind the "
+                "blur of σ, never trained for it. The reference against σ = 0 is what the blur filter alone does to "
+                "the preferred patches; the trained σ model against its reference is what training with that blur "
+                "changed."
             )
-        df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
-        sec.add(
-            Table(
-                df,
-                f"Effect sizes of the largest σ and of BlurPool against σ = 0 (same neurons; bracket: "
-                f"{ci_name(level)} of the paired difference; significant = CI excludes 0).",
-                src.source(name_e),
-                note,
-            )
-        )
+            sec.add(ref_table)
     return sec
+
+
+def pairing_text(paired: object) -> str:
+    """``patch_effects.paired`` as words: "same neurons" or "each model its own neurons"."""
+    return "same neurons" if str(paired).lower() in ("true", "1", "1.0") else "each model its own neurons"
+
+
+def _verdict(diff: object, low: object, high: object) -> str:
+    """ "lower" / "higher" when the CI excludes 0, else "not significant"."""
+    v = judge(diff, None, low, high)
+    return ("lower" if v.direction < 0 else "higher") if v.significant else "not significant"
+
+
+def _effects_table(eff: pd.DataFrame, ctx: Context, level: float, source: str) -> Table:
+    """The largest σ and BlurPool against σ = 0: Cohen's d, the difference with its CI, pairing, runs."""
+    base, top = f"sigma{ctx.sigmas[0]:g}", f"sigma{ctx.sigmas[-1]:g}"
+    keep = eff[eff["model"].isin([top, "blurpool"]) & (eff["reference"] == base)]
+    rows = []
+    for r in keep.itertuples():
+        rows.append(
+            {
+                "layer": r.layer,
+                "metric": metric_name(r.metric),
+                "model vs σ = 0": model_label(r.model),
+                "Cohen's d": fmt_num(r.cohens_d, 2),
+                "Δ (model − σ = 0)": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
+                "neurons": pairing_text(r.paired),
+                "training runs (model / σ = 0)": f"{fmt_num(r.n_replicates)} / {fmt_num(r.n_replicates_reference)}",
+                "verdict": _verdict(r.diff, r.diff_ci_low, r.diff_ci_high),
+            }
+        )
+    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
+    return Table(
+        df,
+        f"Effect sizes of the largest σ and of BlurPool against σ = 0 (bracket: {ci_name(level)} of the difference; "
+        "significant = CI excludes 0).",
+        source,
+        note,
+    )
+
+
+def _reference_table(eff: pd.DataFrame, ctx: Context, level: float, source: str) -> Table | None:
+    """Per layer × key metric × σ with a filter-only reference: reference − σ = 0 (the filter alone) and
+    trained − reference (what training changed); None without reference rows."""
+    base = f"sigma{ctx.sigmas[0]:g}"
+    trained = eff[eff["reference"].map(is_reference) & eff["metric"].isin(KEY_METRICS)]
+    if trained.empty:
+        return None
+    rows = []
+    for r in trained.itertuples():
+        f = first_row(eff, layer=r.layer, metric=r.metric, model=r.reference, reference=base)
+        rows.append(
+            {
+                "layer": r.layer,
+                "metric": metric_name(r.metric),
+                "σ": model_label(r.model),
+                "filter alone (reference − σ = 0)": (
+                    fmt_interval(f["diff"], f["diff_ci_low"], f["diff_ci_high"]) if f is not None else "n/a"
+                ),
+                "training (trained − reference)": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
+                "verdict (training)": _verdict(r.diff, r.diff_ci_low, r.diff_ci_high),
+                "training runs (trained / reference)": (
+                    f"{fmt_num(r.n_replicates)} / {fmt_num(r.n_replicates_reference)}"
+                ),
+            }
+        )
+    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
+    return Table(
+        df,
+        f"What the blur filter does and what training changed, key metrics (bracket: {ci_name(level)} of the "
+        "difference; significant = CI excludes 0).",
+        source,
+        note,
+    )
