@@ -1,5 +1,5 @@
 # Stage "aliasing": alias violation ratio (AVR) at every stride>1 op and shift
-# instability (SIS) of every model, against BlurPool (seed 004), see docs/aliasing.md.
+# instability (SIS) of every model, against BlurPool (after Kashyap; Zhang 2019), see docs/aliasing.md.
 
 ALIAS = config["aliasing"]
 ALIAS_STANDARD = ALIAS["standard_model"]

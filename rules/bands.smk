@@ -1,4 +1,4 @@
-# Stage "bands": band isolation inside feature maps (seed 001), see docs/bands.md.
+# Stage "bands": band isolation inside feature maps (the band-isolation study), see docs/bands.md.
 # For each model and layer: FFT of the layer output, keep one radial band, iFFT,
 # continue the forward pass; accuracy and mean GT rank per band with the model's
 # own head and with an MLP head trained on the frozen layer features.
@@ -76,6 +76,7 @@ rule band_probe_images:
         rule_log("band_probe_images"),
     benchmark:
         rule_bench("band_probe_images")
+    priority: 90
     conda:
         "../envs/analysis.yaml"
     threads: THREADS["cpu"]

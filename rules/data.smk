@@ -39,6 +39,7 @@ rule analysis_images:
         rule_log("analysis_images"),
     benchmark:
         rule_bench("analysis_images")
+    priority: 90
     conda:
         "../envs/analysis.yaml"
     threads: THREADS["cpu"]
@@ -62,6 +63,7 @@ rule cue_conflict_images:
         rule_log("cue_conflict_images"),
     benchmark:
         rule_bench("cue_conflict_images")
+    priority: 90
     conda:
         "../envs/analysis.yaml"
     threads: THREADS["cpu"]

@@ -1,5 +1,5 @@
 # Stage "features": top-activating images per neuron (one streaming pass per model),
-# their patches (VITAL windows or exact receptive fields) and seed 000's grids.
+# their patches (VITAL windows or exact receptive fields) and the VITAL report's grids.
 # Outputs and formats: docs/features.md.
 
 import re

@@ -1,4 +1,4 @@
-# Stage "frequency": which frequencies each model uses (seed 003), see docs/frequency.md.
+# Stage "frequency": which frequencies each model uses (after Li et al. 2023), see docs/frequency.md.
 # Hybrid images (p_low / p_high, f_rev), PGD perturbation spectra (f_0.5), shape bias on
 # the cue-conflict split, accuracy under common corruptions; one summary per model.
 
@@ -59,7 +59,7 @@ else:
     )
 if not FREQ_HAS_CUE_CONFLICT:
     print(
-        f"[frequency] shape bias (rule cue_conflict) not run: {FREQ_SHAPE_STATUS}",
+        f"[frequency] shape bias (rule cue_conflict_images, frequency_preference) not run: {FREQ_SHAPE_STATUS}",
         file=sys.stderr,
     )
 
@@ -127,6 +127,7 @@ rule corrupted_images:
         rule_log("corrupted_images"),
     benchmark:
         rule_bench("corrupted_images")
+    priority: 90
     conda:
         "../envs/torch.yaml"
     threads: THREADS["cpu"]
@@ -239,7 +240,9 @@ rule frequency_summary:
         models=DEPLOYED_MODELS,
         sigma_of={m: model_sigma(m) for m in DEPLOYED_MODELS},
         group_of={m: model_group(m) for m in DEPLOYED_MODELS},
-        references={m: model_id(model_sigma(m)) for m in DEPLOYED_MODELS if is_reference(m)},
+        references={
+            m: model_id(model_sigma(m)) for m in DEPLOYED_MODELS if is_reference(m)
+        },
     script:
         "../workflow_scripts/frequency_summary.py"
 

@@ -1,6 +1,6 @@
 # Stage "saliency": SmoothGrad focus of the naive (sigma 0) vs the expert
 # (blur-fine-tuned) model on clear and blurred inputs, tested against the
-# SmoothGrad noise floor (seed 002), see docs/saliency.md.
+# SmoothGrad noise floor (after Sun, Chen & Hu), see docs/saliency.md.
 
 SAL = config["saliency"]
 
@@ -51,6 +51,7 @@ rule smoothgrad:
         rule_log("smoothgrad"),
     benchmark:
         rule_bench("smoothgrad")
+    priority: 80
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]

@@ -1,5 +1,6 @@
 # Stage "spectra": power spectra, complexity and neuron-level statistics of the
-# preferred patches against random baseline patches (seed 000 §2-§5), see docs/spectra.md.
+# preferred patches against random baseline patches (the VITAL feature-analysis report's
+# spectra and complexity), see docs/spectra.md and docs/references.md.
 
 import re
 

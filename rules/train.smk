@@ -27,6 +27,9 @@ rule train_baseline:
         rule_log("train_baseline", "sigma0{rep}"),
     benchmark:
         rule_bench("train_baseline", "sigma0{rep}")
+    # scheduling: the trainings are the critical path; the shared data sets and the long
+    # single-model jobs start next, so that no core idles at the end of the run
+    priority: 100
     conda:
         "../envs/torch.yaml"
     threads: THREADS["train"]
@@ -52,6 +55,7 @@ rule train_blur:
         rule_log("train_blur", "sigma{blursigma}{rep}"),
     benchmark:
         rule_bench("train_blur", "sigma{blursigma}{rep}")
+    priority: 100
     conda:
         "../envs/torch.yaml"
     threads: THREADS["train"]
@@ -78,6 +82,7 @@ rule train_blurpool:
         rule_log("train_blurpool"),
     benchmark:
         rule_bench("train_blurpool")
+    priority: 100
     conda:
         "../envs/torch.yaml"
     threads: THREADS["train"]

@@ -1,6 +1,6 @@
 """Tests for blurscope.aliasing: AVR, SIS, stride-point discovery and matching, statistics.
 
-Seed 004's nine spectral tests come first, then the sampling-theory checks
+The nine spectral tests of Kashyap's aliasing study (docs/references.md) come first, then the sampling-theory checks
 (sinusoids, diagonal vs separable region, odd sizes), SIS, discovery on real
 architectures, the frequency sweep and the statistics.
 """
@@ -49,7 +49,7 @@ def numpy_avr(fm: np.ndarray, stride: int, region: str, remove_mean: bool = True
     return np.where(total > 0, (p * mask).sum(axis=(-2, -1)) / np.where(total > 0, total, 1.0), 0.0)
 
 
-# --------------------------------------------------------------------------- seed 004's nine
+# --------------------------------------------------------------- the aliasing study's nine
 
 
 def test_power_spectrum_shape():

@@ -1,4 +1,4 @@
-"""Band intervention (seed 001): masks, isolation, controls, strategies, ViT path, MLP head."""
+"""Band intervention (the band-isolation study, docs/references.md): masks, isolation, controls, strategies, ViT path, MLP head."""
 
 from __future__ import annotations
 

@@ -111,7 +111,7 @@ def test_load_model_without_own_blur_shares_the_network(tmp_path) -> None:
 def test_narrow_net_stem_has_the_first_stage_width(antialiased: bool) -> None:
     """timm builds a 64-channel stem whatever the widths; the narrow net's stem is widths[0] wide,
     layer1 needs no projection, and the module names (conv1, maxpool[.1], layerN.0) are timm's."""
-    from timm.layers import BlurPool2d
+    from blurscope.narrow import BlurPool2d
 
     net = build_model("resnet_narrow", 4, antialiased=antialiased, widths=(12, 24, 48, 96)).eval()
     assert net.conv1.out_channels == 12 and net.bn1.num_features == 12
@@ -125,6 +125,56 @@ def test_narrow_net_stem_has_the_first_stage_width(antialiased: bool) -> None:
     assert abs(net.conv1.weight.std().item() - (2 / fan_out) ** 0.5) < 0.02
     assert torch.count_nonzero(net.layer1[0].bn2.weight) == 0
     assert net(torch.rand(2, 3, 32, 32)).shape == (2, 4)
+
+
+def _timm_narrow(num_classes: int, antialiased: bool, widths: tuple[int, ...]) -> torch.nn.Module:
+    """The narrow net as timm builds it (its ResNet with the stem and layer1 rebuilt at widths[0])."""
+    from timm.layers import BlurPool2d
+    from timm.models.resnet import BasicBlock, ResNet
+
+    aa = BlurPool2d if antialiased else None
+    net = ResNet(BasicBlock, [1, 1, 1, 1], channels=widths, num_classes=num_classes, aa_layer=aa)
+    w0 = widths[0]
+    net.conv1 = torch.nn.Conv2d(3, w0, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = torch.nn.BatchNorm2d(w0)
+    if antialiased:
+        net.maxpool = torch.nn.Sequential(torch.nn.MaxPool2d(3, stride=1, padding=1), BlurPool2d(w0, stride=2))
+    net.layer1 = torch.nn.Sequential(BasicBlock(w0, w0, aa_layer=aa))
+    return net
+
+
+@pytest.mark.parametrize("antialiased", [False, True])
+def test_narrow_net_computes_exactly_what_timms_does(antialiased: bool) -> None:
+    """blurscope.narrow writes timm's narrow ResNet out without importing timm (2 CPU-s per job): the
+    same module names, state-dict keys and shapes, and with the same weights bitwise the same logits
+    (train and eval mode, so BN statistics update alike)."""
+    widths = (16, 32, 64, 128)
+    ours = build_model("resnet_narrow", 10, antialiased, widths=widths)
+    ref = _timm_narrow(10, antialiased, widths)
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in ref.named_modules()]
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in ref.state_dict().items()}
+    torch.manual_seed(1)
+    state = {k: torch.randn_like(v) if v.is_floating_point() else v for k, v in ours.state_dict().items()}
+    state = {k: (v.abs() + 0.5 if "running_var" in k else v) for k, v in state.items()}
+    ours.load_state_dict(state)
+    ref.load_state_dict(state)
+    x = torch.rand(4, 3, 64, 64)
+    for mode in ("train", "eval"):
+        ours.train(mode == "train")
+        ref.train(mode == "train")
+        with torch.no_grad():
+            assert torch.equal(ours(x), ref(x)), mode
+    assert torch.equal(ours.state_dict()["layer2.0.bn1.running_mean"], ref.state_dict()["layer2.0.bn1.running_mean"])
+
+
+def test_building_the_narrow_net_does_not_import_timm() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from blurscope.models import build_model; build_model('resnet_narrow', 10, True); "
+            "print('timm' in sys.modules, 'torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
 
 
 def test_inference_is_independent_of_the_thread_count():

@@ -31,7 +31,7 @@ SIZE = 32
 @pytest.mark.parametrize(
     ("size", "window", "starts"),
     [
-        (224, 64, [0, 32, 64, 96, 128, 160]),  # seed 000: 64 px at 224, stride 32
+        (224, 64, [0, 32, 64, 96, 128, 160]),  # the VITAL report: 64 px at 224, stride 32
         (64, 18, [0, 9, 18, 27, 36, 45, 46]),  # 64·64/224 = 18.3 -> 18; last window flush with the border
         (32, 9, [0, 5, 10, 15, 20, 23]),  # 9.14 -> 9, stride round(4.5) = 5
         (128, 37, [0, 19, 38, 57, 76, 91]),  # 36.57 -> 37, stride 18.5 -> 19

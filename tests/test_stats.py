@@ -706,3 +706,24 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
     _run_script("spectra_figures", tmp_path, {"spectra": out["spectra"], "summary": out["summary"]}, figs,
                 {"layers": ["layer4.0"], "plots": {"palette": "viridis", "dpi": 50, "font_size": 9}})
     assert all((tmp_path / "fig" / f).stat().st_size > 10_000 for f in ("rel.png", "comp.png"))
+
+
+def test_spearman_from_counts_equals_the_explicit_resample_with_ties():
+    """The O(B·n) bootstrap of Spearman's ρ (ranks from counts) is the ρ of the resampled arrays."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, 60).astype(float)  # many ties
+    y = np.round(x + rng.normal(0, 2, 60), 1)
+    idx = stats.bootstrap_indices(60, 50, 3)
+    counts = stats.bootstrap_counts(60, 50, 3)
+    explicit = np.array([stats.spearman_rho(x[i], y[i]) for i in idx])
+    np.testing.assert_allclose(stats.spearman_from_counts(x, y, counts, chunk=7), explicit, rtol=0, atol=1e-12)
+    # a pair that is never drawn may hold NaN; a constant resample gives NaN
+    y2 = y.copy()
+    y2[0] = np.nan
+    c = counts.copy()
+    c[:, 0] = 0
+    c[:, 1] += counts[:, 0]
+    assert np.isfinite(stats.spearman_from_counts(x, y2, c)).all()
+    one = np.zeros((1, 60), dtype=int)
+    one[0, 5] = 60
+    assert np.isnan(stats.spearman_from_counts(x, y, one))[0]

@@ -1,4 +1,4 @@
-"""Rule saliency_figures: saliency overlays, activation maps and the distance plot (seed 002)."""
+"""Rule saliency_figures: saliency overlays, activation maps and the distance plot (Sun, Chen & Hu)."""
 
 import matplotlib
 

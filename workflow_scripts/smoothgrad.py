@@ -1,4 +1,4 @@
-"""Rule smoothgrad: SmoothGrad maps, focus sets and per-image focus distances (seed 002).
+"""Rule smoothgrad: SmoothGrad maps, focus sets and per-image focus distances (Sun, Chen & Hu).
 
 Naive = σ=0 model, expert = ``sigma<saliency.expert_sigma>``; each sees the
 first ``saliency.n_images`` analysis images clear and blurred at the expert's

@@ -53,7 +53,7 @@ arch_kwargs = {"widths": list(mcfg["widths"])} if mcfg["arch"] == "resnet_narrow
 sigma_px = sigma_to_px(p.sigma, size)
 parent = None
 if role == "finetune":
-    # seed 003: copy every weight of the parent, prepend the fixed blur, fine-tune
+    # Li et al.'s workaround: copy every weight of the parent, prepend the fixed blur, fine-tune
     parent_model, parent_meta = load_model(sm.input.parent, "cpu")
     model = BlurscopeNet(parent_model.backbone, sigma_px)
     parent = parent_meta["model_id"]

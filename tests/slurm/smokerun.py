@@ -32,13 +32,13 @@ CORES = 2
 # wall-clock limit of one full smoke run (local); SLURM adds per-job overhead
 SMOKE_TIMEOUT_S = int(os.environ.get("BLURSCOPE_SMOKE_TIMEOUT", "900"))
 
-# what a copy of the workflow needs (top level is fixed by DESIGN.md)
+# what a copy of the workflow needs (the fixed top level: CONTRIBUTING.md "Layout")
 WORKFLOW_ITEMS = ("Snakefile", "rules", "workflow_scripts", "config", "envs", "profiles", "report")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemake", ".pytest_cache")
 
 # tables that legitimately differ between runs (wall-clock timings)
 NONDETERMINISTIC_DIRS = ("benchmarks", "logs", "pipeline_info")
-NONDETERMINISTIC_FILES = ("aliasing/timing.tsv",)  # seconds per image (seed 004's timing)
+NONDETERMINISTIC_FILES = ("aliasing/timing.tsv",)  # seconds per image (wall-clock timing)
 
 
 def in_ci() -> bool:

@@ -1,4 +1,4 @@
-"""Rerun only what changed: the promise of DESIGN.md, checked on the smoke run.
+"""Rerun only what changed: the promise of README.md ("Usage"), checked on the smoke run.
 
 Each test starts from a copy of one finished smoke run (session fixture,
 mtimes and .snakemake metadata preserved), changes one thing and asks

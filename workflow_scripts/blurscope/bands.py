@@ -1,4 +1,4 @@
-"""Band intervention inside feature maps (seed 001).
+"""Band intervention inside feature maps (after the band-isolation study, docs/references.md).
 
 Take the output of one layer, keep a single radial band of its 2-D Fourier
 spectrum (per image and channel), transform back and let the rest of the
@@ -44,7 +44,7 @@ Layer outputs are turned into a grid of channels (:class:`GridView`):
   ``prefix_tokens``: ``"dc"`` (default) treats them as part of the DC term —
   kept in every band that contains the DC bin (so the all-band union is the
   identity and the empty band removes them), zeroed otherwise; ``"keep"``
-  passes them through unchanged in every band (seed 001's code: a bypass that
+  passes them through unchanged in every band (the band-isolation study's code: a bypass that
   makes late blocks look informative in every band); ``"zero"`` zeroes them
   in every filtered row.
 

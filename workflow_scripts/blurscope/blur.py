@@ -2,7 +2,7 @@
 
 Separable, reflect padding, kernel radius ``ceil(3σ)`` (at least 1), σ = 0 is
 the identity. :class:`GaussianBlur` wraps it as a fixed, non-trainable module
-that is prepended to a network (seed 003's "blurring layer").
+that is prepended to a network (Li et al.'s "blurring layer").
 
 Units: σ here is always in **pixels of the tensor being blurred**. Config σ is
 given in pixels at 224 px; convert with :func:`sigma_to_px`.
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 REFERENCE_SIZE = 224
-"""Image size (px) at which config σ values are defined (the seeds' unit)."""
+"""Image size (px) at which config σ values are defined (the unit of the blur-training studies, docs/references.md)."""
 
 
 def sigma_to_px(sigma: float, image_size: int, reference_size: int = REFERENCE_SIZE) -> float:

@@ -406,7 +406,7 @@ def render(
     batch_size: int = 0,
     redirect_relu: bool = True,
 ) -> torch.Tensor:
-    """Optimised images that maximise each channel of ``layer`` (DESIGN contract).
+    """Optimised images that maximise each channel of ``layer`` (a public contract: tests rely on it).
 
     Args:
         model: a blurscope model (:class:`blurscope.models.BlurscopeNet`; its training

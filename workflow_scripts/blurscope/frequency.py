@@ -1,6 +1,6 @@
 """Frequency preference of a classifier: hybrid images, f_rev, f_0.5, shape bias.
 
-Definitions (seed 003, Li et al.; DESIGN.md "Frequency preference"; docs/frequency.md):
+Definitions (Li et al. 2023, docs/references.md; decisions in docs/frequency.md):
 
 * **Hybrid image** of a pair (A, B) of images of different classes at mixing
   frequency ``f_mix``: the Fourier components of A with normalised radius

@@ -34,28 +34,11 @@ TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet1
 
 
 def _narrow(num_classes: int, antialiased: bool, widths: tuple[int, ...] = (16, 32, 64, 128)) -> nn.Module:
-    """timm ResNet with one BasicBlock per stage and a ``widths[0]``-channel 7×7 stem.
+    """The embedded default's narrow ResNet (:class:`blurscope.narrow.NarrowResNet`, timm's architecture and
+    module names without importing timm)."""
+    from .narrow import NarrowResNet
 
-    timm fixes the 7×7 stem at 64 channels whatever the stage widths; for a
-    16-channel first stage that wide stem (and the 1×1 projection it forces in
-    ``layer1``) was 2/3 of the training time (4× more for the BlurPool net,
-    whose stride-1 max-pool runs at full resolution). The stem and ``layer1`` are
-    rebuilt at ``widths[0]`` channels with timm's own modules, so every module
-    name (``conv1``, ``maxpool``/``maxpool.1``, ``layerN.0.*``) is unchanged.
-    """
-    from timm.layers import BlurPool2d
-    from timm.models.resnet import BasicBlock, ResNet
-
-    aa = BlurPool2d if antialiased else None
-    net = ResNet(BasicBlock, [1, 1, 1, 1], channels=tuple(widths), num_classes=num_classes, aa_layer=aa)
-    w0 = int(widths[0])
-    net.conv1 = nn.Conv2d(3, w0, kernel_size=7, stride=2, padding=3, bias=False)
-    net.bn1 = nn.BatchNorm2d(w0)
-    if antialiased:  # as timm builds it: stride-1 max-pool, then the blur that subsamples
-        net.maxpool = nn.Sequential(nn.MaxPool2d(kernel_size=3, stride=1, padding=1), BlurPool2d(w0, stride=2))
-    net.layer1 = nn.Sequential(BasicBlock(w0, w0, aa_layer=aa))
-    net.init_weights(zero_init_last=True)
-    return net
+    return NarrowResNet(num_classes, tuple(widths), antialiased)
 
 
 def available_architectures() -> list[str]:

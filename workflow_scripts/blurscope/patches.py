@@ -1,9 +1,9 @@
 """Top patches per neuron from its top-k images: VITAL windows or exact receptive fields.
 
-Two methods (config ``patches.method``, DESIGN.md "Top-k"); both return raw
+Two methods (config ``patches.method``, docs/features.md); both return raw
 uint8 pixels of the analysis images (never resized, never display-stretched).
 
-``vital`` — seed 000's VITAL approximation
+``vital`` — the VITAL feature-analysis report's "VITAL approximation"
     Square windows of ``window_224`` px at 224 px, scaled to the image size
     (``w = round(window_224 · S / 224)``; 64 → 18 px at 64 px, 64 px at 224 px),
     slid with stride ``round(w · stride_fraction)`` (half a window by default)

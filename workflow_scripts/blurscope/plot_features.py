@@ -1,7 +1,7 @@
-"""Seed 000 §1 figures: mosaics of top patches, rows σ × columns neurons.
+"""The VITAL feature-analysis report's feature grids: mosaics of top patches, rows σ × columns neurons.
 
 * :func:`mosaic` tiles a neuron's shown patches (16 → 4×4). Each patch is
-  min–max stretched **on its own, for display only** (seed 000 §7.2); the
+  min–max stretched **on its own, for display only** (as the VITAL report shows them); the
   stored patches and every statistic use the raw pixels.
 * ``all_neurons_grid_<layer>.png``: rows = models (σ ascending, then BlurPool),
   columns = the same neuron ids in every row, each cell one mosaic.

@@ -1,4 +1,4 @@
-"""Figures of the frequency-preference stage (seed 003).
+"""Figures of the frequency-preference stage (after Li et al. 2023).
 
 Pure functions from tidy tables (the TSVs of ``results/frequency/``, see
 docs/frequency.md) to PNG files, written atomically. Frequencies on the axes are

@@ -1,4 +1,5 @@
-"""Figures of preferred-patch spectra and complexity (seed 000 Figures 2.1 and 3.1).
+"""Figures of preferred-patch spectra and complexity (after Figures 2.1 and 3.1 of the VITAL
+feature-analysis report).
 
 Both functions read the tidy tables written by the ``patch_stats`` rule (see
 docs/spectra.md) restricted to one layer, and write one PNG (matplotlib Agg).

@@ -1,4 +1,5 @@
-"""SmoothGrad focus of a naive (σ=0) and an expert (blur-fine-tuned) model (seed 002).
+"""SmoothGrad focus of a naive (σ=0) and an expert (blur-fine-tuned) model (after Sun, Chen & Hu;
+docs/references.md).
 
 Pipeline of this module, shapes and units:
 
@@ -21,11 +22,11 @@ Pipeline of this module, shapes and units:
 
    * ``nn_distance`` — symmetrised mean nearest-neighbour Euclidean distance
      ``½ [mean_a min_b ‖a−b‖ + mean_b min_a ‖a−b‖]`` (pixels; 0 iff A = B);
-   * ``rank_distance`` — seed 002's rank-matched distance
+   * ``rank_distance`` — Sun, Chen & Hu's rank-matched distance
      ``mean_r ‖A_r − B_r‖`` between the r-th most salient pixels (pixels);
    * ``iou`` — ``|A∩B| / |A∪B|`` of the pixel sets (1 iff A = B).
 
-5. :func:`focus_comparisons` — the three comparisons of seed 002, each against
+5. :func:`focus_comparisons` — the three comparisons of Sun, Chen & Hu, each against
    its *noise floor*, per image, with two independent SmoothGrad noise seeds
    ``s0, s1`` (``F[m, c, s]`` = focus of model ``m`` on condition ``c``)::
 
@@ -70,7 +71,7 @@ COMPARISONS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "expert_clear_vs_blurred": (("expert", "clear"), ("expert", "blurred")),
     "naive_vs_expert_blurred": (("naive", "blurred"), ("expert", "blurred")),
 }
-"""Seed 002's three distances: (1) input effect on the naive model, (2) input
+"""Sun, Chen & Hu's three distances: (1) input effect on the naive model, (2) input
 effect on the expert, (3) classifier effect on blurred inputs."""
 
 CLASSIFIER_VS_INPUT: dict[str, tuple[str, str]] = {
@@ -93,7 +94,7 @@ METRICS: dict[str, dict[str, str]] = {
 def without_blur(model: nn.Module) -> nn.Module:
     """:func:`blurscope.models.without_blur` (imported lazily: this module loads without torch).
 
-    Seed 002 shows each classifier clear *and* blurred images and takes the
+    Sun, Chen & Hu show each classifier clear *and* blurred images and take the
     gradient with respect to the image the network sees, so saliency feeds the
     network without its fixed training blur (the blurred condition is blurred
     once, by :func:`blurscope.blur.gaussian_blur`, not twice).
@@ -318,7 +319,7 @@ def nn_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def rank_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Rank-matched distance ``mean_r ‖A_r − B_r‖`` (seed 002), pixels, ``[B]``."""
+    """Rank-matched distance ``mean_r ‖A_r − B_r‖`` (Sun, Chen & Hu), pixels, ``[B]``."""
     a, b = _check_pair(a, b)
     return np.sqrt(((a - b) ** 2).sum(-1)).mean(axis=1)
 
@@ -353,7 +354,7 @@ def focus_comparisons(
     image_id: np.ndarray | None = None,
     label: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Per-image distances of seed 002's three comparisons and their noise floors.
+    """Per-image distances of Sun, Chen & Hu's three comparisons and their noise floors.
 
     Args:
         focus: ``{(role, condition, seed_slot): int [N,k,2]}`` for roles

@@ -120,8 +120,23 @@ def bootstrap_indices(n: int, iterations: int, seed: Seed) -> np.ndarray:
 def bootstrap_counts(n: int, iterations: int, seed: Seed) -> np.ndarray:
     """:func:`bootstrap_indices` as counts: int64 ``[iterations, n]``, how often each unit is drawn.
 
-    ``counts @ x / n`` is the resampled mean of per-unit values ``x[n, ...]``.
+    ``counts @ x / n`` is the resampled mean of per-unit values ``x[n, ...]``. The same
+    ``(n, iterations, seed)`` is asked for many times (every model, stride point, metric on
+    the same images): the last few are cached and returned read-only.
     """
+    if isinstance(seed, (int, np.integer)) or (isinstance(seed, tuple) and all(isinstance(v, (int, np.integer)) for v in seed)):
+        return _cached_counts(int(n), int(iterations), seed if isinstance(seed, tuple) else int(seed))
+    return _counts(n, iterations, seed)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_counts(n: int, iterations: int, seed: int | tuple) -> np.ndarray:
+    out = _counts(n, iterations, seed)
+    out.setflags(write=False)
+    return out
+
+
+def _counts(n: int, iterations: int, seed: Seed) -> np.ndarray:
     draws = bootstrap_indices(n, iterations, seed)
     b, n = draws.shape
     offsets = (np.arange(b, dtype=np.int64) * n)[:, None]
@@ -572,6 +587,61 @@ def paired_test(
 # --------------------------------------------------------------------------- rank correlation
 
 
+def _count_ranks(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Average ranks ``[B, n]`` that each element of ``values [n]`` has within resample ``b``, where
+    ``counts[b, j]`` copies of element ``j`` are drawn (ties in ``values`` share one rank group).
+
+    O(B·n) instead of a sort per resample: the elements' order is found once; within a
+    resample a tie group of G copies preceded by C smaller copies has ranks C+1 … C+G, average
+    C + (G + 1)/2. Elements drawn 0 times get a rank that no statistic weights.
+    """
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+    c = counts[:, order].astype(np.float64)
+    ties = starts.size < v.size
+    g = np.add.reduceat(c, starts, axis=1) if ties else c  # [B, groups]
+    grp_rank = np.cumsum(g, axis=1) - g + (g + 1.0) / 2.0
+    ranks = np.empty(counts.shape, dtype=np.float64)
+    if ties:
+        gid = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, v.size]))
+        ranks[:, order] = grp_rank[:, gid]
+    else:
+        ranks[:, order] = grp_rank
+    return ranks
+
+
+def spearman_from_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """Spearman ρ ``[B]`` of the resamples that draw ``counts[b, j]`` copies of the pair ``(x_j, y_j)``.
+
+    Equals :func:`spearman_rho` of the explicitly resampled arrays (average ranks for ties),
+    without sorting each resample (:func:`_count_ranks`): the bootstrap of a rank
+    correlation over thousands of units in O(B·n). NaN where a resample has fewer than 2
+    pairs or a constant side. Pairs with a non-finite value must have zero counts.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape[1] != x.size or y.size != x.size:
+        raise ValueError(f"counts must be [B, n={x.size}] for x and y of length n, got {counts.shape}, {y.shape}")
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        if counts[:, bad].any():
+            raise ValueError("spearman_from_counts: a pair with a non-finite value is drawn")
+        x, y = np.where(bad, np.inf, x), np.where(bad, np.inf, y)
+    out = np.empty(counts.shape[0])
+    for s in range(0, counts.shape[0], chunk):
+        c = counts[s : s + chunk].astype(np.float64)
+        n = c.sum(axis=1, keepdims=True)
+        mid = (n + 1.0) / 2.0
+        rx, ry = _count_ranks(x, c) - mid, _count_ranks(y, c) - mid
+        with np.errstate(invalid="ignore", divide="ignore"):
+            den = np.sqrt((c * rx**2).sum(axis=1) * (c * ry**2).sum(axis=1))
+            out[s : s + chunk] = np.where((n[:, 0] >= 2) & (den > 0), (c * rx * ry).sum(axis=1) / den, np.nan)
+    return out
+
+
+
 def spearman_rho(x: np.ndarray, y: np.ndarray, axis: int = -1, nan: str = "propagate") -> np.ndarray:
     """The one Spearman ρ: Pearson correlation of average ranks along ``axis`` (broadcast).
 
@@ -816,19 +886,22 @@ def _trend_bootstrap(sig: np.ndarray, vals: list[np.ndarray], iterations: int, s
     for i, v in enumerate(vals):
         pad[i, : v.size] = v
     draw = _draw_within_levels(sig, iterations, _derived(seed, _MODELS))  # [B, M]
-    ys = np.empty((iterations, m, n_max))
     shared = bootstrap_indices(n_max, iterations, seed) if paired else None
+    # every drawn (model, unit) pair as a count of element model * n_max + unit: the pooled points
+    width = m * n_max
+    rows = (np.arange(iterations, dtype=np.int64) * width)[:, None]
+    flat = []
     for slot in range(m):
         n_drawn = sizes[draw[:, slot]]  # [B]
         if paired:
             idx = shared
         else:
             idx = np.random.default_rng(_slot_seed(seed, slot)).integers(0, n_drawn[:, None], size=(iterations, n_max))
-        y = pad[draw[:, slot][:, None], idx]
-        y[np.arange(n_max)[None, :] >= n_drawn[:, None]] = np.nan
-        ys[:, slot] = y
-    xs = np.broadcast_to(sig[None, :, None], ys.shape)
-    return np.asarray(spearman_rho(xs.reshape(iterations, -1), ys.reshape(iterations, -1), nan="omit"))
+        keep = np.arange(n_max)[None, :] < n_drawn[:, None]
+        flat.append((rows + draw[:, slot][:, None] * n_max + idx)[keep])
+    counts = np.bincount(np.concatenate(flat), minlength=iterations * width).reshape(iterations, width)
+    xs = np.repeat(sig, n_max)
+    return spearman_from_counts(xs, pad.ravel(), counts)
 
 
 def model_trend(
@@ -906,12 +979,12 @@ def correlation(
     out: dict[str, float] = {"n": n, **{k: math.nan for k in keys}, "n_permutations": 0}
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return out
-    idx = bootstrap_indices(n, iterations, seed)
-    bx, by = x[idx], y[idx]
-    boot_s = np.asarray(spearman_rho(bx, by))
-    xc, yc = bx - bx.mean(axis=1, keepdims=True), by - by.mean(axis=1, keepdims=True)
+    w = bootstrap_counts(n, iterations, seed).astype(np.float64)  # the same draws as bootstrap_indices
+    boot_s = spearman_from_counts(x, y, w)
+    mx, my = (w @ x / n)[:, None], (w @ y / n)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        boot_p = (xc * yc).sum(axis=1) / np.sqrt((xc**2).sum(axis=1) * (yc**2).sum(axis=1))
+        sxy = (w * (x[None] - mx) * (y[None] - my)).sum(axis=1)
+        boot_p = sxy / np.sqrt((w * (x[None] - mx) ** 2).sum(axis=1) * (w * (y[None] - my) ** 2).sum(axis=1))
     trend = spearman_trend(x, y[:, None], n_permutations, seed, paired=False)
     pr = sps.pearsonr(x, y)
     s_lo, s_hi = percentile_ci(boot_s, ci)

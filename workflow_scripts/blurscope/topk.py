@@ -1,6 +1,7 @@
-"""Top-activating images per neuron, in one streaming forward pass (seed 000 §1, §7.2).
+"""Top-activating images per neuron, in one streaming forward pass (the VITAL feature-analysis report;
+docs/references.md).
 
-Definitions (DESIGN.md "Top-k"):
+Definitions (docs/features.md):
 
 * a **neuron** is one channel of a layer's output feature map;
 * its **activation on an image** is the maximum over spatial positions of that

@@ -44,7 +44,7 @@ PATCH_METRICS: dict[str, tuple[str, str]] = {
     "wavelet_d": ("wavelet diagonal-detail fraction", "1"),
     "wavelet_energy": ("total wavelet energy", "grey levels² per pixel"),
 }
-# the seeds' central claim: these fall with training σ
+# the VITAL feature-analysis report's central claim: these fall with training σ
 KEY_METRICS = ["hf_fraction", "edge_density", "entropy"]
 COMPLEXITY_TEXT_METRICS = [
     "compression_ratio",
