@@ -38,6 +38,7 @@ bench-pipeline: venv
 	$(BIN)/python tests/bench/bench_pipeline.py --run --cores $(if $(filter all,$(CORES)),$(shell nproc),$(CORES))
 
 lint: venv
+	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check .
 

@@ -11,7 +11,7 @@ include: "rules/common.smk"
 rule all:
     default_target: True
     input:
-        lambda wildcards: [t for targets in TARGETS.values() for t in targets],
+        all_targets,
 
 
 include: "rules/data.smk"

@@ -6,31 +6,7 @@
 BANDS = config["bands"]
 BAND_LAYERS = list(BANDS["layers"]) if BANDS["layers"] else LAYERS
 
-
-# parse-time checks JSON Schema cannot express; each error names the key
-from blurscope import archinfo, freq
-
-freq.validate_bands(BANDS["edges"], BANDS["names"], key="bands")
-# every band needs frequency samples beyond DC in every band layer's map; map sizes come
-# from the architecture table (no torch); untabulated architectures are checked at run time
-_arch = archinfo.describe(
-    config["model"]["arch"], 10, False, widths=tuple(config["model"]["widths"])
-)
-if _arch is not None:
-    freq.check_band_layers(
-        {
-            l: (s, s)
-            for l in BAND_LAYERS
-            if (s := _arch.map_size(l, config["dataset"]["image_size"])) is not None
-        },
-        BANDS["edges"],
-        BANDS["names"],
-    )
-if BANDS["reference_model"] not in MODELS:
-    raise ValueError(
-        f"config key 'bands.reference_model': {BANDS['reference_model']!r} is not a model "
-        f"(models: {MODELS})"
-    )
+# edges, names, map sizes and reference_model are checked by blurscope.config.check_config
 
 # config subsets: the intervention reruns on what changes its numbers, not on figure keys
 BAND_RUN_CFG = {
@@ -90,10 +66,6 @@ rule band_probe_images:
 
 
 BAND_MODELS = PREFERENCE_MODELS
-
-
-def band_files(model, ext):
-    return [f"{RESULTS}/bands/{model}/{layer}.{ext}" for layer in BAND_LAYERS]
 
 
 rule band_intervention:

@@ -1,7 +1,6 @@
 # Shared helpers: config validation, model ids, per-rule config subsets and resources.
 # Nothing here writes files (a parse-time write would refresh mtimes and trigger reruns).
 
-import math
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -42,163 +41,50 @@ config.clear()
 config.update(_sorted_config)
 
 
-def _check_config(cfg):
-    """Cross-key checks JSON Schema cannot express; each error names the key."""
-    if 0 not in [float(s) for s in cfg["sigmas"]]:
-        raise ValueError(
-            f"config key 'sigmas' must contain 0 (the baseline), got {cfg['sigmas']}"
-        )
-    ds = cfg["dataset"]
-    if ds["kind"] == "imagefolder":
-        if not ds.get("root"):
-            raise ValueError(
-                "config key 'dataset.root' is required when dataset.kind is 'imagefolder'"
-            )
-        if not Path(ds["root"]).is_dir():
-            raise ValueError(
-                f"config key 'dataset.root': folder {ds['root']} does not exist"
-            )
-    for key in ("weights", "blurpool_weights"):
-        w = cfg["model"].get(key)
-        if w and not Path(w).is_file():
-            raise ValueError(f"config key 'model.{key}': file {w} does not exist")
-    sigmas = {float(s) for s in cfg["sigmas"]}
-    missing = [s for s in cfg["references"]["sigmas"] or [] if float(s) not in sigmas]
-    if missing:
-        raise ValueError(
-            f"config key 'references.sigmas': {missing} are not training sigmas ({sorted(sigmas)}); "
-            "a filter-only reference is compared with the model trained at its sigma"
-        )
-    if cfg["training"]["epochs"] == 0 and not cfg["model"].get("weights"):
-        raise ValueError(
-            "config key 'training.epochs' is 0 but 'model.weights' is null: nothing to start from"
-        )
+# every cross-key check JSON Schema cannot express (blurscope.config, tests/test_config.py)
+from blurscope.config import (
+    BLURPOOL,
+    REFERENCE_PREFIX,
+    check_config,
+    check_model_config,
+    fmt_sigma,
+    model_id,
+    model_ids,
+)
 
-
-_check_config(config)
+check_config(config)
 
 # every *.device key: a valid name, and (in the invocation that runs jobs here) a GPU asked for exists
 from blurscope.device import check_config as check_devices
 
 check_devices(config, check_available=workflow.is_main_process and workflow.local_exec)
 
-
-def _check_model_config(cfg):
-    """Check layer names and checkpoints against the architecture before any job starts.
-
-    The ResNets blurscope knows are tables (blurscope.archinfo: module names,
-    state-dict shapes, read without torch; a .safetensors checkpoint by its header);
-    only other architectures or torch-pickle checkpoints build the network (torch).
-    Errors name the key and list what is valid."""
-    from blurscope import archinfo
-
-    m = cfg["model"]
-    widths = tuple(m["widths"])
-    # class count does not change layer names; a checkpoint's head is checked below
-    info = archinfo.describe(m["arch"], 10, False, widths=widths)
-    if info is None:
-        try:
-            info = archinfo.describe_by_building(m["arch"], 10, False, widths=widths)
-        except ValueError as err:
-            raise ValueError(f"config key 'model.arch': {err}") from None
-    for key, layers in _configured_layers(cfg).items():
-        bad = [l for l in layers if l not in info.modules]
-        if bad:
-            stages = [n for n in info.modules if n.startswith("layer") and n.count(".") <= 1]
-            raise ValueError(
-                f"config key '{key}': {', '.join(map(repr, bad))} is not a layer of {m['arch']} "
-                f"(stage layers: {', '.join(stages)}; any module name of the backbone works)"
-            )
-    for key, antialiased in (("weights", False), ("blurpool_weights", True)):
-        path = m.get(key)
-        if not path:
-            continue
-        shapes = None
-        if path.endswith(".safetensors"):
-            shapes = archinfo.safetensors_shapes(path)
-            table = archinfo.describe(m["arch"], 10, antialiased, widths=widths)
-        if shapes is None or table is None:  # torch pickle, or an untabulated architecture
-            from blurscope.models import read_state_dict
-
-            shapes = shapes or {k: tuple(v.shape) for k, v in read_state_dict(path).items()}
-            table = None
-        fc = [v for k, v in archinfo.strip_prefixes(shapes).items() if k.endswith("fc.weight")]
-        n_classes = max(2, int(fc[0][0]) if fc else 10)
-        own = (
-            archinfo.describe(m["arch"], n_classes, antialiased, widths=widths)
-            if table is not None
-            else archinfo.describe_by_building(m["arch"], n_classes, antialiased, widths=widths)
-        ).state
-        problem = archinfo.checkpoint_mismatch(own, shapes, m["reset_head"])
-        if problem:
-            raise ValueError(
-                f"config key 'model.{key}': checkpoint {path} does not fit architecture {m['arch']}: {problem}"
-            )
-
-
-def _configured_layers(cfg):
-    """{config key: layer names} of every stage that names layers."""
-    out = {"analysis.layers": list(cfg["analysis"]["layers"])}
-    for section, key in (("bands", "layers"), ("saliency", "activation_layers")):
-        if cfg.get(section, {}).get(key):
-            out[f"{section}.{key}"] = list(cfg[section][key])
-    return out
-
-
-# The invocation that plans the run checks before any job starts; cluster jobs
-# (remote mode: every SLURM job parses the workflow twice) skip it.
+# Layer names and checkpoints against the architecture. The invocation that plans the run
+# checks before any job starts; cluster jobs (remote mode: every SLURM job parses the
+# workflow twice) skip it.
 if not workflow.remote_exec:
-    _check_model_config(config)
+    check_model_config(config)
 
 RESULTS = config["results"]
-SIGMAS = sorted(float(s) for s in config["sigmas"])
-
-
-def fmt_sigma(sigma):
-    """Sigma as it appears in model ids and tables: 0, 0.5, 1, 1.5 ..."""
-    return f"{float(sigma):g}"
-
-
-def model_id(sigma, seed_index=0):
-    base = f"sigma{fmt_sigma(sigma)}"
-    return base if seed_index == 0 else f"{base}-seed{seed_index}"
-
-
-SIGMA_MODELS = [model_id(s) for s in SIGMAS]
-BLURPOOL = "blurpool"
-MODELS = SIGMA_MODELS + [BLURPOOL]
-_SEED_SIGMAS = sorted(
-    float(s) for s in config["training"]["seed_sigmas"] if float(s) in SIGMAS
-)
-SEED_MODELS = [
-    model_id(s, k)
-    for s in _SEED_SIGMAS
-    for k in range(1, int(config["training"]["seeds"]))
-]
-ALL_TRAINED = MODELS + SEED_MODELS
+_IDS = model_ids(config)
+SIGMAS = _IDS.sigmas
+SIGMA_MODELS = _IDS.sigma_models
+MODELS = _IDS.models
+SEED_MODELS = _IDS.seed_models
+ALL_TRAINED = _IDS.all_trained
 LAYERS = list(config["analysis"]["layers"])
 
 # Filter-only references: the sigma 0 network behind a sigma blur, untrained for it.
 # Every analysis that runs a model behind a blur (the deployed-model analyses, and the
 # preference analyses when analysis.own_blur is true) also runs them; trained minus
 # reference is what training changed, the reference alone what the filter does.
-REFERENCE_PREFIX = "ref-"
 REFERENCE_NETWORK = model_id(0.0)
-def _reference_sigmas(sigmas, configured):
-    """The sigmas that get a reference: the configured ones, or (null) the smallest, a middle
-    and the largest sigma > 0."""
-    if configured is not None:
-        return sorted({float(s) for s in configured if float(s) > 0})
-    positive = [s for s in sigmas if s > 0]
-    return sorted({positive[0], positive[len(positive) // 2], positive[-1]}) if positive else []
-
-
-REF_SIGMAS = _reference_sigmas(SIGMAS, config["references"]["sigmas"])
-REF_MODELS = [REFERENCE_PREFIX + model_id(s) for s in REF_SIGMAS]
+REF_SIGMAS = _IDS.reference_sigmas
+REF_MODELS = _IDS.reference_models
 # the models of the preference analyses (clear input: no references unless own_blur)
-PREFERENCE_MODELS = ALL_TRAINED + (REF_MODELS if config["analysis"]["own_blur"] else [])
+PREFERENCE_MODELS = _IDS.preference_models
 # the models of the deployed-model analyses (AVR/SIS, hybrids, shape bias, corruptions)
-DEPLOYED_MODELS = ALL_TRAINED + REF_MODELS
+DEPLOYED_MODELS = _IDS.deployed_models
 
 
 def is_reference(model):
@@ -324,5 +210,62 @@ def parent_model(wildcards):
     return model_path(model_id(parent_sigma, seed_index))
 
 
+# Input, param and path functions of the stages' rules (one place, as Snakemake's linter asks).
+BASELINE_MODEL = "baseline"  # pseudo-model of the spectra stage: random patches of the analysis images
+
+
+def embedded_images_dir(wildcards, output):
+    """Param of prepare_dataset: the folder of the generated images (embedded dataset), else None."""
+    return getattr(output, "images", None)
+
+
+def blur_sigma(wildcards):
+    """Param of train_blur: the training sigma (px at 224) of the {blursigma} wildcard."""
+    return float(wildcards.blursigma)
+
+
+def patch_files(model, ext="npz"):
+    """The patch files of one model, one per analysed layer."""
+    return [f"{RESULTS}/patches/{model}/{layer}.{ext}" for layer in LAYERS]
+
+
+def patch_set(model, layer):
+    """Preferred patches of a model (features stage) or the layer's random baseline patches."""
+    if model == BASELINE_MODEL:
+        return f"{RESULTS}/baseline/{layer}.npz"
+    return f"{RESULTS}/patches/{model}/{layer}.npz"
+
+
+def mce_reference_input(wildcards):
+    """Input of corruption: the mCE reference model's per-image outcomes (none for the
+    reference itself or with published errors)."""
+    reference = config["frequency"]["mce_reference"]
+    if reference in ("published", wildcards.model):
+        return []
+    return f"{RESULTS}/frequency/{reference}_corruption_hits.npz"
+
+
+def report_stage_targets(wildcards):
+    """The final targets of every other stage (evaluated when the DAG is built, after all .smk files)."""
+    return [
+        t for stage, targets in TARGETS.items() if stage != "report" for t in targets
+    ]
+
+
+def results_folder(wildcards, output):
+    """Param of pipeline_info: the results folder its outputs lie in."""
+    return str(Path(output[0]).parents[1])
+
+
+def sources_table(wildcards, output):
+    """Param of report: the path of its sources table (an output)."""
+    return output.sources
+
+
 # Final targets of every stage; rule all collects them.
 TARGETS = {}
+
+
+def all_targets(wildcards):
+    """Input of the target rule all, every stage's final targets (evaluated after every .smk is read)."""
+    return [t for targets in TARGETS.values() for t in targets]

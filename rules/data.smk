@@ -23,7 +23,7 @@ rule prepare_dataset:
         **RESOURCES["cpu"],
     params:
         dataset=cfg("dataset"),
-        images_dir=lambda wildcards, output: getattr(output, "images", None),
+        images_dir=embedded_images_dir,
         tree_state=dataset_state(),
     script:
         "../workflow_scripts/prepare_dataset.py"

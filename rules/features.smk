@@ -25,28 +25,11 @@ GRID_CFG = {
     )
 }
 
-
-# parse-time checks JSON Schema cannot express; each error names the key
-if config["topk"]["k"] > config["analysis"]["n_images"]:
-    raise ValueError(
-        f"config key 'topk.k' ({config['topk']['k']}) exceeds 'analysis.n_images' "
-        f"({config['analysis']['n_images']}), the images the top-k is taken from"
-    )
-if config["topk"]["n_show"] > config["topk"]["k"]:
-    raise ValueError(
-        f"config key 'topk.n_show' ({config['topk']['n_show']}) exceeds 'topk.k' ({config['topk']['k']})"
-    )
-
 # grid rows: sigma models by sigma, then the BlurPool model (replicates are analysed
 # and enter the statistics, but the grids show one network per condition)
 GRID_MODELS = SIGMA_MODELS + [BLURPOOL]
 GRID_SIGMAS = [model_sigma(m) if m in SIGMA_MODELS else None for m in GRID_MODELS]
 FEATURES_MODEL_RE = "|".join(re.escape(m) for m in PREFERENCE_MODELS)
-
-
-def patch_files(model, ext="npz"):
-    """The patch files of one model, one per analysed layer."""
-    return [f"{RESULTS}/patches/{model}/{layer}.{ext}" for layer in LAYERS]
 
 
 rule features:

@@ -39,14 +39,9 @@ FREQ_CORRUPTED_CFG = {
 }
 FREQ_SUMMARY_CFG = {k: FREQ[k] for k in ("n_permutations", "seed", "bootstrap", "ci")}
 
-# corruption names, severities and the mCE reference: checked when the workflow is parsed
-from blurscope.corruption_config import check_config as check_corruption_config
-
-check_corruption_config(FREQ, DEPLOYED_MODELS)
-
 # Shape bias needs the cue-conflict split (rules/data.smk: embedded dataset with
-# n_cue_conflict > 0, or dataset.cue_conflict_root). Without it the cue_conflict rule
-# is left out of the DAG, explicitly: said here, in the summary log and in summary.tsv.
+# n_cue_conflict > 0, or dataset.cue_conflict_root). Without it rule cue_conflict_images
+# and the shape-bias test are left out of the DAG, explicitly: said here, in the summary log and in summary.tsv.
 FREQ_HAS_CUE_CONFLICT = has_cue_conflict()
 if FREQ_HAS_CUE_CONFLICT:
     FREQ_SHAPE_STATUS = "ok"
@@ -147,11 +142,7 @@ rule corruption:
             f"{RESULTS}/frequency/corrupted/{{corruption}}.npz",
             corruption=FREQ["corruptions"],
         ),
-        mce_reference=lambda wc: (
-            []
-            if FREQ["mce_reference"] in ("published", wc.model)
-            else f"{RESULTS}/frequency/{FREQ['mce_reference']}_corruption_hits.npz"
-        ),
+        mce_reference=mce_reference_input,
     output:
         tsv=f"{RESULTS}/frequency/{{model}}_corruption.tsv",
         ce=f"{RESULTS}/frequency/{{model}}_ce.tsv",

@@ -33,12 +33,6 @@ os.environ.setdefault(
 report: "../report/workflow.rst"
 
 
-# the final targets of every other stage (evaluated when the DAG is built, after all .smk files)
-report_stage_targets = lambda wildcards: [
-    t for stage, targets in TARGETS.items() if stage != "report" for t in targets
-]
-
-
 rule pipeline_info:
     input:
         # not read (except the benchmark folder): they make this job run after all others
@@ -72,7 +66,7 @@ rule pipeline_info:
         # the resolved config (defaults filled in by the schema): any config change
         # reruns this job and, through config.yaml, the report
         config=config,
-        results=lambda wc, output: str(Path(output[0]).parents[1]),
+        results=results_folder,
     script:
         "../workflow_scripts/pipeline_info.py"
 
@@ -188,7 +182,7 @@ rule report:
         **RESOURCES["plot"],
     params:
         cfg=cfg("report"),
-        sources=lambda wildcards, output: output.sources,
+        sources=sources_table,
     script:
         "../workflow_scripts/report.py"
 

@@ -4,26 +4,7 @@
 
 import re
 
-BASELINE_MODEL = "baseline"  # pseudo-model: random patches of the analysis images
 SPECTRA_MODELS = PREFERENCE_MODELS + [BASELINE_MODEL]
-
-
-# parse-time checks JSON Schema cannot express; each error names the key
-_SPECTRA_BASELINE = config["baseline"]
-if _SPECTRA_BASELINE["n_patches"] % _SPECTRA_BASELINE["n_images"]:
-    raise ValueError(
-        f"config key 'baseline.n_patches' ({_SPECTRA_BASELINE['n_patches']}) must be a multiple of "
-        f"'baseline.n_images' ({_SPECTRA_BASELINE['n_images']})"
-    )
-if _SPECTRA_BASELINE["n_images"] > config["analysis"]["n_images"]:
-    raise ValueError(
-        f"config key 'baseline.n_images' ({_SPECTRA_BASELINE['n_images']}) exceeds 'analysis.n_images' "
-        f"({config['analysis']['n_images']}), the images baseline patches are drawn from"
-    )
-if BASELINE_MODEL in MODELS:
-    raise ValueError(
-        f"model id {BASELINE_MODEL!r} is reserved for the random-patch baseline"
-    )
 
 # config subsets: each rule reruns only on the keys that change its numbers
 SPECTRA_CFG = {k: config["spectra"][k] for k in ("n_bins", "hf_cutoff", "window")}
@@ -39,13 +20,6 @@ COMPLEXITY_CFG = {
     )
 }
 SPECTRA_PAIRS = [[m, l] for m in SPECTRA_MODELS for l in LAYERS]
-
-
-def patch_set(model, layer):
-    """Preferred patches of a model (features stage) or the layer's random baseline patches."""
-    if model == BASELINE_MODEL:
-        return f"{RESULTS}/baseline/{layer}.npz"
-    return f"{RESULTS}/patches/{model}/{layer}.npz"
 
 
 rule baseline_patches:

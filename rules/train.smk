@@ -15,6 +15,9 @@ TRAIN_COMMON = dict(
     skip_corrupt=config["dataset"]["skip_corrupt"],
 )
 
+# blur models: trained from scratch, or fine-tuned from parent_model (common.smk)
+TRAIN_BLUR_ROLE = "scratch" if config["training"]["mode"] == "scratch" else "finetune"
+
 
 rule train_baseline:
     input:
@@ -63,10 +66,8 @@ rule train_blur:
         **RESOURCES["torch"],
     params:
         **TRAIN_COMMON,
-        role=lambda wc: (
-            "scratch" if config["training"]["mode"] == "scratch" else "finetune"
-        ),
-        sigma=lambda wc: float(wc.blursigma),
+        role=TRAIN_BLUR_ROLE,
+        sigma=blur_sigma,
     script:
         "../workflow_scripts/train_model.py"
 

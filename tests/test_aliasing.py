@@ -553,7 +553,9 @@ def test_shift_metrics_chunked_forward_matches_one_batch(chunks):
         A.shift_metrics(model, x, pts, chunks=6)
 
 
-@pytest.mark.parametrize("h,w,stride", [(32, 32, 2), (15, 17, 2), (16, 9, 3), (7, 7, 2), (1, 5, 2), (8, 8, 1), (4, 4, 2)])
+@pytest.mark.parametrize(
+    "h,w,stride", [(32, 32, 2), (15, 17, 2), (16, 9, 3), (7, 7, 2), (1, 5, 2), (8, 8, 1), (4, 4, 2)]
+)
 @pytest.mark.parametrize("remove_mean", [True, False])
 def test_dft_and_fft_evaluations_agree(h, w, stride, remove_mean):
     fm = torch.randn(3, 5, h, w, dtype=torch.float64) + 0.3

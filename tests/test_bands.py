@@ -1,4 +1,5 @@
-"""Band intervention (the band-isolation study, docs/references.md): masks, isolation, controls, strategies, ViT path, MLP head."""
+"""Band intervention (the band-isolation study, docs/references.md): masks, isolation, controls,
+strategies, ViT path, MLP head."""
 
 from __future__ import annotations
 
@@ -30,7 +31,11 @@ def gratings(n: int, seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Ten
     phase = torch.rand(n, generator=g, dtype=torch.float64) * 2 * math.pi
     yy, xx = torch.meshgrid(torch.arange(float(size)), torch.arange(float(size)), indexing="ij")
     arg = 2 * math.pi * (4 / size) * (xx * torch.cos(ang)[:, None, None] + yy * torch.sin(ang)[:, None, None])
-    img = 0.5 + 0.3 * torch.cos(arg + phase[:, None, None]) + 0.1 * torch.randn(n, size, size, generator=g, dtype=torch.float64)
+    img = (
+        0.5
+        + 0.3 * torch.cos(arg + phase[:, None, None])
+        + 0.1 * torch.randn(n, size, size, generator=g, dtype=torch.float64)
+    )
     return img[:, None].expand(n, 3, size, size).clamp(0, 1).float().contiguous(), y
 
 
@@ -57,7 +62,9 @@ def test_set() -> tuple[torch.Tensor, torch.Tensor]:
 
 def tiny_vit(num_classes: int = 4) -> nn.Module:
     torch.manual_seed(0)
-    return VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=num_classes).eval()
+    return VisionTransformer(
+        img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=num_classes
+    ).eval()
 
 
 # --------------------------------------------------------------------------
@@ -247,7 +254,13 @@ def test_nhwc_layout_matches_nchw() -> None:
 
     torch.manual_seed(0)
     model = nn.Sequential(
-        nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), ToNHWC(), ToNCHW(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(24, 5)
+        nn.Conv2d(3, 6, 3, padding=1),
+        nn.ReLU(),
+        ToNHWC(),
+        ToNCHW(),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(24, 5),
     ).eval()
     x, y = torch.rand(10, 3, 12, 12), torch.arange(10) % 5
     a = bands.band_logits(model, "1", x, y, layout="nchw")
@@ -349,7 +362,9 @@ def test_band_centroid() -> None:
     assert bands.band_centroid(np.array([0, 0, 1.0, 1.0]), radius) == pytest.approx(1.0)
     assert np.isnan(bands.band_centroid(np.array([-0.1, 0, 0, 0]), radius))
     # empty band (NaN radius) gets no weight; vectorised over trailing axes
-    got = bands.band_centroid(np.array([[1.0, 0.0], [5.0, 1.0], [1.0, 1.0], [0.0, 0.0]]), np.array([0.0, np.nan, 0.8, 1.2]))
+    got = bands.band_centroid(
+        np.array([[1.0, 0.0], [5.0, 1.0], [1.0, 1.0], [0.0, 0.0]]), np.array([0.0, np.nan, 0.8, 1.2])
+    )
     np.testing.assert_allclose(got, [0.4, 0.8])
 
 
@@ -365,7 +380,9 @@ def test_summary_ci_is_the_library_bootstrap_over_images() -> None:
     np.testing.assert_allclose(table["accuracy"], correct.mean(1))
     np.testing.assert_allclose(table["accuracy_ci_low"], ref["ci_low"])
     np.testing.assert_allclose(table["accuracy_ci_high"], ref["ci_high"])
-    assert (table["accuracy_ci_low"] < table["accuracy"]).all() and (table["accuracy"] < table["accuracy_ci_high"]).all()
+    assert (table["accuracy_ci_low"] < table["accuracy"]).all() and (
+        table["accuracy"] < table["accuracy_ci_high"]
+    ).all()
     assert table.equals(bands.summarize(run, bands.band_table(4, 4, bands.DEFAULT_EDGES), iterations=500, seed=1))
 
 
@@ -395,7 +412,9 @@ def test_save_load_and_shift_tables(tmp_path) -> None:
         bands.save_run(str(path), fake_run(200, lo, hi, seed=i), table, ids, labels)
         runs[(model, "layer1")] = bands.load_run(str(path))
     assert runs[("sigma0", "layer1")]["rows"][:3] == list(bands.CONTROL_ROWS)
-    shift, trend = bands.shift_tables(runs, sig, reference="sigma0", antialiased={"blurpool": True}, iterations=300, seed=0)
+    shift, trend = bands.shift_tables(
+        runs, sig, reference="sigma0", antialiased={"blurpool": True}, iterations=300, seed=0
+    )
     ref = shift[shift["model"] == "sigma0"]
     assert (ref["diff"] == 0).all() and (ref["diff_ci_low"] == 0).all() and (ref["reference"] == "sigma0").all()
     cen = shift[(shift["statistic"] == "centroid_rank")].set_index("model")["value"]
@@ -423,7 +442,9 @@ def test_figures_are_written(tmp_path) -> None:
 
     table = bands.band_table(16, 16, bands.DEFAULT_EDGES)
     frames, runs = [], {}
-    for i, (model, s, lo, hi) in enumerate([("sigma0", 0.0, 0.4, 0.9), ("sigma2", 2.0, 0.7, 0.5), ("sigma4", 4.0, 0.9, 0.3)]):
+    for i, (model, s, lo, hi) in enumerate(
+        [("sigma0", 0.0, 0.4, 0.9), ("sigma2", 2.0, 0.7, 0.5), ("sigma4", 4.0, 0.9, 0.3)]
+    ):
         for layer in ["layer1", "layer2"]:
             run = fake_run(100, lo, hi, seed=i)
             run.correct["mlp"], run.rank["mlp"] = run.correct["own"], run.rank["own"]

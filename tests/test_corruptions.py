@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from blurscope import blur, freq
-from blurscope import corruptions as C
 from PIL import Image
 from torch import nn
+
+from blurscope import blur, freq
+from blurscope import corruptions as C
 
 
 def natural_images(n: int = 4, size: int | tuple[int, int] = 64, seed: int = 0) -> np.ndarray:
@@ -373,7 +374,9 @@ EXACT = ("gaussian_noise", "shot_noise", "speckle_noise", "defocus_blur", "motio
 def test_same_pixels_as_imagecorruptions(imagecorruptions, image224, name: str) -> None:
     """Same seed, same draws: within one grey level everywhere (float round-off at truncation)."""
     for s in C.SEVERITIES:
-        d = np.abs(C.corrupt_image(image224, name, s, rng(11)).astype(int) - _theirs(imagecorruptions, image224, name, s, 11))
+        d = np.abs(
+            C.corrupt_image(image224, name, s, rng(11)).astype(int) - _theirs(imagecorruptions, image224, name, s, 11)
+        )
         assert d.max() <= 1 and d.mean() < 0.06, f"{name} {s}: mean {d.mean():.3f} max {d.max()}"
 
 
@@ -384,7 +387,9 @@ def test_near_imagecorruptions(imagecorruptions, image224, name: str, border: in
     scikit-image's (nearest border, 4σ): equal to one level away from the border. snow: the
     layer is 8-bit before the motion blur, as ImageNet-C's PNG round trip."""
     for s in C.SEVERITIES:
-        d = np.abs(C.corrupt_image(image224, name, s, rng(11)).astype(int) - _theirs(imagecorruptions, image224, name, s, 11))
+        d = np.abs(
+            C.corrupt_image(image224, name, s, rng(11)).astype(int) - _theirs(imagecorruptions, image224, name, s, 11)
+        )
         inner = d[border: 224 - border, border: 224 - border] if border else d
         assert inner.mean() < mean_tol and np.percentile(inner, 99) <= (9 if name == "snow" else 1), (name, s)
 

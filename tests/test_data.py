@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from blurscope.data import (
     CorruptImageError,
     analysis_subset,
@@ -19,7 +21,6 @@ from blurscope.data import (
     verify_images,
     write_images_npz,
 )
-from PIL import Image
 
 SPLITS = {"train": "train", "val": "val", "test": "val"}
 
@@ -173,7 +174,11 @@ def test_every_8bit_mode_reads_as_rgb(tmp_path: Path) -> None:
         "1": np.repeat((np.asarray(base.convert("L")) >= 128).astype(np.uint8)[..., None] * 255, 3, 2),
     }
     for mode, want in expect.items():
-        src = base.convert(mode) if mode != "1" else base.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1")
+        src = (
+            base.convert(mode)
+            if mode != "1"
+            else base.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1")
+        )
         path = _save(src, tmp_path / f"m{mode}.png")
         np.testing.assert_array_equal(read_image(path, 4), want, err_msg=mode)
     cmyk = _save(base.convert("CMYK"), tmp_path / "cmyk.jpg", quality=100)

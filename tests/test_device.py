@@ -9,6 +9,7 @@ import types
 
 import pytest
 import torch
+
 from blurscope import device
 
 CONFIG = {

@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
+
 from blurscope import featvis as fv
 from blurscope import plot_features, stats
 from blurscope.freq import radius_cpp
 from blurscope.models import BlurscopeNet, build_model
 from blurscope.spectra import patch_spectra, periodogram
 from blurscope.topk import sample_neurons
-from torch import nn
 
 # --- tiny models ------------------------------------------------------------------------------------
 
@@ -460,8 +461,8 @@ def test_rule_scripts_render_summarise_and_plot(tmp_path, monkeypatch) -> None: 
                 wildcards={}, log=[str(tmp_path / "stats.log")])
     _run_script(scripts / "featvis_figures.py", monkeypatch,
                 input={"npz": [str(tmp_path / f"{m}.npz") for m in models], "summary": str(tmp_path / "summary.tsv")},
-                output={"grid": [str(tmp_path / f"grid_{l}.png") for l in ("layer2.0", "layer4.0")],
-                        "spectra": [str(tmp_path / f"spectra_{l}.png") for l in ("layer2.0", "layer4.0")]},
+                output={"grid": [str(tmp_path / f"grid_{layer}.png") for layer in ("layer2.0", "layer4.0")],
+                        "spectra": [str(tmp_path / f"spectra_{layer}.png") for layer in ("layer2.0", "layer4.0")]},
                 params={"models": list(models), "sigmas": [0.0, 6.0, None], "layers": ["layer2.0", "layer4.0"],
                         "plots": {"dpi": 40}},
                 wildcards={}, log=[str(tmp_path / "figures.log")])

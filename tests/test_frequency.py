@@ -352,7 +352,9 @@ def fake_tables() -> tuple:
     })
     rows = []
     for m, acc in zip(models, [0.4, 0.5, 0.55, 0.6, 0.45]):
-        rows.append({"model": m, "corruption": "clean", "severity": 0, "accuracy": 0.9, "ci_low": 0.85, "ci_high": 0.95})
+        rows.append(
+            {"model": m, "corruption": "clean", "severity": 0, "accuracy": 0.9, "ci_low": 0.85, "ci_high": 0.95}
+        )
         for c in ("gaussian_noise", "jpeg"):
             for s in (1, 3, 5):
                 rows.append({"model": m, "corruption": c, "severity": s, "accuracy": acc - 0.05 * s,
@@ -364,8 +366,14 @@ def fake_tables() -> tuple:
                           "shape_bias_ci_low": [0.25, 0.35, 0.45, 0.65, 0.3],
                           "shape_bias_ci_high": [0.35, 0.45, 0.55, 0.75, 0.4], "shape_acc": 0.3, "texture_acc": 0.3})
     f = frequency.f_mix_grid(6)
-    curves = pd.concat([pd.DataFrame({"model": m, "f_mix_cpp": f / 2, "p_low": np.clip(f - fr, 0, 1),
-                                      "p_high": np.clip(1 - f + fr, 0, 1)}) for m, fr in zip(models, pref["f_rev_cpp"])])
+    curves = pd.concat(
+        [
+            pd.DataFrame(
+                {"model": m, "f_mix_cpp": f / 2, "p_low": np.clip(f - fr, 0, 1), "p_high": np.clip(1 - f + fr, 0, 1)}
+            )
+            for m, fr in zip(models, pref["f_rev_cpp"])
+        ]
+    )
     return pref, corr, shape, curves
 
 

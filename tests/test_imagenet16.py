@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from blurscope import imagenet16 as I16
-from blurscope.data import analysis_subset, scan_cue_conflict
 from PIL import Image
 from torch import nn
+
+from blurscope import imagenet16 as I16
+from blurscope.data import analysis_subset, scan_cue_conflict
 
 
 def imagenet_wnids() -> list[str]:
@@ -85,7 +86,9 @@ def make_stimuli(root: Path) -> Path:
     for shape, textures in (("airplane", ("bicycle", "cat", "airplane")), ("knife", ("oven",))):
         (root / shape).mkdir(parents=True)
         for k, t in enumerate(textures, 1):
-            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(root / shape / f"{shape}{k}-{t}{k + 1}.png")
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(
+                root / shape / f"{shape}{k}-{t}{k + 1}.png"
+            )
     return root
 
 

@@ -64,7 +64,9 @@ def test_mismatched_checkpoint_errors_name_the_file_and_keys(tmp_path: Path) -> 
     other = build_model("resnet_narrow", 4)
     torch.save(other.state_dict(), tmp_path / "narrow.pt")
     with pytest.raises(ValueError, match=r"checkpoint .*narrow.pt does not fit architecture ResNet: .*"):
-        load_backbone_weights(build_model("resnet18", 4), read_state_dict(tmp_path / "narrow.pt"), str(tmp_path / "narrow.pt"))
+        load_backbone_weights(
+            build_model("resnet18", 4), read_state_dict(tmp_path / "narrow.pt"), str(tmp_path / "narrow.pt")
+        )
     # same architecture, other class count: shape mismatch named; reset_head drops only the head
     ten = build_model("resnet_narrow", 10)
     with pytest.raises(ValueError, match=r"shape mismatch: fc.weight \(4, 128\) vs model \(10, 128\)"):

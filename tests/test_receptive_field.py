@@ -163,7 +163,7 @@ def test_field_is_exact_on_positive_linear_net(layer: str) -> None:
             out = {}
             from blurscope.hooks import capture
 
-            with capture(model, [layer], lambda n, m, i, o: out.__setitem__(n, o)):
+            with capture(model, [layer], lambda n, m, i, o, out=out: out.__setitem__(n, o)):
                 model(inp)
             (grad,) = torch.autograd.grad(out[layer][0, 0, y, x], inp)
             ys, xs = np.nonzero(grad[0].abs().sum(0).numpy())

@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-
 import smokerun as sr  # noqa: E402
+import yaml
 
 pytestmark = pytest.mark.slurm
 

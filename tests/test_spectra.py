@@ -217,9 +217,9 @@ def test_random_patches_are_exact_crops_and_seeded() -> None:
     assert len(set(index.tolist())) == 4 and np.all(np.diff(index) > 0)
     for i in range(4):
         for j in range(3):
-            t, l = pos[i, j]
-            assert 0 <= t <= 16 and 0 <= l <= 12
-            np.testing.assert_array_equal(patches[i, j], images[index[i], t : t + 8, l : l + 8])
+            top, left = pos[i, j]
+            assert 0 <= top <= 16 and 0 <= left <= 12
+            np.testing.assert_array_equal(patches[i, j], images[index[i], top : top + 8, left : left + 8])
     again = spectra.random_patches(images, 8, n_images=4, per_image=3, seed=1)
     np.testing.assert_array_equal(again[0], patches)
     with pytest.raises(ValueError, match="only 10 images"):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from blurscope import stats
 from scipy import stats as sps
 from scipy.stats import spearmanr
+
+from blurscope import stats
 
 # --------------------------------------------------------------------------- the resampler
 
@@ -217,7 +218,10 @@ def test_paired_difference_of_f_rev_over_resampled_pairs() -> None:
 def test_bootstrap_statistic_matches_an_explicit_loop() -> None:
     rng = np.random.default_rng(37)
     x = rng.random((50, 2))
-    ratio = lambda m: m[..., 0] / (m[..., 0] + m[..., 1])
+
+    def ratio(m: np.ndarray) -> np.ndarray:
+        return m[..., 0] / (m[..., 0] + m[..., 1])
+
     res = stats.bootstrap_statistic(ratio, x, 300, seed=4, return_samples=True)
     idx = stats.bootstrap_indices(50, 300, 4)
     loop = np.array([ratio(x[row].mean(axis=0)) for row in idx])
@@ -550,10 +554,14 @@ def test_tables_use_every_replicate_and_the_filter_reference() -> None:
     effects = stats.effects_table(means, "sigma0", models, 500, 0, paired=False, group_of=group_of,
                                   comparisons=[("sigma6", "sigma0"), ("sigma6", "ref-sigma6"), ("sigma0", "sigma0")])
     e = effects.set_index(["model", "reference"])
-    assert e.loc[("sigma6", "sigma0"), "n_replicates"] == 2 and e.loc[("sigma6", "sigma0"), "n_replicates_reference"] == 2
+    assert (
+        e.loc[("sigma6", "sigma0"), "n_replicates"] == 2 and e.loc[("sigma6", "sigma0"), "n_replicates_reference"] == 2
+    )
     assert e.loc[("sigma6", "sigma0"), "mean"] == pytest.approx(
         np.mean([means.query("model == @m")["value"].mean() for m in ("sigma6", "sigma6-seed1")]))
-    assert e.loc[("sigma6", "ref-sigma6"), "diff"] < 0 and e.loc[("sigma6", "ref-sigma6"), "n_replicates_reference"] == 1
+    assert (
+        e.loc[("sigma6", "ref-sigma6"), "diff"] < 0 and e.loc[("sigma6", "ref-sigma6"), "n_replicates_reference"] == 1
+    )
     zero = e.loc[("sigma0", "sigma0")]
     assert (zero["diff"], zero["diff_ci_low"], zero["diff_ci_high"]) == (0.0, 0.0, 0.0)
     refs = stats.filter_references(list(models), {**models}, ["sigma0", "sigma3", "sigma6"])
@@ -645,6 +653,7 @@ def _run_script(name: str, tmp, input: dict, output: dict | list, params: dict, 
 def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """patch_metrics → patch_stats → figures on patches whose blur grows with σ, with replicates."""
     import torch
+
     from blurscope import io
     from blurscope.blur import gaussian_blur
 

@@ -8,18 +8,18 @@ from blurscope import runlog, stats
 from blurscope.io import read_json, write_tsv
 from blurscope.plot_train import plot_accuracy_matrix, plot_stem_hf
 
-sm = snakemake  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
-p = sm.params
-table = pd.concat([pd.read_csv(path, sep="\t") for path in sm.input.accuracy], ignore_index=True)
-write_tsv(table, sm.output.table)
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+p = smk.params
+table = pd.concat([pd.read_csv(path, sep="\t") for path in smk.input.accuracy], ignore_index=True)
+write_tsv(table, smk.output.table)
 wide = table.pivot(index="model", columns="test_sigma", values="accuracy")
 log.info("accuracy matrix (rows: model, columns: test sigma):\n%s", wide.round(3).to_string())
-plot_accuracy_matrix(table, sm.output.figure, p.plots)
+plot_accuracy_matrix(table, smk.output.figure, p.plots)
 
 # one row per model: how it was trained and how well it does at its own condition
 rows = []
-for model, path in zip(p.models, sm.input.metas):
+for model, path in zip(p.models, smk.input.metas):
     meta = read_json(path)
     own = table[(table.model == model) & np.isclose(table.test_sigma, meta["sigma"])]
     settings, metrics = meta.get("settings", {}), meta.get("metrics", {})
@@ -35,14 +35,14 @@ for model, path in zip(p.models, sm.input.metas):
         "train_seconds": metrics.get("train_seconds"), "images_per_second": metrics.get("images_per_second"),
     })
 training = pd.DataFrame(rows)
-write_tsv(training, sm.output.training)
+write_tsv(training, smk.output.training)
 log.info("training:\n%s", training[["model", "epochs", "own_sigma_accuracy", "clear_accuracy", "train_seconds"]]
          .to_string(index=False))
 
 # stem diagnostic: HF energy fraction of the first-layer kernels, mean over channels with a
 # bootstrap CI over channels, trained and untrained initialisation
 st = p.stats
-stem = pd.concat([pd.read_csv(path, sep="\t") for path in sm.input.stem], ignore_index=True)
+stem = pd.concat([pd.read_csv(path, sep="\t") for path in smk.input.stem], ignore_index=True)
 summary = []
 for (model, which), g in stem.groupby(["model", "weights"], sort=False):
     b = stats.neuron_bootstrap(g["hf_fraction"].to_numpy()[:, None], int(st["bootstrap_iterations"]), int(st["seed"]),
@@ -51,6 +51,8 @@ for (model, which), g in stem.groupby(["model", "weights"], sort=False):
                     "n_channels": len(g), "hf_cutoff": float(g["hf_cutoff"].iloc[0]),
                     **{k: float(b[k]) for k in ("mean", "sem", "ci_low", "ci_high")}})
 summary = pd.DataFrame(summary)
-write_tsv(summary, sm.output.stem_summary)
-log.info("stem HF energy fraction:\n%s", summary[["model", "weights", "mean", "ci_low", "ci_high"]].to_string(index=False))
-plot_stem_hf(summary, sm.output.stem_figure, p.plots)
+write_tsv(summary, smk.output.stem_summary)
+log.info(
+    "stem HF energy fraction:\n%s", summary[["model", "weights", "mean", "ci_low", "ci_high"]].to_string(index=False)
+)
+plot_stem_hf(summary, smk.output.stem_figure, p.plots)

@@ -10,18 +10,18 @@ from blurscope import plot_aliasing as P
 from blurscope import runlog
 from blurscope.io import read_tsv
 
-snakemake = globals()["snakemake"]
-log = runlog.start(snakemake.log[0], snakemake.threads)
-plots = snakemake.params.plots
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+plots = smk.params.plots
 dpi = int(plots["dpi"])
 P.set_style(plots.get("palette", "viridis"), float(plots.get("font_size", 9)))
-summary = read_tsv(snakemake.input.summary)
-correlation = read_tsv(snakemake.input.correlation)
-tables = {m: read_tsv(p) for m, p in zip(snakemake.params.scatter_models, snakemake.input.tables)}
+summary = read_tsv(smk.input.summary)
+correlation = read_tsv(smk.input.correlation)
+tables = {m: read_tsv(p) for m, p in zip(smk.params.scatter_models, smk.input.tables)}
 ref = next(iter(tables.values()))
 order = ref.drop_duplicates("point").sort_values("order")["point"].tolist()
-P.plot_layer_avr(summary, snakemake.output.layers, order, dpi)
-P.plot_avr_sis_scatter(tables, correlation, snakemake.output.scatter, order, "radial", dpi)
-P.plot_frequency_sweep(read_tsv(snakemake.input.sweep), snakemake.output.sweep, dpi)
-P.plot_sis_vs_sigma(summary, snakemake.output.sis_sigma, dpi)
+P.plot_layer_avr(summary, smk.output.layers, order, dpi)
+P.plot_avr_sis_scatter(tables, correlation, smk.output.scatter, order, "radial", dpi)
+P.plot_frequency_sweep(read_tsv(smk.input.sweep), smk.output.sweep, dpi)
+P.plot_sis_vs_sigma(summary, smk.output.sis_sigma, dpi)
 log.info("figures written")

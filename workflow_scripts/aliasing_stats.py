@@ -10,17 +10,18 @@ references, default ``"ref-"``).
 """
 
 import pandas as pd
+
 from blurscope import aliasing, runlog, stats
 from blurscope.io import read_json, read_tsv, write_tsv
 
-snakemake = globals()["snakemake"]
-log = runlog.start(snakemake.log[0], snakemake.threads)
-cfg = snakemake.params.cfg
-models = list(snakemake.params.models)
-group_of = {str(k): str(v) for k, v in (getattr(snakemake.params, "group_of", None) or {}).items()}
-prefix = str(getattr(snakemake.params, "reference_prefix", None) or "ref-")
-tables = {m: read_tsv(p) for m, p in zip(models, snakemake.input.tables)}
-infos = {m: read_json(p) for m, p in zip(models, snakemake.input.infos)}
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+cfg = smk.params.cfg
+models = list(smk.params.models)
+group_of = {str(k): str(v) for k, v in (getattr(smk.params, "group_of", None) or {}).items()}
+prefix = str(getattr(smk.params, "reference_prefix", None) or "ref-")
+tables = {m: read_tsv(p) for m, p in zip(models, smk.input.tables)}
+infos = {m: read_json(p) for m, p in zip(models, smk.input.infos)}
 sigmas = {m: float(infos[m]["sigma"]) for m in models}
 aa = {m: bool(infos[m]["antialiased"]) for m in models}
 
@@ -28,17 +29,17 @@ groups = stats.replicate_groups(models, group_of)
 series = [g for g, ms in groups.items() if not aa[ms[0]] and not ms[0].startswith(prefix)]
 references = stats.filter_references(models, {**sigmas, **{g: sigmas[ms[0]] for g, ms in groups.items()}}, series,
                                      prefix=prefix)
-out = aliasing.aliasing_statistics(tables, sigmas, aa, snakemake.params.standard, int(cfg["bootstrap_iterations"]),
+out = aliasing.aliasing_statistics(tables, sigmas, aa, smk.params.standard, int(cfg["bootstrap_iterations"]),
                                    int(cfg["permutations"]), int(cfg["seed"]), group_of=group_of,
                                    references=references)
 for key in ("summary", "paired", "correlation", "sigma_trend"):
-    write_tsv(out[key], snakemake.output[key])
+    write_tsv(out[key], smk.output[key])
 
 MATCH_COLS = ["model", "point", "standard", "blurpool", "stride", "standard_op", "blurpool_op", "blurpool_kind",
               "in_h", "in_w", "out_h", "out_w", "rule"]
 rows = [pd.DataFrame(infos[m]["matching"]).assign(model=m) for m in models if aa[m]]
 matching = pd.concat(rows, ignore_index=True)[MATCH_COLS] if rows else pd.DataFrame(columns=MATCH_COLS)
-write_tsv(matching, snakemake.output.matching)
+write_tsv(matching, smk.output.matching)
 
 p = out["paired"]
 for r in p[p["metric"] == "sis"].itertuples():

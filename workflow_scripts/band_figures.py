@@ -3,7 +3,7 @@
 
 from blurscope import io, plot_bands, runlog
 
-smk = snakemake  # type: ignore[name-defined]  # noqa: F821
+smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 cfg = smk.params.cfg
 summary = io.read_tsv(smk.input.summary)

@@ -14,7 +14,7 @@ import time
 
 from blurscope import runlog
 
-smk = snakemake  # type: ignore[name-defined]  # noqa: F821
+smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.params.train_threads)
 
 import numpy as np  # noqa: E402
@@ -53,7 +53,9 @@ model, meta = load_model(smk.input.model, device=dev, own_blur=smk.params.own_bl
 sigma = float(ref) if ref is not None else float(meta.get("sigma", float("nan")))
 k = int(meta["num_classes"])
 if labels.min() < 0 or labels.max() >= k:
-    raise ValueError(f"{smk.input.images}: labels outside [0, {k}) for model {model_id} ({meta['num_classes']} classes)")
+    raise ValueError(
+        f"{smk.input.images}: labels outside [0, {k}) for model {model_id} ({meta['num_classes']} classes)"
+    )
 probe_set = None
 if mlp["enabled"]:
     probe_set = subset(load_images_npz(smk.input.probe_images), int(mlp["n_train"]), "MLP-probe training",

@@ -11,13 +11,13 @@ from blurscope import runlog
 from blurscope.data import analysis_subset, load_images_npz, read_manifest, write_images_npz
 from blurscope.io import read_json
 
-sm = snakemake  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
-cfg = sm.params.cfg
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+cfg = smk.params.cfg
 mlp = cfg["mlp"]
-root = read_json(sm.input.classes)["root"]
-manifest = read_manifest(sm.input.manifest)
-analysis_ids = load_images_npz(sm.input.analysis)["ids"]
+root = read_json(smk.input.classes)["root"]
+manifest = read_manifest(smk.input.manifest)
+analysis_ids = load_images_npz(smk.input.analysis)["ids"]
 # keep manifest row numbers (= ids): hide analysis rows instead of dropping them
 manifest.loc[manifest.index.isin(analysis_ids), "split"] = "__analysis_images__"
 if mlp["split"] not in set(manifest["split"]):
@@ -25,9 +25,9 @@ if mlp["split"] not in set(manifest["split"]):
         f"config key 'bands.mlp.split': split {mlp['split']!r} has no images left after removing the analysis images "
         f"(splits: {sorted(set(manifest['split']) - {'__analysis_images__'})})"
     )
-arrays = analysis_subset(manifest, root, mlp["split"], mlp["n_train"], sm.params.image_size, cfg["seed"])
+arrays = analysis_subset(manifest, root, mlp["split"], mlp["n_train"], smk.params.image_size, cfg["seed"])
 n = len(arrays["labels"])
 if n < mlp["n_train"]:
     log.warning("split %r has only %d images for the MLP head; bands.mlp.n_train=%d", mlp["split"], n, mlp["n_train"])
-log.info("MLP-head training images: %d from split %r at %d px", n, mlp["split"], sm.params.image_size)
-write_images_npz(sm.output[0], arrays)
+log.info("MLP-head training images: %d from split %r at %d px", n, mlp["split"], smk.params.image_size)
+write_images_npz(smk.output[0], arrays)

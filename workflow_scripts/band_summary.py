@@ -12,9 +12,10 @@ Params: ``cfg`` (bands: reference_model, bootstrap, seed; optional n_permutation
 
 
 import pandas as pd
+
 from blurscope import bands, io, runlog, stats
 
-smk = snakemake  # type: ignore[name-defined]  # noqa: F821
+smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 cfg = smk.params.cfg
 pairs = smk.params.pairs  # [[model, layer], ...] in the order of the inputs

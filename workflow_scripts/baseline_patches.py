@@ -16,9 +16,9 @@ from blurscope import io, runlog
 from blurscope.data import load_images_npz
 from blurscope.spectra import random_patches
 
-snakemake = globals()["snakemake"]
-log = runlog.start(snakemake.log[0], snakemake.threads)
-cfg = snakemake.params.cfg
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+cfg = smk.params.cfg
 
 
 def patch_size_of(path: str) -> int:
@@ -37,13 +37,13 @@ def patch_size_of(path: str) -> int:
 n_patches, n_images = int(cfg["n_patches"]), int(cfg["n_images"])
 if n_patches % n_images:
     raise ValueError(f"config baseline.n_patches={n_patches} must be a multiple of baseline.n_images={n_images}")
-data = load_images_npz(snakemake.input.images)
+data = load_images_npz(smk.input.images)
 images = data["images"]
 if n_images > images.shape[0]:
     raise ValueError(
-        f"config baseline.n_images={n_images} but {snakemake.input.images} holds only {images.shape[0]} images"
+        f"config baseline.n_images={n_images} but {smk.input.images} holds only {images.shape[0]} images"
     )
-for reference, out in zip(snakemake.input.reference, snakemake.output):
+for reference, out in zip(smk.input.reference, smk.output):
     size = patch_size_of(reference)
     patches, index, positions = random_patches(images, size, n_images, n_patches // n_images, int(cfg["seed"]))
     ids = np.asarray(data["ids"], dtype=np.int64)[index] if "ids" in data else index

@@ -3,16 +3,17 @@ analysis images and shared by all models (one ``.npz`` per type, in config order
 
 from blurscope import runlog
 
-log = runlog.start(snakemake.log[0], snakemake.threads)  # noqa: F821
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
 
 import time  # noqa: E402
 
 from blurscope import corruptions, data  # noqa: E402
 
-cfg = snakemake.params.cfg  # noqa: F821
+cfg = smk.params.cfg
 names = list(cfg["corruptions"])
 severities = [int(s) for s in cfg["severities"]]
-arrays = data.load_images_npz(snakemake.input.images)  # noqa: F821
+arrays = data.load_images_npz(smk.input.images)
 available, asked = len(arrays["labels"]), int(cfg["corruption_n_images"])
 n = available if asked == 0 else min(asked, available)
 if asked > available:
@@ -21,7 +22,7 @@ images = arrays["images"][:n]
 log.info("%d analysis images (frequency.corruption_n_images=%d) x %d corruptions x severities %s at %dx%d px, "
          "seed %d", n, asked, len(names), severities, images.shape[1], images.shape[2], int(cfg["seed"]))
 total = time.perf_counter()
-for name, path in zip(names, snakemake.output):  # noqa: F821
+for name, path in zip(names, smk.output):
     t0 = time.perf_counter()
     sets = corruptions.corruption_set(images, name, severities, int(cfg["seed"]))
     dt = time.perf_counter() - t0

@@ -3,33 +3,34 @@ errors (CE, relative CE, mCE) against the reference, and its per-image hits."""
 
 from blurscope import runlog
 
-log = runlog.start(snakemake.log[0], snakemake.threads)  # noqa: F821
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
 from blurscope import corruptions, data, device, frequency, io, models  # noqa: E402
 from blurscope.blur import sigma_to_px  # noqa: E402
 
-sm = snakemake  # noqa: F821
-cfg = sm.params.cfg
-model_id = sm.wildcards.model
+cfg = smk.params.cfg
+model_id = smk.wildcards.model
 names, severities = list(cfg["corruptions"]), [int(s) for s in cfg["severities"]]
 dev = device.pick(cfg["device"])
-sets = {name: corruptions.load_corruption_set(p, name, severities) for name, p in zip(names, sm.input.corrupted)}
+sets = {name: corruptions.load_corruption_set(p, name, severities) for name, p in zip(names, smk.input.corrupted)}
 ids = next(iter(sets.values()))["ids"]
 for name, z in sets.items():
     if not np.array_equal(z["ids"], ids):
         raise ValueError(f"corrupted set {name!r} holds other images than {names[0]!r}: rerun rule corrupted_images")
-arrays = data.load_images_npz(sm.input.images)
+arrays = data.load_images_npz(smk.input.images)
 n = len(ids)
 if not np.array_equal(arrays["ids"][:n], ids):
-    raise ValueError(f"{sm.input.images}: the corrupted sets were made from other analysis images: "
+    raise ValueError(f"{smk.input.images}: the corrupted sets were made from other analysis images: "
                      f"rerun rule corrupted_images")
 clean, labels = arrays["images"][:n], np.asarray(arrays["labels"][:n], dtype=np.int64)
 # a filter-only reference (ref-sigma<s>) is the sigma 0 network behind the blur of sigma s
-blur_sigma = sm.params.reference_blur
+blur_sigma = smk.params.reference_blur
 blur_px = None if blur_sigma is None else sigma_to_px(blur_sigma, clean.shape[1])
-model, meta = models.load_model(sm.input.model, dev, blur_sigma_px=blur_px)
+model, meta = models.load_model(smk.input.model, dev, blur_sigma_px=blur_px)
 if blur_sigma is not None:
     meta = {**meta, "sigma": float(blur_sigma)}
 log.info("model %s (sigma=%g): %d images (frequency.corruption_n_images=%d) x (%d corruptions x %d severities "
@@ -63,11 +64,13 @@ else:
     if reference == model_id:
         ref_hits = hits
     else:
-        ref_conds, ref_hits, ref_ids = corruptions.load_hits(sm.input.mce_reference)
+        ref_conds, ref_hits, ref_ids = corruptions.load_hits(smk.input.mce_reference)
         same = ref_conds.astype(str).values.tolist() == conds.astype(str).values.tolist()
         if not (same and np.array_equal(ref_ids, ids)):
-            raise ValueError(f"{sm.input.mce_reference}: the reference {reference!r} was evaluated on other conditions "
-                             f"or images than {model_id!r}: rerun its rule corruption")
+            raise ValueError(
+                f"{smk.input.mce_reference}: the reference {reference!r} was evaluated on other conditions "
+                f"or images than {model_id!r}: rerun its rule corruption"
+            )
     ce = corruptions.corruption_errors(conds, hits, reference_hits=ref_hits, weights=w, level=level)
     ref_label = reference
 ce.insert(0, "sigma", float(meta["sigma"]))
@@ -77,6 +80,6 @@ m = ce[ce["corruption"] == "mCE"].iloc[0]
 log.info("mCE %.3f [%.3f, %.3f], relative mCE %.3f [%.3f, %.3f] over %d ImageNet-C types, reference %s",
          m["ce"], m["ce_ci_low"], m["ce_ci_high"], m["relative_ce"], m["relative_ce_ci_low"],
          m["relative_ce_ci_high"], m["n_types"], ref_label)
-io.write_tsv(table, sm.output.tsv)
-io.write_tsv(ce, sm.output.ce)
-corruptions.write_hits(sm.output.hits, conds, hits, ids)
+io.write_tsv(table, smk.output.tsv)
+io.write_tsv(ce, smk.output.ce)
+corruptions.write_hits(smk.output.hits, conds, hits, ids)

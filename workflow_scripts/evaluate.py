@@ -11,30 +11,30 @@ from blurscope.kernels import hf_energy_fraction, stem_weight
 from blurscope.models import initial_network_of, load_model
 from blurscope.train import accuracy_table, load_split
 
-sm = snakemake  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
-ev = sm.params.evaluation
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+ev = smk.params.evaluation
 device = pick(ev["device"])
-model, meta = load_model(sm.input.model, device, own_blur=ev["own_blur"])
-classes = read_json(sm.input.classes)
-rows = select_split(read_manifest(sm.input.manifest), "test")
+model, meta = load_model(smk.input.model, device, own_blur=ev["own_blur"])
+classes = read_json(smk.input.classes)
+rows = select_split(read_manifest(smk.input.manifest), "test")
 if ev["n_images"]:
     if ev["n_images"] > len(rows):
         log.info("evaluation.n_images=%d but the test split holds %d images: using all %d",
                  ev["n_images"], len(rows), len(rows))
     rows = rows.iloc[: ev["n_images"]]
-data = load_split(classes["root"], rows, sm.params.image_size, False, 4096, 0, sm.params.skip_corrupt)
+data = load_split(classes["root"], rows, smk.params.image_size, False, 4096, 0, smk.params.skip_corrupt)
 log.info("%s: %d test images", meta["model_id"], len(data))
-test_sigmas = ev["test_sigmas"] if ev["test_sigmas"] is not None else sm.params.sigmas
-table = accuracy_table(model, data, device, ev["batch_size"], [float(s) for s in test_sigmas], sm.params.image_size)
+test_sigmas = ev["test_sigmas"] if ev["test_sigmas"] is not None else smk.params.sigmas
+table = accuracy_table(model, data, device, ev["batch_size"], [float(s) for s in test_sigmas], smk.params.image_size)
 table.insert(0, "train_sigma", meta["sigma"])
 table.insert(0, "model", meta["model_id"])
 for r in table.itertuples():
     log.info("%s test sigma %g: accuracy %.4f [%.4f, %.4f]", r.model, r.test_sigma, r.accuracy, r.ci_low, r.ci_high)
-write_tsv(table, sm.output.accuracy)
+write_tsv(table, smk.output.accuracy)
 
 # stem diagnostic: the untrained initialisation is rebuilt from the model's seed
-cutoff = float(sm.params.hf_cutoff)
+cutoff = float(smk.params.hf_cutoff)
 trained = stem_weight(model.backbone)
 init = stem_weight(initial_network_of(meta).backbone)
 stem = pd.concat([
@@ -45,4 +45,4 @@ stem = pd.concat([
 log.info("stem kernels %s: HF energy fraction (> %g c/px) trained %.3f, initialisation %.3f", tuple(trained.shape),
          cutoff, stem.loc[stem.weights == "trained", "hf_fraction"].mean(),
          stem.loc[stem.weights == "init", "hf_fraction"].mean())
-write_tsv(stem, sm.output.stem)
+write_tsv(stem, smk.output.stem)

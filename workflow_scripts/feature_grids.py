@@ -11,7 +11,8 @@
 
 from blurscope import runlog
 
-log = runlog.start(snakemake.log[0], snakemake.threads)  # noqa: F821
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -25,14 +26,13 @@ from blurscope.patches import load_patches, rf_patches, vital_patches  # noqa: E
 from blurscope.receptive_field import receptive_field  # noqa: E402
 from blurscope.topk import load_topk, subset_topk  # noqa: E402
 
-sm = snakemake  # noqa: F821
-pcfg = sm.params.cfg  # config section "patches"
-models = list(sm.params.models)  # model ids, rows in this order
-sigmas = list(sm.params.sigmas)  # σ per model (None for non-σ models)
-layers = list(sm.params.layers)
-inp, out = sm.input, sm.output
-dpi = int(sm.params.plots.get("dpi", 120))
-n_show = int(sm.params.n_show)
+pcfg = smk.params.cfg  # config section "patches"
+models = list(smk.params.models)  # model ids, rows in this order
+sigmas = list(smk.params.sigmas)  # σ per model (None for non-σ models)
+layers = list(smk.params.layers)
+inp, out = smk.input, smk.output
+dpi = int(smk.params.plots.get("dpi", 120))
+n_show = int(smk.params.n_show)
 labels = [pf.sigma_label(m, s) for m, s in zip(models, sigmas)]
 sigma_rows = [i for i, s in enumerate(sigmas) if s is not None]
 if len(sigma_rows) < 1:
@@ -41,9 +41,9 @@ first, last = sigma_rows[0], sigma_rows[-1]
 cutoff = float(pcfg["hf_cutoff"])
 data = load_images_npz(inp.images)
 imgs = data["images"]
-device = pick(sm.params.device)
+device = pick(smk.params.device)
 # each model once, for every layer's VITAL-vs-receptive-field figure
-loaded = [load_model(path, device, own_blur=sm.params.own_blur)[0] for path in inp.models]
+loaded = [load_model(path, device, own_blur=smk.params.own_blur)[0] for path in inp.models]
 activations = [dict(np.load(path)) for path in inp.activations]
 n_layers = len(layers)
 

@@ -10,8 +10,8 @@ is the sigma 0 network behind the blur of sigma s.
 
 from blurscope import runlog
 
-sm = snakemake  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
 
 import numpy as np  # noqa: E402
 
@@ -24,21 +24,21 @@ from blurscope.patches import make_patches, patch_arrays, patch_table, vital_geo
 from blurscope.receptive_field import receptive_field  # noqa: E402
 from blurscope.topk import extract_topk, topk_arrays  # noqa: E402
 
-p = sm.params
+p = smk.params
 tcfg, pcfg = p.topk, p.patches
 layers = list(p.layers)
-model_id = sm.wildcards.model
+model_id = smk.wildcards.model
 device = pick(tcfg["device"])
-data = load_images_npz(sm.input.images)
+data = load_images_npz(smk.input.images)
 images = data["images"]
 if "ids" not in data:
-    raise ValueError(f"{sm.input.images}: missing 'ids' (manifest rows of the analysis images)")
+    raise ValueError(f"{smk.input.images}: missing 'ids' (manifest rows of the analysis images)")
 ids = data["ids"]
 size = images.shape[1]
 ref_px = None if p.reference_blur is None else sigma_to_px(p.reference_blur, size)
-model, meta = load_model(sm.input.model, device, own_blur=p.own_blur or ref_px is not None, blur_sigma_px=ref_px)
+model, meta = load_model(smk.input.model, device, own_blur=p.own_blur or ref_px is not None, blur_sigma_px=ref_px)
 if int(meta.get("image_size", size)) != size or images.shape[1:3] != (size, size):
-    raise ValueError(f"{sm.input.images}: images are {images.shape[1]}x{images.shape[2]} px but model "
+    raise ValueError(f"{smk.input.images}: images are {images.shape[1]}x{images.shape[2]} px but model "
                      f"{model_id} was trained at {meta.get('image_size')} px")
 blur_px = float(model.blur.sigma_px) if hasattr(model, "blur") else 0.0
 log.info("model %s (%s) on %s, input blur %.3g px (%s); %d images %s; layers %s; k=%d, %d neurons/layer",
@@ -57,11 +57,11 @@ for name, r in results.items():
     log.info("%s: %d channels, map %dx%d, %d neurons sampled, top-1 activation median %.4g, k-th %.4g",
              name, r.n_channels, *r.fmap_hw, len(r.neurons), float(np.median(r.values[:, 0])),
              float(np.median(r.values[:, -1])))
-save_npz(sm.output.activations, **arrays)
+save_npz(smk.output.activations, **arrays)
 
 # --- patches of every layer ------------------------------------------------------------
 method = pcfg["method"]
-for layer, out_npz, out_tsv in zip(layers, sm.output.npz, sm.output.tsv):
+for layer, out_npz, out_tsv in zip(layers, smk.output.npz, smk.output.tsv):
     topk = results[layer]
     rf = receptive_field(model, layer, size)
     extra = {

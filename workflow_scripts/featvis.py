@@ -14,24 +14,24 @@ runs without its training blur layer (clear-input protocol). docs/featvis.md.
 
 from blurscope import runlog
 
-snakemake = globals()["snakemake"]
-cfg = snakemake.params.cfg
-log = runlog.start(snakemake.log[0], int(cfg["threads"]))
+smk = snakemake  # noqa: F821
+cfg = smk.params.cfg
+log = runlog.start(smk.log[0], int(cfg["threads"]))
 
-import time
+import time  # noqa: E402
 
-from blurscope import featvis, io
-from blurscope.device import pick
-from blurscope.models import load_model
+from blurscope import featvis, io  # noqa: E402
+from blurscope.device import pick  # noqa: E402
+from blurscope.models import load_model  # noqa: E402
 
-if snakemake.threads < int(cfg["threads"]):
+if smk.threads < int(cfg["threads"]):
     log.info("Snakemake granted %d core(s); featvis uses featvis.threads=%d all the same (the renders depend on it)",
-             snakemake.threads, int(cfg["threads"]))
-model_id = snakemake.wildcards.model
-layers = list(snakemake.params.layers)
-spectra = snakemake.params.spectra
+             smk.threads, int(cfg["threads"]))
+model_id = smk.wildcards.model
+layers = list(smk.params.layers)
+spectra = smk.params.spectra
 device = pick(cfg["device"])
-model, meta = load_model(snakemake.input.model, device, own_blur=False)
+model, meta = load_model(smk.input.model, device, own_blur=False)
 size = int(cfg["size"]) or int(meta["image_size"])  # 0 = the model's training size
 options = {
     "lr": float(cfg["lr"]),
@@ -44,7 +44,7 @@ options = {
 }
 t0 = time.perf_counter()
 results, table = featvis.render_layers(
-    model, layers, int(snakemake.params.neurons_per_layer), int(snakemake.params.grid_neurons),
+    model, layers, int(smk.params.neurons_per_layer), int(smk.params.grid_neurons),
     size, int(cfg["steps"]), int(cfg["seed"]), float(spectra["hf_cutoff"]), int(spectra["n_bins"]),
     spectra.get("window"), **options,
 )
@@ -52,11 +52,11 @@ seconds = time.perf_counter() - t0
 table.insert(0, "sigma", float(meta["sigma"]))
 table.insert(0, "model", model_id)
 featvis.save_featvis(
-    snakemake.output.npz, layers, results, model=model_id, sigma=float(meta["sigma"]), size=size,
+    smk.output.npz, layers, results, model=model_id, sigma=float(meta["sigma"]), size=size,
     steps=int(cfg["steps"]), seed=int(cfg["seed"]), objective=str(cfg["objective"]),
     hf_cutoff=float(spectra["hf_cutoff"]), seconds=seconds,
 )
-io.write_tsv(table, snakemake.output.tsv)
+io.write_tsv(table, smk.output.tsv)
 for layer, sub in table.groupby("layer", sort=False):
     log.info("%s %s: %d neurons, %d active, mean HF fraction %.4f, mean peak %.4f c/px", model_id, layer, len(sub),
              int(sub["active"].sum()), sub["hf_fraction"].mean(), sub["peak_freq"].mean())

@@ -13,35 +13,37 @@ import pandas as pd
 
 from blurscope import runlog
 
-sm = snakemake  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
 
 from blurscope import plot_featvis as pv  # noqa: E402
 from blurscope.featvis import load_featvis  # noqa: E402
 from blurscope.plot_features import save_figure, sigma_label  # noqa: E402
 
-models = list(sm.params.models)
-sigmas = list(sm.params.sigmas)
-plots = sm.params.plots
+models = list(smk.params.models)
+sigmas = list(smk.params.sigmas)
+plots = smk.params.plots
 dpi = int(plots.get("dpi", 120))
-if len(models) != len(sm.input.npz):
-    raise ValueError(f"featvis_figures: {len(models)} models but {len(sm.input.npz)} featvis files")
-renders = [load_featvis(path) for path in sm.input.npz]
-summary = pd.read_csv(sm.input.summary, sep="\t", dtype={"layer": str, "model": str})
+if len(models) != len(smk.input.npz):
+    raise ValueError(f"featvis_figures: {len(models)} models but {len(smk.input.npz)} featvis files")
+renders = [load_featvis(path) for path in smk.input.npz]
+summary = pd.read_csv(smk.input.summary, sep="\t", dtype={"layer": str, "model": str})
 labels = [sigma_label(m, s) for m, s in zip(models, sigmas)]
 
-for layer, out_grid, out_spectra in zip(sm.params.layers, sm.output.grid, sm.output.spectra):
+for layer, out_grid, out_spectra in zip(smk.params.layers, smk.output.grid, smk.output.spectra):
     sets = []
-    for path, data in zip(sm.input.npz, renders):
+    for path, data in zip(smk.input.npz, renders):
         if layer not in data:
             raise ValueError(f"{path}: no renders of layer {layer!r} (has {sorted(data)})")
         sets.append(data[layer])
     neurons = sets[0]["neurons"]
-    for d, path in zip(sets, sm.input.npz):
+    for d, path in zip(sets, smk.input.npz):
         if not np.array_equal(d["neurons"], neurons):
-            raise ValueError(f"{path}: neurons of {layer} differ from {sm.input.npz[0]} (another architecture?)")
-    notes = [[f"HF {h:.2f}" if a else "inactive" for h, a in zip(d["hf_fraction"], d["objective"] > d["objective_init"])]
-             for d in sets]
+            raise ValueError(f"{path}: neurons of {layer} differ from {smk.input.npz[0]} (another architecture?)")
+    notes = [
+        [f"HF {h:.2f}" if a else "inactive" for h, a in zip(d["hf_fraction"], d["objective"] > d["objective_init"])]
+        for d in sets
+    ]
     fig = pv.featvis_grid([d["images"] for d in sets], labels, neurons,
                           f"{layer}: images optimised to excite each neuron (feature visualisation), "
                           "rows = training blur", notes)

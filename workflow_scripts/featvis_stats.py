@@ -11,25 +11,26 @@ docs/featvis.md.
 """
 
 import pandas as pd
+
 from blurscope import io, runlog
 from blurscope.featvis import featvis_summary
 
-snakemake = globals()["snakemake"]
-log = runlog.start(snakemake.log[0], snakemake.threads)
-cfg = snakemake.params.cfg
-sigma_of = {str(k): float(v) for k, v in snakemake.params.sigma_of.items()}
-sigma_models = list(snakemake.params.sigma_models)
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+cfg = smk.params.cfg
+sigma_of = {str(k): float(v) for k, v in smk.params.sigma_of.items()}
+sigma_models = list(smk.params.sigma_models)
 
 # layer and model names stay strings (a layer called "4.2" must not become a float)
-table = pd.concat([pd.read_csv(p, sep="\t", dtype={"layer": str, "model": str}) for p in snakemake.input.tsv],
+table = pd.concat([pd.read_csv(p, sep="\t", dtype={"layer": str, "model": str}) for p in smk.input.tsv],
                   ignore_index=True)
 summary, trends, effects = featvis_summary(
     table, sigma_of, sigma_models, int(cfg["bootstrap_iterations"]), int(cfg["seed"]), int(cfg["n_permutations"]),
-    ci=float(cfg["ci"]), paired=bool(snakemake.params.paired), group_of=dict(snakemake.params.group_of) or None,
+    ci=float(cfg["ci"]), paired=bool(smk.params.paired), group_of=dict(smk.params.group_of) or None,
 )
-io.write_tsv(summary, snakemake.output.summary)
-io.write_tsv(trends, snakemake.output.trends)
-io.write_tsv(effects, snakemake.output.effects)
+io.write_tsv(summary, smk.output.summary)
+io.write_tsv(trends, smk.output.trends)
+io.write_tsv(effects, smk.output.effects)
 for row in trends.itertuples():
     log.info("featvis trend %s %s: rho=%.3f p=%.4g p_holm=%.4g sigma %g: %.4f [%.4f, %.4f] -> sigma %g: %.4f "
              "[%.4f, %.4f]", row.layer, row.metric, row.rho, row.p, row.p_holm, row.sigma_min,

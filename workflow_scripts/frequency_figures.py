@@ -2,22 +2,24 @@
 
 from blurscope import runlog
 
-log = runlog.start(snakemake.log[0], snakemake.threads)  # noqa: F821
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
 
 import matplotlib  # noqa: E402
 
 from blurscope import io, plot_frequency  # noqa: E402
 
-plots = snakemake.params.plots  # noqa: F821
+plots = smk.params.plots
 matplotlib.rcParams["font.size"] = plots.get("font_size", 9)
 dpi, palette = int(plots.get("dpi", 120)), plots.get("palette", "viridis")
 
-inp = snakemake.input  # noqa: F821
-out = snakemake.output  # noqa: F821
+inp = smk.input
+out = smk.output
 # training-seed replicates are summarised in seed_variance.tsv, not drawn
-replicates = set(snakemake.params.replicates)  # noqa: F821
+replicates = set(smk.params.replicates)
 summary, curves, corruption = (
-    t[~t["model"].isin(replicates)] for t in (io.read_tsv(inp.summary), io.read_tsv(inp.curves), io.read_tsv(inp.corruption))
+    t[~t["model"].isin(replicates)]
+    for t in (io.read_tsv(inp.summary), io.read_tsv(inp.curves), io.read_tsv(inp.corruption))
 )
 plot_frequency.plot_preference(curves, summary, out.preference, dpi, palette)
 plot_frequency.plot_corruption_vs_frev(summary, corruption, out.corruption_vs_frev, dpi, palette)
@@ -25,5 +27,5 @@ plot_frequency.plot_corruption_heatmap(summary, corruption, out.corruption_heatm
 if "shape_bias" in out.keys():
     plot_frequency.plot_shape_bias(summary, out.shape_bias, dpi)
 else:
-    log.info("shape-bias figure not made: %s", snakemake.params.shape_status)  # noqa: F821
+    log.info("shape-bias figure not made: %s", smk.params.shape_status)
 log.info("wrote %s", ", ".join(out))

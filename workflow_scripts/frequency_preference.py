@@ -10,7 +10,8 @@ and, with a cue-conflict split, ``shape_pred`` [n_conflict], ``shape_labels``, `
 
 from blurscope import runlog
 
-log = runlog.start(snakemake.log[0], snakemake.threads)  # noqa: F821
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -19,22 +20,22 @@ import torch  # noqa: E402
 from blurscope import data, device, frequency, imagenet16, io, models  # noqa: E402
 from blurscope.blur import sigma_to_px  # noqa: E402
 
-cfg = snakemake.params.cfg  # noqa: F821
-model_id = snakemake.wildcards.model  # noqa: F821
+cfg = smk.params.cfg
+model_id = smk.wildcards.model
 dev = device.pick(cfg["device"])
-arrays = data.load_images_npz(snakemake.input.images)  # noqa: F821
-ref = snakemake.params.reference_blur  # noqa: F821
+arrays = data.load_images_npz(smk.input.images)
+ref = smk.params.reference_blur
 ref_px = None if ref is None else sigma_to_px(ref, arrays["images"].shape[1])
-model, meta = models.load_model(snakemake.input.model, dev, blur_sigma_px=ref_px)  # noqa: F821
+model, meta = models.load_model(smk.input.model, dev, blur_sigma_px=ref_px)
 if ref is not None:
     meta = {**meta, "sigma": float(ref), "reference_of": meta["model_id"]}
 if "labels" not in arrays:
-    raise ValueError(f"{snakemake.input.images}: expected a 'labels' array")  # noqa: F821
+    raise ValueError(f"{smk.input.images}: expected a 'labels' array")
 images = data.to_float(arrays["images"])
 labels = np.asarray(arrays["labels"], dtype=np.int64)
 num_classes = int(meta["num_classes"])
 if labels.min() < 0 or labels.max() >= num_classes:
-    raise ValueError(f"{snakemake.input.images}: labels outside [0, {num_classes}) of model {model_id}")  # noqa: F821
+    raise ValueError(f"{smk.input.images}: labels outside [0, {num_classes}) of model {model_id}")
 seed, boot, level, bs = int(cfg["seed"]), int(cfg["bootstrap"]), float(cfg["ci"]), int(cfg["batch_size"])
 log.info("model %s (sigma=%g, %s), %d images %s, device %s", model_id, meta["sigma"], meta["arch"], len(labels),
          tuple(images.shape[1:]), dev)
@@ -119,8 +120,8 @@ units = {"hits_low": hits_low, "hits_high": hits_high, "f_mix": f_mix, "pair_low
          "pgd_power": power, "pgd_radii": radii}
 
 # ---- shape bias on the cue-conflict split (when the dataset has one)
-if hasattr(snakemake.output, "shape_bias"):  # noqa: F821
-    path = snakemake.input.cue_conflict  # noqa: F821
+if hasattr(smk.output, "shape_bias"):
+    path = smk.input.cue_conflict
     cc = data.load_images_npz(path)
     missing = [k for k in ("shape_labels", "texture_labels") if k not in cc]
     if missing:
@@ -137,11 +138,11 @@ if hasattr(snakemake.output, "shape_bias"):  # noqa: F821
              res["shape_bias_ci_low"], res["shape_bias_ci_high"], res["shape_acc"], res["texture_acc"],
              res["n_conflict"])
     io.write_tsv(pd.DataFrame([{"model": model_id, "sigma": float(meta["sigma"]), **res}]),
-                 snakemake.output.shape_bias)  # noqa: F821
+                 smk.output.shape_bias)
     units.update(shape_pred=np.asarray(sb_pred), shape_labels=shape_labels, texture_labels=texture_labels)
 
-io.save_npz(snakemake.output.units, **units)  # noqa: F821
-io.write_tsv(curves, snakemake.output.curves)  # noqa: F821
-io.write_tsv(spectrum, snakemake.output.spectrum)  # noqa: F821
-io.write_tsv(pd.DataFrame([row]), snakemake.output.preference)  # noqa: F821
+io.save_npz(smk.output.units, **units)
+io.write_tsv(curves, smk.output.curves)
+io.write_tsv(spectrum, smk.output.spectrum)
+io.write_tsv(pd.DataFrame([row]), smk.output.preference)
 log.info("done")

@@ -11,15 +11,17 @@ images / pairs, replicates resampled; :func:`blurscope.frequency.reference_compa
 
 from blurscope import runlog
 
-log = runlog.start(snakemake.log[0], snakemake.threads)  # noqa: F821
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
 
-import pandas as pd
 import numpy as np  # noqa: E402
-from blurscope import corruptions, frequency, io, stats
+import pandas as pd  # noqa: E402
 
-cfg = snakemake.params.cfg  # noqa: F821
-inp = snakemake.input  # noqa: F821
-out = snakemake.output  # noqa: F821
+from blurscope import corruptions, frequency, io, stats  # noqa: E402
+
+cfg = smk.params.cfg
+inp = smk.input
+out = smk.output
 
 
 def cat(paths: list[str]) -> pd.DataFrame:
@@ -31,12 +33,12 @@ corruption = cat(list(inp.corruption))
 curves = cat(list(inp.curves))
 spectra = cat(list(inp.spectrum))
 shape = cat(list(inp.shape_bias)) if len(inp.shape_bias) else None
-status = snakemake.params.shape_status  # noqa: F821
+status = smk.params.shape_status
 if shape is None:
     log.warning("no shape bias: %s", status)
 ce = cat(list(inp.ce))
 summary = frequency.summary_table(preference, corruption, shape, status, ce=ce)
-groups = snakemake.params.seed_groups  # noqa: F821
+groups = smk.params.seed_groups
 variance = frequency.seed_variance(summary, groups)
 if not groups:
     log.info("no training-seed replicates configured: seed_variance.tsv has a header only")
@@ -50,7 +52,7 @@ for _, r in trend.iterrows():
     log.info("trend %s ~ %s: rho=%.3g p=%.3g (%d models, %d-%d replicates per sigma)", r["y"], r["x"], r["rho"],
              r["p"], r["n_models"], r["n_replicates_min"], r["n_replicates_max"])
 # trained vs filter-only reference, per sigma that has a reference (and sigma 0 against itself: exactly 0)
-p = snakemake.params  # noqa: F821
+p = smk.params
 units = {}
 for model, path, hits_path in zip(p.models, inp.units, inp.hits):
     with np.load(path) as z:

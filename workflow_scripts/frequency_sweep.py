@@ -12,19 +12,21 @@ from blurscope.device import pick
 from blurscope.io import write_tsv
 from blurscope.models import load_model, model_from_meta
 
-snakemake = globals()["snakemake"]
-log = runlog.start(snakemake.log[0], snakemake.threads)
-cfg = snakemake.params.cfg
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+cfg = smk.params.cfg
 sw = cfg["sweep"]
 device = pick(cfg["device"])
-model_ids = list(snakemake.params.models)
-paths = list(snakemake.input.models)
+model_ids = list(smk.params.models)
+paths = list(smk.input.models)
 
 loaded = [(m, *load_model(p, device)) for m, p in zip(model_ids, paths)]
 sizes = {meta["image_size"] for _, _, meta in loaded}
 size = int(sw["size"]) or (sizes.pop() if len(sizes) == 1 else 0)
 if not size:
-    raise ValueError(f"aliasing.sweep.size = 0 needs one common model image size; the sweep models have {sorted(sizes)}")
+    raise ValueError(
+        f"aliasing.sweep.size = 0 needs one common model image size; the sweep models have {sorted(sizes)}"
+    )
 cycles = aliasing.sweep_cycles(size, float(sw["freq_min"]), float(sw["freq_max"]), int(sw["n_freqs"]))
 orients = list(sw["orientations"])
 log.info("sweep at %d px: cycles %s, orientations %s", size, cycles.tolist(), orients)
@@ -49,4 +51,4 @@ for m, model, meta in loaded:
     log.info("%s: %d stride points swept", m, len(points))
 cols = ["source", "layer", "point", "order", "stride", "orientation", "cycles", "freq_axis", "freq_radial",
         "avr_radial", "avr_separable"]
-write_tsv(pd.concat(frames, ignore_index=True)[cols], snakemake.output.table)
+write_tsv(pd.concat(frames, ignore_index=True)[cols], smk.output.table)

@@ -17,14 +17,14 @@ from blurscope import io, runlog
 from blurscope.complexity import COLUMNS, complexity_metrics
 from blurscope.spectra import load_patch_set, patch_spectra
 
-sm = snakemake  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
-scfg, ccfg = sm.params.spectra, sm.params.complexity
-pairs = [tuple(x) for x in sm.params.pairs]
-if not len(pairs) == len(sm.input.patches) == len(sm.output.spectra) == len(sm.output.complexity):
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+scfg, ccfg = smk.params.spectra, smk.params.complexity
+pairs = [tuple(x) for x in smk.params.pairs]
+if not len(pairs) == len(smk.input.patches) == len(smk.output.spectra) == len(smk.output.complexity):
     raise ValueError("patch_metrics: params.pairs does not match the patch inputs / outputs")
 
-for (model, layer), src, out_spec, out_cx in zip(pairs, sm.input.patches, sm.output.spectra, sm.output.complexity):
+for (model, layer), src, out_spec, out_cx in zip(pairs, smk.input.patches, smk.output.spectra, smk.output.complexity):
     patches, units = load_patch_set(src)
     n_units, n_per, size = patches.shape[:3]
     flat = patches.reshape(-1, size, size, 3)
@@ -41,7 +41,7 @@ for (model, layer), src, out_spec, out_cx in zip(pairs, sm.input.patches, sm.out
     df = complexity_metrics(flat, jpeg_quality=int(ccfg["jpeg_quality"]), edge_threshold=float(ccfg["edge_threshold"]),
                             wavelet=str(ccfg["wavelet"]), wavelet_level=int(ccfg["wavelet_levels"]),
                             wavelet_mode=str(ccfg["wavelet_mode"]), jpeg_data=str(ccfg["jpeg_data"]))
-    sigma = sm.params.sigma_of.get(model)
+    sigma = smk.params.sigma_of.get(model)
     df.insert(0, "model", model)
     df.insert(1, "sigma", np.nan if sigma is None else float(sigma))
     df.insert(2, "layer", layer)

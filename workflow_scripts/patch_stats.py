@@ -19,12 +19,13 @@ replicate resampled, ``n_replicates`` columns).
 
 import numpy as np
 import pandas as pd
+
 from blurscope import io, runlog, stats
 from blurscope.complexity import COLUMNS
 
-snakemake = globals()["snakemake"]
-log = runlog.start(snakemake.log[0], snakemake.threads)
-params = snakemake.params
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+params = smk.params
 cfg = params.cfg
 sigma_of = {str(k): float(v) for k, v in params.sigma_of.items()}
 sigma_models = list(params.sigma_models)
@@ -40,7 +41,7 @@ BASELINE = "baseline"
 METRICS = (*COLUMNS, "wavelet_detail", "hf_fraction")
 TREND_METRICS = (*COLUMNS, "hf_fraction")  # wavelet_detail = 1 - wavelet_approx: not a separate test
 
-if len(pairs) != len(snakemake.input.complexity) or len(pairs) != len(snakemake.input.spectra):
+if len(pairs) != len(smk.input.complexity) or len(pairs) != len(smk.input.spectra):
     raise ValueError("patch_stats: params.pairs does not match the complexity/spectra inputs")
 
 
@@ -57,9 +58,9 @@ def load(model: str, layer: str, tsv: str, npz: str) -> tuple[np.ndarray, np.nda
     return np.concatenate([values, detail, hf[..., None]], axis=-1), units, freqs, power
 
 
-loaded = {(m, l): load(m, l, t, s) for (m, l), t, s in zip(pairs, snakemake.input.complexity, snakemake.input.spectra)}
+loaded = {(m, layer): load(m, layer, t, s) for (m, layer), t, s in zip(pairs, smk.input.complexity, smk.input.spectra)}
 models = list(dict.fromkeys(m for m, _ in pairs))
-layers = list(dict.fromkeys(l for _, l in pairs))
+layers = list(dict.fromkeys(layer for _, layer in pairs))
 groups = stats.replicate_groups(models, group_of)
 group_of_model = {m: g for g, ms in groups.items() for m in ms}
 sigma_of_group = {g: sigma_of.get(ms[0], np.nan) for g, ms in groups.items()}
@@ -176,16 +177,16 @@ numeric.insert(1, "sigma", [sigma_of_group.get(g, np.nan) for g in numeric["mode
 numeric.insert(2, "layer", table_layer)
 numeric.insert(3, "n_replicates", [n_reps[g] for g in numeric["model"]])
 
-io.write_tsv(summary_df, snakemake.output.summary)
-io.write_tsv(spectra_df, snakemake.output.spectra)
-io.write_tsv(means_df, snakemake.output.neuron_means)
-io.write_tsv(trends, snakemake.output.trends)
-io.write_tsv(effects, snakemake.output.effects)
-io.write_tsv(numeric, snakemake.output.table_tsv)
+io.write_tsv(summary_df, smk.output.summary)
+io.write_tsv(spectra_df, smk.output.spectra)
+io.write_tsv(means_df, smk.output.neuron_means)
+io.write_tsv(trends, smk.output.trends)
+io.write_tsv(effects, smk.output.effects)
+io.write_tsv(numeric, smk.output.table_tsv)
 single = [f"{sigma_of_group[g]:g}" for g in sigma_models if n_reps[g] == 1]
 caveat = (f" Rows from one training run (σ = {', '.join(single)}) carry no run-to-run variance: their SEM is that "
           "of the neurons of one network." if single else "")
-with io.atomic_path(snakemake.output.table_md) as tmp:
+with io.atomic_path(smk.output.table_md) as tmp:
     tmp.write_text(
         f"### Complexity of preferred patches, layer {table_layer}\n\n" + stats.to_markdown(wide)
         + f"\nValues are mean ± bootstrap SEM ({iterations} iterations): neurons resampled within each model, and "

@@ -25,14 +25,14 @@ import yaml
 from blurscope import io, runlog
 from blurscope.provenance import aggregate_benchmarks, benchmark_paths_from_dryrun, git_state, package_versions
 
-sm = snakemake  # type: ignore[name-defined]  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
-config = json.loads(json.dumps(sm.params.config))  # plain dicts/lists for YAML
-results = sm.params.results
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+config = json.loads(json.dumps(smk.params.config))  # plain dicts/lists for YAML
+results = smk.params.results
 
 # set by rules/report.smk at parse time of the user's Snakemake (see there)
 inv = json.loads(os.environ.get("BLURSCOPE_INVOCATION", "{}"))
-repo = Path(sm.scriptdir).resolve().parent  # the workflow's code (workflow_scripts/..)
+repo = Path(smk.scriptdir).resolve().parent  # the workflow's code (workflow_scripts/..)
 snakefile = inv.get("snakefile") or str(repo / "Snakefile")
 workdir = inv.get("workdir") or os.getcwd()
 log.info("invocation: %s", inv or "unknown (BLURSCOPE_INVOCATION not set)")
@@ -85,7 +85,7 @@ if not keep:
     raise RuntimeError("pipeline_info: the dry run listed no benchmark: files")
 
 # 1. resolved config
-with io.atomic_path(sm.output.config) as tmp:
+with io.atomic_path(smk.output.config) as tmp:
     tmp.write_text(
         "# Resolved configuration of this run (config files + --config + schema defaults).\n"
         "# Rerun with: snakemake --configfile results/pipeline_info/config.yaml\n"
@@ -117,7 +117,7 @@ try:
     }
 except ImportError:
     pass
-io.write_tsv(versions, sm.output.versions)
+io.write_tsv(versions, smk.output.versions)
 log.info("%d packages", int((versions["kind"] == "package").sum()))
 
 # 3. git state + invocation
@@ -131,20 +131,20 @@ git.update(
         or next(iter(versions.loc[versions["name"].str.lower() == "snakemake", "version"]), ""),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     }
 )
-with io.atomic_path(sm.output.git) as tmp:
+with io.atomic_path(smk.output.git) as tmp:
     tmp.write_text("".join(f"{k}: {v}\n" for k, v in git.items()))
 log.info("git: %s", git)
 
 # 4. rule graph
-with io.atomic_path(sm.output.rulegraph) as tmp:
+with io.atomic_path(smk.output.rulegraph) as tmp:
     tmp.write_text(dot)
 
 # 5. benchmark files of the jobs of this DAG (this job's and the report's own are written after it)
 bench = aggregate_benchmarks(Path(results) / "benchmarks", keep=keep, exclude_rules=("pipeline_info", "report"))
-io.write_tsv(bench, sm.output.benchmarks)
+io.write_tsv(bench, smk.output.benchmarks)
 log.info(
     "benchmarks: %d of the DAG's %d benchmark files found, %d rules",
     len(bench),

@@ -7,9 +7,9 @@ from blurscope.data import scan_imagefolder, verify_images
 from blurscope.dataset import CLASS_NAMES, EmbeddedSpec, generate_embedded
 from blurscope.io import write_json, write_tsv
 
-sm = snakemake  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
-ds = sm.params.dataset
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+ds = smk.params.dataset
 
 if ds["kind"] == "embedded":
     emb = ds["embedded"]
@@ -23,7 +23,7 @@ if ds["kind"] == "embedded":
         seed=emb["seed"],
         texture_coverage=emb["texture_coverage"],
     )
-    root = Path(sm.params.images_dir)
+    root = Path(smk.params.images_dir)
     log.info("generating the embedded dataset into %s: %s", root, spec)
     manifest = generate_embedded(root, spec)
     class_names = list(CLASS_NAMES[: spec.n_classes])
@@ -31,11 +31,13 @@ else:
     root = Path(ds["root"])
     log.info("indexing ImageFolder tree %s (splits %s)", root, ds["splits"])
     manifest = scan_imagefolder(root, ds["splits"])
-    class_names = sorted(manifest["class_name"].unique(), key=lambda c: manifest.loc[manifest.class_name == c, "label"].iloc[0])
+    class_names = sorted(
+        manifest["class_name"].unique(), key=lambda c: manifest.loc[manifest.class_name == c, "label"].iloc[0]
+    )
     if ds.get("cue_conflict_root"):
-        from blurscope.data import scan_cue_conflict
-
         import pandas as pd
+
+        from blurscope.data import scan_cue_conflict
 
         cc = scan_cue_conflict(ds["cue_conflict_root"], class_names)
         manifest = pd.concat([manifest.assign(shape_label=-1, texture_label=-1), cc], ignore_index=True)
@@ -45,5 +47,5 @@ else:
 
 counts = manifest.groupby("split").size().to_dict()
 log.info("manifest: %d images, %d classes, per split %s", len(manifest), len(class_names), counts)
-write_tsv(manifest, sm.output.manifest)
-write_json({"class_names": class_names, "root": str(root), "kind": ds["kind"], "counts": counts}, sm.output.classes)
+write_tsv(manifest, smk.output.manifest)
+write_json({"class_names": class_names, "root": str(root), "kind": ds["kind"], "counts": counts}, smk.output.classes)

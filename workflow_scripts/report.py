@@ -7,9 +7,9 @@ resolved config and the rest of results/pipeline_info/.
 
 from blurscope import io, report, runlog
 
-sm = snakemake  # type: ignore[name-defined]  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
-doc = report.build(dict(sm.input.items()), dict(sm.params.items()))
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
+doc = report.build(dict(smk.input.items()), dict(smk.params.items()))
 for sec in doc.sections:
     log.info(
         "section %s %s: %d blocks, %d figures, %d headlines",
@@ -19,9 +19,9 @@ for sec in doc.sections:
         len(sec.figures),
         len(sec.headlines),
     )
-html_text = report.write_html(doc, sm.output.html)
-report.write_md(doc, sm.output.md)
-io.write_tsv(doc.sources, sm.output.sources)
+html_text = report.write_html(doc, smk.output.html)
+report.write_md(doc, smk.output.md)
+io.write_tsv(doc.sources, smk.output.sources)
 log.info(
     "report: %d sections, %d figures, %d tables/files read, %.1f MB HTML",
     len(doc.sections),

@@ -16,10 +16,10 @@ def save(fig, path, dpi: int) -> None:  # noqa: ANN001
     plt.close(fig)
 
 
-def main(sm) -> None:  # noqa: ANN001 - the snakemake object
-    log = runlog.start(sm.log[0], sm.threads)
-    dpi = int(sm.params.cfg.get("figure_dpi", 120))
-    with np.load(sm.input.maps) as z:
+def main(smk) -> None:  # noqa: ANN001 - the snakemake object
+    log = runlog.start(smk.log[0], smk.threads)
+    dpi = int(smk.params.cfg.get("figure_dpi", 120))
+    with np.load(smk.input.maps) as z:
         d = {k: z[k] for k in z.files}
     model_ids = dict(zip(["naive", "expert"], [str(m) for m in d["model_ids"]]))
     f = d["figure_clear"].shape[0]
@@ -27,20 +27,21 @@ def main(sm) -> None:  # noqa: ANN001 - the snakemake object
     # seed slot 0 of each (role, condition) for the overlays
     fig = P.saliency_overlays(d["figure_clear"], d["figure_blurred"], d["maps"][:, :, 0, :f], d["focus"][:, :, 0, :f],
                               titles, model_ids)
-    save(fig, sm.output.overlays, dpi)
+    save(fig, smk.output.overlays, dpi)
 
-    with np.load(sm.input.activations) as z:
+    with np.load(smk.input.activations) as z:
         a = {k: z[k] for k in z.files}
     layers = [str(x) for x in a["layers"]]
     fig = P.activation_figure(a["clear"], a["blurred"], layers, [a[f"mean_{i}"] for i in range(len(layers))],
                               [a[f"channels_{i}"] for i in range(len(layers))],
                               [a[f"channel_index_{i}"] for i in range(len(layers))], model_ids)
-    save(fig, sm.output.activations, dpi)
+    save(fig, smk.output.activations, dpi)
 
-    fig = P.distance_figure(io.read_tsv(sm.input.per_image), io.read_tsv(sm.input.stats))
-    save(fig, sm.output.distances, dpi)
-    log.info("wrote %s", ", ".join(str(p) for p in sm.output))
+    fig = P.distance_figure(io.read_tsv(smk.input.per_image), io.read_tsv(smk.input.stats))
+    save(fig, smk.output.distances, dpi)
+    log.info("wrote %s", ", ".join(str(p) for p in smk.output))
 
 
 if __name__ == "__main__":
-    main(snakemake)  # type: ignore[name-defined]  # noqa: F821
+    smk = snakemake  # noqa: F821
+    main(smk)

@@ -11,20 +11,21 @@ from blurscope import io, runlog
 from blurscope.saliency import focus_statistics
 
 
-def main(sm) -> None:
-    log = runlog.start(sm.log[0], sm.threads)
-    cfg = sm.params.cfg
+def main(smk) -> None:
+    log = runlog.start(smk.log[0], smk.threads)
+    cfg = smk.params.cfg
     for key in ("bootstrap_iterations", "bootstrap_seed", "alpha"):
         if key not in cfg:
             raise KeyError(f"config saliency lacks key {key!r}")
-    per_image = io.read_tsv(sm.input.per_image)
+    per_image = io.read_tsv(smk.input.per_image)
     table = focus_statistics(per_image, int(cfg["bootstrap_iterations"]), int(cfg["bootstrap_seed"]),
                              float(cfg["alpha"]))
     for row in table.itertuples():
         log.info("%s %s %s: mean diff %.4g [%.4g, %.4g] p=%.3g p_holm=%.3g", row.test, row.comparison, row.metric,
                  row.diff, row.diff_ci_low, row.diff_ci_high, row.p, row.p_holm)
-    io.write_tsv(table, sm.output.stats)
+    io.write_tsv(table, smk.output.stats)
 
 
 if __name__ == "__main__":
-    main(snakemake)  # type: ignore[name-defined]  # noqa: F821
+    smk = snakemake  # noqa: F821
+    main(smk)

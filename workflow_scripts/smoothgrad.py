@@ -24,9 +24,9 @@ REQUIRED = (
 )
 
 
-def main(sm) -> None:  # noqa: ANN001 - the snakemake object
-    log = runlog.start(sm.log[0], sm.threads)
-    cfg = sm.params.cfg
+def main(smk) -> None:  # noqa: ANN001 - the snakemake object
+    log = runlog.start(smk.log[0], smk.threads)
+    cfg = smk.params.cfg
     missing = [k for k in REQUIRED if k not in cfg]
     if missing:
         raise KeyError(f"config saliency lacks keys {missing}")
@@ -37,23 +37,23 @@ def main(sm) -> None:  # noqa: ANN001 - the snakemake object
     k, n_samples, level = int(cfg["top_k_pixels"]), int(cfg["n_samples"]), float(cfg["noise_level"])
 
     models, metas = {}, {}
-    for role, path in (("naive", sm.input.naive), ("expert", sm.input.expert)):
+    for role, path in (("naive", smk.input.naive), ("expert", smk.input.expert)):
         models[role], metas[role] = load_model(path, device)
     if float(metas["naive"]["sigma"]) != 0.0:
-        raise ValueError(f"naive model {sm.input.naive} has sigma {metas['naive']['sigma']}, expected 0")
+        raise ValueError(f"naive model {smk.input.naive} has sigma {metas['naive']['sigma']}, expected 0")
     sigma_px = float(metas["expert"]["sigma_px"])
     if sigma_px <= 0:
-        raise ValueError(f"expert model {sm.input.expert} has sigma_px {sigma_px}; it must be blur-trained (> 0)")
+        raise ValueError(f"expert model {smk.input.expert} has sigma_px {sigma_px}; it must be blur-trained (> 0)")
     size = int(metas["expert"]["image_size"])
 
-    data = load_images_npz(sm.input.images)
+    data = load_images_npz(smk.input.images)
     images = data["images"]
     n = int(cfg["n_images"])
     if n > len(images):
-        raise ValueError(f"saliency.n_images = {n} but {sm.input.images} holds only {len(images)} images "
+        raise ValueError(f"saliency.n_images = {n} but {smk.input.images} holds only {len(images)} images "
                          f"(raise analysis.n_images or lower saliency.n_images)")
     if images.shape[1:3] != (size, size):
-        raise ValueError(f"{sm.input.images}: images are {images.shape[1]}x{images.shape[2]} px, "
+        raise ValueError(f"{smk.input.images}: images are {images.shape[1]}x{images.shape[2]} px, "
                          f"the models were trained at {size} px")
     labels = np.asarray(data["labels"][:n], dtype=np.int64)
     ids = np.asarray(data["ids"][:n], dtype=np.int64)
@@ -114,17 +114,18 @@ def main(sm) -> None:  # noqa: ANN001 - the snakemake object
     f = min(int(cfg["n_figure_images"]), n)
     model_ids = np.array([metas["naive"]["model_id"], metas["expert"]["model_id"]])
     io.save_npz(
-        sm.output.maps, maps=maps, focus=focus, predictions=preds, labels=labels, ids=ids,
+        smk.output.maps, maps=maps, focus=focus, predictions=preds, labels=labels, ids=ids,
         roles=np.array(S.ROLES), conditions=np.array(S.CONDITIONS), seeds=np.array(seeds),
         model_ids=model_ids, sigma_px=np.float64(sigma_px),
         figure_clear=to_hwc(inputs["clear"][:f]), figure_blurred=to_hwc(inputs["blurred"][:f]),
     )
-    io.save_npz(sm.output.activations, clear=to_hwc(inputs["clear"][:a]), blurred=to_hwc(inputs["blurred"][:a]),
+    io.save_npz(smk.output.activations, clear=to_hwc(inputs["clear"][:a]), blurred=to_hwc(inputs["blurred"][:a]),
                 model_ids=model_ids, **act_arrays)
-    io.write_tsv(per_image, sm.output.per_image)
-    io.write_tsv(predictions, sm.output.predictions)
-    log.info("done: %s", ", ".join(str(p) for p in sm.output))
+    io.write_tsv(per_image, smk.output.per_image)
+    io.write_tsv(predictions, smk.output.predictions)
+    log.info("done: %s", ", ".join(str(p) for p in smk.output))
 
 
 if __name__ == "__main__":
-    main(snakemake)  # type: ignore[name-defined]  # noqa: F821
+    smk = snakemake  # noqa: F821
+    main(smk)

@@ -12,17 +12,17 @@ import pandas as pd
 from blurscope import runlog
 from blurscope.plot_spectra import plot_complexity_comparison, plot_relative_to_baseline
 
-sm = snakemake  # noqa: F821
-log = runlog.start(sm.log[0], sm.threads)
+smk = snakemake  # noqa: F821
+log = runlog.start(smk.log[0], smk.threads)
 # layer and model names stay strings (a layer called "4.2" must not become a float)
-spectra = pd.read_csv(sm.input.spectra, sep="\t", dtype={"layer": str, "model": str})
-summary = pd.read_csv(sm.input.summary, sep="\t", dtype={"layer": str, "model": str})
-plots = sm.params.plots
+spectra = pd.read_csv(smk.input.spectra, sep="\t", dtype={"layer": str, "model": str})
+summary = pd.read_csv(smk.input.summary, sep="\t", dtype={"layer": str, "model": str})
+plots = smk.params.plots
 style = {"palette": plots["palette"], "dpi": int(plots["dpi"]), "font_size": float(plots.get("font_size", 9))}
-for layer, relative, complexity in zip(sm.params.layers, sm.output.relative, sm.output.complexity):
+for layer, relative, complexity in zip(smk.params.layers, smk.output.relative, smk.output.complexity):
     sp, su = spectra[spectra["layer"] == layer], summary[summary["layer"] == layer]
     if sp.empty or su.empty:
-        raise ValueError(f"no rows for layer {layer!r} in {sm.input.spectra} / {sm.input.summary}")
+        raise ValueError(f"no rows for layer {layer!r} in {smk.input.spectra} / {smk.input.summary}")
     plot_relative_to_baseline(sp, layer, relative, **style)
     plot_complexity_comparison(su, layer, complexity, **style)
     log.info("%s: wrote %s and %s", layer, relative, complexity)

@@ -23,30 +23,32 @@ from blurscope.models import (  # noqa: E402
 )
 from blurscope.train import TrainSettings, load_split, train_model  # noqa: E402
 
-sm = snakemake  # noqa: F821
-p = sm.params
+smk = snakemake  # noqa: F821
+p = smk.params
 tr, mcfg = p.training, p.model
-log = runlog.start(sm.log[0], tr["threads"])
+log = runlog.start(smk.log[0], tr["threads"])
 
 import torch  # noqa: E402  (after runlog set the thread count)
 
-if sm.threads < tr["threads"]:
+if smk.threads < tr["threads"]:
     log.info("Snakemake granted %d core(s); training uses training.threads=%d all the same (the weights depend on it)",
-             sm.threads, tr["threads"])
+             smk.threads, tr["threads"])
 role = p.role
-out_id = sm.output.weights.rsplit("/", 1)[-1].removesuffix(".safetensors")
+out_id = smk.output.weights.rsplit("/", 1)[-1].removesuffix(".safetensors")
 seed_index = int(out_id.split("-seed")[1]) if "-seed" in out_id else 0
 seed = tr["seed"] + 1000 * seed_index
 device = pick(tr["device"])
 size = p.image_size
 
-classes = read_json(sm.input.classes)
-manifest = read_manifest(sm.input.manifest)
+classes = read_json(smk.input.classes)
+manifest = read_manifest(smk.input.manifest)
 num_classes = len(classes["class_names"])
 train_rows, val_rows = select_split(manifest, "train"), select_split(manifest, "val")
 train_data = load_split(classes["root"], train_rows, size, True, tr["in_memory_mb"], tr["num_workers"], p.skip_corrupt)
 val_data = load_split(classes["root"], val_rows, size, False, tr["in_memory_mb"], tr["num_workers"], p.skip_corrupt)
-log.info("%s: %d train / %d val images, %d classes, device %s", out_id, len(train_data), len(val_data), num_classes, device)
+log.info(
+    "%s: %d train / %d val images, %d classes, device %s", out_id, len(train_data), len(val_data), num_classes, device
+)
 
 antialiased = role == "blurpool"
 arch_kwargs = {"widths": list(mcfg["widths"])} if mcfg["arch"] == "resnet_narrow" else {}
@@ -54,7 +56,7 @@ sigma_px = sigma_to_px(p.sigma, size)
 parent = None
 if role == "finetune":
     # Li et al.'s workaround: copy every weight of the parent, prepend the fixed blur, fine-tune
-    parent_model, parent_meta = load_model(sm.input.parent, "cpu")
+    parent_model, parent_meta = load_model(smk.input.parent, "cpu")
     model = BlurscopeNet(parent_model.backbone, sigma_px)
     parent = parent_meta["model_id"]
     epochs, lr = tr["finetune_epochs"], tr["finetune_lr"]
@@ -78,7 +80,9 @@ settings = TrainSettings(
 )
 torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
 metrics = train_model(model, train_data, val_data, settings, device, logging.getLogger("blurscope.train"))
-log.info("%s: val accuracy %.4f after %d epochs (%.0f s)", out_id, metrics["val_accuracy"], epochs, metrics["train_seconds"])
+log.info(
+    "%s: val accuracy %.4f after %d epochs (%.0f s)", out_id, metrics["val_accuracy"], epochs, metrics["train_seconds"]
+)
 meta = {
     "model_id": out_id, "arch": mcfg["arch"], "arch_kwargs": arch_kwargs, "antialiased": antialiased,
     "sigma": float(p.sigma), "sigma_px": sigma_px, "image_size": size, "num_classes": num_classes,
@@ -89,4 +93,4 @@ meta = {
     "runtime": {"threads": torch.get_num_threads(), "torch": torch.__version__, "device": str(device),
                 "cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
 }
-save_model(model.cpu(), sm.output.weights, meta)
+save_model(model.cpu(), smk.output.weights, meta)

@@ -30,35 +30,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
+from timing import interleaved  # noqa: E402  (tests/bench/timing.py)
 
 from blurscope import aliasing as A  # noqa: E402
 from blurscope.data import to_float  # noqa: E402
 from blurscope.models import BlurscopeNet, build_model  # noqa: E402
-
-
-def _interleaved(fns: dict, repeats: int) -> dict[str, tuple[float, float]]:
-    """Median (wall s, CPU s) of each function, rounds interleaved so load drifts hit all alike.
-
-    CPU time (``time.process_time``) of a single-threaded run is what the
-    ratios use: on a shared machine the wall clock mostly measures the neighbours.
-    """
-    for fn in fns.values():  # warm-up
-        fn()
-    wall: dict[str, list[float]] = {k: [] for k in fns}
-    cpu: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            w0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            cpu[k].append(time.process_time() - c0)
-            wall[k].append(time.perf_counter() - w0)
-    return {k: (float(np.median(wall[k])), float(np.median(cpu[k]))) for k in fns}
 
 
 def bench(model: torch.nn.Module, images: torch.Tensor, batch: int, repeats: int) -> dict[str, float]:
@@ -77,7 +57,7 @@ def bench(model: torch.nn.Module, images: torch.Tensor, batch: int, repeats: int
         for s in range(0, len(images), batch):
             A.shift_metrics(model, images[s : s + batch], pts, kernel=kern, chunks=chunks)
 
-    t = _interleaved({"forward": forward, "sis": lambda: run(None), "avr_sis": lambda: run(points),
+    t = interleaved({"forward": forward, "sis": lambda: run(None), "avr_sis": lambda: run(points),
                       "avr_sis_chunked": lambda: run(points, 5)}, repeats)
     n = len(images)
     return {
@@ -129,7 +109,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                 results[f"{base}_blurpool"]["forward_cpu_s"] / results[base]["forward_cpu_s"]
             )
     print(f"threads={torch.get_num_threads()} torch={torch.__version__} (times: CPU seconds, medians)")
-    hdr = f"{'model':<18}{'N':>5}{'B':>4}{'px':>5}{'fwd img/s':>11}{'avr+sis img/s':>15}{'sis/fwd':>9}{'avr+sis/fwd':>13}{'chunked':>9}{'chunked img/s':>15}{'BP ovh':>8}"
+    hdr = (
+        f"{'model':<18}{'N':>5}{'B':>4}{'px':>5}{'fwd img/s':>11}{'avr+sis img/s':>15}{'sis/fwd':>9}"
+        f"{'avr+sis/fwd':>13}{'chunked':>9}{'chunked img/s':>15}{'BP ovh':>8}"
+    )
     print(hdr)
     for name, r in results.items():
         ovh = r.get("blurpool_forward_overhead")

@@ -20,11 +20,10 @@ Best of ``--repeats`` timings. Writes a TSV when ``--out`` is given.
 from __future__ import annotations
 
 import argparse
-import time
 
 import pandas as pd
 import torch
-
+from timing import best_time  # noqa: E402  (tests/bench/timing.py)
 
 from blurscope import bands  # noqa: E402
 
@@ -34,15 +33,6 @@ def narrow_resnet() -> torch.nn.Module:
 
     torch.manual_seed(0)
     return ResNet(BasicBlock, [1, 1, 1, 1], channels=(16, 32, 64, 128), stem_width=16, num_classes=10).eval()
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
@@ -67,7 +57,7 @@ def main() -> None:
                 model(x[s : s + args.batch])
 
     bare()  # warm-up
-    t_bare = best_of(bare, args.repeats)
+    t_bare = best_time(bare, args.repeats)
     bare_ips = args.images / t_bare
     print(f"bare forward: {bare_ips:.1f} img/s ({args.images} images {args.size}px, batch {args.batch}, 1 thread)")
     rows = []
@@ -77,8 +67,8 @@ def main() -> None:
                 bands.band_logits(model, layer, x, y, batch_size=args.batch, strategy=strategy, controls=controls)
 
             run(False)
-            t = best_of(lambda: run(False), args.repeats)
-            tc = best_of(lambda: run(True), args.repeats)
+            t = best_time(lambda: run(False), args.repeats)
+            tc = best_time(lambda: run(True), args.repeats)
             hw = bands.layer_grid_size(model, layer, x[:1])
             ips = args.images * n_bands / t
             rows.append(

@@ -24,6 +24,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch
+
 from blurscope import featvis
 from blurscope.models import BlurscopeNet, build_model
 

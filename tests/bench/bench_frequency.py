@@ -17,26 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
+from timing import best_time  # noqa: E402  (tests/bench/timing.py)
 
 from blurscope import corruptions, frequency  # noqa: E402
 from blurscope.blur import sigma_to_px  # noqa: E402
 from blurscope.models import BlurscopeNet, build_model  # noqa: E402
-
-
-def timed(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
-    """Best wall time of ``repeat`` runs, seconds."""
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
@@ -60,15 +49,15 @@ def main() -> None:
     res: dict[str, float] = {"size": s, "threads": 1, "n_images": n}
 
     with torch.no_grad():
-        t = timed(lambda: [model(images[i : i + args.batch_size]) for i in range(0, n, args.batch_size)])
+        t = best_time(lambda: [model(images[i : i + args.batch_size]) for i in range(0, n, args.batch_size)])
     res["forward_images_per_s"] = n / t
 
     lo, hi = frequency.make_pairs(labels, n, seed=0)
     f = frequency.f_mix_grid(args.n_f)
-    t = timed(lambda: frequency.hybrid_predictions(model, images, lo, hi, f, args.batch_size))
+    t = best_time(lambda: frequency.hybrid_predictions(model, images, lo, hi, f, args.batch_size))
     res["hybrid_sweep_hybrids_per_s"] = n * args.n_f / t
     res["hybrid_sweep_ratio_to_forward"] = res["hybrid_sweep_hybrids_per_s"] / res["forward_images_per_s"]
-    t = timed(lambda: frequency.hybrid_images(images[lo], images[hi], f))
+    t = best_time(lambda: frequency.hybrid_images(images[lo], images[hi], f))
     res["hybrid_build_hybrids_per_s"] = n * args.n_f / t
 
     y = torch.as_tensor(labels)
@@ -78,15 +67,15 @@ def main() -> None:
     def pgd() -> None:
         deltas["d"] = frequency.pgd_perturbations(model, images[:m], y[:m], 0.01, args.pgd_steps, 0.0025, "l2")[0]
 
-    t = timed(pgd, repeat=2)
+    t = best_time(pgd, repeats=2)
     res["pgd_steps"] = args.pgd_steps
     res["pgd_ms_per_image"] = 1000 * t / m
-    t = timed(lambda: frequency.radial_power_profile(deltas["d"]))
+    t = best_time(lambda: frequency.radial_power_profile(deltas["d"]))
     res["radial_profile_ms_per_image"] = 1000 * t / m
 
     images_u8 = (images.permute(0, 2, 3, 1).numpy() * 255).round().astype("uint8")
     for name in corruptions.ALL:
-        t = timed(lambda name=name: corruptions.corrupt_images(images_u8, name, 3, seed=0))
+        t = best_time(lambda name=name: corruptions.corrupt_images(images_u8, name, 3, seed=0))
         res[f"corrupt_{name}_images_per_s"] = n / t
 
     width = max(len(k) for k in res)

@@ -23,37 +23,16 @@ Run: ``.venv/bin/python tests/bench/bench_saliency.py [--n-samples 50] [--images
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from timing import interleaved  # noqa: E402  (tests/bench/timing.py)
 
 from blurscope import saliency as S  # noqa: E402
 from blurscope.models import BlurscopeNet, build_model  # noqa: E402
-
-
-def interleaved(methods: dict, repeats: int) -> dict[str, tuple[float, float]]:
-    """Median (wall s, CPU s) per method; methods alternate in every round.
-
-    Interleaving spreads load changes of the shared machine over all methods;
-    CPU time (``time.process_time``, this process only) is far less sensitive
-    to other processes than wall time.
-    """
-    for fn in methods.values():  # warm-up
-        fn()
-    wall: dict[str, list[float]] = {k: [] for k in methods}
-    cpu: dict[str, list[float]] = {k: [] for k in methods}
-    for _ in range(repeats):
-        for name, fn in methods.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            wall[name].append(time.perf_counter() - t0)
-            cpu[name].append(time.process_time() - c0)
-    return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in methods}
 
 
 def main() -> None:

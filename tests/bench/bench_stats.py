@@ -17,7 +17,6 @@ beside other work on a 2-core machine).
 from __future__ import annotations
 
 import os
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -26,19 +25,11 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from timing import best_time  # noqa: E402  (tests/bench/timing.py)
 
 from blurscope import complexity, spectra, stats  # noqa: E402
 
 torch.set_num_threads(1)
-
-
-def _time(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _loop_bootstrap(values: np.ndarray, iterations: int, seed: int) -> np.ndarray:
@@ -51,28 +42,28 @@ def _loop_bootstrap(values: np.ndarray, iterations: int, seed: int) -> np.ndarra
 def bench_bootstrap() -> None:
     rng = np.random.default_rng(0)
     values = rng.normal(size=(2048, 16, 9))
-    t = _time(lambda: stats.neuron_bootstrap(values, 1000, seed=0))
-    t_loop = _time(lambda: _loop_bootstrap(values, 1000, seed=0), repeat=1)
+    t = best_time(lambda: stats.neuron_bootstrap(values, 1000, seed=0))
+    t_loop = best_time(lambda: _loop_bootstrap(values, 1000, seed=0), repeats=1)
     print(f"bootstrap 2048 neurons x 16 patches x 9 metrics x 1000 it: {t:.3f} s "
           f"(python loop over iterations: {t_loop:.3f} s, ratio loop/vectorised {t_loop / t:.1f}x)")
     spec = rng.gamma(2.0, size=(2048, 16, 32))
-    t = _time(lambda: stats.neuron_bootstrap(spec, 1000, seed=0))
+    t = best_time(lambda: stats.neuron_bootstrap(spec, 1000, seed=0))
     print(f"bootstrap 2048 neurons x 16 patches x 32 spectrum bins x 1000 it: {t:.3f} s")
     y = rng.normal(size=(8, 2048))
-    t = _time(lambda: stats.spearman_trend(np.arange(8), y, 10000, seed=0, paired=True), repeat=1)
+    t = best_time(lambda: stats.spearman_trend(np.arange(8), y, 10000, seed=0, paired=True), repeats=1)
     print(f"spearman trend 8 sigma x 2048 neurons, 10000 paired permutations: {t:.3f} s")
     reps = [rng.normal(size=(64, 16, 9)) for _ in range(2)]
-    t = _time(lambda: stats.hierarchical_bootstrap(reps, 1000, seed=0))
-    t_one = _time(lambda: stats.neuron_bootstrap(reps[0], 1000, seed=0))
+    t = best_time(lambda: stats.hierarchical_bootstrap(reps, 1000, seed=0))
+    t_one = best_time(lambda: stats.neuron_bootstrap(reps[0], 1000, seed=0))
     print(f"hierarchical bootstrap 2 replicates x 64 neurons x 16 patches x 9 metrics x 1000 it: {t:.4f} s "
           f"(one replicate: {t_one:.4f} s)")
     sig = np.array([0, 0, 2, 3, 4, 6, 6], dtype=float)  # the default: replicates at sigma 0 and 6
     vals = list(rng.normal(size=(7, 64)))
-    t = _time(lambda: stats.spearman_trend(sig, vals, 10000, seed=0, paired=False, iterations=1000), repeat=1)
+    t = best_time(lambda: stats.spearman_trend(sig, vals, 10000, seed=0, paired=False, iterations=1000), repeats=1)
     print(f"spearman trend 7 models x 64 neurons, exact model-level p (7! orders) + 1000-resample CI of rho: "
           f"{t:.3f} s")
     x = rng.random(1000)
-    t = _time(lambda: stats.correlation(x, x + rng.normal(size=1000), 1000, 1000, seed=0), repeat=1)
+    t = best_time(lambda: stats.correlation(x, x + rng.normal(size=1000), 1000, 1000, seed=0), repeats=1)
     print(f"correlation of 1000 images, 1000 bootstrap + 1000 permutations: {t:.3f} s")
 
 
@@ -80,11 +71,11 @@ def bench_complexity_and_spectra() -> None:
     rng = np.random.default_rng(1)
     for size, n in ((18, 4096), (64, 1024)):
         patches = rng.integers(0, 256, size=(n, size, size, 3), dtype=np.uint8)
-        t_all = _time(lambda p=patches: complexity.complexity_metrics(p), repeat=2)
-        t_jpeg = _time(lambda p=patches: complexity.jpeg_compression_ratio(p), repeat=2)
-        t_spec = _time(lambda p=patches, b=size // 2: spectra.patch_spectra(p, b, hf_cutoff=0.25), repeat=2)
-        t_none = _time(lambda p=patches, b=size // 2: spectra.patch_spectra(p, b, hf_cutoff=0.25, window="none"),
-                       repeat=2)
+        t_all = best_time(lambda p=patches: complexity.complexity_metrics(p), repeats=2)
+        t_jpeg = best_time(lambda p=patches: complexity.jpeg_compression_ratio(p), repeats=2)
+        t_spec = best_time(lambda p=patches, b=size // 2: spectra.patch_spectra(p, b, hf_cutoff=0.25), repeats=2)
+        t_none = best_time(lambda p=patches, b=size // 2: spectra.patch_spectra(p, b, hf_cutoff=0.25, window="none"),
+                       repeats=2)
         levels = int(complexity.complexity_metrics(patches[:1])["wavelet_levels"][0])
         print(f"complexity {size}x{size}: {n / t_all:,.0f} patches/s (JPEG alone {n / t_jpeg:,.0f} patches/s, "
               f"{100 * t_jpeg / t_all:.0f} % of the time; {levels} wavelet level(s))")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from blurscope import report as R
-from blurscope.report.sections import features, methods, statistics
+from blurscope.report.sections import common, features, methods, statistics
 
 
 def _text(doc: R.Document, key: str) -> str:
@@ -58,7 +58,8 @@ def test_document_sentences_follow_the_tables(results: Path, build_report) -> No
         "Classifier effect (naive vs expert, blurred input), focus IoU: the foci differ more than the noise floor" in md
     )
     assert (
-        "Nearest-neighbour focus distance: the classifier effect does not significantly exceed the input effect on the naive model"
+        "Nearest-neighbour focus distance: the classifier effect does not significantly exceed the input effect on "
+        "the naive model"
         in md
     )
     assert "2 of 3 focus-distance tests are significant" in summary
@@ -273,7 +274,8 @@ def test_replicate_counts_read_as_words() -> None:
     )
     assert statistics.runs_range(1, 1) == "1 training run per σ"
     assert statistics.runs_range(1, 3) == "1–3 training runs per σ"
-    assert statistics.runs_vs(1, 2) == "training runs: 1 vs 2"
+    assert common.runs_vs(1, 2) == "training runs: 1 vs 2"
+    assert common.runs_vs(1, float("nan")) == ""
     assert statistics.single_run_caveat(2) == ""
     assert "not the spread between training runs" in statistics.single_run_caveat(1)
     assert statistics.is_reference("ref-sigma6") and not statistics.is_reference("sigma6")

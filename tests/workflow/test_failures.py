@@ -27,7 +27,7 @@ pytestmark = [
     pytest.mark.workflow,
 ]
 
-TRAIN_RULES = ("train_baseline", "train_blur", "finetune_blur", "train_blurpool")
+TRAIN_RULES = ("train_baseline", "train_blur", "train_blurpool")
 RESUME_TARGETS = ("results/evaluation/accuracy_matrix.tsv",)
 
 
@@ -236,7 +236,10 @@ def _imagefolder(work: Path, **extra) -> dict:
 
 
 def case_missing_root(work):
-    return {"dataset": {"kind": "imagefolder", "root": str(work / "no_such_folder")}}, ["dataset.root", "no_such_folder"]
+    return {"dataset": {"kind": "imagefolder", "root": str(work / "no_such_folder")}}, [
+        "dataset.root",
+        "no_such_folder",
+    ]
 
 
 def case_empty_class(work):
@@ -315,7 +318,7 @@ BAD_INPUTS = {
 """case → (builder, how it is broken). A builder returns (config changes, strings the first error
 must contain[, rules allowed to start[, environment overrides]])."""
 
-EXPENSIVE_RULES = TRAIN_RULES + ("evaluate", "features", "top_activations", "avr_sis", "band_intervention",
+EXPENSIVE_RULES = TRAIN_RULES + ("evaluate", "features", "featvis", "avr_sis", "band_intervention",
                                  "frequency_preference", "corrupted_images", "corruption", "smoothgrad")
 
 

@@ -468,7 +468,8 @@ def open_in_chromium(page: Path, timeout: float = 120) -> tuple[list[dict], list
                     "returnByValue": True,
                     "expression": (
                         "JSON.stringify(Array.from(document.images).map(i => ({width: i.naturalWidth, "
-                        "height: i.naturalHeight, complete: i.complete, source: i.dataset.source || i.currentSrc.slice(0, 60)})))"
+                        "height: i.naturalHeight, complete: i.complete, source: i.dataset.source || "
+                        "i.currentSrc.slice(0, 60)})))"
                     ),
                 },
                 session=sid,

@@ -15,7 +15,6 @@ import hashlib
 import json
 
 import pytest
-
 import smokerun as sr
 
 pytestmark = [pytest.mark.workflow]

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 import smokerun as sr  # noqa: E402
 
 pytestmark = [

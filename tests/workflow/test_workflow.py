@@ -9,16 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import smokerun as sr
 import yaml
 from PIL import Image
-
-import smokerun as sr
 
 REPO = sr.REPO
 SMOKE = REPO / sr.SMOKE_CONFIG
 
 
-def snakemake(workdir: Path, *args: str, config: Path = SMOKE, check: bool = True) -> "sr.subprocess.CompletedProcess":
+def snakemake(workdir: Path, *args: str, config: Path = SMOKE, check: bool = True) -> sr.subprocess.CompletedProcess:
     """Run the repository's workflow in ``workdir`` (created) with ``config``."""
     sr.copy_workflow(workdir)
     proc = sr.snakemake(workdir, *args, configfile=str(config))

@@ -1,7 +1,8 @@
 """Aliasing (AVR) and shift instability (SIS) at every stride>1 operation.
 
-Seed 004 asks how much feature-map energy violates the sampling theorem right
-before each downsampling operation of a CNN and whether that predicts how much
+Kashyap's spectral-aliasing study (docs/references.md) asks how much feature-map
+energy violates the sampling theorem right before each downsampling operation of a
+CNN and whether that predicts how much
 the network's output changes under one-pixel shifts. This module provides:
 
 * **Discovery** (:func:`discover_stride_points`): every ``Conv2d`` and pooling
@@ -12,7 +13,7 @@ the network's output changes under one-pixel shifts. This module provides:
 * **AVR** (:func:`avr`): the alias violation ratio of a feature map, per image,
   from the channel-mean power spectrum on :mod:`blurscope.freq`'s grid, with
   each channel's spatial mean removed first by default (``remove_mean``).
-  ``region="radial"`` is seed 004's definition (normalised radius > 1/stride);
+  ``region="radial"`` is that study's definition (normalised radius > 1/stride);
   ``region="separable"`` counts ``max(|fy|, |fx|) > 1/stride``, which is exactly
   what subsampling each axis by ``stride`` folds back.
 * **SIS** (:func:`sis`): mean over the four one-pixel circular shifts of
@@ -829,7 +830,7 @@ def frequency_sweep_network(
         for s in range(0, len(imgs), batch_size):
             got: dict[str, torch.Tensor] = {}
 
-            def hook(name: str, _m: nn.Module, inputs: tuple, _o: object) -> None:
+            def hook(name: str, _m: nn.Module, inputs: tuple, _o: object, got: dict = got) -> None:
                 if name not in got:
                     got[name] = kern(inputs[0], pts[name]).cpu()
 

@@ -334,7 +334,9 @@ class RowSpec:
         return len(self.names)
 
 
-def row_spec(h: int, w: int, edges: Sequence[float], names: Sequence[str] | None = None, controls: bool = True) -> RowSpec:
+def row_spec(
+    h: int, w: int, edges: Sequence[float], names: Sequence[str] | None = None, controls: bool = True
+) -> RowSpec:
     """Controls (``unmodified``, ``union``, ``empty``) then the bands, for an ``h × w`` map."""
     edges, names = validate_bands(edges, names)
     bands = band_masks(h, w, edges)
@@ -641,8 +643,11 @@ def band_logits(
     )
 
 
-def _choose_strategy(model: nn.Module, layer: str, x: torch.Tensor, spec: RowSpec, kw: dict, log: logging.Logger) -> str:
-    """``expand`` if it matches ``repeat`` on ``x`` (the first ≤ 8 images of the first batch; needs ≥ 2), else ``repeat``."""
+def _choose_strategy(
+    model: nn.Module, layer: str, x: torch.Tensor, spec: RowSpec, kw: dict, log: logging.Logger
+) -> str:
+    """``expand`` if it matches ``repeat`` on ``x`` (the first ≤ 8 images of the first batch; needs ≥ 2),
+    else ``repeat``."""
     if x.shape[0] < 2:
         log.info("strategy auto: batch of %d image(s) cannot validate expand; using repeat", x.shape[0])
         return "repeat"
@@ -754,7 +759,9 @@ def summarize(run: BandRun, layer_table: pd.DataFrame, iterations: int, seed: in
     h, w = run.map_hw
     out = []
     for head in run.correct:
-        a = stats.bootstrap_statistic(_identity, np.asarray(run.correct[head], dtype=np.float64).T, iterations, seed, ci)
+        a = stats.bootstrap_statistic(
+            _identity, np.asarray(run.correct[head], dtype=np.float64).T, iterations, seed, ci
+        )
         r = stats.bootstrap_statistic(_identity, np.asarray(run.rank[head], dtype=np.float64).T, iterations, seed, ci)
         acc, acc_lo, acc_hi = a["value"], a["ci_low"], a["ci_high"]
         rk, rk_lo, rk_hi = r["value"], r["ci_low"], r["ci_high"]
@@ -827,7 +834,8 @@ def save_run(path: str, run: BandRun, layer_table: pd.DataFrame, ids: np.ndarray
     h, w = run.map_hw
     radius = np.array([info.loc[r, "mean_radius"] if r in info.index else np.nan for r in run.rows], dtype=np.float64)
     nfreq = np.array(
-        [int(info.loc[r, "n_freqs"]) if r in info.index else {"empty": 0}.get(r, h * w) for r in run.rows], dtype=np.int64
+        [int(info.loc[r, "n_freqs"]) if r in info.index else {"empty": 0}.get(r, h * w) for r in run.rows],
+        dtype=np.int64,
     )
     arrays = {
         "rows": np.array(run.rows),
@@ -931,9 +939,11 @@ def shift_tables(
     notes: dict[tuple[str, str], str] = {}
     shift_rows, trend_rows = [], []
     for layer in layers:
-        models = [m for (m, l) in runs if l == layer]
+        models = [m for (m, run_layer) in runs if run_layer == layer]
         if reference not in models:
-            raise ValueError(f"bands.reference_model {reference!r} has no result for layer {layer!r} (models: {models})")
+            raise ValueError(
+                f"bands.reference_model {reference!r} has no result for layer {layer!r} (models: {models})"
+            )
         ref_ids = runs[(reference, layer)]["ids"]
         for m in models:
             if not np.array_equal(runs[(m, layer)]["ids"], ref_ids):

@@ -62,7 +62,9 @@ MATMUL_MAX_SIZE = 256
 
 
 @functools.lru_cache(maxsize=64)
-def blur_matrix(n: int, sigma_px: float, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> torch.Tensor:
+def blur_matrix(
+    n: int, sigma_px: float, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+) -> torch.Tensor:
     """``[n, n]`` matrix ``M`` with ``(M @ v)[i] = Σ_t k[t] · v[reflect(i + t)]``.
 
     One axis of :func:`gaussian_blur` (taps of :func:`gaussian_kernel1d`,

@@ -148,7 +148,9 @@ def resample_kernel(k: np.ndarray, s: float) -> np.ndarray:
     m = max(0, math.ceil((half + 0.5) * s - 0.5 - 1e-9))
     lo_out = (np.arange(-m, m + 1) - 0.5) / s
     lo_in = np.arange(n) - half - 0.5
-    a = np.clip(np.minimum(lo_out[:, None] + 1 / s, lo_in[None] + 1) - np.maximum(lo_out[:, None], lo_in[None]), 0, None)
+    a = np.clip(
+        np.minimum(lo_out[:, None] + 1 / s, lo_in[None] + 1) - np.maximum(lo_out[:, None], lo_in[None]), 0, None
+    )
     out = a @ k @ a.T
     return out / out.sum()
 

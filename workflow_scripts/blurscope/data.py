@@ -59,7 +59,9 @@ def scan_imagefolder(root: str | os.PathLike, splits: dict[str, str]) -> pd.Data
         folder = splits[split]
         split_dir = root / folder
         if not split_dir.is_dir():
-            raise FileNotFoundError(f"dataset split {split!r}: folder {split_dir} does not exist (dataset.splits.{split})")
+            raise FileNotFoundError(
+                f"dataset split {split!r}: folder {split_dir} does not exist (dataset.splits.{split})"
+            )
         found = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
         if not found:
             raise ValueError(f"dataset split folder {split_dir} has no class sub-folders (ImageFolder layout expected)")
@@ -69,9 +71,15 @@ def scan_imagefolder(root: str | os.PathLike, splits: dict[str, str]) -> pd.Data
             extra = sorted(set(found) ^ set(classes))
             raise ValueError(f"classes of {split_dir} differ from the first split's: {extra[:10]}")
         for label, name in enumerate(classes):
-            files = sorted(p for p in (split_dir / name).rglob("*") if p.suffix in IMAGE_EXTENSIONS or p.suffix.lower() in IMAGE_EXTENSIONS)
+            files = sorted(
+                p
+                for p in (split_dir / name).rglob("*")
+                if p.suffix in IMAGE_EXTENSIONS or p.suffix.lower() in IMAGE_EXTENSIONS
+            )
             if not files:
-                raise ValueError(f"class folder {split_dir / name} contains no images ({', '.join(IMAGE_EXTENSIONS[:4])} ...)")
+                raise ValueError(
+                    f"class folder {split_dir / name} contains no images ({', '.join(IMAGE_EXTENSIONS[:4])} ...)"
+                )
             rows.extend((str(p.relative_to(root)), split, label, name) for p in files)
     return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
 

@@ -737,7 +737,11 @@ def featvis_summary(
         raise ValueError(f"featvis summary: no sigma for models {unknown}")
     data = table.copy()
     data.loc[~data["active"].astype(bool), list(metrics)] = np.nan
-    dead = [f"{m} {l}" for (m, l), sub in data.groupby(["model", "layer"], sort=False) if sub[list(metrics)].isna().all().all()]
+    dead = [
+        f"{m} {layer}"
+        for (m, layer), sub in data.groupby(["model", "layer"], sort=False)
+        if sub[list(metrics)].isna().all().all()
+    ]
     if dead:
         raise ValueError(f"featvis summary: no render of model {dead[0].split()[0]!r}, layer {dead[0].split()[1]!r} "
                          "raised its objective")

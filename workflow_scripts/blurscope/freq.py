@@ -19,7 +19,6 @@ Grids are in *unshifted* FFT order (DC at ``[0, 0]``), matching
 from __future__ import annotations
 
 import functools
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -76,7 +75,7 @@ def normalized_chebyshev(h: int, w: int) -> np.ndarray:
     return np.maximum(np.abs(fy), np.abs(fx))
 
 
-def as_tensor(grid: np.ndarray, like: "torch.Tensor") -> "torch.Tensor":
+def as_tensor(grid: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     """A grid as a tensor on ``like``'s device (float32 unless ``like`` is float64)."""
     import torch
 
@@ -189,7 +188,9 @@ BAND_CONTROL_ROWS: tuple[str, ...] = ("unmodified", "union", "empty")
 """Row names the band intervention reserves for its controls (no band may take them)."""
 
 
-def validate_bands(edges: Sequence[float], names: Sequence[str] | None = None, key: str = "bands") -> tuple[list[float], list[str]]:
+def validate_bands(
+    edges: Sequence[float], names: Sequence[str] | None = None, key: str = "bands"
+) -> tuple[list[float], list[str]]:
     """Check band edges/names; return them as lists.
 
     Edges must start at 0, increase strictly and end at ``>= √2`` so that the
@@ -216,7 +217,9 @@ def validate_bands(edges: Sequence[float], names: Sequence[str] | None = None, k
         names = list(DEFAULT_BAND_NAMES) if n == len(DEFAULT_BAND_NAMES) else [f"band{i}" for i in range(n)]
     names = [str(x) for x in names]
     if len(names) != n:
-        raise ValueError(f"config key '{key}.names' has {len(names)} names for {n} bands ({key}.edges has {n + 1} edges)")
+        raise ValueError(
+            f"config key '{key}.names' has {len(names)} names for {n} bands ({key}.edges has {n + 1} edges)"
+        )
     if len(set(names)) != n or set(names) & set(BAND_CONTROL_ROWS):
         raise ValueError(f"config key '{key}.names' must be unique and not one of {BAND_CONTROL_ROWS}, got {names}")
     return edges, names

@@ -123,7 +123,9 @@ def hybrid_images(
     """
     a, b = _as_float01(low_src), _as_float01(high_src)
     if a.shape != b.shape or a.ndim != 4:
-        raise ValueError(f"hybrid_images needs two [B,C,H,W] tensors of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"hybrid_images needs two [B,C,H,W] tensors of one shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     scalar = np.ndim(f_mix) == 0
     h, w = a.shape[-2:]
     masks = lowpass_masks(h, w, f_mix, a)  # [F, H, W//2+1]
@@ -410,7 +412,12 @@ def pgd_perturbations(
             delta = (torch.rand(x.shape, generator=g) * 2 - 1).to(x) * radius
         else:
             r = torch.randn(x.shape, generator=g).to(x)
-            delta = r / r.flatten(1).norm(dim=1).view(b, 1, 1, 1) * radius * torch.rand(b, generator=g).to(x).view(b, 1, 1, 1)
+            delta = (
+                r
+                / r.flatten(1).norm(dim=1).view(b, 1, 1, 1)
+                * radius
+                * torch.rand(b, generator=g).to(x).view(b, 1, 1, 1)
+            )
         delta = project(delta)
     for _ in range(int(steps)):
         delta.requires_grad_(True)

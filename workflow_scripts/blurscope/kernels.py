@@ -68,7 +68,7 @@ def stem_weight(backbone) -> np.ndarray:  # noqa: ANN001 (a torch module; torch 
     """
     from torch import nn
 
-    for name, module in backbone.named_modules():
+    for _, module in backbone.named_modules():
         if isinstance(module, nn.Conv2d) and module.in_channels == 3:
             return module.weight.detach().cpu().double().numpy()
     raise ValueError(f"{type(backbone).__name__} has no Conv2d with 3 input channels (no stem to diagnose)")

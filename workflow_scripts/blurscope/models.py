@@ -1,7 +1,7 @@
 """Model construction, the blur-prepended wrapper, and safetensors checkpoints.
 
 Every trained blurscope model is a :class:`BlurscopeNet`: a fixed Gaussian blur
-(seed 003's blurring layer, σ in pixels of the input), ImageNet normalisation
+(Li et al.'s blurring layer, docs/references.md; σ in pixels of the input), ImageNet normalisation
 and a backbone (timm / torchvision / antialiased_cnns). Its input is a float
 image batch ``[B, 3, H, W]`` in ``[0, 1]``; its output logits ``[B, K]``.
 Layer names used in the config ("layer4.0", "layer2.2") are relative to
@@ -237,8 +237,8 @@ def without_blur(model: nn.Module) -> nn.Module:
     """The same network with its fixed training blur switched off: ``normalize → backbone``.
 
     A :class:`BlurscopeNet` fine-tuned at σ blurs every input at σ: the blur
-    layer is how it was *trained* on blurred images (seed 003). Probing what the
-    trained network itself responds to — clear images as in seed 000, or a test
+    layer is how it was *trained* on blurred images (Li et al.). Probing what the
+    trained network itself responds to — clear images as in the VITAL feature-analysis report, or a test
     image blurred at a stated σ exactly once — needs the network without that
     layer. Returns a :class:`BlurscopeNet` with σ = 0 that shares ``normalize``
     and ``backbone`` (no copy), so layer names resolve as everywhere else.
@@ -287,7 +287,9 @@ def load_model(
         raise ValueError(f"weights {path} do not match the architecture in {meta_path.name}: {err}") from err
     if blur_sigma_px is not None:
         if not own_blur:
-            raise ValueError("load_model: blur_sigma_px replaces the model's blur; it cannot be combined with own_blur=False")
+            raise ValueError(
+                "load_model: blur_sigma_px replaces the model's blur; it cannot be combined with own_blur=False"
+            )
         reference = BlurscopeNet(model.backbone, float(blur_sigma_px))
         reference.normalize = model.normalize
         model, meta = reference, {**meta, "reference_sigma_px": float(blur_sigma_px)}

@@ -107,7 +107,9 @@ class NarrowResNet(nn.Module):
     a 64 px image gives 16×16 maps at ``layer1`` and 2×2 at ``layer4``.
     """
 
-    def __init__(self, num_classes: int, widths: tuple[int, ...] = (16, 32, 64, 128), antialiased: bool = False) -> None:
+    def __init__(
+        self, num_classes: int, widths: tuple[int, ...] = (16, 32, 64, 128), antialiased: bool = False
+    ) -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if len(widths) != 4 or min(widths) < 1:

@@ -151,7 +151,9 @@ def plot_avr_sis_scatter(
             d = t[t["point"] == p]
             if d.empty:
                 continue
-            c = correlation[(correlation["model"] == m) & (correlation["point"] == p) & (correlation["region"] == region)]
+            c = correlation[
+                (correlation["model"] == m) & (correlation["point"] == p) & (correlation["region"] == region)
+            ]
             lab = m
             if len(c):
                 lab += f" r={c['pearson_r'].iloc[0]:.2f} ρ={c['rho'].iloc[0]:.2f}"
@@ -211,7 +213,9 @@ def plot_sis_vs_sigma(summary: pd.DataFrame, path: str | os.PathLike, dpi: int =
     a horizontal reference line with its CI band."""
     std, refs = _std_models(summary), _ref_models(summary)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
-    for ax, met, lab in zip(axes, ("sis", "consistency"), ("SIS (1 − cos, mean of 4 shifts)", "top-1 agreement under shift")):
+    for ax, met, lab in zip(
+        axes, ("sis", "consistency"), ("SIS (1 − cos, mean of 4 shifts)", "top-1 agreement under shift")
+    ):
         d = summary[(summary["metric"] == met) & (summary["model"].isin(std))].sort_values(["sigma", "model"])
         n_runs = d.groupby("sigma")["model"].transform("size").to_numpy()
         rank = d.groupby("sigma").cumcount().to_numpy()

@@ -97,8 +97,12 @@ def heatmap_figure(
         for mi, model in enumerate(models):
             ax = axes[hi, mi]
             sub = band_rows[(band_rows["model"] == model) & (band_rows["head"] == head)]
-            grid = sub.pivot_table(index="layer", columns="band", values=metric).reindex(index=layer_list, columns=band_list)
-            nf = sub.pivot_table(index="layer", columns="band", values="n_freqs").reindex(index=layer_list, columns=band_list)
+            grid = sub.pivot_table(index="layer", columns="band", values=metric).reindex(
+                index=layer_list, columns=band_list
+            )
+            nf = sub.pivot_table(index="layer", columns="band", values="n_freqs").reindex(
+                index=layer_list, columns=band_list
+            )
             vals = grid.to_numpy(dtype=float, copy=True)
             vals[nf.to_numpy(dtype=float) == 0] = np.nan  # empty band = the empty-band control
             im = ax.imshow(vals, vmin=vmin, vmax=vmax, cmap=cmap, aspect="auto")
@@ -108,12 +112,20 @@ def heatmap_figure(
                     ax.text(j, i, "∅", ha="center", va="center", fontsize=8, color="0.3")
                 elif np.isfinite(v):
                     txt = f"{v:.2f}" if metric == "accuracy" else f"{v:.1f}"
-                    ax.text(j, i, txt, ha="center", va="center", fontsize=7, color="w" if _dark(v, vmin, vmax, metric) else "k")
+                    ax.text(
+                        j,
+                        i,
+                        txt,
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="w" if _dark(v, vmin, vmax, metric) else "k",
+                    )
             unmod = summary[(summary["model"] == model) & (summary["head"] == head) & (summary["band"] == "unmodified")]
             ref = unmod.set_index("layer")[metric].reindex(layer_list)
             ax.set_yticks(range(len(layer_list)))
             ax.set_yticklabels(
-                [f"{l} ({r:.2f})" if np.isfinite(r) else l for l, r in zip(layer_list, ref)],
+                [f"{name} ({r:.2f})" if np.isfinite(r) else name for name, r in zip(layer_list, ref)],
                 fontsize=7,
             )
             ax.set_xticks(range(len(band_list)))
@@ -128,7 +140,9 @@ def heatmap_figure(
             cb.ax.axhline(float(summary["chance_accuracy"].max()), color="r", lw=1)
         elif np.isfinite(k_chance):
             cb.ax.axhline(float(k_chance), color="r", lw=1)
-    fig.suptitle(f"Band isolation inside feature maps: {METRIC_LABEL[metric]} (red tick = chance; ∅ = empty band)", fontsize=9)
+    fig.suptitle(
+        f"Band isolation inside feature maps: {METRIC_LABEL[metric]} (red tick = chance; ∅ = empty band)", fontsize=9
+    )
     _save(fig, out_path, dpi)
 
 
@@ -185,19 +199,28 @@ def shift_figure(
     filt, sig = sig[is_ref], sig[~is_ref]
     heads = [h for h in HEADS if h in set(sig["head"])]
     layer_list = _order(sig["layer"], layers)
-    fig, axes = plt.subplots(len(statistics), max(1, len(heads)), figsize=(4.2 * max(1, len(heads)), 3.0 * len(statistics)),
-                             squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(
+        len(statistics),
+        max(1, len(heads)),
+        figsize=(4.2 * max(1, len(heads)), 3.0 * len(statistics)),
+        squeeze=False,
+        constrained_layout=True,
+    )
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(1, len(layer_list))))
     for si, stat in enumerate(statistics):
         for hi, head in enumerate(heads):
             ax = axes[si, hi]
             for li, layer in enumerate(layer_list):
-                d = sig[(sig["statistic"] == stat) & (sig["head"] == head) & (sig["layer"] == layer)].sort_values("sigma")
+                d = sig[(sig["statistic"] == stat) & (sig["head"] == head) & (sig["layer"] == layer)].sort_values(
+                    "sigma"
+                )
                 if d.empty:
                     continue
                 yerr = np.vstack([d["value"] - d["ci_low"], d["ci_high"] - d["value"]])
                 yerr = np.where(np.isfinite(yerr), yerr, 0.0)
-                ax.errorbar(d["sigma"], d["value"], yerr=yerr, marker="o", ms=3, capsize=2, color=colors[li], label=layer)
+                ax.errorbar(
+                    d["sigma"], d["value"], yerr=yerr, marker="o", ms=3, capsize=2, color=colors[li], label=layer
+                )
                 f = filt[(filt["statistic"] == stat) & (filt["head"] == head) & (filt["layer"] == layer)]
                 if len(f):
                     ferr = np.vstack([f["value"] - f["ci_low"], f["ci_high"] - f["value"]])
@@ -211,7 +234,10 @@ def shift_figure(
             ax.set_ylim(-0.02, max(0.3, 1.15 * top) if np.isfinite(top) else 1.45)
             if si == 0 and hi == 0:
                 ax.legend(fontsize=7, title="layer", title_fontsize=7)
-    fig.suptitle("Which bands carry class information, by training σ (lower = lower bands; 1 = per-axis Nyquist of the map)", fontsize=9)
+    fig.suptitle(
+        "Which bands carry class information, by training σ (lower = lower bands; 1 = per-axis Nyquist of the map)",
+        fontsize=9,
+    )
     _save(fig, out_path, dpi)
 
 

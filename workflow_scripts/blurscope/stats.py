@@ -124,7 +124,9 @@ def bootstrap_counts(n: int, iterations: int, seed: Seed) -> np.ndarray:
     ``(n, iterations, seed)`` is asked for many times (every model, stride point, metric on
     the same images): the last few are cached and returned read-only.
     """
-    if isinstance(seed, (int, np.integer)) or (isinstance(seed, tuple) and all(isinstance(v, (int, np.integer)) for v in seed)):
+    if isinstance(seed, (int, np.integer)) or (
+        isinstance(seed, tuple) and all(isinstance(v, (int, np.integer)) for v in seed)
+    ):
         return _cached_counts(int(n), int(iterations), seed if isinstance(seed, tuple) else int(seed))
     return _counts(n, iterations, seed)
 
@@ -1362,14 +1364,37 @@ def effects_table(
                 b = a if g == ref else [by_model[m][:, None] for m in b_models]
                 res = mean_difference(a, b, iterations, seed, ci=ci, paired=paired)
                 pooled_a, pooled_b = np.concatenate(a)[:, 0], np.concatenate(b)[:, 0]
-                rows.append({"layer": layer, "metric": metric, "model": g, "sigma": sigma(g), "reference": ref,
-                             **{k: float(res[k]) for k in ("mean", "ci_low", "ci_high", "reference_mean",
-                                                            "reference_ci_low", "reference_ci_high", "diff",
-                                                            "diff_sem", "diff_ci_low", "diff_ci_high",
-                                                            "rel_change")},
-                             "cohens_d": cohens_d(pooled_a, pooled_b), "paired": bool(paired),
-                             "n_neurons": int(min(v.size for v in a)), "n_neurons_reference": int(min(v.size for v in b)),
-                             "n_replicates": len(a), "n_replicates_reference": len(b)})
+                rows.append(
+                    {
+                        "layer": layer,
+                        "metric": metric,
+                        "model": g,
+                        "sigma": sigma(g),
+                        "reference": ref,
+                        **{
+                            k: float(res[k])
+                            for k in (
+                                "mean",
+                                "ci_low",
+                                "ci_high",
+                                "reference_mean",
+                                "reference_ci_low",
+                                "reference_ci_high",
+                                "diff",
+                                "diff_sem",
+                                "diff_ci_low",
+                                "diff_ci_high",
+                                "rel_change",
+                            )
+                        },
+                        "cohens_d": cohens_d(pooled_a, pooled_b),
+                        "paired": bool(paired),
+                        "n_neurons": int(min(v.size for v in a)),
+                        "n_neurons_reference": int(min(v.size for v in b)),
+                        "n_replicates": len(a),
+                        "n_replicates_reference": len(b),
+                    }
+                )
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
 
 

@@ -116,8 +116,12 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     idx = torch.arange(s)
     rows = (off[:, 0, None] + idx[None]).to(x.device)  # [B,S]
     cols = (off[:, 1, None] + idx[None]).to(x.device)
-    out = xp[torch.arange(b, device=x.device)[:, None, None, None], torch.arange(3, device=x.device)[None, :, None, None],
-             rows[:, None, :, None], cols[:, None, None, :]]
+    out = xp[
+        torch.arange(b, device=x.device)[:, None, None, None],
+        torch.arange(3, device=x.device)[None, :, None, None],
+        rows[:, None, :, None],
+        cols[:, None, None, :],
+    ]
     flip = (torch.rand(b, generator=gen) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], out.flip(-1), out)
 
@@ -168,8 +172,13 @@ def train_model(
     params_decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     params_other = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = torch.optim.SGD(
-        [{"params": params_decay, "weight_decay": settings.weight_decay}, {"params": params_other, "weight_decay": 0.0}],
-        lr=settings.lr, momentum=settings.momentum, nesterov=True,
+        [
+            {"params": params_decay, "weight_decay": settings.weight_decay},
+            {"params": params_other, "weight_decay": 0.0},
+        ],
+        lr=settings.lr,
+        momentum=settings.momentum,
+        nesterov=True,
     )
     steps_per_epoch = math.ceil(len(train_data) / settings.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -213,7 +222,9 @@ def train_model(
     elapsed = time.perf_counter() - t_total
     model.to(memory_format=torch.contiguous_format)
     return {
-        "val_accuracy": history[-1]["val_accuracy"] if history else evaluate_accuracy(model, val_data, device, settings.batch_size),
+        "val_accuracy": history[-1]["val_accuracy"]
+        if history
+        else evaluate_accuracy(model, val_data, device, settings.batch_size),
         "history": history,
         "train_seconds": elapsed,
         "images_per_second": seen_total / max(elapsed, 1e-9),
@@ -236,7 +247,9 @@ def predict(
     return torch.cat(preds).numpy(), torch.cat(labels).numpy()
 
 
-def evaluate_accuracy(model: nn.Module, data: MemoryImages | FileImages, device: torch.device, batch_size: int) -> float:
+def evaluate_accuracy(
+    model: nn.Module, data: MemoryImages | FileImages, device: torch.device, batch_size: int
+) -> float:
     """Top-1 accuracy on clear images."""
     pred, true = predict(model, data, device, batch_size)
     return float((pred == true).mean())

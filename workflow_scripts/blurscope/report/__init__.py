@@ -138,7 +138,7 @@ def build(inputs: InputPaths, params: Mapping[str, Any], generated: str | None =
     doc = Document(
         title=str(rc.get("title") or "blurscope report"),
         author=str(rc.get("author") or ""),
-        generated=generated or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=generated or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=sections,
         summary=summary,
         subtitle=(
@@ -181,7 +181,9 @@ def write_html(doc: Document, path: str | os.PathLike) -> str:
 
 
 def write_md(doc: Document, path: str | os.PathLike) -> str:
-    """Render ``doc`` as markdown (figures linked relative to ``path``'s folder), write it atomically; returns the text."""
+    """Render ``doc`` as markdown (figures linked relative to ``path``'s folder), write it atomically.
+
+    Returns the text."""
     from .. import io
     from .document import render_markdown
 

@@ -151,10 +151,16 @@ def _deployed_rows(src: Sources, ctx: Context) -> list[dict]:
         if len(refs):
             s_max = refs["sigma"].max()
             r_ref = refs[refs["sigma"] == s_max].iloc[0]  # reference vs σ 0: the filter
-            filt = {"value": r_ref["mean"], "reference_value": r_ref["reference_mean"], "diff": r_ref["diff"],
-                    "diff_ci_low": r_ref["diff_ci_low"], "diff_ci_high": r_ref["diff_ci_high"],
-                    "n_replicates": r_ref.get("n_replicates"), "n_replicates_reference": r_ref.get("n_replicates_reference"),
-                    "p": r_ref.get("p")}
+            filt = {
+                "value": r_ref["mean"],
+                "reference_value": r_ref["reference_mean"],
+                "diff": r_ref["diff"],
+                "diff_ci_low": r_ref["diff_ci_low"],
+                "diff_ci_high": r_ref["diff_ci_high"],
+                "n_replicates": r_ref.get("n_replicates"),
+                "n_replicates_reference": r_ref.get("n_replicates_reference"),
+                "p": r_ref.get("p"),
+            }
             rows.append(_deployed_row(DEPLOYED["sis"][0], "filter", s_max, filt["reference_value"], filt["value"],
                                       filt, ctx))
             learned = sis[(sis["reference"] == r_ref["model"]) & ~sis["model"].str.startswith("ref-")]
@@ -195,7 +201,9 @@ def _deployed_row(label: str, kind: str, sigma: float, before: object, after: ob
 def findings_table(src: Sources, ctx: Context) -> Table | None:
     """The compact findings table of the executive summary (None when no stage produced one)."""
     own_blur = bool(ctx.config.get("analysis", {}).get("own_blur", False))
-    pref_effect = "filter + learned (through each model's blur layer)" if own_blur else "learned (clear input, network alone)"
+    pref_effect = (
+        "filter + learned (through each model's blur layer)" if own_blur else "learned (clear input, network alone)"
+    )
     rows = _trend_rows(src, ctx, "patch_trends", "patch_effects", PATCH_METRICS, pref_effect, "")
     rows += _trend_rows(src, ctx, "featvis_trends", "featvis_effects", {"hf_fraction": "HF power of optimised stimuli"},
                         "learned (dataset-free, network alone)", "")
@@ -208,8 +216,15 @@ def findings_table(src: Sources, ctx: Context) -> Table | None:
         pd.DataFrame(rows, columns=COLUMNS),
         f"Findings, σ = {fmt_num(min(sigmas))} → σ = {fmt_num(max(sigmas))} (values with 95 % CIs; runs = training "
         "runs behind the 'from' / 'to' number; from → to: σ 0 → σ max, or for a filter row the σ 0 network alone → "
-        "behind the blur, for a learned deployed-model row the filter-only reference → the trained model). 'Learned' rows compare trained networks; 'filter' rows measure what the "
+        "behind the blur, for a learned deployed-model row the filter-only reference → the trained model). "
+        "'Learned' rows compare trained networks; 'filter' rows measure what the "
         "blur in front of a network does on its own, which is never a learned effect.",
-        "; ".join(s for s in (src.source(n) for n in ("patch_trends", "featvis_trends", "stem_table",
-                                                       "frequency_reference", "aliasing_paired") if src.has(n))),
+        "; ".join(
+            s
+            for s in (
+                src.source(n)
+                for n in ("patch_trends", "featvis_trends", "stem_table", "frequency_reference", "aliasing_paired")
+                if src.has(n)
+            )
+        ),
     )

@@ -25,8 +25,20 @@ from typing import Literal
 
 from ..document import Section
 from ..sources import Sources
-from . import aliasing, appendix, bands, features, featvis, frequency, methods, models, reproducibility, saliency, spectra
-from . import statistics
+from . import (
+    aliasing,
+    appendix,
+    bands,
+    features,
+    featvis,
+    frequency,
+    methods,
+    models,
+    reproducibility,
+    saliency,
+    spectra,
+    statistics,
+)
 from .common import Context
 
 Builder = Callable[[Sources, Context], Section]

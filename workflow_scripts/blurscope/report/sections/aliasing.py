@@ -16,7 +16,6 @@ from ..claims import (
     Verdict,
     as_float,
     ci_name,
-    compare_sentence,
     fmt_ci,
     fmt_interval,
     fmt_num,
@@ -29,8 +28,8 @@ from ..claims import (
 )
 from ..document import Bullets, Section, Table
 from ..sources import Sources
-from .common import Context, first_row, limit_rows, not_run
-from .statistics import is_reference, runs, runs_range, runs_vs, single_run_caveat
+from .common import Context, diff_interval, difference_claim, first_row, limited_table, not_run
+from .statistics import is_reference, runs, runs_range, single_run_caveat
 
 LEVEL = 0.95  # the confidence level of the aliasing tables' CIs
 SUMMARY_COLUMNS = ["model", "group", "point", "metric", "mean", "ci_low", "ci_high", "n_images"]
@@ -179,23 +178,16 @@ def _blurpool_shift_claims(
         if r is None:
             continue
         claims.append(
-            compare_sentence(
+            difference_claim(
                 "BlurPool",
                 OUTPUT_METRICS[metric],
                 model_label(std),
-                r["diff"],
-                r["diff_ci_low"],
-                r["diff_ci_high"],
-                r["p_holm"],
-                alpha=ctx.alpha,
-                level=LEVEL,
-                rel=r["rel_change"],
-                p_label="Wilcoxon p (Holm)",
+                r,
+                **_paired_test(ctx),
                 values=(
                     _level(summ, std, metric, r["reference_mean"], r["n_replicates_reference"]),
                     _level(summ, "blurpool", metric, r["mean"], r["n_replicates"]),
                 ),
-                effect=runs_vs(r["n_replicates"], r["n_replicates_reference"]),
             )
         )
         if metric == "sis":
@@ -289,23 +281,28 @@ def _avr_points(paired: pd.DataFrame, std: str, ctx: Context, source: str) -> tu
         if lo + hi + ns
     ]
     first = bp.iloc[0]
-    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
-    table = Table(
-        df,
+    table = limited_table(
+        pd.DataFrame(rows),
         f"AVR at matched downsampling points, BlurPool ({runs(first['n_replicates'])}) vs the standard model "
         f"({runs(first['n_replicates_reference'])}), paired over {fmt_num(first['n_images'])} images "
         f"(bracket: {ci_name(LEVEL)}).",
         source,
-        note,
+        ctx.max_rows,
     )
     return claims, table
+
+
+def _paired_test(ctx: Context) -> dict:
+    """The :func:`difference_claim` options of a paired-table row: Holm-adjusted Wilcoxon p, relative change."""
+    return {"alpha": ctx.alpha, "level": LEVEL, "p_key": "p_holm", "rel_key": "rel_change",
+            "p_label": "Wilcoxon p (Holm)"}
 
 
 def _cell(r: pd.Series | None) -> str:
     """A paired row as one table cell: "Δ [CI], p = …" (Holm)."""
     if r is None:
         return "n/a"
-    return f"{fmt_interval(r['diff'], r['diff_ci_low'], r['diff_ci_high'])}, {fmt_p(r['p_holm'])}"
+    return f"{diff_interval(r)}, {fmt_p(r['p_holm'])}"
 
 
 def _filter_references(paired: pd.DataFrame, std: str, ctx: Context, source: str) -> tuple[list[Claim], Table | None]:
@@ -323,35 +320,21 @@ def _filter_references(paired: pd.DataFrame, std: str, ctx: Context, source: str
         if r["metric"] == "sis":
             if f is not None:
                 claims.append(
-                    compare_sentence(
+                    difference_claim(
                         f"The {sig} blur filter alone (the {model_label(std)} network behind it)",
                         quantity,
                         model_label(std),
-                        f["diff"],
-                        f["diff_ci_low"],
-                        f["diff_ci_high"],
-                        f["p_holm"],
-                        alpha=ctx.alpha,
-                        level=LEVEL,
-                        rel=f["rel_change"],
-                        p_label="Wilcoxon p (Holm)",
-                        effect=runs_vs(f["n_replicates"], f["n_replicates_reference"]),
+                        f,
+                        **_paired_test(ctx),
                     )
                 )
             claims.append(
-                compare_sentence(
+                difference_claim(
                     f"Training with the {sig} blur",
                     quantity,
                     "its filter-only reference",
-                    r["diff"],
-                    r["diff_ci_low"],
-                    r["diff_ci_high"],
-                    r["p_holm"],
-                    alpha=ctx.alpha,
-                    level=LEVEL,
-                    rel=r["rel_change"],
-                    p_label="Wilcoxon p (Holm)",
-                    effect=runs_vs(r["n_replicates"], r["n_replicates_reference"]),
+                    r,
+                    **_paired_test(ctx),
                 )
             )
         rows.append(
@@ -368,13 +351,12 @@ def _filter_references(paired: pd.DataFrame, std: str, ctx: Context, source: str
                 ),
             }
         )
-    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
-    table = Table(
-        df,
+    table = limited_table(
+        pd.DataFrame(rows),
         f"What the blur filter does and what training changed, at the network output (paired over images; "
         f"bracket: {ci_name(LEVEL)}; p: Wilcoxon, Holm within each model × reference).",
         source,
-        note,
+        ctx.max_rows,
     )
     return claims, table
 

@@ -27,14 +27,18 @@ def section_glossary(src: Sources, ctx: Context) -> Section:
     sec.add(
         Bullets(
             [
-                "**σ (training blur)**: standard deviation of the Gaussian blur applied to training images, in pixels at 224 px.",
-                "**CI**: percentile bootstrap confidence interval; brackets [a, b] in tables are CIs at the level stated in the caption.",
-                "**Spearman ρ**: rank correlation; here between training σ and a per-unit value; its p from a permutation test.",
+                "**σ (training blur)**: standard deviation of the Gaussian blur applied to training images, in "
+                "pixels at 224 px.",
+                "**CI**: percentile bootstrap confidence interval; brackets [a, b] in tables are CIs at the level "
+                "stated in the caption.",
+                "**Spearman ρ**: rank correlation; here between training σ and a per-unit value; its p from a "
+                "permutation test.",
                 "**Holm adjustment**: step-down correction of p-values for the number of tests in a table.",
                 "**Cohen's d**: standardised mean difference (pooled SD); 0.2 small, 0.5 medium, 0.8 large.",
                 "**HF power fraction**: power above the cutoff frequency over all non-DC power of a patch.",
                 "**AVR / SIS**: alias violation ratio / shift instability score (section on aliasing).",
-                "**f_rev / f_0.5**: hybrid-image reversal frequency / half-power frequency of adversarial perturbations, cycles/pixel.",
+                "**f_rev / f_0.5**: hybrid-image reversal frequency / half-power frequency of adversarial "
+                "perturbations, cycles/pixel.",
             ]
         )
     )

@@ -25,7 +25,7 @@ from ..claims import (
 )
 from ..document import Bullets, Section, Table
 from ..sources import Sources
-from .common import Context, first_row, limit_rows, not_run
+from .common import Context, diff_interval, first_row, limited_table, not_run, runs_pair
 from .statistics import is_reference, runs_range
 
 LEVEL = 0.95  # the confidence level of the band tables' CIs
@@ -88,7 +88,7 @@ def section(src: Sources, ctx: Context) -> Section:
     bcfg = ctx.config.get("bands", {})
     names = [str(b) for b in bcfg.get("names", [])] or list(summ.loc[summ["kind"] == "band", "band"].unique())
     edges = bcfg.get("edges", [])
-    band_list = ", ".join("%s: [%s, %s)" % (n, fmt_num(a), fmt_num(b)) for n, a, b in zip(names, edges, edges[1:]))
+    band_list = ", ".join(f"{n}: [{fmt_num(a)}, {fmt_num(b)})" for n, a, b in zip(names, edges, edges[1:]))
     sec.para(
         "Each layer's output is Fourier-transformed per image and channel, one radial band is kept "
         + (
@@ -139,9 +139,11 @@ def _reference_claims(summ: pd.DataFrame, ref: str, ctx: Context) -> list[Claim]
                 and float(b.accuracy) > float(b.chance_accuracy)
             ]
             chance = float(s["chance_accuracy"].iloc[0])
+            unmodified = "n/a"
+            if un is not None:
+                unmodified = fmt_ci(un["accuracy"], un["accuracy_ci_low"], un["accuracy_ci_high"], LEVEL)
             text = (
-                f"{model_label(ref)}, {layer_label(layer)}, {head} head: unmodified accuracy "
-                f"{fmt_ci(un['accuracy'], un['accuracy_ci_low'], un['accuracy_ci_high'], LEVEL) if un is not None else 'n/a'}; "
+                f"{model_label(ref)}, {layer_label(layer)}, {head} head: unmodified accuracy {unmodified}; "
                 + (
                     f"bands above chance ({fmt_num(chance)}) on their own: {', '.join(above)}."
                     if above
@@ -233,12 +235,11 @@ def _accuracy_table(summ: pd.DataFrame, names: list[str], ctx: Context, source: 
             _l=df["layer"].map(lambda x: ctx.order_layers(summ["layer"].unique()).index(x)),
         )
         df = df.sort_values(["_l", "head", "_k"]).drop(columns=["_k", "_l"])
-    df, note = limit_rows(df, ctx.max_rows)
-    return Table(
+    return limited_table(
         df,
         f"Accuracy with one band kept (bracket: {ci_name(LEVEL)}; ∅ = the band holds no frequency at this map size).",
         source,
-        note,
+        ctx.max_rows,
     )
 
 
@@ -262,20 +263,15 @@ def _reference_table(shift: pd.DataFrame, ctx: Context, source: str) -> Table | 
                 model_label(base): fmt_num(f["reference_value"]) if f is not None else "n/a",
                 "filter-only reference": fmt_num(r.reference_value),
                 "trained": fmt_num(r.value),
-                f"filter alone: reference − {model_label(base)}": (
-                    fmt_interval(f["diff"], f["diff_ci_low"], f["diff_ci_high"]) if f is not None else "n/a"
-                ),
-                "training: trained − reference": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
-                "training runs (trained / reference)": (
-                    f"{fmt_num(r.n_replicates)} / {fmt_num(r.n_replicates_reference)}"
-                ),
+                f"filter alone: reference − {model_label(base)}": diff_interval(f),
+                "training: trained − reference": diff_interval(r),
+                "training runs (trained / reference)": runs_pair(r),
             }
         )
-    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
-    return Table(
-        df,
+    return limited_table(
+        pd.DataFrame(rows),
         f"Band centroids (normalised radius): what the blur filter does and what training changed (bracket: "
         f"{ci_name(LEVEL)} of the paired difference over images).",
         source,
-        note,
+        ctx.max_rows,
     )

@@ -1,20 +1,23 @@
-"""What every section builder shares: the :class:`Context` and three small table helpers.
+"""What every section builder shares: the :class:`Context`, table helpers and result-row helpers.
 
 A section builder is ``section(src: Sources, ctx: Context) -> Section``: it
 reads its stage's tables by input name from ``src`` and states only what they
-support (through :mod:`blurscope.report.claims`).
+support (through :mod:`blurscope.report.claims`). A *result row* is a row of a
+difference table of :mod:`blurscope.stats` (``diff``, ``diff_ci_low``, ``diff_ci_high``,
+``n_replicates``, ``n_replicates_reference``, ...), as a ``pandas.Series``, a dict or a
+named tuple from ``DataFrame.itertuples``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from ..claims import as_float
-from ..document import Section
+from ..claims import Claim, as_float, compare_sentence, fmt_interval, fmt_num, layer_label
+from ..document import Figure, Section, Table
 
 
 @dataclass
@@ -75,9 +78,78 @@ def limit_rows(df: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str]:
     return df, ""
 
 
+def limited_table(df: pd.DataFrame, caption: str, source: str, max_rows: int) -> Table:
+    """A :class:`Table` of the first ``max_rows`` rows of ``df``, its note saying when rows were cut."""
+    df, note = limit_rows(df, max_rows)
+    return Table(df, caption, source, note)
+
+
 def first_row(df: pd.DataFrame, **where: Any) -> pd.Series | None:
     """The first row whose columns equal ``where`` (compared as strings); None when there is none."""
     sel = df
     for k, v in where.items():
         sel = sel[sel[k].astype(str) == str(v)]
     return None if sel.empty else sel.iloc[0]
+
+
+def layer_figure(src: Any, name: str, title: str, layer: str) -> Figure | None:
+    """The figure ``<name>/<layer>`` of :class:`blurscope.report.sources.Sources` ``src``, titled
+    "<title>, <layer>", with caption ``report/<name>.rst`` (None when the stage did not make it)."""
+    return src.figure(f"{name}/{layer}", f"{title}, {layer_label(layer)}", caption=name, layer=layer)
+
+
+def field(row: Any, key: str) -> Any:
+    """Column ``key`` of a result row (Series, dict or named tuple)."""
+    return row[key] if isinstance(row, Mapping | pd.Series) else getattr(row, key)
+
+
+def runs_vs(n: object, n_reference: object) -> str:
+    """The training runs on both sides of a difference: "training runs: 1 vs 2" ("" when unknown)."""
+    a, b = as_float(n), as_float(n_reference)
+    if a is None or b is None:
+        return ""
+    return f"training runs: {int(a)} vs {int(b)}"
+
+
+def diff_interval(row: Any) -> str:
+    """A result row's difference with its CI, "0.12 [0.05, 0.2]"; "n/a" without a row."""
+    if row is None:
+        return "n/a"
+    return fmt_interval(field(row, "diff"), field(row, "diff_ci_low"), field(row, "diff_ci_high"))
+
+
+def runs_pair(row: Any) -> str:
+    """A result row's training runs behind each side, "2 / 1"."""
+    return f"{fmt_num(field(row, 'n_replicates'))} / {fmt_num(field(row, 'n_replicates_reference'))}"
+
+
+def difference_claim(
+    subject: str,
+    quantity: str,
+    reference: str,
+    row: Any,
+    *,
+    alpha: float,
+    level: float,
+    p_key: str | None = None,
+    rel_key: str | None = None,
+    effect: str = "",
+    **kwargs: Any,
+) -> Claim:
+    """:func:`blurscope.report.claims.compare_sentence` of a result row: its difference and CI, the p of
+    column ``p_key`` and the relative change of column ``rel_key`` (when given), and ``effect``
+    followed by the training runs on both sides; ``kwargs`` go to ``compare_sentence``."""
+    return compare_sentence(
+        subject,
+        quantity,
+        reference,
+        field(row, "diff"),
+        field(row, "diff_ci_low"),
+        field(row, "diff_ci_high"),
+        None if p_key is None else field(row, p_key),
+        alpha=alpha,
+        level=level,
+        rel=None if rel_key is None else field(row, rel_key),
+        effect=effect + runs_vs(field(row, "n_replicates"), field(row, "n_replicates_reference")),
+        **kwargs,
+    )

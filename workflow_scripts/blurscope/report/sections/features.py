@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..claims import fmt_num, layer_label, model_label
 from ..document import Bullets, Heading, Section
 from ..sources import Sources
-from .common import Context, not_run
+from .common import Context, layer_figure, not_run
 
 
 def analysis_blur_sentence(analysis: dict, training: dict | None = None) -> str:
@@ -45,9 +45,11 @@ def section(src: Sources, ctx: Context) -> Section:
     sec.para(
         f"For every model and analysed layer, {fmt_num(tk.get('neurons_per_layer'))} neurons (channels, evenly spread, "
         f"the same channel ids in every model; independently trained networks share no neuron identity, so a "
-        f"column compares channels, not the same neuron) were followed: their top {fmt_num(tk.get('k'))} analysis images by spatial-max "
+        f"column compares channels, not the same neuron) were followed: their top {fmt_num(tk.get('k'))} analysis "
+        "images by spatial-max "
         f"activation and, from those, the best {fmt_num(tk.get('n_show'))} patches "
-        f"(method `{pt.get('method', 'n/a')}`). Grids: rows are models (σ ascending, then BlurPool), columns are neurons; "
+        f"(method `{pt.get('method', 'n/a')}`). Grids: rows are models (σ ascending, then BlurPool), columns are "
+        "neurons; "
         "each cell is a neuron's mosaic of its best patches, each patch contrast-stretched for display only "
         "(every number in this report is computed on the raw patches). "
         + analysis_blur_sentence(ctx.config.get("analysis", {}), ctx.config.get("training", {}))
@@ -55,14 +57,7 @@ def section(src: Sources, ctx: Context) -> Section:
     n_rep = int(ctx.n_representative)
     for layer in layers:
         sec.add(Heading(layer_label(layer)))
-        sec.add(
-            src.figure(
-                f"all_neurons_grid/{layer}",
-                f"Neuron features across blur levels, {layer_label(layer)}",
-                caption="all_neurons_grid",
-                layer=layer,
-            )
-        )
+        sec.add(layer_figure(src, "all_neurons_grid", "Neuron features across blur levels", layer))
         rep_name = f"representative/{layer}"
         if src.has(rep_name):
             rep = src.table(rep_name, ["neuron", "hf_first", "hf_last", "hf_drop", "first_model", "last_model"])
@@ -79,20 +74,6 @@ def section(src: Sources, ctx: Context) -> Section:
                 f"next sections):"
             )
             sec.add(Bullets(items))
-        sec.add(
-            src.figure(
-                f"representative_neurons_grid/{layer}",
-                f"Representative neurons, {layer_label(layer)}",
-                caption="representative_neurons_grid",
-                layer=layer,
-            )
-        )
-        sec.add(
-            src.figure(
-                f"patch_methods/{layer}",
-                f"Patch methods compared, {layer_label(layer)}",
-                caption="patch_methods",
-                layer=layer,
-            )
-        )
+        sec.add(layer_figure(src, "representative_neurons_grid", "Representative neurons", layer))
+        sec.add(layer_figure(src, "patch_methods", "Patch methods compared", layer))
     return sec

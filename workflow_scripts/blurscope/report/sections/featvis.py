@@ -13,7 +13,7 @@ import pandas as pd
 from ..claims import Claim, Verdict, fmt_ci, fmt_num, judge, layer_label, trend_sentence
 from ..document import Bullets, Heading, Section, Table
 from ..sources import Sources
-from .common import Context, first_row, not_run
+from .common import Context, first_row, layer_figure, not_run
 
 TREND_COLUMNS = ["layer", "metric", "rho", "rho_ci_low", "rho_ci_high", "p", "sigma_min", "mean_sigma_min",
                  "mean_sigma_min_ci_low", "mean_sigma_min_ci_high", "sigma_max", "mean_sigma_max",
@@ -56,19 +56,23 @@ def section(src: Sources, ctx: Context) -> Section:
         for fig, title in (("featvis_grid", "Optimised stimuli across blur levels"),
                            ("featvis_spectra", "Spectra of the optimised stimuli")):
             if src.has(f"{fig}/{layer}"):
-                sec.add(src.figure(f"{fig}/{layer}", f"{title}, {layer_label(layer)}", caption=fig, layer=layer))
+                sec.add(layer_figure(src, fig, title, layer))
         r = first_row(trends, layer=layer, metric="hf_fraction")
         if r is None:
             continue
         ends = (
-            f"; σ = {fmt_num(r['sigma_min'])}: {fmt_ci(r['mean_sigma_min'], r['mean_sigma_min_ci_low'], r['mean_sigma_min_ci_high'])}, "
-            f"σ = {fmt_num(r['sigma_max'])}: {fmt_ci(r['mean_sigma_max'], r['mean_sigma_max_ci_low'], r['mean_sigma_max_ci_high'])}"
+            f"; σ = {fmt_num(r['sigma_min'])}: "
+            f"{fmt_ci(r['mean_sigma_min'], r['mean_sigma_min_ci_low'], r['mean_sigma_min_ci_high'])}, "
+            f"σ = {fmt_num(r['sigma_max'])}: "
+            f"{fmt_ci(r['mean_sigma_max'], r['mean_sigma_max_ci_low'], r['mean_sigma_max_ci_high'])}"
         )
         claims.append(trend_sentence(f"in {layer_label(layer)}, the HF power fraction of the optimised stimuli",
                                      r["rho"], r["p"], r["rho_ci_low"], r["rho_ci_high"], alpha=ctx.alpha,
                                      details=ends))
         d_fv = direction(r, ctx.alpha)
-        d_patch = direction(first_row(patch, layer=layer, metric="hf_fraction"), ctx.alpha) if patch is not None else None
+        d_patch = (
+            direction(first_row(patch, layer=layer, metric="hf_fraction"), ctx.alpha) if patch is not None else None
+        )
         if d_patch is None:
             verdict = "no patch result to compare"
         elif d_fv == d_patch:

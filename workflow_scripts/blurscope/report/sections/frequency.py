@@ -1,9 +1,9 @@
 """Section "Frequency preference and robustness": hybrid images, PGD spectra, shape bias, corruptions.
 
 Inputs: ``frequency_summary``, ``frequency_trends``, ``frequency_reference`` (trained models
-against their filter-only references; ``results/frequency/``) and the figures ``frequency_preference``, ``frequency_shape_bias`` (only with
-cue-conflict images), ``frequency_corruption_vs_frev``,
-``frequency_corruption_heatmap``.
+against their filter-only references; ``results/frequency/``) and the figures
+``frequency_preference``, ``frequency_shape_bias`` (only with cue-conflict images),
+``frequency_corruption_vs_frev``, ``frequency_corruption_heatmap``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..claims import (
 )
 from ..document import Bullets, Section, Table
 from ..sources import Sources
-from .common import Context, first_row, limit_rows, not_run
+from .common import Context, first_row, limited_table, not_run
 
 # figure input (= caption name), title, in report order
 FIGURES = (
@@ -78,7 +78,8 @@ def section(src: Sources, ctx: Context) -> Section:
         f"(another class), f_mix swept over (0, √2] in {fmt_num(fq.get('n_f_mix'))} steps on "
         f"{fmt_num(fq.get('n_pairs'))} pairs. f_rev = the first f_mix at which the low-frequency image wins; "
         f"f_0.5 = the radius below which half the power of PGD perturbations lies ({fq.get('pgd_norm', '')}, "
-        f"ε = {fmt_num(fq.get('pgd_eps'))}, {fmt_num(fq.get('pgd_steps'))} steps). Both in cycles/pixel; a lower value = "
+        f"ε = {fmt_num(fq.get('pgd_eps'))}, {fmt_num(fq.get('pgd_steps'))} steps). Both in cycles/pixel; a lower "
+        "value = "
         f"a model that relies on lower frequencies. Shape bias on the cue-conflict split; robustness = mean accuracy "
         f"over {len(fq.get('corruptions', []))} corruptions × {len(fq.get('severities', []))} severities. "
         f"Intervals: {ci_name(level)}s of a bootstrap over image pairs / images; trends: Spearman ρ over the σ models "
@@ -125,7 +126,8 @@ def _reference(src: Sources, ctx: Context, sec: Section) -> list[Claim]:
         return []
     sec.para(
         "These measures run each model as deployed, blur layer included, and a blur in front of any network moves "
-        "them: an untrained linear model behind blurs of 0 → 1.71 px gives f_0.5 0.400 → 0.070 c/px (docs/training.md). "
+        "them: an untrained linear model behind blurs of 0 → 1.71 px gives f_0.5 0.400 → 0.070 c/px "
+        "(docs/training.md). "
         "So each referenced σ also ran its **filter-only reference** (`ref-sigma<σ>`: the σ = 0 network behind the "
         "same blur, never trained for it). The reference minus the σ = 0 model is what the filter alone does; the "
         "trained model minus its reference is what training changed (paired bootstrap over the same images or "
@@ -225,5 +227,9 @@ def _model_table(summ: pd.DataFrame, level: float, ctx: Context, source: str) ->
         if has_shape:
             row["shape bias"] = fmt_interval(r["shape_bias"], r.get("shape_bias_ci_low"), r.get("shape_bias_ci_high"))
         rows.append(row)
-    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
-    return Table(df, f"Frequency preference and robustness per model (bracket: {ci_name(level)}).", source, note)
+    return limited_table(
+        pd.DataFrame(rows),
+        f"Frequency preference and robustness per model (bracket: {ci_name(level)}).",
+        source,
+        ctx.max_rows,
+    )

@@ -136,8 +136,11 @@ def section(src: Sources, ctx: Context) -> Section:
             f"patch mean removed, {g('spectra.window')} window (power-normalised), bins centred on multiples of 1/P "
             f"and labelled with the mean radius of their samples; HF cutoff {g('spectra.hf_cutoff')} cycles/pixel. "
             f"JPEG quality {g('spectra.jpeg_quality')}, ratio = raw bytes / "
-            + ("entropy-coded scan bytes (the fixed header and tables excluded)"
-               if _get(config, "spectra.jpeg_data", "scan") == "scan" else "whole-file bytes")
+            + (
+                "entropy-coded scan bytes (the fixed header and tables excluded)"
+                if _get(config, "spectra.jpeg_data", "scan") == "scan"
+                else "whole-file bytes"
+            )
             + f"; Sobel (unnormalised 3×3 kernels on 0–255 grey: a 10-level step gives magnitude 40) threshold "
             f"{g('spectra.edge_threshold')}; wavelet {g('spectra.wavelet')}, at most {g('spectra.wavelet_levels')} "
             f"levels, capped at what the patch size supports (`pywt.dwt_max_level`; the levels used are a column "
@@ -154,7 +157,11 @@ def section(src: Sources, ctx: Context) -> Section:
         (
             "Aliasing",
             "AVR of each channel "
-            + ("minus its spatial mean" if _get(config, "aliasing.remove_mean", True) else "with its DC term in the total")
+            + (
+                "minus its spatial mean"
+                if _get(config, "aliasing.remove_mean", True)
+                else "with its DC term in the total"
+            )
             + f" (`aliasing.remove_mean`), radial and separable pass regions; {g('aliasing.bootstrap_iterations')} "
             f"bootstrap iterations, {g('aliasing.permutations')} permutations, seed {g('aliasing.seed')}; standard "
             f"model {g('aliasing.standard_model')}.",

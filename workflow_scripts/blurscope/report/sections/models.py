@@ -101,7 +101,8 @@ def section(src: Sources, ctx: Context) -> Section:
             claims.append(
                 Claim(
                     f"On clear test images, {len(below)} of {len(models)} models are not distinguishable from chance "
-                    f"(1/{round(1 / chance)} = {fmt_num(chance)}): {'; '.join(below)}. Interpret their analyses with care.",
+                    f"(1/{round(1 / chance)} = {fmt_num(chance)}): {'; '.join(below)}. Interpret their analyses "
+                    "with care.",
                     Verdict(False, 0, False, "ci"),
                 )
             )

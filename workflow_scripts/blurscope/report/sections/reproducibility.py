@@ -14,7 +14,7 @@ from ...provenance import parse_keyvalue, per_rule_runtimes
 from ..claims import fmt_num
 from ..document import Bullets, Section, Table
 from ..sources import Sources, read_table
-from .common import Context, limit_rows
+from .common import Context, limited_table
 
 # the packages listed in the report, in this order (all of them are in versions.tsv)
 KEY_PACKAGES = [
@@ -101,13 +101,12 @@ def section(src: Sources, ctx: Context) -> Section:
                     "share": (per["total_s"] / total).map(lambda x: f"{100 * x:.1f} %"),
                 }
             )[["rule", "jobs", "total (s)", "max (s)", "max RSS (MB)", "share"]]
-            df, note = limit_rows(df, ctx.max_rows)
             sec.add(
-                Table(
+                limited_table(
                     df,
                     "Per-rule runtimes (sum and maximum over the rule's jobs).",
                     src.source("benchmarks"),
-                    note,
+                    ctx.max_rows,
                 )
             )
     if src.has("rulegraph"):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ..claims import Claim, capitalize, ci_name, fmt_ci, fmt_interval, fmt_num, fmt_p, fmt_pval, judge
-from ..document import Bullets, Section, Table
+from ..document import Bullets, Section
 from ..sources import Sources
-from .common import Context, limit_rows, not_run
+from .common import Context, limited_table, not_run
 
 # figure input (= caption name), title, in report order
 FIGURES = (
@@ -61,7 +61,8 @@ def section(src: Sources, ctx: Context) -> Section:
     sec.para(
         f"SmoothGrad maps of the naive (σ = 0) and the expert (blur-trained, σ = {fmt_num(sal.get('expert_sigma'))}) "
         "model on clear and blurred inputs (blurred at the expert's σ); focus = "
-        f"the top {fmt_num(sal.get('top_k_pixels'))} pixels. Focus distances are ≥ 0, so each is tested against the noise "
+        f"the top {fmt_num(sal.get('top_k_pixels'))} pixels. Focus distances are ≥ 0, so each is tested against "
+        "the noise "
         "floor (the same model and input with two independent SmoothGrad noise seeds), paired over "
         f"{fmt_num(st['n_images'].max())} images (Wilcoxon signed-rank), one-sided in the 'foci differ more' "
         f"direction, Holm-adjusted over the whole table; mean differences with bootstrap {ci_name(0.95)}s. One naive "
@@ -129,6 +130,7 @@ def section(src: Sources, ctx: Context) -> Section:
         for c, r in zip(claims, st.itertuples())
         if str(r.test).startswith("classifier_vs_input") and r.metric == str(st["metric"].iloc[0])
     ]
-    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
-    sec.add(Table(df, "Focus-distance tests (paired over images).", src.source(name), note))
+    sec.add(
+        limited_table(pd.DataFrame(rows), "Focus-distance tests (paired over images).", src.source(name), ctx.max_rows)
+    )
     return sec

@@ -15,7 +15,6 @@ from ..claims import (
     Claim,
     against_value_sentence,
     ci_name,
-    compare_sentence,
     fmt_ci,
     fmt_interval,
     fmt_num,
@@ -27,7 +26,7 @@ from ..claims import (
 )
 from ..document import Bullets, Heading, Section, Table
 from ..sources import Sources
-from .common import Context, first_row, limit_rows, not_run
+from .common import Context, difference_claim, first_row, layer_figure, limited_table, not_run
 from .statistics import (
     COMPLEXITY_TEXT_METRICS,
     EFFECT_COLUMNS,
@@ -37,7 +36,6 @@ from .statistics import (
     metric_unit,
     pairing_text,
     runs,
-    runs_vs,
     trend_scope,
 )
 
@@ -64,18 +62,15 @@ def _effect_claim(row: pd.Series, ctx: Context, quantity: str, unit: str) -> Cla
     """The difference against its reference of one ``patch_effects`` row, with Cohen's d and the training runs."""
     level = ctx.level("stats")
     ref = model_label(row["reference"])
-    return compare_sentence(
+    return difference_claim(
         f"In {layer_label(row['layer'])}, the {model_label(row['model'])} model",
         quantity,
         f"{ref} ({pairing_text(row['paired'])})",
-        row["diff"],
-        row["diff_ci_low"],
-        row["diff_ci_high"],
+        row,
         alpha=ctx.alpha,
         level=level,
         unit=unit,
-        effect=f"Cohen's d = {fmt_num(row['cohens_d'], 2)}; "
-        + runs_vs(row["n_replicates"], row["n_replicates_reference"]),
+        effect=f"Cohen's d = {fmt_num(row['cohens_d'], 2)}; ",
     )
 
 
@@ -91,29 +86,23 @@ def _reference_claims(eff: pd.DataFrame, layer: str, metric: str, quantity: str,
         sig = model_label(r.model)
         if f is not None:
             claims.append(
-                compare_sentence(
+                difference_claim(
                     f"In {layer_label(layer)}, the {sig} blur filter alone (σ = 0 network behind it, untrained for it)",
                     quantity,
                     model_label(base),
-                    f["diff"],
-                    f["diff_ci_low"],
-                    f["diff_ci_high"],
+                    f,
                     alpha=ctx.alpha,
                     level=level,
-                    effect=runs_vs(f["n_replicates"], f["n_replicates_reference"]),
                 )
             )
         claims.append(
-            compare_sentence(
+            difference_claim(
                 f"Training with the {sig} blur",
                 quantity,
                 "its filter-only reference",
-                r.diff,
-                r.diff_ci_low,
-                r.diff_ci_high,
+                r,
                 alpha=ctx.alpha,
                 level=level,
-                effect=runs_vs(r.n_replicates, r.n_replicates_reference),
             )
         )
     return claims
@@ -146,14 +135,8 @@ def section_spectra(src: Sources, ctx: Context) -> Section:
     rows = []
     for layer in layers:
         sec.add(Heading(layer_label(layer)))
-        sec.add(
-            src.figure(
-                f"models_relative_to_baseline/{layer}",
-                f"Power spectra relative to the random-patch baseline, {layer_label(layer)}",
-                caption="models_relative_to_baseline",
-                layer=layer,
-            )
-        )
+        title = "Power spectra relative to the random-patch baseline"
+        sec.add(layer_figure(src, "models_relative_to_baseline", title, layer))
         claims: list[Claim] = []
         tr = first_row(trends, layer=layer, metric="hf_fraction")
         if tr is not None:
@@ -211,14 +194,13 @@ def section_spectra(src: Sources, ctx: Context) -> Section:
                     ),
                 }
             )
-    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
     sec.add(
-        Table(
-            df,
+        limited_table(
+            pd.DataFrame(rows),
             f"HF power fraction and model/baseline power ratio at the lowest and highest frequency bins "
             f"(bracket: {ci_name(level)}).",
             src.source(name_s),
-            note,
+            ctx.max_rows,
         )
     )
     return sec
@@ -241,14 +223,7 @@ def section_complexity(src: Sources, ctx: Context) -> Section:
     )
     for layer in ctx.order_layers(trends["layer"].unique()):
         sec.add(Heading(layer_label(layer)))
-        sec.add(
-            src.figure(
-                f"models_complexity_comparison/{layer}",
-                f"Complexity measures across models, {layer_label(layer)}",
-                caption="models_complexity_comparison",
-                layer=layer,
-            )
-        )
+        sec.add(layer_figure(src, "models_complexity_comparison", "Complexity measures across models", layer))
         claims = []
         for metric in COMPLEXITY_TEXT_METRICS:
             tr = first_row(trends, layer=layer, metric=metric)

@@ -28,7 +28,7 @@ from ..claims import (
 )
 from ..document import Section, Table
 from ..sources import Sources
-from .common import Context, first_row, limit_rows, not_run
+from .common import Context, diff_interval, first_row, limited_table, not_run, runs_pair
 
 PATCH_METRICS: dict[str, tuple[str, str]] = {
     # metric: (readable name, unit)
@@ -137,14 +137,6 @@ def runs_range(low: object, high: object) -> str:
     return f"{int(lo)}–{int(hi)} training runs per σ"
 
 
-def runs_vs(n: object, n_reference: object) -> str:
-    """The training runs on both sides of a difference: "training runs: 1 vs 2" ("" when unknown)."""
-    a, b = as_float(n), as_float(n_reference)
-    if a is None or b is None:
-        return ""
-    return f"training runs: {int(a)} vs {int(b)}"
-
-
 def single_run_caveat(max_replicates: object) -> str:
     """The caveat of docs/statistics.md when no condition has more than one training run ("" otherwise)."""
     v = as_float(max_replicates)
@@ -246,8 +238,11 @@ def section(src: Sources, ctx: Context) -> Section:
                 "verdict": ("falls" if v.direction < 0 else "rises") if v.significant else "not significant",
             }
         )
-    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
-    sec.add(Table(df, f"Trends over training σ (bracket: {ci_name(level)}).", src.source(name_t), note))
+    sec.add(
+        limited_table(
+            pd.DataFrame(rows), f"Trends over training σ (bracket: {ci_name(level)}).", src.source(name_t), ctx.max_rows
+        )
+    )
     if src.has(name_e):
         eff = src.table(name_e, EFFECT_COLUMNS)
         sec.add(_effects_table(eff, ctx, level, src.source(name_e)))
@@ -286,19 +281,18 @@ def _effects_table(eff: pd.DataFrame, ctx: Context, level: float, source: str) -
                 "metric": metric_name(r.metric),
                 "model vs σ = 0": model_label(r.model),
                 "Cohen's d": fmt_num(r.cohens_d, 2),
-                "Δ (model − σ = 0)": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
+                "Δ (model − σ = 0)": diff_interval(r),
                 "neurons": pairing_text(r.paired),
-                "training runs (model / σ = 0)": f"{fmt_num(r.n_replicates)} / {fmt_num(r.n_replicates_reference)}",
+                "training runs (model / σ = 0)": runs_pair(r),
                 "verdict": _verdict(r.diff, r.diff_ci_low, r.diff_ci_high),
             }
         )
-    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
-    return Table(
-        df,
+    return limited_table(
+        pd.DataFrame(rows),
         f"Effect sizes of the largest σ and of BlurPool against σ = 0 (bracket: {ci_name(level)} of the difference; "
         "significant = CI excludes 0).",
         source,
-        note,
+        ctx.max_rows,
     )
 
 
@@ -317,21 +311,16 @@ def _reference_table(eff: pd.DataFrame, ctx: Context, level: float, source: str)
                 "layer": r.layer,
                 "metric": metric_name(r.metric),
                 "σ": model_label(r.model),
-                "filter alone (reference − σ = 0)": (
-                    fmt_interval(f["diff"], f["diff_ci_low"], f["diff_ci_high"]) if f is not None else "n/a"
-                ),
-                "training (trained − reference)": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
+                "filter alone (reference − σ = 0)": diff_interval(f),
+                "training (trained − reference)": diff_interval(r),
                 "verdict (training)": _verdict(r.diff, r.diff_ci_low, r.diff_ci_high),
-                "training runs (trained / reference)": (
-                    f"{fmt_num(r.n_replicates)} / {fmt_num(r.n_replicates_reference)}"
-                ),
+                "training runs (trained / reference)": runs_pair(r),
             }
         )
-    df, note = limit_rows(pd.DataFrame(rows), ctx.max_rows)
-    return Table(
-        df,
+    return limited_table(
+        pd.DataFrame(rows),
         f"What the blur filter does and what training changed, key metrics (bracket: {ci_name(level)} of the "
         "difference; significant = CI excludes 0).",
         source,
-        note,
+        ctx.max_rows,
     )

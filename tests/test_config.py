@@ -1,0 +1,253 @@
+"""blurscope.config: the model ids of a config and every cross-key check, one test per check.
+
+Each check's message is asserted in full (tests/workflow/test_failures.py and
+docs/bad_inputs.md match the same words on real runs).
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from safetensors.numpy import save_file
+from snakemake.utils import validate
+
+from blurscope import archinfo
+from blurscope.config import check_config, check_model_config, model_id, model_ids, reference_sigmas
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def default_config() -> dict:
+    """config/config.yaml with the schema's defaults filled in, as rules/common.smk sees it."""
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(cfg, str(REPO / "config" / "schema.yaml"))
+    return cfg
+
+
+@pytest.fixture
+def cfg(default_config: dict) -> dict:
+    return copy.deepcopy(default_config)
+
+
+def message(cfg: dict) -> str:
+    with pytest.raises(ValueError) as err:
+        check_config(cfg)
+    return str(err.value)
+
+
+# ----------------------------------------------------------------------------- model ids
+
+
+def test_default_config_passes_and_names_its_models(cfg: dict) -> None:
+    check_config(cfg)
+    ids = model_ids(cfg)
+    assert ids.sigmas == [0.0, 2.0, 3.0, 4.0, 6.0]
+    assert ids.sigma_models == ["sigma0", "sigma2", "sigma3", "sigma4", "sigma6"]
+    assert ids.models == ids.sigma_models + ["blurpool"]
+    assert ids.seed_models == ["sigma0-seed1", "sigma6-seed1"]
+    assert ids.all_trained == ids.models + ids.seed_models
+    assert ids.reference_sigmas == [2.0, 4.0, 6.0]
+    assert ids.reference_models == ["ref-sigma2", "ref-sigma4", "ref-sigma6"]
+    assert ids.preference_models == ids.all_trained  # analysis.own_blur: false
+    assert ids.deployed_models == ids.all_trained + ids.reference_models
+
+
+def test_model_ids_follow_own_blur_seeds_and_configured_references(cfg: dict) -> None:
+    cfg["analysis"]["own_blur"] = True
+    cfg["training"]["seeds"] = 3
+    cfg["training"]["seed_sigmas"] = [6, 5]  # 5 is not a training sigma: no replicate
+    cfg["references"]["sigmas"] = [0, 3]  # 0 never gets a reference
+    ids = model_ids(cfg)
+    assert ids.seed_models == ["sigma6-seed1", "sigma6-seed2"]
+    assert ids.reference_models == ["ref-sigma3"]
+    assert ids.preference_models == ids.all_trained + ["ref-sigma3"]
+
+
+def test_model_id_and_reference_sigmas() -> None:
+    assert [model_id(0.0), model_id(0.5), model_id(1.5, 2), model_id(6)] == [
+        "sigma0", "sigma0.5", "sigma1.5-seed2", "sigma6"]
+    assert reference_sigmas([0.0, 1.0, 2.0, 3.0, 6.0], None) == [1.0, 3.0, 6.0]
+    assert reference_sigmas([0.0, 6.0], None) == [6.0]
+    assert reference_sigmas([0.0], None) == []
+
+
+def test_importing_the_checks_does_not_import_torch() -> None:
+    code = "import sys\nimport blurscope.config\nprint('torch' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+# ----------------------------------------------------------------------------- the checks
+
+MODELS = "['sigma0', 'sigma2', 'sigma3', 'sigma4', 'sigma6', 'blurpool']"
+CASES = [
+    # (check, {dotted config key: value}, the whole message), in the order check_config runs them
+    ("sigmas contain 0", {"sigmas": [2, 6]}, "config key 'sigmas' must contain 0 (the baseline), got [2, 6]"),
+    (
+        "imagefolder needs a root",
+        {"dataset.kind": "imagefolder", "dataset.root": None},
+        "config key 'dataset.root' is required when dataset.kind is 'imagefolder'",
+    ),
+    (
+        "references at training sigmas",
+        {"references.sigmas": [2, 5]},
+        "config key 'references.sigmas': [5] are not training sigmas ([0.0, 2.0, 3.0, 4.0, 6.0]); "
+        "a filter-only reference is compared with the model trained at its sigma",
+    ),
+    (
+        "zero epochs need weights",
+        {"training.epochs": 0},
+        "config key 'training.epochs' is 0 but 'model.weights' is null: nothing to start from",
+    ),
+    (
+        "topk.k at most analysis.n_images",
+        {"topk.k": 1001},
+        "config key 'topk.k' (1001) exceeds 'analysis.n_images' (1000), the images the top-k is taken from",
+    ),
+    ("topk.n_show at most k", {"topk.n_show": 51}, "config key 'topk.n_show' (51) exceeds 'topk.k' (50)"),
+    (
+        "baseline patches a multiple of its images",
+        {"baseline.n_patches": 4001},
+        "config key 'baseline.n_patches' (4001) must be a multiple of 'baseline.n_images' (250)",
+    ),
+    (
+        "baseline images at most analysis images",
+        {"baseline.n_images": 2000, "baseline.n_patches": 4000},
+        "config key 'baseline.n_images' (2000) exceeds 'analysis.n_images' (1000), "
+        "the images baseline patches are drawn from",
+    ),
+    (
+        "aliasing standard model a sigma model",
+        {"aliasing.standard_model": "blurpool"},
+        "config key 'aliasing.standard_model': 'blurpool' is not a sigma model "
+        "(sigma models: ['sigma0', 'sigma2', 'sigma3', 'sigma4', 'sigma6'])",
+    ),
+    (
+        "aliasing sweep models exist",
+        {"aliasing.sweep.models": ["sigma0", "sigma1", "sigma0-seed1"]},
+        f"config key 'aliasing.sweep.models': ['sigma1', 'sigma0-seed1'] are not models (models: {MODELS})",
+    ),
+    (
+        "aliasing sweep range ordered",
+        {"aliasing.sweep.freq_min": 0.6, "aliasing.sweep.freq_max": 0.5},
+        "config key 'aliasing.sweep.freq_min' (0.6) exceeds 'aliasing.sweep.freq_max' (0.5)",
+    ),
+    (
+        "band edges start at 0",
+        {"bands.edges": [0.1, 0.5, 1.0, 1.5], "bands.names": ["low", "mid", "high"]},
+        "config key 'bands.edges' must start at 0 (the DC bin), got 0.1",
+    ),
+    (
+        "band reference model exists",
+        {"bands.reference_model": "sigma1"},
+        f"config key 'bands.reference_model': 'sigma1' is not a model (models: {MODELS})",
+    ),
+    (
+        "mCE reference a deployed model",
+        {"frequency.mce_reference": "sigma1"},
+        "config key 'frequency.mce_reference': 'sigma1' is not a trained model (models: ['sigma0', 'sigma2', "
+        "'sigma3', 'sigma4', 'sigma6', 'blurpool', 'sigma0-seed1', 'sigma6-seed1', 'ref-sigma2', 'ref-sigma4', "
+        "'ref-sigma6']; or 'published' with frequency.mce_reference_errors)",
+    ),
+    (
+        "saliency expert a training sigma",
+        {"saliency.expert_sigma": 2.5},
+        "config key 'saliency.expert_sigma' = 2.5 is not one of the configured sigmas (0, 2, 3, 4, 6)",
+    ),
+]
+
+
+def set_keys(cfg: dict, changes: dict) -> dict:
+    """``cfg`` with each dotted key of ``changes`` set."""
+    for dotted, value in changes.items():
+        *path, last = dotted.split(".")
+        node = cfg
+        for part in path:
+            node = node[part]
+        node[last] = value
+    return cfg
+
+
+@pytest.mark.parametrize(("changes", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_each_check_names_its_key(cfg: dict, changes: dict, expected: str) -> None:
+    assert message(set_keys(cfg, changes)) == expected
+
+
+def test_imagefolder_root_must_exist(cfg: dict, tmp_path: Path) -> None:
+    set_keys(cfg, {"dataset.kind": "imagefolder", "dataset.root": str(tmp_path / "nowhere")})
+    assert message(cfg) == f"config key 'dataset.root': folder {tmp_path / 'nowhere'} does not exist"
+
+
+@pytest.mark.parametrize("key", ["weights", "blurpool_weights"])
+def test_checkpoints_must_exist(cfg: dict, tmp_path: Path, key: str) -> None:
+    cfg["model"][key] = str(tmp_path / "missing.safetensors")
+    assert message(cfg) == f"config key 'model.{key}': file {tmp_path / 'missing.safetensors'} does not exist"
+
+
+def test_band_layers_need_samples_beyond_dc(cfg: dict) -> None:
+    cfg["bands"]["layers"] = ["layer1.0", "layer4.0"]  # 16x16 and 2x2 maps at 64 px
+    msg = message(cfg)
+    assert msg.startswith(
+        "config keys 'bands.layers' / 'bands.edges': every band must hold at least one frequency sample "
+        "beyond the DC term in every analysed layer, but 'layer4.0' (2x2 map): band(s) "
+        "['ultra-low', 'low', 'mid'] hold no frequency sample beyond DC"
+    )
+    assert "'layer1.0'" not in msg
+    assert msg.endswith("that needs maps of at least 9x9: choose earlier layers in bands.layers, or other bands.edges")
+
+
+def test_band_layers_default_to_the_analysis_layers(cfg: dict) -> None:
+    cfg["bands"]["layers"] = None  # -> analysis.layers: layer2.0 (8x8) is the first too small
+    assert "'layer2.0' (8x8 map)" in message(cfg)
+
+
+def test_corruption_names_are_checked(cfg: dict) -> None:
+    cfg["frequency"]["corruptions"] = ["fog", "smudge"]
+    assert message(cfg).startswith("config key 'frequency.corruptions': unknown corruption(s) ['smudge']; allowed: [")
+
+
+def test_checks_run_in_stage_order(cfg: dict) -> None:
+    """With two errors the earlier stage's is reported (the order the rules were read in)."""
+    cfg["topk"]["n_show"] = 51
+    cfg["saliency"]["expert_sigma"] = 2.5
+    assert message(cfg).startswith("config key 'topk.n_show'")
+
+
+# ----------------------------------------------------------------------------- architecture
+
+
+def test_layer_names_are_checked_against_the_architecture(cfg: dict) -> None:
+    check_model_config(cfg)
+    cfg["saliency"]["activation_layers"] = ["layer1.0", "layer9.0"]
+    with pytest.raises(ValueError) as err:
+        check_model_config(cfg)
+    assert str(err.value) == (
+        "config key 'saliency.activation_layers': 'layer9.0' is not a layer of resnet_narrow (stage layers: "
+        "layer1, layer1.0, layer2, layer2.0, layer3, layer3.0, layer4, layer4.0; any module name of the "
+        "backbone works)"
+    )
+
+
+def test_checkpoint_shapes_are_checked_against_the_architecture(cfg: dict, tmp_path: Path) -> None:
+    own = archinfo.describe("resnet_narrow", 10, False, widths=(16, 32, 64, 128)).state
+    good = tmp_path / "good.safetensors"
+    save_file({k: np.zeros(s, np.float32) for k, s in own.items()}, str(good))
+    cfg["model"]["weights"] = str(good)
+    check_model_config(cfg)
+
+    bad = tmp_path / "bad.safetensors"
+    wrong = dict(own, **{"conv1.weight": (8, 3, 7, 7)})
+    save_file({k: np.zeros(s, np.float32) for k, s in wrong.items()}, str(bad))
+    cfg["model"]["weights"] = str(bad)
+    with pytest.raises(ValueError) as err:
+        check_model_config(cfg)
+    msg = str(err.value)
+    assert msg.startswith(f"config key 'model.weights': checkpoint {bad} does not fit architecture resnet_narrow: ")
+    assert "conv1.weight" in msg

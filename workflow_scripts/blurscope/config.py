@@ -1,0 +1,287 @@
+"""The workflow config's model ids and the checks JSON Schema cannot express.
+
+``rules/common.smk`` validates the config against ``config/schema.yaml`` (types,
+ranges, defaults, unknown keys) and then calls :func:`check_config` once: every
+check that relates two keys (``topk.k`` at most ``analysis.n_images``, a model id
+that must exist, a file that must exist) lives here, before any job starts, and
+each error names the key and what was expected. :func:`check_model_config` checks
+layer names and checkpoints against the architecture (from the torch-free tables of
+:mod:`blurscope.archinfo`; only untabulated architectures or torch-pickle
+checkpoints import torch).
+
+The model ids of a config (:func:`model_ids`) are defined here too, so the rules
+and the checks name the same models: ``sigma<σ>`` per configured σ, ``blurpool``,
+training replicates ``sigma<σ>-seed<k>`` and filter-only references ``ref-sigma<σ>``.
+
+Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import archinfo, freq
+from .corruption_config import check_config as check_corruption_config
+
+BLURPOOL = "blurpool"
+"""Model id of the anti-aliased (BlurPool) network, trained at σ 0."""
+REFERENCE_PREFIX = "ref-"
+"""Prefix of a filter-only reference: ``ref-sigma<σ>`` = the σ 0 network behind the blur of σ."""
+
+
+def fmt_sigma(sigma: float) -> str:
+    """σ as it appears in model ids and tables: ``0``, ``0.5``, ``1``, ``1.5`` …"""
+    return f"{float(sigma):g}"
+
+
+def model_id(sigma: float, seed_index: int = 0) -> str:
+    """``sigma<σ>`` for the first training run of σ, ``sigma<σ>-seed<k>`` for replicate ``k``."""
+    base = f"sigma{fmt_sigma(sigma)}"
+    return base if seed_index == 0 else f"{base}-seed{seed_index}"
+
+
+def reference_sigmas(sigmas: Sequence[float], configured: Sequence[float] | None) -> list[float]:
+    """The σ (px at 224) that get a filter-only reference.
+
+    ``configured`` (config ``references.sigmas``) if given, else (null) the smallest, a
+    middle and the largest σ > 0 of ``sigmas`` (sorted ascending).
+    """
+    if configured is not None:
+        return sorted({float(s) for s in configured if float(s) > 0})
+    positive = [s for s in sigmas if s > 0]
+    return sorted({positive[0], positive[len(positive) // 2], positive[-1]}) if positive else []
+
+
+@dataclass(frozen=True)
+class ModelIds:
+    """The model ids of one config (see the module docstring for the naming)."""
+
+    sigmas: list[float]
+    """Configured training σ (px at 224), ascending."""
+    sigma_models: list[str]
+    """One ``sigma<σ>`` per σ, in σ order."""
+    models: list[str]
+    """``sigma_models`` + ``blurpool``."""
+    seed_models: list[str]
+    """Training replicates ``sigma<σ>-seed<k>`` of ``training.seed_sigmas``."""
+    all_trained: list[str]
+    """``models`` + ``seed_models``: every network that is trained."""
+    reference_sigmas: list[float]
+    reference_models: list[str]
+    """``ref-sigma<σ>`` per reference σ."""
+    preference_models: list[str]
+    """Models of the clear-input analyses: the trained ones (+ references when ``analysis.own_blur``)."""
+    deployed_models: list[str]
+    """Models of the deployed-model analyses (AVR/SIS, hybrids, shape bias, corruptions)."""
+
+
+def model_ids(cfg: Mapping[str, Any]) -> ModelIds:
+    """Every model id a config asks for."""
+    sigmas = sorted(float(s) for s in cfg["sigmas"])
+    sigma_models = [model_id(s) for s in sigmas]
+    models = sigma_models + [BLURPOOL]
+    seed_sigmas = sorted(float(s) for s in cfg["training"]["seed_sigmas"] if float(s) in sigmas)
+    seed_models = [model_id(s, k) for s in seed_sigmas for k in range(1, int(cfg["training"]["seeds"]))]
+    all_trained = models + seed_models
+    ref_sigmas = reference_sigmas(sigmas, cfg["references"]["sigmas"])
+    ref_models = [REFERENCE_PREFIX + model_id(s) for s in ref_sigmas]
+    return ModelIds(
+        sigmas=sigmas,
+        sigma_models=sigma_models,
+        models=models,
+        seed_models=seed_models,
+        all_trained=all_trained,
+        reference_sigmas=ref_sigmas,
+        reference_models=ref_models,
+        preference_models=all_trained + (ref_models if cfg["analysis"]["own_blur"] else []),
+        deployed_models=all_trained + ref_models,
+    )
+
+
+def check_config(cfg: Mapping[str, Any]) -> None:
+    """Every cross-key check of a schema-valid config, in the order of the stages.
+
+    Args:
+        cfg: the whole config, validated against ``config/schema.yaml`` (defaults filled in).
+
+    Raises:
+        ValueError: ``config key '<key>' ...``, naming the key and what was expected.
+    """
+    _check_common(cfg)
+    ids = model_ids(cfg)
+    _check_features(cfg)
+    _check_baseline(cfg)
+    _check_aliasing(cfg, ids)
+    _check_bands(cfg, ids)
+    check_corruption_config(cfg["frequency"], ids.deployed_models)
+    _check_saliency(cfg, ids)
+
+
+def _check_common(cfg: Mapping[str, Any]) -> None:
+    """σ 0 present, data and checkpoint files exist, references at training σ, something to start from."""
+    if 0 not in [float(s) for s in cfg["sigmas"]]:
+        raise ValueError(f"config key 'sigmas' must contain 0 (the baseline), got {cfg['sigmas']}")
+    ds = cfg["dataset"]
+    if ds["kind"] == "imagefolder":
+        if not ds.get("root"):
+            raise ValueError("config key 'dataset.root' is required when dataset.kind is 'imagefolder'")
+        if not Path(ds["root"]).is_dir():
+            raise ValueError(f"config key 'dataset.root': folder {ds['root']} does not exist")
+    for key in ("weights", "blurpool_weights"):
+        w = cfg["model"].get(key)
+        if w and not Path(w).is_file():
+            raise ValueError(f"config key 'model.{key}': file {w} does not exist")
+    sigmas = {float(s) for s in cfg["sigmas"]}
+    missing = [s for s in cfg["references"]["sigmas"] or [] if float(s) not in sigmas]
+    if missing:
+        raise ValueError(
+            f"config key 'references.sigmas': {missing} are not training sigmas ({sorted(sigmas)}); "
+            "a filter-only reference is compared with the model trained at its sigma"
+        )
+    if cfg["training"]["epochs"] == 0 and not cfg["model"].get("weights"):
+        raise ValueError("config key 'training.epochs' is 0 but 'model.weights' is null: nothing to start from")
+
+
+def _check_features(cfg: Mapping[str, Any]) -> None:
+    """The top-k is taken from the analysis images; the shown patches from the top-k."""
+    topk, n_images = cfg["topk"], cfg["analysis"]["n_images"]
+    if topk["k"] > n_images:
+        raise ValueError(
+            f"config key 'topk.k' ({topk['k']}) exceeds 'analysis.n_images' "
+            f"({n_images}), the images the top-k is taken from"
+        )
+    if topk["n_show"] > topk["k"]:
+        raise ValueError(f"config key 'topk.n_show' ({topk['n_show']}) exceeds 'topk.k' ({topk['k']})")
+
+
+def _check_baseline(cfg: Mapping[str, Any]) -> None:
+    """Baseline patches: equal crops per image, drawn from the analysis images."""
+    base, n_images = cfg["baseline"], cfg["analysis"]["n_images"]
+    if base["n_patches"] % base["n_images"]:
+        raise ValueError(
+            f"config key 'baseline.n_patches' ({base['n_patches']}) must be a multiple of "
+            f"'baseline.n_images' ({base['n_images']})"
+        )
+    if base["n_images"] > n_images:
+        raise ValueError(
+            f"config key 'baseline.n_images' ({base['n_images']}) exceeds 'analysis.n_images' "
+            f"({n_images}), the images baseline patches are drawn from"
+        )
+
+
+def _check_aliasing(cfg: Mapping[str, Any], ids: ModelIds) -> None:
+    """The standard model is a σ model, the sweep's models exist, the sweep's range is ordered."""
+    alias = cfg["aliasing"]
+    standard = alias["standard_model"]
+    if standard not in ids.sigma_models:
+        raise ValueError(
+            f"config key 'aliasing.standard_model': {standard!r} is not a sigma model "
+            f"(sigma models: {ids.sigma_models})"
+        )
+    unknown = [m for m in alias["sweep"]["models"] if m not in ids.models]
+    if unknown:
+        raise ValueError(f"config key 'aliasing.sweep.models': {unknown} are not models (models: {ids.models})")
+    if alias["sweep"]["freq_min"] > alias["sweep"]["freq_max"]:
+        raise ValueError(
+            f"config key 'aliasing.sweep.freq_min' ({alias['sweep']['freq_min']}) exceeds "
+            f"'aliasing.sweep.freq_max' ({alias['sweep']['freq_max']})"
+        )
+
+
+def _check_bands(cfg: Mapping[str, Any], ids: ModelIds) -> None:
+    """Band edges and names; every band holds samples beyond DC in every band layer; the reference exists.
+
+    Map sizes come from the architecture table (no torch); an untabulated architecture is
+    checked when the intervention runs.
+    """
+    bands = cfg["bands"]
+    freq.validate_bands(bands["edges"], bands["names"], key="bands")
+    layers = list(bands["layers"]) if bands["layers"] else list(cfg["analysis"]["layers"])
+    arch = archinfo.describe(cfg["model"]["arch"], 10, False, widths=tuple(cfg["model"]["widths"]))
+    if arch is not None:
+        sizes = {layer: arch.map_size(layer, cfg["dataset"]["image_size"]) for layer in layers}
+        freq.check_band_layers(
+            {layer: (s, s) for layer, s in sizes.items() if s is not None}, bands["edges"], bands["names"]
+        )
+    if bands["reference_model"] not in ids.models:
+        raise ValueError(
+            f"config key 'bands.reference_model': {bands['reference_model']!r} is not a model (models: {ids.models})"
+        )
+
+
+def _check_saliency(cfg: Mapping[str, Any], ids: ModelIds) -> None:
+    """The expert is a trained σ model."""
+    expert = float(cfg["saliency"]["expert_sigma"])
+    if not any(abs(expert - s) < 1e-9 for s in ids.sigmas):
+        raise ValueError(
+            f"config key 'saliency.expert_sigma' = {expert:g} is not one of the "
+            f"configured sigmas ({', '.join(fmt_sigma(s) for s in ids.sigmas)})"
+        )
+
+
+def configured_layers(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``{config key: layer names}`` of every stage that names layers."""
+    out = {"analysis.layers": list(cfg["analysis"]["layers"])}
+    for section, key in (("bands", "layers"), ("saliency", "activation_layers")):
+        if cfg.get(section, {}).get(key):
+            out[f"{section}.{key}"] = list(cfg[section][key])
+    return out
+
+
+def check_model_config(cfg: Mapping[str, Any]) -> None:
+    """Check layer names and checkpoints against the architecture before any job starts.
+
+    The ResNets blurscope knows are tables (:mod:`blurscope.archinfo`: module names,
+    state-dict shapes, read without torch; a ``.safetensors`` checkpoint by its
+    header); only other architectures or torch-pickle checkpoints build the network
+    (torch).
+
+    Raises:
+        ValueError: naming the key (``model.arch``, a layers key, ``model.weights`` /
+        ``model.blurpool_weights``) and listing what is valid.
+    """
+    m = cfg["model"]
+    widths = tuple(m["widths"])
+    # class count does not change layer names; a checkpoint's head is checked below
+    info = archinfo.describe(m["arch"], 10, False, widths=widths)
+    if info is None:
+        try:
+            info = archinfo.describe_by_building(m["arch"], 10, False, widths=widths)
+        except ValueError as err:
+            raise ValueError(f"config key 'model.arch': {err}") from None
+    for key, layers in configured_layers(cfg).items():
+        bad = [name for name in layers if name not in info.modules]
+        if bad:
+            stages = [n for n in info.modules if n.startswith("layer") and n.count(".") <= 1]
+            raise ValueError(
+                f"config key '{key}': {', '.join(map(repr, bad))} is not a layer of {m['arch']} "
+                f"(stage layers: {', '.join(stages)}; any module name of the backbone works)"
+            )
+    for key, antialiased in (("weights", False), ("blurpool_weights", True)):
+        path = m.get(key)
+        if not path:
+            continue
+        shapes = table = None
+        if path.endswith(".safetensors"):
+            shapes = archinfo.safetensors_shapes(path)
+            table = archinfo.describe(m["arch"], 10, antialiased, widths=widths)
+        if shapes is None or table is None:  # torch pickle, or an untabulated architecture
+            from .models import read_state_dict
+
+            shapes = shapes or {k: tuple(v.shape) for k, v in read_state_dict(path).items()}
+            table = None
+        fc = [v for k, v in archinfo.strip_prefixes(shapes).items() if k.endswith("fc.weight")]
+        n_classes = max(2, int(fc[0][0]) if fc else 10)
+        own = (
+            archinfo.describe(m["arch"], n_classes, antialiased, widths=widths)
+            if table is not None
+            else archinfo.describe_by_building(m["arch"], n_classes, antialiased, widths=widths)
+        ).state
+        problem = archinfo.checkpoint_mismatch(own, shapes, m["reset_head"])
+        if problem:
+            raise ValueError(
+                f"config key 'model.{key}': checkpoint {path} does not fit architecture {m['arch']}: {problem}"
+            )
