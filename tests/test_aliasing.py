@@ -1,8 +1,8 @@
-"""Tests for blurscope.aliasing: AVR, SIS, stride-point discovery and matching, statistics.
+"""Tests for blurscope.aliasing: AVR, SIS, the frequency sweep, statistics (stride points: test_stride_points.py).
 
 The nine spectral tests of Kashyap's aliasing study (docs/references.md) come first, then the sampling-theory checks
-(sinusoids, diagonal vs separable region, odd sizes), SIS, discovery on real
-architectures, the frequency sweep and the statistics.
+(sinusoids, diagonal vs separable region, odd sizes), SIS (with real BlurPool networks),
+the frequency sweep and the statistics.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from torch import nn
 
 from blurscope import aliasing as A
 from blurscope.models import BlurscopeNet, build_model
+from blurscope.stride_points import discover_stride_points, stride_layers
 
 torch.manual_seed(0)
 
@@ -274,82 +275,6 @@ def test_shift_metrics_rejects_training_mode_and_unknown_layer():
         A.shift_metrics(model.eval(), torch.rand(1, 3, 8, 8), {"nope": 2})
 
 
-# --------------------------------------------------------------------------- discovery and matching
-
-
-def test_discovery_torchvision_resnet50():
-    import torchvision
-
-    pts = A.discover_stride_points(torchvision.models.resnet50(weights=None), image_size=64)
-    names = [p.name for p in pts]
-    expected = ["conv1", "maxpool"] + [f"layer{i}.0.{n}" for i in (2, 3, 4) for n in ("conv2", "downsample.0")]
-    assert sorted(names) == sorted(expected)
-    assert names[:2] == ["conv1", "maxpool"]  # execution order
-    assert all(p.stride == 2 for p in pts)
-    assert {p.name: p.kind for p in pts}["maxpool"] == "pool"
-    assert A.stride_layers(torchvision.models.resnet50(weights=None), None).keys() == set(expected)
-
-
-NARROW_TABLE = [
-    ("conv1", "conv1"),
-    ("maxpool", "maxpool.1"),
-    ("layer2.0.conv1", "layer2.0.aa"),
-    ("layer2.0.downsample.0", "layer2.0.downsample.0"),
-    ("layer3.0.conv1", "layer3.0.aa"),
-    ("layer3.0.downsample.0", "layer3.0.downsample.0"),
-    ("layer4.0.conv1", "layer4.0.aa"),
-    ("layer4.0.downsample.0", "layer4.0.downsample.0"),
-]
-
-
-def test_narrow_timm_matching_is_one_to_one():
-    std = BlurscopeNet(build_model("resnet_narrow", 10, antialiased=False), 0.5).eval()
-    aa = BlurscopeNet(build_model("resnet_narrow", 10, antialiased=True), 0.0).eval()
-    ps, pb = A.discover_stride_points(std, 64), A.discover_stride_points(aa, 64)
-    table = A.match_points(ps, pb)
-    assert list(zip(table["standard"], table["blurpool"])) == NARROW_TABLE
-    assert table["blurpool"].is_unique and table["standard"].is_unique
-    kinds = dict(zip(table["blurpool"], table["blurpool_kind"]))
-    assert kinds["layer2.0.aa"] == "blurpool" and kinds["maxpool.1"] == "blurpool"
-    assert (table["stride"] == 2).all()
-    assert list(table["out_h"]) == [32, 16, 8, 8, 4, 4, 2, 2]
-
-
-def test_resnet50_matches_antialiased_cnns():
-    import antialiased_cnns
-    import torchvision
-
-    ps = A.discover_stride_points(torchvision.models.resnet50(weights=None), 64)
-    pb = A.discover_stride_points(antialiased_cnns.resnet50(pretrained=False, filter_size=4), 64)
-    pairs = dict(zip(*A.match_points(ps, pb)[["standard", "blurpool"]].to_numpy().T))
-    assert pairs == {
-        "conv1": "conv1",
-        "maxpool": "maxpool.1",
-        "layer2.0.conv2": "layer2.0.conv3.0",
-        "layer2.0.downsample.0": "layer2.0.downsample.0",
-        "layer3.0.conv2": "layer3.0.conv3.0",
-        "layer3.0.downsample.0": "layer3.0.downsample.0",
-        "layer4.0.conv2": "layer4.0.conv3.0",
-        "layer4.0.downsample.0": "layer4.0.downsample.0",
-    }
-
-
-def test_match_points_error_lists_both_sides():
-    std = A.discover_stride_points(build_model("resnet_narrow", 10), 64)
-    with pytest.raises(ValueError, match="one-to-one.*standard: \\[conv1"):
-        A.match_points(std, std[:-1])
-
-
-def test_discovery_skips_stride_one_and_restores_training_mode():
-    m = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(3, 1, 1), nn.BatchNorm2d(4), nn.AvgPool2d(2),
-                      nn.Conv2d(4, 4, 3, stride=(2, 2)))
-    m.train()
-    before = m[2].running_mean.clone()
-    pts = A.discover_stride_points(m, 16)
-    assert [(p.name, p.stride, p.kind) for p in pts] == [("3", 2, "pool"), ("4", 2, "conv")]
-    assert m.training and torch.equal(m[2].running_mean, before)
-
-
 def test_narrow_net_end_to_end_blurpool_lowers_aliasing_at_the_blur_input():
     # Through a BlurPool the *output* of each point is low-passed; at the point's
     # input the two nets see the same image at conv1.
@@ -357,8 +282,8 @@ def test_narrow_net_end_to_end_blurpool_lowers_aliasing_at_the_blur_input():
     std = BlurscopeNet(build_model("resnet_narrow", 10), 0.0).eval()
     aa = BlurscopeNet(build_model("resnet_narrow", 10, antialiased=True), 0.0).eval()
     x = torch.rand(4, 3, 64, 64)
-    rs = A.shift_metrics(std, x, A.discover_stride_points(std, 64))
-    ra = A.shift_metrics(aa, x, A.discover_stride_points(aa, 64))
+    rs = A.shift_metrics(std, x, discover_stride_points(std, 64))
+    ra = A.shift_metrics(aa, x, discover_stride_points(aa, 64))
     for r in A.REGIONS:
         np.testing.assert_allclose(rs["avr"]["conv1"][r].numpy(), ra["avr"]["conv1"][r].numpy(), rtol=1e-5)
     assert len(rs["avr"]) == len(ra["avr"]) == 8
@@ -384,7 +309,7 @@ def test_sweep_cycles_and_direct_step():
 
 def test_sweep_through_network_sees_the_step_at_conv1():
     model = BlurscopeNet(build_model("resnet_narrow", 10), 0.0).eval()
-    pts = A.discover_stride_points(model, 32)
+    pts = discover_stride_points(model, 32)
     k = np.array([3, 13])  # 0.1875 and 0.8125 normalised at 32 px
     df = A.frequency_sweep_network(model, 32, k, pts, orientations=("horizontal",), amplitude=1.0)
     assert len(df) == 2 * len(pts)
@@ -447,14 +372,16 @@ def _fake_table(n: int, avr_scale: float, sis_scale: float, seed: int, layers: d
     return pd.concat(rows, ignore_index=True)
 
 
+def _fake_tables(n: int, scales: dict[str, tuple[float, float]]) -> dict[str, pd.DataFrame]:
+    """One :func:`_fake_table` per model from ``{model: (avr_scale, sis_scale)}``: the same images (seed 0),
+    the standard layers conv1 and maxpool."""
+    layers = {"conv1": "conv1", "maxpool": "maxpool"}
+    return {m: _fake_table(n, avr, sis, 0, layers) for m, (avr, sis) in scales.items()}
+
+
 def test_aliasing_statistics_tables():
-    std_layers = {"conv1": "conv1", "maxpool": "maxpool"}
-    tables = {
-        "sigma0": _fake_table(60, 0.4, 0.02, 0, std_layers),
-        "sigma2": _fake_table(60, 0.3, 0.015, 0, std_layers),
-        "sigma4": _fake_table(60, 0.2, 0.01, 0, std_layers),
-        "blurpool": _fake_table(60, 0.4, 0.01, 0, {"conv1": "conv1", "maxpool.1": "maxpool"}),
-    }
+    tables = _fake_tables(60, {"sigma0": (0.4, 0.02), "sigma2": (0.3, 0.015), "sigma4": (0.2, 0.01)})
+    tables["blurpool"] = _fake_table(60, 0.4, 0.01, 0, {"conv1": "conv1", "maxpool.1": "maxpool"})
     sig = {"sigma0": 0.0, "sigma2": 2.0, "sigma4": 4.0, "blurpool": 0.0}
     aa = {m: m == "blurpool" for m in tables}
     out = A.aliasing_statistics(tables, sig, aa, "sigma0", iterations=100, permutations=200, seed=0)
@@ -484,13 +411,8 @@ def test_aliasing_statistics_tables():
 
 
 def test_aliasing_statistics_with_replicates_and_filter_references():
-    std_layers = {"conv1": "conv1", "maxpool": "maxpool"}
-    tables = {
-        "sigma0": _fake_table(40, 0.4, 0.02, 0, std_layers),
-        "sigma4": _fake_table(40, 0.2, 0.01, 0, std_layers),
-        "sigma4-seed1": _fake_table(40, 0.24, 0.012, 0, std_layers),
-        "ref-sigma4": _fake_table(40, 0.3, 0.016, 0, std_layers),
-    }
+    scales = {"sigma0": (0.4, 0.02), "sigma4": (0.2, 0.01), "sigma4-seed1": (0.24, 0.012), "ref-sigma4": (0.3, 0.016)}
+    tables = _fake_tables(40, scales)
     sig = {"sigma0": 0.0, "sigma4": 4.0, "sigma4-seed1": 4.0, "ref-sigma4": 4.0}
     aa = dict.fromkeys(tables, False)
     group_of = {"sigma4-seed1": "sigma4"}
@@ -513,7 +435,7 @@ def test_aliasing_statistics_with_replicates_and_filter_references():
 
 def test_analyse_images_table_and_uint8_input():
     model = BlurscopeNet(build_model("resnet_narrow", 4), 0.0).eval()
-    pts = A.discover_stride_points(model, 32)
+    pts = discover_stride_points(model, 32)
     rng = np.random.default_rng(0)
     u8 = rng.integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
     labels = np.array([0, 1, 2, 3, 0])
@@ -539,7 +461,7 @@ def test_analyse_images_table_and_uint8_input():
 @pytest.mark.parametrize("chunks", [2, 5])
 def test_shift_metrics_chunked_forward_matches_one_batch(chunks):
     model = BlurscopeNet(build_model("resnet_narrow", 4), 0.0).eval()
-    pts = A.discover_stride_points(model, 32)
+    pts = discover_stride_points(model, 32)
     x = torch.rand(3, 3, 32, 32)
     one = A.shift_metrics(model, x, pts)
     many = A.shift_metrics(model, x, pts, chunks=chunks)
@@ -585,7 +507,7 @@ def test_points_sharing_one_input_get_one_avr_and_equal_values() -> None:
 
     torch.manual_seed(0)
     model = build_model("resnet_narrow", 10, False).eval()
-    pts = A.stride_layers(model, 64)
+    pts = stride_layers(model, 64)
     assert {"layer2.0.conv1", "layer2.0.downsample.0"} <= set(pts)
     calls = []
     kern = A.AvrKernel()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,7 +13,7 @@ from timm.models.resnet import BasicBlock, ResNet
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from blurscope import bands, freq
+from blurscope import band_stats, bands, freq
 
 SIZES = [(1, 1), (2, 2), (3, 5), (4, 4), (7, 8), (8, 8), (9, 9), (16, 16), (15, 12)]
 
@@ -196,7 +195,7 @@ def test_band_results_are_informative_and_summarized(trained_resnet, test_set) -
     run = bands.band_logits(trained_resnet, "layer1", x, y, batch_size=32)
     assert run.map_hw == (8, 8)
     table = bands.band_table(*run.map_hw, bands.DEFAULT_EDGES)
-    df = bands.summarize(run, table, iterations=200, seed=0)
+    df = band_stats.summarize(run, table, iterations=200, seed=0)
     assert len(df) == len(run.rows)
     assert set(df["kind"]) == {"band", "control"}
     assert (df["accuracy_ci_low"] <= df["accuracy"] + 1e-12).all()
@@ -320,7 +319,7 @@ def test_vit_with_mlp_head_runs() -> None:
 
 
 # --------------------------------------------------------------------------
-# MLP head on a CNN, readout, ranks, centroid
+# MLP head on a CNN, readout, ranks
 
 
 def test_mlp_head_on_cnn_features_controls_and_determinism(trained_resnet, test_set) -> None:
@@ -354,116 +353,6 @@ def test_gt_rank_counts_ties_half() -> None:
     logits = torch.tensor([[3.0, 1.0, 2.0, 0.0], [1.0, 1.0, 1.0, 1.0], [0.0, 5.0, 5.0, 1.0]])
     labels = torch.tensor([2, 0, 1])
     assert bands.gt_rank(logits, labels).tolist() == [2.0, 2.5, 1.5]
-
-
-def test_band_centroid() -> None:
-    radius = np.array([0.0, 0.4, 0.8, 1.2])
-    assert bands.band_centroid(np.array([1.0, 0, 0, 0]), radius) == 0.0
-    assert bands.band_centroid(np.array([0, 0, 1.0, 1.0]), radius) == pytest.approx(1.0)
-    assert np.isnan(bands.band_centroid(np.array([-0.1, 0, 0, 0]), radius))
-    # empty band (NaN radius) gets no weight; vectorised over trailing axes
-    got = bands.band_centroid(
-        np.array([[1.0, 0.0], [5.0, 1.0], [1.0, 1.0], [0.0, 0.0]]), np.array([0.0, np.nan, 0.8, 1.2])
-    )
-    np.testing.assert_allclose(got, [0.4, 0.8])
-
-
-def test_summary_ci_is_the_library_bootstrap_over_images() -> None:
-    from blurscope import stats
-
-    rng = np.random.default_rng(0)
-    correct = rng.random((3, 50)) < np.array([[0.2], [0.5], [0.9]])
-    rank = np.where(correct, 1.0, 3.0)
-    run = bands.BandRun(["unmodified", "union", "empty"], {"own": correct}, {"own": rank}, (4, 4), 4, "repeat")
-    table = bands.summarize(run, bands.band_table(4, 4, bands.DEFAULT_EDGES), iterations=500, seed=1)
-    ref = stats.bootstrap_statistic(lambda m: m, correct.T.astype(float), 500, 1)
-    np.testing.assert_allclose(table["accuracy"], correct.mean(1))
-    np.testing.assert_allclose(table["accuracy_ci_low"], ref["ci_low"])
-    np.testing.assert_allclose(table["accuracy_ci_high"], ref["ci_high"])
-    assert (table["accuracy_ci_low"] < table["accuracy"]).all() and (
-        table["accuracy"] < table["accuracy_ci_high"]
-    ).all()
-    assert table.equals(bands.summarize(run, bands.band_table(4, 4, bands.DEFAULT_EDGES), iterations=500, seed=1))
-
-
-# --------------------------------------------------------------------------
-# per-image files, comparison across σ, figures
-
-
-def fake_run(n: int, low_acc: float, high_acc: float, seed: int) -> bands.BandRun:
-    """A BandRun whose bands' accuracies fall (or rise) from low to high band."""
-    rng = np.random.default_rng(seed)
-    rows = list(bands.CONTROL_ROWS) + list(bands.DEFAULT_BAND_NAMES)
-    p = [1.0, 1.0, 0.25, low_acc, (2 * low_acc + high_acc) / 3, (low_acc + 2 * high_acc) / 3, high_acc]
-    correct = np.stack([rng.random(n) < pi for pi in p])
-    rank = np.where(correct, 1.0, rng.integers(2, 5, size=correct.shape).astype(float))
-    # 16x16: every default band holds samples beyond DC (check_band_layers)
-    return bands.BandRun(rows, {"own": correct}, {"own": rank}, (16, 16), 4, "expand")
-
-
-def test_save_load_and_shift_tables(tmp_path) -> None:
-    table = bands.band_table(16, 16, bands.DEFAULT_EDGES)
-    ids, labels = np.arange(200) + 1000, np.arange(200) % 4
-    sig = {"sigma0": 0.0, "sigma2": 2.0, "sigma4": 4.0, "blurpool": 0.0}
-    params = {"sigma0": (0.4, 0.9), "sigma2": (0.7, 0.5), "sigma4": (0.9, 0.3), "blurpool": (0.5, 0.5)}
-    runs = {}
-    for i, (model, (lo, hi)) in enumerate(params.items()):
-        path = tmp_path / f"{model}.npz"
-        bands.save_run(str(path), fake_run(200, lo, hi, seed=i), table, ids, labels)
-        runs[(model, "layer1")] = bands.load_run(str(path))
-    assert runs[("sigma0", "layer1")]["rows"][:3] == list(bands.CONTROL_ROWS)
-    shift, trend = bands.shift_tables(
-        runs, sig, reference="sigma0", antialiased={"blurpool": True}, iterations=300, seed=0
-    )
-    ref = shift[shift["model"] == "sigma0"]
-    assert (ref["diff"] == 0).all() and (ref["diff_ci_low"] == 0).all() and (ref["reference"] == "sigma0").all()
-    cen = shift[(shift["statistic"] == "centroid_rank")].set_index("model")["value"]
-    assert cen["sigma0"] > cen["sigma2"] > cen["sigma4"]  # blur → lower bands
-    d4 = shift[(shift["statistic"] == "centroid_acc") & (shift["model"] == "sigma4")].iloc[0]
-    assert d4["diff_ci_high"] < 0 and d4["n_replicates"] == 1
-    acc = shift[(shift["statistic"] == "accuracy") & (shift["band"] == "ultra-low")].set_index("model")
-    assert acc.loc["sigma4", "diff"] > 0.3
-    assert set(trend["statistic"]) == {"centroid_acc", "centroid_rank"}
-    assert (trend["rho"] == -1.0).all() and (trend["n_models"] == 3).all()
-    np.testing.assert_allclose(trend["p"], 2 / 6)  # 3 models: the floor of a model-level test is 2/3!
-    assert (trend["rho_ci_high"] <= 1).all() and list(trend.columns) == bands.TREND_COLUMNS
-    with pytest.raises(ValueError, match="reference_model"):
-        bands.shift_tables(runs, sig, reference="sigma9")
-    runs[("sigma2", "layer1")]["ids"] = ids[::-1].copy()
-    with pytest.raises(ValueError, match="other images"):
-        bands.shift_tables(runs, sig, reference="sigma0")
-    np.savez(tmp_path / "bad.npz", x=np.zeros(2))
-    with pytest.raises(ValueError, match="bad.npz"):
-        bands.load_run(str(tmp_path / "bad.npz"))
-
-
-def test_figures_are_written(tmp_path) -> None:
-    from blurscope import plot_bands
-
-    table = bands.band_table(16, 16, bands.DEFAULT_EDGES)
-    frames, runs = [], {}
-    for i, (model, s, lo, hi) in enumerate(
-        [("sigma0", 0.0, 0.4, 0.9), ("sigma2", 2.0, 0.7, 0.5), ("sigma4", 4.0, 0.9, 0.3)]
-    ):
-        for layer in ["layer1", "layer2"]:
-            run = fake_run(100, lo, hi, seed=i)
-            run.correct["mlp"], run.rank["mlp"] = run.correct["own"], run.rank["own"]
-            df = bands.summarize(run, table, iterations=50, seed=0)
-            frames.append(df.assign(model=model, sigma=s, layer=layer))
-            path = tmp_path / f"{model}_{layer}.npz"
-            bands.save_run(str(path), run, table, np.arange(100), np.arange(100) % 4)
-            runs[(model, layer)] = bands.load_run(str(path))
-    summary = pd.concat(frames, ignore_index=True)
-    for metric in ("accuracy", "gt_rank"):
-        out = tmp_path / f"{metric}.png"
-        plot_bands.heatmap_figure(summary, metric, out)
-        assert out.stat().st_size > 10_000
-    shift, _ = bands.shift_tables(runs, {"sigma0": 0, "sigma2": 2, "sigma4": 4}, reference="sigma0", iterations=50)
-    out = tmp_path / "shift.png"
-    plot_bands.shift_figure(shift, out)
-    assert out.stat().st_size > 10_000
-    with pytest.raises(ValueError, match="metric"):
-        plot_bands.heatmap_figure(summary, "loss", tmp_path / "x.png")
 
 
 # --------------------------------------------------------------------------
@@ -507,32 +396,6 @@ def test_check_band_layers_names_keys_layers_and_bands() -> None:
         bands.check_band_layers({"layer1.0": (16, 16)}, e, ["a", "b"])
 
 
-def test_shift_tables_draw_no_centroid_from_bands_without_samples(tmp_path) -> None:
-    ids, labels = np.arange(120), np.arange(120) % 4
-    sig = {"sigma0": 0.0, "sigma2": 2.0, "sigma4": 4.0}
-    runs = {}
-    for layer, hw in (("layer1.0", (16, 16)), ("layer2.0", (8, 8))):
-        table = bands.band_table(*hw, bands.DEFAULT_EDGES)
-        for i, (model, (lo, hi)) in enumerate(zip(sig, [(0.4, 0.9), (0.7, 0.5), (0.9, 0.3)])):
-            run = fake_run(120, lo, hi, seed=i)
-            run.map_hw = hw
-            path = tmp_path / f"{model}_{layer}.npz"
-            bands.save_run(str(path), run, table, ids, labels)
-            runs[(model, layer)] = bands.load_run(str(path))
-    shift, trend = bands.shift_tables(runs, sig, reference="sigma0", iterations=100, seed=0)
-    cen = shift[shift["statistic"].str.startswith("centroid")]
-    ok, bad = cen[cen["layer"] == "layer1.0"], cen[cen["layer"] == "layer2.0"]
-    assert ok["value"].notna().all() and (ok["note"] == "").all()
-    assert bad["value"].isna().all() and bad["diff"].isna().all() and (bad["boot_defined"] == 0).all()
-    assert bad["note"].str.contains(r"\['ultra-low'\] hold no frequency sample beyond DC at 8x8").all()
-    # per-band accuracies stay (the summary flags the band by n_freqs); only the centroids go
-    assert shift[(shift["layer"] == "layer2.0") & (shift["statistic"] == "accuracy")]["value"].notna().all()
-    t = trend.set_index(["layer", "statistic"])
-    assert np.isnan(t.loc[("layer2.0", "centroid_rank"), "rho"])
-    assert "ultra-low" in t.loc[("layer2.0", "centroid_rank"), "note"]
-    assert t.loc[("layer1.0", "centroid_rank"), "rho"] == -1.0 and t.loc[("layer1.0", "centroid_rank"), "note"] == ""
-
-
 @pytest.mark.parametrize("edges", [bands.DEFAULT_EDGES, (0.0, 0.1, 0.3, 0.7, 1.2, 1.5), (0.0, math.sqrt(2))])
 def test_torch_free_sample_counts_equal_the_band_masks(edges: tuple[float, ...]) -> None:
     for h, w in SIZES + [(32, 32), (14, 14), (7, 7)]:
@@ -551,31 +414,3 @@ def test_band_layer_check_runs_without_torch() -> None:
         "assert 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_shift_tables_resample_replicates_and_compare_with_filter_references(tmp_path) -> None:
-    table = bands.band_table(16, 16, bands.DEFAULT_EDGES)
-    ids, labels = np.arange(150), np.arange(150) % 4
-    params = {"sigma0": (0.4, 0.9), "sigma0-seed1": (0.45, 0.85), "sigma2": (0.7, 0.5), "sigma4": (0.9, 0.3),
-              "ref-sigma4": (0.6, 0.4)}
-    sig = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma2": 2.0, "sigma4": 4.0, "ref-sigma4": 4.0}
-    runs = {}
-    for i, (model, (lo, hi)) in enumerate(params.items()):
-        path = tmp_path / f"{model}.npz"
-        bands.save_run(str(path), fake_run(150, lo, hi, seed=i), table, ids, labels)
-        runs[(model, "layer1")] = bands.load_run(str(path))
-    shift, trend = bands.shift_tables(runs, sig, reference="sigma0", iterations=200, seed=0,
-                                      group_of={"sigma0-seed1": "sigma0"},
-                                      references={"sigma0": "sigma0", "sigma4": "ref-sigma4"})
-    cen = shift[shift["statistic"] == "centroid_acc"].set_index(["model", "reference"])
-    assert cen.loc[("sigma0", "sigma0"), "n_replicates"] == 2 and cen.loc[("sigma0", "sigma0"), "diff"] == 0
-    assert cen.loc[("sigma0", "sigma0"), "diff_ci_low"] == 0 == cen.loc[("sigma0", "sigma0"), "diff_ci_high"]
-    assert cen.loc[("sigma4", "ref-sigma4"), "diff"] < 0  # training moved the information lower than the filter did
-    assert cen.loc[("sigma4", "sigma0"), "n_replicates_reference"] == 2
-    one = [runs[(m, "layer1")] for m in ("sigma0", "sigma0-seed1")]
-    assert cen.loc[("sigma0", "sigma0"), "value"] == pytest.approx(np.mean([
-        bands.band_centroid(np.stack(list(bands._scores(d, "own", [3, 4, 5, 6])["centroid_acc"])).mean(-1),
-                            d["mean_radius"][3:7]) for d in one]))
-    t = trend.set_index("statistic").loc["centroid_acc"]
-    assert t["n_models"] == 4 and t["n_sigma"] == 3 and t["n_replicates_max"] == 2  # the reference stays out
-    assert t["rho"] < -0.8 and t["rho_ci_low"] <= t["rho"] <= t["rho_ci_high"]

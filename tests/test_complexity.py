@@ -14,17 +14,10 @@ from scipy import ndimage
 from blurscope import complexity
 from blurscope.blur import gaussian_blur
 
-COLUMNS = [
-    "compression_ratio",
-    "entropy",
-    "edge_density",
-    "edge_strength",
-    "wavelet_approx",
-    "wavelet_h",
-    "wavelet_v",
-    "wavelet_d",
-    "wavelet_energy",
-]
+# the contract: four pixel/edge measures, then the wavelet family (the approximation's share, the three
+# detail orientations of pywt's (cA, (cH, cV, cD)), the total energy they divide up)
+WAVELET_PARTS = ("approx", "h", "v", "d", "energy")
+COLUMNS = ["compression_ratio", "entropy", "edge_density", "edge_strength"] + [f"wavelet_{p}" for p in WAVELET_PARTS]
 
 
 def _grey_rgb(grey: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from blurscope.data import load_images_npz, to_float
 from blurscope.device import pick
 from blurscope.io import write_tsv
 from blurscope.models import load_model
+from blurscope.stride_points import discover_stride_points
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
@@ -27,7 +28,7 @@ chunks = int(cfg["forward_chunks"]) or (1 if device.type == "cuda" else 5)
 n = min(int(cfg["timing_images"]), len(load_images_npz(smk.input.images)["images"]))
 images = to_float(load_images_npz(smk.input.images)["images"][:n]).to(device)
 models = {m: load_model(p, device)[0] for m, p in zip(smk.params.models, smk.input.models)}
-points = {m: aliasing.discover_stride_points(model, images.shape[-1]) for m, model in models.items()}
+points = {m: discover_stride_points(model, images.shape[-1]) for m, model in models.items()}
 kernels = {
     m: aliasing.AvrKernel(aliasing.REGIONS, remove_mean=bool(cfg["remove_mean"])) for m in models
 }  # masks cached, as in analyse_images

@@ -12,6 +12,7 @@ from blurscope.data import load_images_npz
 from blurscope.device import pick
 from blurscope.io import write_json, write_tsv
 from blurscope.models import load_model, model_from_meta
+from blurscope.stride_points import discover_stride_points, match_points
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
@@ -39,7 +40,7 @@ chunks = int(cfg["forward_chunks"]) or (1 if device.type == "cuda" else 5)
 if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
     raise ValueError(f"{smk.input.images}: expected square RGB images [N, H, W, 3], got {images.shape}")
 size = images.shape[1]
-points = aliasing.discover_stride_points(model, size)
+points = discover_stride_points(model, size)
 if not points:
     raise ValueError(f"model {model_id} ({meta.get('arch')}) has no stride>1 conv/pool/BlurPool layer")
 info: dict = {"model": model_id, "arch": meta.get("arch"), "sigma": meta.get("sigma"), "forward_chunks": chunks,
@@ -49,7 +50,7 @@ info: dict = {"model": model_id, "arch": meta.get("arch"), "sigma": meta.get("si
 names = {p.name: p.name for p in points}
 if info["antialiased"]:
     twin = model_from_meta({**meta, "antialiased": False}).eval()  # untrained: only its graph is used
-    table = aliasing.match_points(aliasing.discover_stride_points(twin, size), points)
+    table = match_points(discover_stride_points(twin, size), points)
     names = dict(zip(table["blurpool"], table["point"]))
     info["matching"] = table.to_dict(orient="records")
     log.info("standard ↔ BlurPool matching:\n%s", table[["standard", "blurpool", "blurpool_op", "rule"]].to_string())

@@ -20,7 +20,7 @@ log = runlog.start(smk.log[0], smk.params.train_threads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from blurscope import bands, device, io  # noqa: E402
+from blurscope import band_stats, bands, device, io  # noqa: E402
 from blurscope.blur import sigma_to_px  # noqa: E402
 from blurscope.data import load_images_npz, to_float  # noqa: E402
 from blurscope.models import load_model  # noqa: E402
@@ -117,14 +117,14 @@ for layer, out_tsv, out_npz, out_info in zip(smk.params.layers, smk.output.tsv, 
             )
 
     table = bands.band_table(*run.map_hw, edges, names)
-    df = bands.summarize(run, table, iterations=int(cfg["bootstrap"]), seed=int(cfg["seed"]))
+    df = band_stats.summarize(run, table, iterations=int(cfg["bootstrap"]), seed=int(cfg["seed"]))
     df.insert(0, "layer", layer)
     df.insert(0, "sigma", sigma)
     df.insert(0, "model", model_id)
     for head in run.correct:
         acc = df[(df["head"] == head)].set_index("band")["accuracy"]
         log.info("%s %s head accuracy: %s", layer, head, ", ".join(f"{b}={v:.3f}" for b, v in acc.items()))
-    bands.save_run(out_npz, run, table, ids, labels)
+    band_stats.save_run(out_npz, run, table, ids, labels)
     io.write_json(
         dict(
             model=model_id, layer=layer, sigma=sigma, antialiased=bool(meta.get("antialiased", False)),

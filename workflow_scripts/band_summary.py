@@ -13,7 +13,7 @@ Params: ``cfg`` (bands: reference_model, bootstrap, seed; optional n_permutation
 
 import pandas as pd
 
-from blurscope import bands, io, runlog, stats
+from blurscope import band_stats, io, runlog, stats
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
@@ -33,7 +33,7 @@ for (model, layer), tsv, npz, info_path in zip(pairs, smk.input.tsv, smk.input.n
     df.insert(2, "antialiased", antialiased[model])
     df["strategy"] = info["strategy"]
     frames.append(df)
-    runs[(model, layer)] = bands.load_run(npz)
+    runs[(model, layer)] = band_stats.load_run(npz)
 
 summary = pd.concat(frames, ignore_index=True)
 group_of = {str(k): str(v) for k, v in (getattr(smk.params, "group_of", None) or {}).items()}
@@ -43,7 +43,7 @@ groups = stats.replicate_groups(models, group_of)
 series = [g for g, ms in groups.items() if not antialiased[ms[0]] and not ms[0].startswith(prefix)]
 references = stats.filter_references(models, {**sigma, **{g: sigma[ms[0]] for g, ms in groups.items()}}, series,
                                      prefix=prefix)
-shift, trend = bands.shift_tables(
+shift, trend = band_stats.shift_tables(
     runs, sigma, reference=cfg["reference_model"], antialiased=antialiased,
     iterations=int(cfg["bootstrap"]), seed=int(cfg["seed"]), n_permutations=int(cfg.get("n_permutations", 10000)),
     group_of=group_of, references=references,

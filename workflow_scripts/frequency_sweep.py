@@ -11,6 +11,7 @@ from blurscope import aliasing, runlog
 from blurscope.device import pick
 from blurscope.io import write_tsv
 from blurscope.models import load_model, model_from_meta
+from blurscope.stride_points import discover_stride_points, match_points
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
@@ -38,11 +39,11 @@ direct["order"] = -1
 direct["stride"] = 2
 frames = [direct]
 for m, model, meta in loaded:
-    points = aliasing.discover_stride_points(model, size)
+    points = discover_stride_points(model, size)
     names = None
     if meta.get("antialiased"):
         twin = model_from_meta({**meta, "antialiased": False}).eval()
-        match = aliasing.match_points(aliasing.discover_stride_points(twin, size), points)
+        match = match_points(discover_stride_points(twin, size), points)
         names = dict(zip(match["blurpool"], match["point"]))
     df = aliasing.frequency_sweep_network(model, size, cycles, points, orients, float(sw["amplitude"]),
                                           int(cfg["batch_size"]), names, remove_mean=bool(cfg["remove_mean"]))

@@ -39,12 +39,13 @@ from timing import interleaved  # noqa: E402  (tests/bench/timing.py)
 from blurscope import aliasing as A  # noqa: E402
 from blurscope.data import to_float  # noqa: E402
 from blurscope.models import BlurscopeNet, build_model  # noqa: E402
+from blurscope.stride_points import discover_stride_points  # noqa: E402
 
 
 def bench(model: torch.nn.Module, images: torch.Tensor, batch: int, repeats: int) -> dict[str, float]:
     """CPU and wall times (s) for the N images: forward, sis-only, avr+sis; ratios (CPU) and images/s."""
     size = images.shape[-1]
-    points = A.discover_stride_points(model, size)
+    points = discover_stride_points(model, size)
 
     def forward() -> None:
         with torch.inference_mode():

@@ -33,6 +33,8 @@ def test_fmt_p_and_ci() -> None:
     assert R.fmt_ci(1.0, float("nan"), 2) == "1 [CI n/a]"
     assert R.fmt_interval(0.5, 0.25, 0.75) == "0.5 [0.25, 0.75]"
     assert R.fmt_pct(-0.4) == "−40 %"
+    assert R.fmt_pct(2.3) == "+230 %" and R.fmt_pct(-12.3) == "−1230 %"  # no exponent at >= 100 %
+    assert R.fmt_pct(0.004) == "+0.4 %" and R.fmt_pct(0.0) == "+0 %"
 
 
 def test_labels_and_model_order() -> None:

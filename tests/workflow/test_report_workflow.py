@@ -290,7 +290,7 @@ def test_sections_are_numbered_as_snakemake_categories(report: dict) -> None:
             number + "."
         ), f"{fig['source']}: category {fig['category']!r} ({fig['file']}), section {section} of report.html"
     toc = re.findall(r'<li><a href="#[^"]+">([0-9A-Z.]+)\. ', report["html"])
-    assert toc[:5] == ["1", "2", "3.1", "3.2", "4"], toc
+    assert toc[:6] == ["1", "2.1", "2.2", "3.1", "3.2", "4"], toc  # 2.2: feature visualisation
 
 
 @pytest.mark.workflow

@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -441,19 +442,18 @@ def make_patches(
     layer: str,
     n_show: int,
     *,
-    window_224: float = 64,
-    stride_fraction: float = 0.5,
     rf: ReceptiveField | None = None,
     rf_fill: str = "reflect",
-    batch_size: int = 256,
-    device: torch.device | str = "cpu",
-    progress: Callable[[int], None] | None = None,
+    **vital_options: Any,
 ) -> PatchSet:
-    """Dispatch on ``patches.method`` (error lists the valid methods)."""
+    """Dispatch on ``patches.method`` (error lists the valid methods).
+
+    ``vital_options`` go by keyword to :func:`vital_patches` (``window_224``, ``stride_fraction``,
+    ``batch_size``, ``device``, ``progress``); ``receptive_field`` ignores them, as ``vital``
+    ignores ``rf`` and ``rf_fill``.
+    """
     if method == "vital":
-        return vital_patches(
-            model, images, topk, layer, n_show, window_224, stride_fraction, batch_size, device, progress
-        )
+        return vital_patches(model, images, topk, layer, n_show, **vital_options)
     if method == "receptive_field":
         if rf is None:
             raise ValueError("receptive_field patches need the layer's ReceptiveField")

@@ -6,7 +6,7 @@ Representations"); matplotlib only, no torch.
   ``blurpool``), one row of panels per head (``own``, ``mlp``). Bands that hold
   no frequency bin at a layer's map size are hatched and labelled "∅".
 * :func:`shift_figure`: the band centroid (score-weighted mean normalised
-  radius, see :func:`blurscope.bands.band_centroid`) against training σ, one
+  radius, see :func:`blurscope.band_stats.band_centroid`) against training σ, one
   line per layer, with bootstrap CIs over images; one panel per head and
   centroid kind. Lower = the usable information sits in lower bands. The rows
   are those against ``bands.reference_model`` (``band_shift.tsv`` also holds each

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,8 +87,10 @@ def fmt_pct(x: Any, digits: int = 2) -> str:
     v = as_float(x)
     if v is None:
         return "n/a"
-    s = f"{100 * v:+.{digits}g}" if abs(100 * v) >= 1 else f"{100 * v:+.1g}"
-    return f"{s} %".replace("-", MINUS)
+    pct = 100 * v
+    sig = digits if abs(pct) >= 1 else 1  # significant digits, never an exponent
+    decimals = 0 if pct == 0 else min(3, max(0, sig - 1 - math.floor(math.log10(abs(pct)))))
+    return f"{pct:+.{decimals}f} %".replace("-", MINUS)
 
 
 def ci_name(level: float) -> str:
@@ -239,6 +241,23 @@ def _stat_parts(parts: Sequence[str]) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
+def _worded(
+    v: Verdict, *, untested: str, conflict: str, moved: Callable[[str], str], unmoved: str, down: str, up: str
+) -> str:
+    """The sentence that fits verdict ``v``.
+
+    ``untested`` when no test is available, ``conflict`` when the p-value and the CI
+    disagree, ``moved(down)`` / ``moved(up)`` when significant (by direction), else ``unmoved``.
+    """
+    if v.significant is None:
+        return untested
+    if v.conflict:
+        return conflict
+    if v.significant:
+        return moved(down if v.direction < 0 else up)
+    return unmoved
+
+
 def trend_sentence(
     quantity: str,
     rho: Any,
@@ -272,18 +291,16 @@ def trend_sentence(
         v = Verdict(None, 0, False, "none")
         return Claim(f"{capitalize(quantity)}: no trend estimate against {x} ({coefficient} undefined){det}.", v)
     v = judge(r, p, low, high, alpha=alpha, null=0.0)
-    if v.significant is None:
-        text = f"{capitalize(quantity)} has {coefficient} = {fmt_num(r, 2)} against {x}, without a test{det}."
-    elif v.conflict:
-        text = (
-            f"{capitalize(quantity)} shows no consistent trend with {x}: the p-value and the CI disagree"
-            f"{_stat_parts(stats)}{det}."
-        )
-    elif v.significant:
-        verb = falls if v.direction < 0 else rises
-        text = f"{capitalize(quantity)} {verb} with {x}{_stat_parts(stats)}{det}."
-    else:
-        text = f"{capitalize(quantity)} shows no significant trend with {x}{_stat_parts(stats)}{det}."
+    what, parts = capitalize(quantity), _stat_parts(stats)
+    text = _worded(
+        v,
+        untested=f"{what} has {coefficient} = {fmt_num(r, 2)} against {x}, without a test{det}.",
+        conflict=f"{what} shows no consistent trend with {x}: the p-value and the CI disagree{parts}{det}.",
+        moved=lambda verb: f"{what} {verb} with {x}{parts}{det}.",
+        unmoved=f"{what} shows no significant trend with {x}{parts}{det}.",
+        down=falls,
+        up=rises,
+    )
     return Claim(text, v)
 
 
@@ -333,18 +350,18 @@ def compare_sentence(
     if p is not None:
         stats.append(fmt_p(p, p_label))
     inner = "; ".join(s for s in stats if s)
-    if v.significant is None:
-        text = f"{subject} vs {reference}, {quantity}{frm}: {inner} (no test available)."
-    elif v.conflict:
-        text = (
+    text = _worded(
+        v,
+        untested=f"{subject} vs {reference}, {quantity}{frm}: {inner} (no test available).",
+        conflict=(
             f"{subject} has no consistent effect on {quantity} relative to {reference} "
             f"(the p-value and the CI disagree){frm}: {inner}."
-        )
-    elif v.significant:
-        verb = lowers if v.direction < 0 else raises
-        text = f"{subject} {verb} {quantity} relative to {reference}{frm}: {inner}."
-    else:
-        text = f"{subject} does not significantly change {quantity} relative to {reference}{frm}: {inner}."
+        ),
+        moved=lambda verb: f"{subject} {verb} {quantity} relative to {reference}{frm}: {inner}.",
+        unmoved=f"{subject} does not significantly change {quantity} relative to {reference}{frm}: {inner}.",
+        down=lowers,
+        up=raises,
+    )
     return Claim(text, v)
 
 
