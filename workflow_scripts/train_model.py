@@ -21,7 +21,7 @@ from blurscope.models import (  # noqa: E402
     read_state_dict,
     save_model,
 )
-from blurscope.train import TrainSettings, load_split, train_model  # noqa: E402
+from blurscope.train import TrainSettings, load_split, resolve_precision, train_model  # noqa: E402
 
 smk = snakemake  # noqa: F821
 p = smk.params
@@ -76,8 +76,9 @@ else:
 settings = TrainSettings(
     epochs=epochs, lr=lr, weight_decay=tr["weight_decay"], momentum=tr["momentum"], batch_size=tr["batch_size"],
     label_smoothing=tr["label_smoothing"], seed=seed, augment=tr["augment"], num_workers=tr["num_workers"],
-    channels_last=tr["channels_last"], precision=tr["precision"], val_every=tr["val_every"],
+    channels_last=tr["channels_last"], precision=resolve_precision(tr["precision"], device), val_every=tr["val_every"],
 )
+log.info("precision %s (training.precision: %s)", settings.precision, tr["precision"])
 torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
 metrics = train_model(model, train_data, val_data, settings, device, logging.getLogger("blurscope.train"))
 log.info(

@@ -3,7 +3,12 @@
 #
 # Cancels jobs still in the queue, then stops slurmd, slurmctld and munged
 # using the PID files in the state directory (never by process name), waiting
-# up to 15 s for each before SIGKILL. The state directory (logs, jobcomp.log)
+# up to 15 s for each before SIGKILL, and removes the /etc/slurm/slurm.conf that
+# start_slurm.sh wrote (only that one: it carries start_slurm.sh's marker line).
+# With the config left behind and no controller, every SLURM client call waits
+# for the dead controller: snakemake-executor-plugin-slurm runs `scontrol show
+# config` when it is imported, so every `snakemake` on the machine would start
+# ~9 s slower. The state directory (logs, jobcomp.log)
 # is kept for inspection; pass --purge to delete it too.
 #
 # Env: BLURSCOPE_SLURM_STATE  state dir (default /tmp/blurscope-slurm)
@@ -40,6 +45,12 @@ fi
 stop_pid slurmd "$STATE/slurmd.pid"
 stop_pid slurmctld "$STATE/slurmctld.pid"
 stop_pid munged "$STATE/munged.pid"
+
+CONF=/etc/slurm/slurm.conf
+if [[ -f "$CONF" ]] && grep -qF "# written by blurscope tests/slurm/start_slurm.sh" "$CONF"; then
+    rm -f "$CONF"
+    echo "stop_slurm.sh: removed $CONF (written by start_slurm.sh)" >&2
+fi
 
 if [[ "${1:-}" == --purge ]]; then
     rm -rf "$STATE"

@@ -46,14 +46,39 @@ class TrainSettings:
     val_every: int = 1
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"training.precision {self.precision!r} is not one of {sorted(PRECISIONS)}")
+        if self.precision not in (*PRECISIONS, "auto"):
+            raise ValueError(f"training.precision {self.precision!r} is not one of auto, {', '.join(PRECISIONS)}")
         if self.val_every < 1:
             raise ValueError(f"training.val_every must be >= 1, got {self.val_every}")
 
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
-"""``training.precision`` → autocast dtype (None: plain float32)."""
+"""``training.precision`` → autocast dtype (None: plain float32); ``auto`` resolves to one of them."""
+
+
+def native_bfloat16(device: torch.device | str) -> bool:
+    """Whether ``device`` runs bfloat16 convolutions at full speed: a CUDA GPU with bfloat16
+    support, or a CPU where oneDNN has bfloat16 kernels (AVX512-BF16 / AVX512 core or AMX on x86,
+    BF16 on ARM). Elsewhere bfloat16 is emulated and slower than float32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        try:
+            return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):  # a build without the op
+            return False
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """``training.precision`` as trained: ``auto`` → ``bfloat16`` where :func:`native_bfloat16`,
+    else ``float32``; ``float32`` / ``bfloat16`` unchanged (ValueError names the key otherwise)."""
+    if precision == "auto":
+        return "bfloat16" if native_bfloat16(device) else "float32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"training.precision {precision!r} is not one of auto, {', '.join(PRECISIONS)}")
+    return precision
 
 
 class FileImages(torch.utils.data.Dataset):
@@ -157,8 +182,9 @@ def train_model(
     ``settings.channels_last`` stores weights and batches NHWC (oneDNN's fast
     layout on CPU: ~1.35x for the narrow ResNet); ``settings.precision`` may run
     the forward/backward under bfloat16 autocast (weights and optimiser stay
-    float32). Validation runs every ``settings.val_every`` epochs and after the
-    last. Logs one line per epoch (loss, train accuracy, val accuracy, images/s).
+    float32; ``auto``: where the device has native bfloat16, :func:`resolve_precision`).
+    Validation runs every ``settings.val_every`` epochs and after the last. Logs one
+    line per epoch (loss, train accuracy, val accuracy, images/s).
 
     Returns:
         Metrics: ``val_accuracy`` (last epoch), ``history`` (per-epoch dicts),
@@ -168,7 +194,7 @@ def train_model(
     gen = torch.Generator().manual_seed(settings.seed)
     fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
     model.to(device, memory_format=fmt)
-    amp = PRECISIONS[settings.precision]
+    amp = PRECISIONS[resolve_precision(settings.precision, device)]
     params_decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     params_other = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = torch.optim.SGD(
