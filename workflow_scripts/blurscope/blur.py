@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -118,6 +119,20 @@ def gaussian_blur(images: torch.Tensor, sigma_px: float) -> torch.Tensor:
     return x.reshape(b, c, h, w)
 
 
+def outside_autocast(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``fn(x)`` in float32 with autocast off when autocast is on (else plain ``fn(x)``).
+
+    For fixed filters inside a mixed-precision training step (``training.precision``):
+    the σ blur and BlurPool stay exact float32 filters, and the bfloat16 depthwise
+    convolution a BlurPool would otherwise get is several times slower on CPU than float32.
+    """
+    dev = x.device.type
+    if dev in ("cpu", "cuda") and torch.is_autocast_enabled(dev):
+        with torch.autocast(dev, enabled=False):
+            return fn(x.float())
+    return fn(x)
+
+
 class GaussianBlur(nn.Module):
     """Fixed (non-trainable) Gaussian blur layer, ``[B, C, H, W] -> [B, C, H, W]``."""
 
@@ -128,7 +143,7 @@ class GaussianBlur(nn.Module):
         self.sigma_px = float(sigma_px)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return gaussian_blur(x, self.sigma_px)
+        return outside_autocast(lambda t: gaussian_blur(t, self.sigma_px), x)
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"sigma_px={self.sigma_px:.4g}"

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .blur import outside_autocast
+
 
 class BlurPool2d(nn.Module):
     """Binomial blur (filter size ``filt_size``) then subsampling by ``stride``, per channel.
@@ -42,6 +44,9 @@ class BlurPool2d(nn.Module):
         self.register_buffer("filt", filt, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return outside_autocast(self._blur_subsample, x)  # float32 even in a bfloat16 training step
+
+    def _blur_subsample(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, self.padding, mode="reflect")
         return F.conv2d(x, self.filt, stride=self.stride, groups=self.channels)
 

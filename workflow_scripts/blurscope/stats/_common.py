@@ -65,3 +65,11 @@ def _as_replicates(values: Replicates) -> list[np.ndarray]:
     if isinstance(values, (list, tuple)):
         return [np.asarray(v, dtype=np.float64) for v in values]
     return [np.asarray(values, dtype=np.float64)]
+
+
+def rankdata(*args, **kwargs) -> np.ndarray:  # noqa: ANN002, ANN003 (scipy's signature)
+    """``scipy.stats.rankdata``, imported on first use: ``scipy.stats`` costs ~1 s to import,
+    and most jobs that import :mod:`blurscope.stats` (every torch analysis job) never rank."""
+    from scipy.stats import rankdata as scipy_rankdata
+
+    return scipy_rankdata(*args, **kwargs)

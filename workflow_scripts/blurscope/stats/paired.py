@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ._common import (
     _MODELS,
@@ -23,6 +22,7 @@ from ._common import (
     _check_iterations,
     _derived,
     _same_groups,
+    rankdata,
 )
 from .bootstrap import _defined, bootstrap_counts, bootstrap_sem, percentile_ci
 from .effects import cohens_dz

@@ -16,9 +16,8 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
-from ._common import _MODELS, Replicates, Seed, _check_iterations, _derived, _slot_seed
+from ._common import _MODELS, Replicates, Seed, _check_iterations, _derived, _slot_seed, rankdata
 from .bootstrap import _defined, bootstrap_counts, bootstrap_indices, percentile_ci
 
 # --------------------------------------------------------------------------- rank correlation
