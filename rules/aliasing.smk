@@ -43,6 +43,7 @@ rule avr_sis:
         rule_log("avr_sis", "{model}"),
     benchmark:
         rule_bench("avr_sis", "{model}")
+    priority: 55  # aliasing_stats is a 30 s single job: start it early
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]
@@ -124,6 +125,7 @@ rule aliasing_stats:
         rule_log("aliasing_stats"),
     benchmark:
         rule_bench("aliasing_stats")
+    priority: 55  # aliasing_stats is a 30 s single job: start it early
     conda:
         # blurscope.aliasing imports torch
         "../envs/torch.yaml"

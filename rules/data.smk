@@ -18,7 +18,7 @@ rule prepare_dataset:
         rule_bench("prepare_dataset")
     conda:
         "../envs/analysis.yaml"
-    threads: THREADS["cpu"]
+    threads: 2  # embedded splits in two processes (train | val, test, cue_conflict); same bytes with 1
     resources:
         **RESOURCES["cpu"],
     params:

@@ -46,6 +46,7 @@ rule features:
         rule_bench("features", "{model}")
     wildcard_constraints:
         model=FEATURES_MODEL_RE,
+    priority: 60  # the patch chain (grids, metrics, stats) ends the run otherwise
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]
@@ -97,6 +98,7 @@ rule feature_grids:
         rule_log("feature_grids"),
     benchmark:
         rule_bench("feature_grids")
+    priority: 50  # straight after features: the patch chain must not end the run
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]

@@ -54,6 +54,7 @@ rule patch_metrics:
         rule_log("patch_metrics"),
     benchmark:
         rule_bench("patch_metrics")
+    priority: 50  # straight after features: the patch chain must not end the run
     conda:
         "../envs/analysis.yaml"
     threads: THREADS["cpu"]
@@ -99,6 +100,7 @@ rule patch_stats:
         rule_log("patch_stats"),
     benchmark:
         rule_bench("patch_stats")
+    priority: 50  # straight after features: the patch chain must not end the run
     conda:
         "../envs/analysis.yaml"
     threads: THREADS["cpu"]

@@ -24,6 +24,8 @@ def test_generation_is_byte_identical_for_the_same_seed(tmp_path: Path) -> None:
     assert m1.equals(m2)
     d1, d2 = _digest(tmp_path / "a"), _digest(tmp_path / "b")
     assert d1 == d2 and len(d1) == 40
+    m_par = generate_embedded(tmp_path / "p", SMALL, workers=2)  # splits in parallel processes
+    assert m_par.equals(m1) and _digest(tmp_path / "p") == d1
     m3 = generate_embedded(tmp_path / "c", EmbeddedSpec(**{**SMALL.__dict__, "seed": 4}))
     assert _digest(tmp_path / "c") != d1
     assert len(m3) == len(m1)

@@ -25,7 +25,7 @@ if ds["kind"] == "embedded":
     )
     root = Path(smk.params.images_dir)
     log.info("generating the embedded dataset into %s: %s", root, spec)
-    manifest = generate_embedded(root, spec)
+    manifest = generate_embedded(root, spec, workers=smk.threads)  # splits in parallel, same bytes
     class_names = list(CLASS_NAMES[: spec.n_classes])
 else:
     root = Path(ds["root"])

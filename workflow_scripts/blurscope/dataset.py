@@ -285,16 +285,48 @@ def _split_labels(n: int, n_classes: int, rng: np.random.Generator) -> np.ndarra
     return rng.permutation(labels).astype(np.int64)
 
 
-def generate_embedded(out_dir: str | Path, spec: EmbeddedSpec, chunk: int = 500) -> pd.DataFrame:
+def _write_split(
+    out_dir: Path, spec: EmbeddedSpec, split: str, n: int, seed: np.random.SeedSequence, chunk: int
+) -> list[tuple]:
+    """Render and write one split (its own random stream ``seed``); its manifest rows, in order."""
+    rng = np.random.default_rng(seed)
+    names = CLASS_NAMES[: spec.n_classes]
+    shape = _split_labels(n, spec.n_classes, rng)
+    if split == "cue_conflict":
+        offset = rng.integers(1, spec.n_classes, n)
+        texture = (shape + offset) % spec.n_classes
+    else:
+        # texture is a strong but imperfect cue (as in natural images): in a
+        # fraction 1 - texture_reliability of the images the object carries
+        # the texture of a random class, so shape must be learnt too
+        texture = shape.copy()
+        swap = rng.random(n) >= spec.texture_reliability
+        texture[swap] = rng.integers(0, spec.n_classes, int(swap.sum()))
+    for name in names:
+        (out_dir / split / name).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for start in range(0, n, chunk):
+        sl = slice(start, min(n, start + chunk))
+        images = render(shape[sl], texture[sl], spec, rng)
+        for i, im in zip(range(sl.start, sl.stop), images):
+            rel = f"{split}/{names[shape[i]]}/{split}_{i:06d}.png"
+            Image.fromarray(im).save(out_dir / rel, optimize=False, compress_level=6)
+            rows.append((rel, split, int(shape[i]), names[shape[i]], int(shape[i]), int(texture[i])))
+    log.info("embedded dataset: wrote %d %s images", n, split)
+    return rows
+
+
+def generate_embedded(out_dir: str | Path, spec: EmbeddedSpec, chunk: int = 500, workers: int = 1) -> pd.DataFrame:
     """Write the embedded dataset as PNGs in ImageFolder layout and return its manifest.
 
     Layout: ``out_dir/{train,val,test}/<class_name>/<index>.png`` and
-    ``out_dir/cue_conflict/<shape-class>/<index>.png``.
+    ``out_dir/cue_conflict/<shape-class>/<index>.png``. Each split draws from its own
+    random stream, so ``workers > 1`` writes splits in parallel processes (the largest,
+    train, in one; the rest in the others) with byte-identical files and manifest.
 
     Returns:
         Manifest with columns ``path split label class_name shape_label
-        texture_label`` (paths relative to ``out_dir``'s parent directory is not
-        assumed: they are absolute-free, relative to ``out_dir``).
+        texture_label`` (paths relative to ``out_dir``).
     """
     if not 2 <= spec.n_classes <= len(SHAPES):
         raise ValueError(f"dataset.embedded.n_classes must be in [2, {len(SHAPES)}], got {spec.n_classes}")
@@ -302,35 +334,18 @@ def generate_embedded(out_dir: str | Path, spec: EmbeddedSpec, chunk: int = 500)
         raise ValueError(f"dataset.embedded.texture_coverage must be in (0, 1], got {spec.texture_coverage}")
     out_dir = Path(out_dir)
     root = np.random.SeedSequence(spec.seed)
-    split_seeds = dict(zip(("train", "val", "test", "cue_conflict"), root.spawn(4)))
-    rows = []
-    names = CLASS_NAMES[: spec.n_classes]
-    for split, n in (
-        ("train", spec.n_train),
-        ("val", spec.n_val),
-        ("test", spec.n_test),
-        ("cue_conflict", spec.n_cue_conflict),
-    ):
-        rng = np.random.default_rng(split_seeds[split])
-        shape = _split_labels(n, spec.n_classes, rng)
-        if split == "cue_conflict":
-            offset = rng.integers(1, spec.n_classes, n)
-            texture = (shape + offset) % spec.n_classes
-        else:
-            # texture is a strong but imperfect cue (as in natural images): in a
-            # fraction 1 - texture_reliability of the images the object carries
-            # the texture of a random class, so shape must be learnt too
-            texture = shape.copy()
-            swap = rng.random(n) >= spec.texture_reliability
-            texture[swap] = rng.integers(0, spec.n_classes, int(swap.sum()))
-        for name in names:
-            (out_dir / split / name).mkdir(parents=True, exist_ok=True)
-        for start in range(0, n, chunk):
-            sl = slice(start, min(n, start + chunk))
-            images = render(shape[sl], texture[sl], spec, rng)
-            for i, im in zip(range(sl.start, sl.stop), images):
-                rel = f"{split}/{names[shape[i]]}/{split}_{i:06d}.png"
-                Image.fromarray(im).save(out_dir / rel, optimize=False, compress_level=6)
-                rows.append((rel, split, int(shape[i]), names[shape[i]], int(shape[i]), int(texture[i])))
-        log.info("embedded dataset: wrote %d %s images", n, split)
+    splits = [("train", spec.n_train), ("val", spec.n_val), ("test", spec.n_test),
+              ("cue_conflict", spec.n_cue_conflict)]
+    jobs = [(out_dir, spec, split, n, seed, chunk) for (split, n), seed in zip(splits, root.spawn(4))]
+    if workers <= 1:
+        parts = [_write_split(*job) for job in jobs]
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        # fork: the children need nothing but numpy and PIL, and a Snakemake script cannot be re-imported
+        ctx = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+            parts = list(pool.map(_write_split, *zip(*jobs)))
+    rows = [row for part in parts for row in part]
     return pd.DataFrame(rows, columns=["path", "split", "label", "class_name", "shape_label", "texture_label"])
