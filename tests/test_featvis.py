@@ -388,6 +388,17 @@ def test_summary_leaves_out_renders_that_did_not_move() -> None:
         fv.featvis_summary(_table(hf, dead), sigma_of, ["sigma0", "sigma6"], 100, 0, 100, paired=True)
 
 
+def test_summary_skips_the_trend_of_a_layer_with_one_active_render(caplog) -> None:
+    hf = {"sigma0": [0.4, 0.5, 0.6, 0.9], "sigma6": [0.3, 0.4, 0.5, 0.1]}
+    one = {"sigma0": [True] * 4, "sigma6": [False, False, True, False]}  # one render moved: no spread to test
+    with caplog.at_level("WARNING", logger="blurscope.featvis"):
+        summary, trends, effects = fv.featvis_summary(_table(hf, one), {"sigma0": 0.0, "sigma6": 6.0},
+                                                      ["sigma0", "sigma6"], 100, 0, 100, paired=False)
+    assert trends.empty and effects.empty and "layer(s) ['L']" in caplog.text
+    row = summary[(summary["model"] == "sigma6") & (summary["metric"] == "hf_fraction")].iloc[0]
+    assert row["n_active"] == 1 and row["mean"] == pytest.approx(0.5)  # the summary still reports the layer
+
+
 def test_grid_figure_has_one_cell_per_model_and_neuron() -> None:
     from blurscope import plot_featvis
 

@@ -70,6 +70,7 @@ rotation angle turns the image clockwise as displayed (y down).
 from __future__ import annotations
 
 import contextlib
+import logging
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ from .io import save_npz
 from .models import without_blur
 from .spectra import patch_spectra, periodogram
 from .topk import sample_neurons
+
+log = logging.getLogger("blurscope.featvis")
 
 OBJECTIVES = ("mean", "center")
 """Channel objectives: spatial mean of the channel, or its centre unit."""
@@ -722,7 +725,9 @@ def featvis_summary(
         n_replicates`` (``model`` = group id); ``trends``:
         :func:`blurscope.stats.trend_table` with the σ-min / σ-max means, CIs and
         ``cis_disjoint``; ``effects``: :func:`blurscope.stats.effects_table`. With fewer
-        than two distinct σ in the series, ``trends`` and ``effects`` have headers only.
+        than two distinct σ in the series, ``trends`` and ``effects`` have headers only; a
+        layer where some model has fewer than two active renders is left out of both
+        (logged warning; its summary rows show ``n_active``).
 
     Raises:
         ValueError: missing columns or σ, or a model × layer without any active render.
@@ -773,6 +778,16 @@ def featvis_summary(
         trends = pd.DataFrame(columns=stats.TREND_COLUMNS + stats.TREND_SUMMARY_COLUMNS)
         effects = pd.DataFrame(columns=stats.EFFECT_COLUMNS)
         return summary, trends, effects
+    # a layer where some model has fewer than two active renders cannot be compared: no trend, no effects
+    active = data.groupby(["layer", "model"], sort=False)["active"].sum()
+    weak = [str(layer) for layer, n in active.groupby(level="layer", sort=False).min().items() if n < 2]
+    if weak:
+        log.warning("featvis summary: no trend or effects for layer(s) %s: some model has fewer than 2 renders "
+                    "that raised their objective (n_active in the summary; more featvis.steps may help)", weak)
+        means = means[~means["layer"].isin(weak)]
+    if means.empty:
+        return (summary, pd.DataFrame(columns=stats.TREND_COLUMNS + stats.TREND_SUMMARY_COLUMNS),
+                pd.DataFrame(columns=stats.EFFECT_COLUMNS))
     trends = stats.trend_table(means, list(sigma_models), series, n_permutations, seed, summary=summary,
                                paired=paired, group_of=group_of, iterations=iterations, ci=ci)
     effects = stats.effects_table(means, str(sigma_models[0]), {m: sigma_of.get(m, sigma(m)) for m in present},

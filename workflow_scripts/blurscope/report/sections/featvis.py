@@ -51,7 +51,8 @@ def section(src: Sources, ctx: Context) -> Section:
     trends = src.table("featvis_trends", TREND_COLUMNS)
     patch = src.table("patch_trends", ["layer", "metric", "rho", "p"]) if src.has("patch_trends") else None
     claims, agree_rows = [], []
-    for layer in ctx.order_layers(trends["layer"].unique()):
+    rendered = src.table("featvis_summary", ["layer"])["layer"].unique() if src.has("featvis_summary") else []
+    for layer in ctx.order_layers(pd.unique(pd.Series([*rendered, *trends["layer"].unique()]))):
         sec.add(Heading(layer_label(layer)))
         for fig, title in (("featvis_grid", "Optimised stimuli across blur levels"),
                            ("featvis_spectra", "Spectra of the optimised stimuli")):
@@ -59,6 +60,8 @@ def section(src: Sources, ctx: Context) -> Section:
                 sec.add(layer_figure(src, fig, title, layer))
         r = first_row(trends, layer=layer, metric="hf_fraction")
         if r is None:
+            sec.para(f"No trend for {layer_label(layer)}: some model has fewer than two renders that raised their "
+                     "objective (`n_active` in the featvis summary table).")
             continue
         ends = (
             f"; σ = {fmt_num(r['sigma_min'])}: "
