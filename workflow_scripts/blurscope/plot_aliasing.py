@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from blurscope.io import atomic_path  # noqa: E402
+from blurscope.plot_common import ci_err  # noqa: E402
 
 PALETTE = ["viridis"]
 """Sequential colormap for σ (set with :func:`set_style`)."""
@@ -117,7 +118,7 @@ def plot_layer_avr(summary: pd.DataFrame, path: str | os.PathLike, point_order: 
                 style, label = {"color": colors[sig], "marker": "o"}, f"σ={sig:g}"
             else:  # a further training run of the same σ
                 style, label = {"color": colors[sig], "marker": "^", "alpha": 0.7}, f"σ={sig:g} ({m})"
-            yerr = np.vstack([d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]])
+            yerr = ci_err(d["mean"], d["ci_low"], d["ci_high"])
             ax.errorbar(x, d["mean"], yerr=yerr, capsize=2, lw=1.4, ms=4, label=label, **style)
         ax.set_xticks(x)
         ax.set_xticklabels(point_order, rotation=40, ha="right", fontsize=8)
@@ -221,13 +222,13 @@ def plot_sis_vs_sigma(summary: pd.DataFrame, path: str | os.PathLike, dpi: int =
         rank = d.groupby("sigma").cumcount().to_numpy()
         dx = 0.06 * (rank - (n_runs - 1) / 2)  # replicates of one σ side by side
         label = "blur-trained (standard net)" + (", one point per training run" if (n_runs > 1).any() else "")
-        ax.errorbar(d["sigma"] + dx, d["mean"], yerr=np.vstack([d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]]),
+        ax.errorbar(d["sigma"] + dx, d["mean"], yerr=ci_err(d["mean"], d["ci_low"], d["ci_high"]),
                     marker="o", ls="none", capsize=3, color="C0", label=label)
         means = d.groupby("sigma")["mean"].mean()
         ax.plot(means.index, means.to_numpy(), color="C0", lw=1.2)
         r = summary[(summary["metric"] == met) & (summary["model"].isin(refs))].sort_values("sigma")
         if len(r):
-            ax.errorbar(r["sigma"], r["mean"], yerr=np.vstack([r["mean"] - r["ci_low"], r["ci_high"] - r["mean"]]),
+            ax.errorbar(r["sigma"], r["mean"], yerr=ci_err(r["mean"], r["ci_low"], r["ci_high"]),
                         marker="s", mfc="none", ls=":", capsize=3, color="C1",
                         label="filter only (σ 0 network behind the blur)")
         for m in _aa_models(summary):

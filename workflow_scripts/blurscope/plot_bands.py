@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from blurscope.io import atomic_path  # noqa: E402
+from blurscope.plot_common import ci_err  # noqa: E402
 
 HEADS = ("own", "mlp")
 REFERENCE_PREFIX = "ref-"
@@ -216,15 +217,13 @@ def shift_figure(
                 )
                 if d.empty:
                     continue
-                yerr = np.vstack([d["value"] - d["ci_low"], d["ci_high"] - d["value"]])
-                yerr = np.where(np.isfinite(yerr), yerr, 0.0)
+                yerr = ci_err(d["value"], d["ci_low"], d["ci_high"])
                 ax.errorbar(
                     d["sigma"], d["value"], yerr=yerr, marker="o", ms=3, capsize=2, color=colors[li], label=layer
                 )
                 f = filt[(filt["statistic"] == stat) & (filt["head"] == head) & (filt["layer"] == layer)]
                 if len(f):
-                    ferr = np.vstack([f["value"] - f["ci_low"], f["ci_high"] - f["value"]])
-                    ax.errorbar(f["sigma"], f["value"], yerr=np.where(np.isfinite(ferr), ferr, 0.0), marker="s",
+                    ax.errorbar(f["sigma"], f["value"], yerr=ci_err(f["value"], f["ci_low"], f["ci_high"]), marker="s",
                                 mfc="none", ms=4, ls="none", capsize=2, color=colors[li],
                                 label="filter only (σ 0 net behind the blur)" if li == 0 else None)
             ax.set_xlabel("training blur σ (px at 224)")

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
+from .plot_common import ci_err
 from .plot_features import grid_figure
 from .plot_spectra import is_sigma_model, layer_title, model_colours, model_label
 
@@ -103,10 +104,10 @@ def featvis_spectra_figure(
         raise ValueError(f"featvis summary has no rows for layer {layer!r}, metric {metric!r}")
     sig = sub[sub["model"].map(is_sigma_model)].sort_values("sigma")
     if not sig.empty:
-        err = np.vstack([sig["mean"] - sig["ci_low"], sig["ci_high"] - sig["mean"]])
+        err = ci_err(sig["mean"], sig["ci_low"], sig["ci_high"])
         ax_m.errorbar(sig["sigma"], sig["mean"], yerr=err, color="k", marker="o", capsize=3, label="σ models")
     for row in sub[~sub["model"].map(is_sigma_model)].itertuples():
-        ax_m.errorbar([row.sigma], [row.mean], yerr=[[row.mean - row.ci_low], [row.ci_high - row.mean]],
+        ax_m.errorbar([row.sigma], [row.mean], yerr=ci_err(row.mean, row.ci_low, row.ci_high),
                       color="0.45", marker="D", capsize=3, linestyle="none", label=row.model)
     ax_m.set_xlabel("training blur σ (px at 224)")
     ax_m.set_ylabel({"hf_fraction": "HF power fraction", "peak_freq": "peak frequency (cycles/pixel)"}.get(

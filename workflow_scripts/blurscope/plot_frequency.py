@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from blurscope.io import atomic_path  # noqa: E402
+from blurscope.plot_common import ci_err  # noqa: E402
 
 NYQUIST_CPP = 0.5
 SPECIAL_ROWS = ("clean", "mean")
@@ -53,8 +54,8 @@ def _save(fig: plt.Figure, path: str | os.PathLike, dpi: int) -> None:
 
 
 def _err(lo: pd.Series, mid: pd.Series, hi: pd.Series) -> np.ndarray:
-    """Asymmetric error bars ``[2, n]`` (NaN → 0)."""
-    return np.nan_to_num(np.vstack([mid - lo, hi - mid]), nan=0.0).clip(min=0)
+    """Asymmetric error bars ``[2, n]`` (:func:`blurscope.plot_common.ci_err`)."""
+    return ci_err(mid, lo, hi)
 
 
 def plot_preference(

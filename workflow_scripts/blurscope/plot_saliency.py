@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from .plot_common import ci_err  # noqa: E402
 from .saliency import COMPARISONS, CONDITIONS, METRICS, ROLES  # noqa: E402
 
 PANEL_IN = 1.6
@@ -159,7 +160,7 @@ def distance_figure(per_image: pd.DataFrame, stats: pd.DataFrame) -> Figure:
                 ax.plot([x0, x1], [s.reference_mean, s["mean"]], color="k", lw=1.5, marker="s", ms=4)
                 lo = s.reference_mean + s.diff_ci_low
                 hi = s.reference_mean + s.diff_ci_high
-                ax.errorbar([x1], [s["mean"]], yerr=[[s["mean"] - lo], [hi - s["mean"]]], color="k", capsize=3)
+                ax.errorbar([x1], [s["mean"]], yerr=ci_err(s["mean"], lo, hi), color="k", capsize=3)
                 ax.text(x0 + 0.5, 1.02, f"p_holm={s.p_holm:.2g}", transform=ax.get_xaxis_transform(),
                         ha="center", fontsize=7)
         ax.set_xticks([t for j in range(len(COMPARISONS)) for t in (3 * j, 3 * j + 1)])

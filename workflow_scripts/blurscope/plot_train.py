@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
+from .plot_common import ci_err  # noqa: E402
 
 
 def model_order(table: pd.DataFrame) -> list[str]:
@@ -51,7 +52,7 @@ def plot_stem_hf(summary: pd.DataFrame, path: str | os.PathLike, plots: dict) ->
         for i, r in rows.iterrows():
             jitter = 0.1 * int(r.model.split("-seed")[1]) if "-seed" in r.model else 0.0
             x = r.sigma + jitter + (0.12 if r.model == "blurpool" else 0.0)
-            ax.errorbar([x], [r["mean"]], yerr=[[r["mean"] - r.ci_low], [r.ci_high - r["mean"]]], fmt="o",
+            ax.errorbar([x], [r["mean"]], yerr=ci_err(r["mean"], r.ci_low, r.ci_high), fmt="o",
                         ms=4, capsize=2, mfc=style.get("mfc"), color=style["color"],
                         label=style["label"] if i == 0 else None)
             if r.model == "blurpool":
