@@ -6,6 +6,7 @@ ALIAS_STANDARD = ALIAS["standard_model"]
 ALIAS_SWEEP_MODELS = list(ALIAS["sweep"]["models"])
 
 # config subsets: each rule reruns only on the keys that change its numbers
+# the per-model part (AVR at every stride point, SIS; run by rule deployed, rules/deployed.smk)
 ALIAS_RUN_CFG = {
     k: ALIAS[k]
     for k in ("n_images", "batch_size", "forward_chunks", "device", "remove_mean")
@@ -30,30 +31,6 @@ ALIAS_TIMING_CFG = {
 # the standard model first: it is the reference of the tests and of the figures;
 # then every other trained model, replicates and the filter-only references
 ALIAS_MODELS = [ALIAS_STANDARD] + [m for m in DEPLOYED_MODELS if m != ALIAS_STANDARD]
-
-
-rule avr_sis:
-    input:
-        unpack(model_inputs),
-        images=rules.analysis_images.output[0],
-    output:
-        table=f"{RESULTS}/aliasing/{{model}}.tsv",
-        info=f"{RESULTS}/aliasing/{{model}}.json",
-    log:
-        rule_log("avr_sis", "{model}"),
-    benchmark:
-        rule_bench("avr_sis", "{model}")
-    priority: 55  # aliasing_stats is a 30 s single job: start it early
-    conda:
-        "../envs/torch.yaml"
-    threads: THREADS["torch"]
-    resources:
-        **RESOURCES["torch"],
-    params:
-        cfg=ALIAS_RUN_CFG,
-        reference_blur=reference_blur,
-    script:
-        "../workflow_scripts/avr_sis.py"
 
 
 rule frequency_sweep:
@@ -127,8 +104,7 @@ rule aliasing_stats:
         rule_bench("aliasing_stats")
     priority: 55  # aliasing_stats is a 30 s single job: start it early
     conda:
-        # blurscope.aliasing imports torch
-        "../envs/torch.yaml"
+        "../envs/analysis.yaml"
     threads: THREADS["cpu"]
     resources:
         **RESOURCES["cpu"],

@@ -126,7 +126,7 @@ rule band_summary:
     benchmark:
         rule_bench("band_summary")
     conda:
-        "../envs/torch.yaml"
+        "../envs/analysis.yaml"
     threads: THREADS["cpu"]
     resources:
         **RESOURCES["cpu"],

@@ -237,8 +237,8 @@ def patch_set(model, layer):
 
 
 def mce_reference_input(wildcards):
-    """Input of corruption: the mCE reference model's per-image outcomes (none for the
-    reference itself or with published errors)."""
+    """Input of deployed (its corruption part): the mCE reference model's
+    per-image outcomes (none for the reference itself or with published errors)."""
     reference = config["frequency"]["mce_reference"]
     if reference in ("published", wildcards.model):
         return []

@@ -96,8 +96,7 @@ rule featvis_figures:
     benchmark:
         rule_bench("featvis_figures")
     conda:
-        # reads the renders with blurscope.featvis (torch)
-        "../envs/torch.yaml"
+        "../envs/plot.yaml"
     threads: THREADS["plot"]
     resources:
         **RESOURCES["plot"],

@@ -8,7 +8,8 @@ FREQ = config["frequency"]
 
 # config subsets: each rule reruns only when a key that changes its numbers changes
 FREQ_COMMON_KEYS = ("bootstrap", "ci", "seed", "batch_size", "device")
-FREQ_PREF_CFG = {
+# the per-model part (hybrids, PGD, shape bias, corruptions; run by rule deployed)
+FREQ_MODEL_CFG = {
     k: FREQ[k]
     for k in FREQ_COMMON_KEYS
     + (
@@ -20,12 +21,6 @@ FREQ_PREF_CFG = {
         "pgd_step_size",
         "pgd_random_start",
         "pgd_n_images",
-    )
-}
-FREQ_CORR_CFG = {
-    k: FREQ[k]
-    for k in FREQ_COMMON_KEYS
-    + (
         "corruptions",
         "severities",
         "corruption_n_images",
@@ -54,7 +49,7 @@ else:
     )
 if not FREQ_HAS_CUE_CONFLICT:
     print(
-        f"[frequency] shape bias (rule cue_conflict_images, frequency_preference) not run: {FREQ_SHAPE_STATUS}",
+        f"[frequency] shape bias (rule cue_conflict_images, the shape-bias part of rule deployed) not run: {FREQ_SHAPE_STATUS}",
         file=sys.stderr,
     )
 
@@ -66,8 +61,8 @@ FREQ_SEED_GROUPS = {
 }
 
 
-# The shape-bias test (cue-conflict split) runs in the same job as the hybrid sweep and
-# PGD: one model load and one torch import per model for all three measures.
+# The per-model analyses of this stage (hybrids, PGD, shape bias, corruptions) run in rule
+# deployed (rules/deployed.smk), one job per model together with AVR/SIS.
 FREQ_SHAPE_INPUT = (
     {"cue_conflict": rules.cue_conflict_images.output[0]}
     if FREQ_HAS_CUE_CONFLICT
@@ -78,36 +73,6 @@ FREQ_SHAPE_OUTPUT = (
     if FREQ_HAS_CUE_CONFLICT
     else {}
 )
-
-
-rule frequency_preference:
-    input:
-        unpack(model_inputs),
-        **FREQ_SHAPE_INPUT,
-        images=rules.analysis_images.output[0],
-    output:
-        **FREQ_SHAPE_OUTPUT,
-        curves=f"{RESULTS}/frequency/{{model}}_curves.tsv",
-        spectrum=f"{RESULTS}/frequency/{{model}}_pgd_spectrum.tsv",
-        preference=f"{RESULTS}/frequency/{{model}}_preference.tsv",
-        # per pair / per image outcomes: paired bootstraps of trained vs reference
-        units=f"{RESULTS}/frequency/{{model}}_units.npz",
-    log:
-        rule_log("frequency_preference", "{model}"),
-    benchmark:
-        rule_bench("frequency_preference", "{model}")
-    wildcard_constraints:
-        model=MODEL_WILDCARD,
-    conda:
-        "../envs/torch.yaml"
-    threads: THREADS["torch"]
-    resources:
-        **RESOURCES["torch"],
-    params:
-        cfg=FREQ_PREF_CFG,
-        reference_blur=reference_blur,
-    script:
-        "../workflow_scripts/frequency_preference.py"
 
 
 rule corrupted_images:
@@ -132,37 +97,6 @@ rule corrupted_images:
         cfg=FREQ_CORRUPTED_CFG,
     script:
         "../workflow_scripts/corrupted_images.py"
-
-
-rule corruption:
-    input:
-        unpack(model_inputs),
-        images=rules.analysis_images.output[0],
-        corrupted=expand(
-            f"{RESULTS}/frequency/corrupted/{{corruption}}.npz",
-            corruption=FREQ["corruptions"],
-        ),
-        mce_reference=mce_reference_input,
-    output:
-        tsv=f"{RESULTS}/frequency/{{model}}_corruption.tsv",
-        ce=f"{RESULTS}/frequency/{{model}}_ce.tsv",
-        hits=f"{RESULTS}/frequency/{{model}}_corruption_hits.npz",
-    log:
-        rule_log("corruption", "{model}"),
-    benchmark:
-        rule_bench("corruption", "{model}")
-    wildcard_constraints:
-        model=MODEL_WILDCARD,
-    conda:
-        "../envs/torch.yaml"
-    threads: THREADS["torch"]
-    resources:
-        **RESOURCES["torch"],
-    params:
-        cfg=FREQ_CORR_CFG,
-        reference_blur=reference_blur,
-    script:
-        "../workflow_scripts/corruption.py"
 
 
 rule frequency_summary:

@@ -108,3 +108,20 @@ def test_bad_class_count() -> None:
 def test_bad_texture_coverage(coverage: float) -> None:
     with pytest.raises(ValueError, match=r"dataset\.embedded\.texture_coverage must be in \(0, 1\]"):
         generate_embedded("/tmp/never", EmbeddedSpec(texture_coverage=coverage))
+
+
+def test_pink_noise_equals_the_full_complex_filter() -> None:
+    """The half-plane transform gives the field of the full complex FFT filter (1/f^alpha, DC removed)."""
+    from blurscope.dataset import _pink_noise
+
+    for size in (16, 17):
+        white = np.random.default_rng(3).standard_normal((4, 2, size, size))
+        f = np.fft.fftfreq(size)
+        r = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+        r[0, 0] = 1.0
+        filt = 1.0 / np.maximum(r, 1.0 / size) ** 1.5
+        filt[0, 0] = 0.0
+        want = np.fft.ifft2(np.fft.fft2(white) * filt).real
+        want = (want - want.mean(axis=(-2, -1), keepdims=True)) / (want.std(axis=(-2, -1), keepdims=True) + 1e-12)
+        got = _pink_noise(np.random.default_rng(3), 4, size, 2, alpha=1.5)
+        np.testing.assert_allclose(got, want, atol=1e-12)

@@ -85,3 +85,52 @@ def test_pyproject_makes_blurscope_installable() -> None:
     text = (REPO / "pyproject.toml").read_text()
     assert 'package-dir = { "" = "workflow_scripts" }' in text
     assert (REPO / "workflow_scripts" / "blurscope" / "__init__.py").is_file()
+
+
+def _rules_with_env() -> list[tuple[str, str, Path]]:
+    """``(rule, env file, script)`` of every rule with a ``conda:`` env and a ``script:``."""
+    out = []
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            name = block.split(":", 1)[0].strip()
+            env = re.search(r'conda:\s*\n(?:\s*#.*\n)*\s*"\.\./envs/([\w.-]+)"', block)
+            script = re.search(r'script:\s*\n\s*"\.\./(workflow_scripts/[\w.]+)"', block)
+            if env and script:
+                out.append((name, env.group(1), REPO / script.group(1)))
+    return out
+
+
+def _imports_torch(script: Path) -> tuple[bool, list[str]]:
+    """Whether importing the library modules that ``script`` imports loads torch (and which modules)."""
+    import subprocess
+    import sys
+
+    text = script.read_text()
+    mods = set(re.findall(r"^\s*from (blurscope[\w.]*) import", text, flags=re.M))
+    mods |= set(re.findall(r"^\s*import (blurscope[\w.]*)", text, flags=re.M))
+    for line in re.findall(r"^\s*from blurscope import ([\w, ]+)", text, flags=re.M):
+        mods |= {f"blurscope.{n.strip()}" for n in line.split(",") if n.strip()}
+    code = "import sys\n" + "".join(f"import {m}\n" for m in sorted(mods)) + "print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO / "workflow_scripts")
+    assert out.returncode == 0, f"{script.name}: {out.stderr[-500:]}"
+    return out.stdout.strip() == "True", sorted(mods)
+
+
+# statistics and data jobs: numpy/pandas work whose job would spend ~2 s importing torch for nothing
+TORCH_FREE_RULES = ("analysis_images", "cue_conflict_images", "band_probe_images", "baseline_patches",
+                    "patch_metrics", "patch_stats", "aliasing_stats", "band_summary", "featvis_stats",
+                    "saliency_stats", "accuracy_matrix", "report")
+
+
+def test_rules_in_an_env_without_torch_and_statistics_jobs_import_no_torch() -> None:
+    """A rule whose env lacks torch must not reach torch through the library modules its script
+    imports (it would fail in that env); the statistics and data jobs must not either (speed)."""
+    no_torch = {p.name for p in ENVS if "torch" not in env_pins(p)}
+    checked = []
+    for rule, env, script in _rules_with_env():
+        if env in no_torch or rule in TORCH_FREE_RULES:
+            loads, mods = _imports_torch(script)
+            assert not loads, f"rule {rule} (env {env}) imports torch through {mods}"
+            checked.append(rule)
+    assert set(TORCH_FREE_RULES) <= set(checked), set(TORCH_FREE_RULES) - set(checked)
+    assert len(checked) > len(TORCH_FREE_RULES), checked  # and the figure rules

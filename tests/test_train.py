@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from blurscope.models import BlurscopeNet, build_model
-from blurscope.train import MemoryImages, TrainSettings, native_bfloat16, resolve_precision, train_model
+from blurscope.train import MemoryImages, TrainSettings, _augment, native_bfloat16, resolve_precision, train_model
 
 
 def test_resolve_precision() -> None:
@@ -51,3 +51,20 @@ def test_training_learns_under_each_precision_and_is_deterministic(precision: st
     assert w.dtype == torch.float32  # master weights stay float32 under autocast
     again, w2 = run()
     assert torch.equal(w, w2) and again["val_accuracy"] == metrics["val_accuracy"]
+
+
+def test_augment_is_a_reflect_padded_random_crop_and_flip() -> None:
+    """Each image is its own crop of the reflect-padded image (pad S/16) at the drawn offset,
+    mirrored where the drawn flip says so: checked against numpy's reflect pad."""
+    gen_ref = torch.Generator().manual_seed(7)
+    b, s = 12, 32
+    x = torch.rand(b, 3, s, s, generator=torch.Generator().manual_seed(1))
+    pad = s // 16
+    off = torch.randint(0, 2 * pad + 1, (b, 2), generator=gen_ref).numpy()
+    flip = (torch.rand(b, generator=gen_ref) < 0.5).numpy()
+    out = _augment(x, torch.Generator().manual_seed(7)).numpy()
+    xp = np.pad(x.numpy(), ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="reflect")
+    assert 0 < flip.sum() < b and len({tuple(o) for o in off}) > 1  # the draw exercises both branches
+    for i in range(b):
+        want = xp[i, :, off[i, 0] : off[i, 0] + s, off[i, 1] : off[i, 1] + s]
+        np.testing.assert_array_equal(out[i], want[..., ::-1] if flip[i] else want)

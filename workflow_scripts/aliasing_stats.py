@@ -11,7 +11,8 @@ references, default ``"ref-"``).
 
 import pandas as pd
 
-from blurscope import aliasing, runlog, stats
+from blurscope import runlog, stats
+from blurscope.aliasing_stats import aliasing_statistics
 from blurscope.io import read_json, read_tsv, write_tsv
 
 smk = snakemake  # noqa: F821
@@ -29,7 +30,7 @@ groups = stats.replicate_groups(models, group_of)
 series = [g for g, ms in groups.items() if not aa[ms[0]] and not ms[0].startswith(prefix)]
 references = stats.filter_references(models, {**sigmas, **{g: sigmas[ms[0]] for g, ms in groups.items()}}, series,
                                      prefix=prefix)
-out = aliasing.aliasing_statistics(tables, sigmas, aa, smk.params.standard, int(cfg["bootstrap_iterations"]),
+out = aliasing_statistics(tables, sigmas, aa, smk.params.standard, int(cfg["bootstrap_iterations"]),
                                    int(cfg["permutations"]), int(cfg["seed"]), group_of=group_of,
                                    references=references)
 for key in ("summary", "paired", "correlation", "sigma_trend"):

@@ -1,4 +1,5 @@
-"""Rule avr_sis: per-image AVR at every stride point + SIS/consistency for one model.
+"""Rule deployed, part 1 (workflow_scripts/deployed.py): per-image AVR at every stride point and
+SIS/consistency for one model.
 
 Inputs: ``model`` (.safetensors, with its .json meta), ``images`` (analysis_images.npz).
 Outputs: ``table`` (TSV, one row per image × stride point), ``info`` (JSON: stride

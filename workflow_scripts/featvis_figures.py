@@ -17,7 +17,7 @@ smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 
 from blurscope import plot_featvis as pv  # noqa: E402
-from blurscope.featvis import load_featvis  # noqa: E402
+from blurscope.featvis_stats import load_featvis  # noqa: E402
 from blurscope.plot_features import save_figure, sigma_label  # noqa: E402
 
 models = list(smk.params.models)

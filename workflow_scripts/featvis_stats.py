@@ -13,7 +13,7 @@ docs/featvis.md.
 import pandas as pd
 
 from blurscope import io, runlog
-from blurscope.featvis import featvis_summary
+from blurscope.featvis_stats import featvis_summary
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

@@ -1,11 +1,15 @@
-"""Rule frequency_preference[model]: hybrid-image sweep (p_low, p_high, f_rev), PGD f_0.5 and the
-shape bias on the cue-conflict split of one model as deployed (blur layer included), one job.
+"""Rule deployed[model], part 2 (workflow_scripts/deployed.py): hybrid-image sweep (p_low, p_high,
+f_rev), PGD f_0.5, the shape bias on the cue-conflict split and the accuracy on the shared corrupted sets (with its
+corruption errors CE / mCE against the reference) of one model as deployed (blur layer
+included), one job.
 
 A filter-only reference (ref-sigma<s>) is the sigma 0 network behind the blur of sigma s.
 ``units`` (.npz) keeps the per-pair / per-image outcomes for paired bootstraps of a trained
 model against its reference: ``hits_low`` / ``hits_high`` bool [n_f_mix, n_pairs], ``f_mix``,
 ``pair_low`` / ``pair_high`` (image rows), ``pgd_power`` [n_images, n_radii], ``pgd_radii``,
 and, with a cue-conflict split, ``shape_pred`` [n_conflict], ``shape_labels``, ``texture_labels``.
+``corruption`` / ``ce`` (TSV) and ``hits`` (.npz, per-image outcomes of every corruption ×
+severity, the mCE reference of the other models) are the corruption part.
 """
 
 from blurscope import runlog
@@ -17,7 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from blurscope import data, device, frequency, imagenet16, io, models  # noqa: E402
+from blurscope import corruptions, data, device, frequency, imagenet16, io, models  # noqa: E402
 from blurscope.blur import sigma_to_px  # noqa: E402
 
 cfg = smk.params.cfg
@@ -37,6 +41,18 @@ num_classes = int(meta["num_classes"])
 if labels.min() < 0 or labels.max() >= num_classes:
     raise ValueError(f"{smk.input.images}: labels outside [0, {num_classes}) of model {model_id}")
 seed, boot, level, bs = int(cfg["seed"]), int(cfg["bootstrap"]), float(cfg["ci"]), int(cfg["batch_size"])
+# the shared corrupted sets, checked before any work
+names, severities = list(cfg["corruptions"]), [int(s) for s in cfg["severities"]]
+sets = {name: corruptions.load_corruption_set(p, name, severities) for name, p in zip(names, smk.input.corrupted)}
+ids = next(iter(sets.values()))["ids"]
+for name, z in sets.items():
+    if not np.array_equal(z["ids"], ids):
+        raise ValueError(f"corrupted set {name!r} holds other images than {names[0]!r}: rerun rule corrupted_images")
+n = len(ids)
+if not np.array_equal(arrays["ids"][:n], ids):
+    raise ValueError(f"{smk.input.images}: the corrupted sets were made from other analysis images: "
+                     f"rerun rule corrupted_images")
+clean, clean_labels = arrays["images"][:n], np.asarray(arrays["labels"][:n], dtype=np.int64)
 log.info("model %s (sigma=%g, %s), %d images %s, device %s", model_id, meta["sigma"], meta["arch"], len(labels),
          tuple(images.shape[1:]), dev)
 
@@ -140,6 +156,57 @@ if hasattr(smk.output, "shape_bias"):
     io.write_tsv(pd.DataFrame([{"model": model_id, "sigma": float(meta["sigma"]), **res}]),
                  smk.output.shape_bias)
     units.update(shape_pred=np.asarray(sb_pred), shape_labels=shape_labels, texture_labels=texture_labels)
+
+# ---- accuracy on the shared corrupted sets (forwards only), corruption errors against the reference
+log.info("model %s (sigma=%g): %d images (frequency.corruption_n_images=%d) x (%d corruptions x %d severities "
+         "+ clean); forwards only, the corrupted images are shared by all models", model_id, meta["sigma"], n,
+         int(cfg["corruption_n_images"]), len(names), len(severities))
+prog = runlog.Progress(log, n * (1 + len(names) * len(severities)), "images")
+conds, hits = corruptions.corruption_hits(model, clean, {k: z["images"] for k, z in sets.items()}, severities,
+                                          clean_labels, int(cfg["batch_size"]), dev, prog.update)
+w = frequency.bootstrap_counts(n, boot, seed)
+samples = w @ hits.T.astype(np.float64) / n  # [iterations, conditions]
+lo, hi = np.quantile(samples, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
+table = conds.assign(model=model_id, sigma=float(meta["sigma"]), accuracy=hits.mean(1), ci_low=lo, ci_high=hi,
+                     n_images=n)
+# Mean over all corruption x severity conditions (one robustness number), same resamples.
+corr = conds["corruption"].to_numpy() != "clean"
+mean_s = samples[:, corr].mean(1)
+mlo, mhi = np.quantile(mean_s, [(1 - level) / 2, 1 - (1 - level) / 2])
+table = pd.concat([table, pd.DataFrame([{"corruption": "mean", "severity": 0, "model": model_id,
+                                         "sigma": float(meta["sigma"]), "accuracy": hits[corr].mean(),
+                                         "ci_low": mlo, "ci_high": mhi, "n_images": n}])], ignore_index=True)
+table = table[["model", "sigma", "corruption", "severity", "accuracy", "ci_low", "ci_high", "n_images"]]
+log.info("clean accuracy %.3f, mean corruption accuracy %.3f [%.3f, %.3f]", hits[0].mean(), hits[corr].mean(), mlo,
+         mhi)
+
+reference = cfg["mce_reference"]
+if reference == corruptions.PUBLISHED:
+    ce = corruptions.corruption_errors(conds, hits, published=cfg["mce_reference_errors"], weights=w, level=level)
+    ref_label = "published errors (frequency.mce_reference_errors)"
+else:
+    if reference == model_id:
+        ref_hits = hits
+    else:
+        ref_conds, ref_hits, ref_ids = corruptions.load_hits(smk.input.mce_reference)
+        same = ref_conds.astype(str).values.tolist() == conds.astype(str).values.tolist()
+        if not (same and np.array_equal(ref_ids, ids)):
+            raise ValueError(
+                f"{smk.input.mce_reference}: the reference {reference!r} was evaluated on other conditions "
+                f"or images than {model_id!r}: rerun its rule deployed"
+            )
+    ce = corruptions.corruption_errors(conds, hits, reference_hits=ref_hits, weights=w, level=level)
+    ref_label = reference
+ce.insert(0, "sigma", float(meta["sigma"]))
+ce.insert(0, "model", model_id)
+ce = ce.assign(reference=ref_label, n_images=n)
+m = ce[ce["corruption"] == "mCE"].iloc[0]
+log.info("mCE %.3f [%.3f, %.3f], relative mCE %.3f [%.3f, %.3f] over %d ImageNet-C types, reference %s",
+         m["ce"], m["ce_ci_low"], m["ce_ci_high"], m["relative_ce"], m["relative_ce_ci_low"],
+         m["relative_ce_ci_high"], m["n_types"], ref_label)
+io.write_tsv(table, smk.output.corruption)
+io.write_tsv(ce, smk.output.ce)
+corruptions.write_hits(smk.output.hits, conds, hits, ids)
 
 io.save_npz(smk.output.units, **units)
 io.write_tsv(curves, smk.output.curves)

@@ -38,35 +38,36 @@ workdir = inv.get("workdir") or os.getcwd()
 log.info("invocation: %s", inv or "unknown (BLURSCOPE_INVOCATION not set)")
 
 
-def nested(cfg_path: str, *args: str) -> subprocess.CompletedProcess:
-    """Snakemake on the resolved config in the same working directory, without the lock."""
+def nested(cfg_path: str, *calls: tuple[str, ...]) -> list[str]:
+    """Snakemake on the resolved config in the same working directory, without the lock: one
+    process per call in ``calls``, all at once (the parse dominates; this is the pipeline's last
+    job but one, so the other cores are idle). Returns each call's stdout + stderr."""
     python = inv.get("python") or sys.executable
-    cmd = [
-        python,
-        "-m",
-        "snakemake",
-        "-s",
-        snakefile,
-        "--configfile",
-        cfg_path,
-        "--directory",
-        workdir,
-        "--nolock",
-        *args,
-    ]
+    base = [python, "-m", "snakemake", "-s", snakefile, "--configfile", cfg_path, "--directory", workdir, "--nolock"]
     if not Path(python).exists():
         exe = shutil.which("snakemake")
         if exe is None:
             raise RuntimeError(f"pipeline_info: no Snakemake to run (neither {python} nor 'snakemake' on PATH)")
-        cmd = [exe, *cmd[3:]]
-    log.info("running: %s", " ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"pipeline_info: nested snakemake {' '.join(args)} failed ({proc.returncode}):\n"
-            f"{(proc.stdout + proc.stderr)[-4000:]}"
-        )
-    return proc
+        base = [exe, *base[3:]]
+    procs = []
+    for args in calls:
+        log.info("running: %s", " ".join([*base, *args]))
+        procs.append(subprocess.Popen([*base, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      env={**os.environ, "PYTHONUNBUFFERED": "1"}))
+    outs = []
+    for args, proc in zip(calls, procs):
+        try:
+            out, err = proc.communicate(timeout=900)
+        except subprocess.TimeoutExpired:
+            for p in procs:
+                p.kill()
+            raise
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"pipeline_info: nested snakemake {' '.join(args)} failed ({proc.returncode}):\n{(out + err)[-4000:]}"
+            )
+        outs.append((out, err))
+    return outs
 
 
 # Nested calls first, before this job writes anything: the rule graph, and the jobs of the
@@ -74,13 +75,14 @@ def nested(cfg_path: str, *args: str) -> subprocess.CompletedProcess:
 with tempfile.TemporaryDirectory(prefix="blurscope-pipeline-info-") as tmpdir:
     cfg_path = str(Path(tmpdir) / "config.yaml")
     Path(cfg_path).write_text(yaml.safe_dump(config, sort_keys=False))
-    graph = nested(cfg_path, "--rulegraph")
-    if "digraph" not in graph.stdout:
-        raise RuntimeError(f"pipeline_info: snakemake --rulegraph printed no graph:\n{graph.stdout[-2000:]}")
-    dot = graph.stdout[graph.stdout.find("digraph") :]
     # --rerun-incomplete: this very job's outputs are marked incomplete while it runs (dry run: nothing is touched)
-    plan = nested(cfg_path, "--dry-run", "--forceall", "--rerun-incomplete", "all")
-    keep = [os.path.join(workdir, p) for p in benchmark_paths_from_dryrun(plan.stdout + plan.stderr)]
+    (graph, _), (plan_out, plan_err) = nested(
+        cfg_path, ("--rulegraph",), ("--dry-run", "--forceall", "--rerun-incomplete", "all")
+    )
+    if "digraph" not in graph:
+        raise RuntimeError(f"pipeline_info: snakemake --rulegraph printed no graph:\n{graph[-2000:]}")
+    dot = graph[graph.find("digraph") :]
+    keep = [os.path.join(workdir, p) for p in benchmark_paths_from_dryrun(plan_out + plan_err)]
 if not keep:
     raise RuntimeError("pipeline_info: the dry run listed no benchmark: files")
 

@@ -19,6 +19,7 @@ Run: ``make bench-pipeline`` (or ``.venv/bin/python tests/bench/bench_pipeline.p
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import re
 import resource
@@ -133,6 +134,8 @@ def main() -> None:
     if args.results:
         breakdown(args.results, None)
         return
+    # the jobs import the library from this checkout (editable install): its bytecode, as `make run` writes it
+    compileall.compile_dir(REPO / "workflow_scripts", quiet=1, workers=0)
     tmp = Path(tempfile.mkdtemp(prefix="blurscope-bench-"))
     try:
         work = copy_workflow(tmp)

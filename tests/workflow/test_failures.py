@@ -318,8 +318,8 @@ BAD_INPUTS = {
 """case → (builder, how it is broken). A builder returns (config changes, strings the first error
 must contain[, rules allowed to start[, environment overrides]])."""
 
-EXPENSIVE_RULES = TRAIN_RULES + ("evaluate", "features", "featvis", "avr_sis", "band_intervention",
-                                 "frequency_preference", "corrupted_images", "corruption", "smoothgrad")
+EXPENSIVE_RULES = TRAIN_RULES + ("evaluate", "features", "featvis", "deployed", "band_intervention",
+                                 "corrupted_images", "smoothgrad")
 
 
 # ----------------------------------------------------------- docs/bad_inputs.md, from these tests

@@ -127,9 +127,7 @@ def test_add_sigma_runs_only_its_chain_and_aggregates(work, full_plan):
         "band_intervention": 1,
         "featvis": 1,
         # ... and, as the new largest sigma, its filter-only reference (the sigma 0 network behind its blur)
-        "avr_sis": 2,
-        "frequency_preference": 2,
-        "corruption": 2,
+        "deployed": 2,  # AVR/SIS, hybrids, PGD, shape bias and corruptions: one job per model
         # every model is evaluated at every training sigma (evaluation.test_sigmas: null)
         "evaluate": n_trained_after,
         # aggregates over models
@@ -188,8 +186,7 @@ def test_analysis_own_blur_reruns_only_the_feature_and_band_analyses(work, full_
         "band_summary": 1,
         "band_figures": 1,
     })
-    for kept in ("analysis_images", "train_baseline", "evaluate", "avr_sis", "frequency_preference", "smoothgrad",
-                 "featvis", "corruption"):
+    for kept in ("analysis_images", "train_baseline", "evaluate", "deployed", "smoothgrad", "featvis"):
         assert kept not in plan, f"analysis.own_blur reruns {kept}"
 
 

@@ -40,7 +40,7 @@ def test_default_config_dry_run(tmp_path: Path) -> None:
     jobs = _jobs(out)
     assert jobs["train_blur"] == 5 and jobs["train_baseline"] == 2 and jobs["train_blurpool"] == 1
     assert jobs["evaluate"] == 8 and jobs["features"] == 8 and jobs["featvis"] == 8
-    assert jobs["avr_sis"] == 11 and jobs["frequency_preference"] == 11 and jobs["corruption"] == 11
+    assert jobs["deployed"] == 11  # AVR/SIS, hybrids, PGD, shape bias, corruptions: one job per model
     assert jobs["band_intervention"] == 8
     assert sum(v for k, v in jobs.items() if k != "total") <= 100, jobs
 

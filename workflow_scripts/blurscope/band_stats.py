@@ -12,12 +12,16 @@ information lies. Every interval, paired difference and trend comes from
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from blurscope import stats
-from blurscope.bands import CONTROL_ROWS, BandRun
+from blurscope.freq import BAND_CONTROL_ROWS as CONTROL_ROWS
+
+if TYPE_CHECKING:  # numpy and pandas only at run time: the summary job does not import torch
+    from blurscope.bands import BandRun
 
 # --------------------------------------------------------------------------
 # statistics over images

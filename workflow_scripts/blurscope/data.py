@@ -14,13 +14,16 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .io import save_npz
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made (to_float): data-only jobs never pay its import
+    import torch
 
 log = logging.getLogger("blurscope.data")
 
@@ -421,6 +424,8 @@ def load_images_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 ``[N, H, W, 3]`` → float32 ``[N, 3, H, W]`` in ``[0, 1]``."""
+    import torch
+
     t = torch.as_tensor(images)
     if t.dtype != torch.uint8 or t.ndim != 4 or t.shape[-1] != 3:
         raise ValueError(f"to_float expects uint8 [N,H,W,3], got {t.dtype} {tuple(t.shape)}")

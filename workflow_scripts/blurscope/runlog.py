@@ -1,12 +1,14 @@
 """Logging and thread set-up shared by every rule script.
 
 Rule scripts call :func:`start` first: it routes the ``logging`` module (and
-uncaught exceptions) to the rule's ``log:`` file and caps torch/BLAS threads at
-the rule's ``threads:``.
+uncaught exceptions) to the rule's ``log:`` file, caps torch/BLAS threads at
+the rule's ``threads:`` and spares the job the garbage collection at interpreter exit.
 """
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import os
 import sys
@@ -44,6 +46,10 @@ def start(log_path: str | os.PathLike | None, threads: int = 1, name: str = LOGG
         logger.error("failed: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
 
     sys.excepthook = _excepthook
+    # At exit the interpreter collects every object the imports made (torch: ~0.4 s of
+    # each job's start-up-and-exit cost); frozen objects are skipped. Runs after the other
+    # exit handlers (registered later, run first), when nothing needs collecting any more.
+    atexit.register(gc.freeze)
     logger.info("started (threads=%d, pid=%d)", threads, os.getpid())
     return logger
 

@@ -1,0 +1,174 @@
+"""The feature-visualisation file of one model and the statistics over models (rules featvis_stats, featvis_figures).
+
+:func:`save_featvis` / :func:`load_featvis` write and read the renders of
+:func:`blurscope.featvis.render_layers`; :func:`featvis_summary` is the neuron-level
+bootstrap, trend over σ and effects against σ = 0 of their measures. Numpy and pandas
+only: the statistics and figure jobs do not import torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .io import save_npz
+
+log = logging.getLogger("blurscope.featvis")
+
+FILE_KEYS = ("images", "neurons", "objective", "objective_init", "power", "hf_fraction", "peak_freq")
+"""Per-layer arrays of a featvis file (:func:`save_featvis`)."""
+
+
+def save_featvis(path: str, layers: Sequence[str], results: Sequence[dict[str, np.ndarray]], **meta: Any) -> None:
+    """Write one model's renders as ``.npz`` (atomic, :func:`blurscope.io.save_npz`).
+
+    Keys: ``layers`` (str ``[L]``); for layer ``i``: ``images_<i>`` uint8
+    ``[n_i, S, S, 3]``, ``neurons_<i>`` int64 ``[n_i]``, ``objective_<i>``,
+    ``objective_init_<i>``, ``hf_fraction_<i>``, ``peak_freq_<i>`` ``[n_i]``,
+    ``power_<i>`` ``[n_i, n_bins]``; ``freqs`` ``[n_bins]`` (cycles/pixel); plus the
+    ``meta`` values (size, steps, seed, ...) as 0-d arrays.
+    """
+    if len(layers) != len(results):
+        raise ValueError(f"save_featvis: {len(layers)} layers but {len(results)} results")
+    arrays: dict[str, np.ndarray] = {"layers": np.asarray(list(layers), dtype=str)}
+    for i, res in enumerate(results):
+        for key in FILE_KEYS:
+            arrays[f"{key}_{i}"] = np.asarray(res[key])
+        arrays["freqs"] = np.asarray(res["freqs"])
+    for key, value in meta.items():
+        if key in arrays or any(key == f"{k}_{i}" for k in FILE_KEYS for i in range(len(layers))):
+            raise ValueError(f"save_featvis: meta key {key!r} collides with an array name")
+        arrays[key] = np.asarray(value)
+    save_npz(path, **arrays)
+
+
+def load_featvis(path: str) -> dict[str, dict[str, np.ndarray]]:
+    """Read a :func:`save_featvis` file: ``{layer: {images, neurons, ..., freqs}}`` in file order."""
+    with np.load(path) as z:
+        if "layers" not in z.files or "freqs" not in z.files:
+            raise ValueError(f"{path}: not a featvis file (needs 'layers' and 'freqs'; has {sorted(z.files)})")
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for i, layer in enumerate(z["layers"].tolist()):
+            missing = [k for k in FILE_KEYS if f"{k}_{i}" not in z.files]
+            if missing:
+                raise ValueError(f"{path}: layer {layer!r} (index {i}) lacks {missing}")
+            out[str(layer)] = {k: z[f"{k}_{i}"] for k in FILE_KEYS}
+            out[str(layer)]["freqs"] = z["freqs"]
+    return out
+
+
+METRICS = ("hf_fraction", "peak_freq")
+"""Per-image measures that :func:`featvis_summary` bootstraps and tests for a trend."""
+
+
+def featvis_summary(
+    table: pd.DataFrame,
+    sigma_of: dict[str, float],
+    sigma_models: Sequence[str],
+    iterations: int,
+    seed: int,
+    n_permutations: int,
+    ci: float = 0.95,
+    metrics: Sequence[str] = METRICS,
+    *,
+    paired: bool,
+    group_of: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Neuron-level bootstrap per model × layer, Spearman trend over σ, effects against σ = 0.
+
+    The patch statistics' functions (:mod:`blurscope.stats`), on one rendered image
+    per neuron: a neuron's value is its image's value, and the bootstrap resamples
+    neurons (and replicate models, :func:`blurscope.stats.hierarchical_bootstrap`).
+    A render that did not raise its objective (``active`` false) is still its
+    starting noise and says nothing about the neuron: its measures count as missing.
+
+    Args:
+        table: the featvis rows of all models: ``model layer neuron active <metrics>``.
+        sigma_of: σ (px at 224) of every model in ``table`` (BlurPool: 0).
+        sigma_models: the σ series (group ids sorted by σ); the first is the reference
+            of the effects, the trend runs over them.
+        iterations, seed, ci: bootstrap resamples, seed, interval coverage (config ``stats``).
+        n_permutations: permutations of :func:`blurscope.stats.spearman_trend`.
+        paired: the models share neuron identity (``training.mode: finetune``); networks
+            trained from scratch do not, whatever their channel ids (then the trend
+            permutes whole models and the effects resample each model's neurons).
+        group_of: ``{replicate model: σ series group}`` (e.g. ``sigma6-seed1 → sigma6``).
+
+    Returns:
+        ``summary``: ``model sigma layer metric mean sem ci_low ci_high n_neurons n_active
+        n_replicates`` (``model`` = group id); ``trends``:
+        :func:`blurscope.stats.trend_table` with the σ-min / σ-max means, CIs and
+        ``cis_disjoint``; ``effects``: :func:`blurscope.stats.effects_table`. With fewer
+        than two distinct σ in the series, ``trends`` and ``effects`` have headers only; a
+        layer where some model has fewer than two active renders is left out of both
+        (logged warning; its summary rows show ``n_active``).
+
+    Raises:
+        ValueError: missing columns or σ, or a model × layer without any active render.
+    """
+    need = {"model", "layer", "neuron", "active", *metrics}
+    missing = sorted(need - set(table.columns))
+    if missing:
+        raise ValueError(f"featvis table lacks columns {missing} (has {list(table.columns)})")
+    present = [str(m) for m in pd.unique(table["model"])]
+    unknown = sorted((set(present) | set(sigma_models)) - set(sigma_of) - set((group_of or {}).values()))
+    if unknown:
+        raise ValueError(f"featvis summary: no sigma for models {unknown}")
+    data = table.copy()
+    data.loc[~data["active"].astype(bool), list(metrics)] = np.nan
+    dead = [
+        f"{m} {layer}"
+        for (m, layer), sub in data.groupby(["model", "layer"], sort=False)
+        if sub[list(metrics)].isna().all().all()
+    ]
+    if dead:
+        raise ValueError(f"featvis summary: no render of model {dead[0].split()[0]!r}, layer {dead[0].split()[1]!r} "
+                         "raised its objective")
+    groups = stats.replicate_groups(present, group_of)
+
+    def sigma(group: str) -> float:
+        return float(sigma_of[group] if group in sigma_of else sigma_of[groups[group][0]])
+
+    rows = []
+    for layer in pd.unique(data["layer"]):
+        for group, members in groups.items():
+            reps = []
+            for m in members:
+                sub = data[(data["model"] == m) & (data["layer"] == layer)].sort_values("neuron")
+                if sub.empty:
+                    raise ValueError(f"featvis summary: model {m!r} has no rows for layer {layer!r}")
+                reps.append(sub[list(metrics)].to_numpy(dtype=np.float64)[:, None, :])  # [n, 1 image, M]
+            tab = stats.tidy_bootstrap(reps, list(metrics), iterations, seed, ci=ci, share_units=paired)
+            tab = tab.rename(columns={"n_patches": "n_active"})
+            tab.insert(0, "layer", layer)
+            tab.insert(0, "sigma", sigma(group))
+            tab.insert(0, "model", group)
+            rows.append(tab)
+    summary = pd.concat(rows, ignore_index=True)
+    means = data.melt(id_vars=["model", "layer", "neuron"], value_vars=list(metrics), var_name="metric",
+                      value_name="value")
+    series = [sigma(g) for g in sigma_models]
+    if len(set(series)) < 2:
+        trends = pd.DataFrame(columns=stats.TREND_COLUMNS + stats.TREND_SUMMARY_COLUMNS)
+        effects = pd.DataFrame(columns=stats.EFFECT_COLUMNS)
+        return summary, trends, effects
+    # a layer where some model has fewer than two active renders cannot be compared: no trend, no effects
+    active = data.groupby(["layer", "model"], sort=False)["active"].sum()
+    weak = [str(layer) for layer, n in active.groupby(level="layer", sort=False).min().items() if n < 2]
+    if weak:
+        log.warning("featvis summary: no trend or effects for layer(s) %s: some model has fewer than 2 renders "
+                    "that raised their objective (n_active in the summary; more featvis.steps may help)", weak)
+        means = means[~means["layer"].isin(weak)]
+    if means.empty:
+        return (summary, pd.DataFrame(columns=stats.TREND_COLUMNS + stats.TREND_SUMMARY_COLUMNS),
+                pd.DataFrame(columns=stats.EFFECT_COLUMNS))
+    trends = stats.trend_table(means, list(sigma_models), series, n_permutations, seed, summary=summary,
+                               paired=paired, group_of=group_of, iterations=iterations, ci=ci)
+    effects = stats.effects_table(means, str(sigma_models[0]), {m: sigma_of.get(m, sigma(m)) for m in present},
+                                  iterations, seed, ci, paired=paired, group_of=group_of)
+    return summary, trends, effects
