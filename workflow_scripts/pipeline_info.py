@@ -38,10 +38,11 @@ workdir = inv.get("workdir") or os.getcwd()
 log.info("invocation: %s", inv or "unknown (BLURSCOPE_INVOCATION not set)")
 
 
-def nested(cfg_path: str, *calls: tuple[str, ...]) -> list[str]:
+def nested(cfg_path: str, *calls: tuple[str, ...]) -> list[tuple[str, str]]:
     """Snakemake on the resolved config in the same working directory, without the lock: one
     process per call in ``calls``, all at once (the parse dominates; this is the pipeline's last
-    job but one, so the other cores are idle). Returns each call's stdout + stderr."""
+    job but one, so the other cores are idle). Returns each call's ``(stdout, stderr)``; a failing
+    or timed-out call stops the others."""
     python = inv.get("python") or sys.executable
     base = [python, "-m", "snakemake", "-s", snakefile, "--configfile", cfg_path, "--directory", workdir, "--nolock"]
     if not Path(python).exists():
@@ -55,18 +56,18 @@ def nested(cfg_path: str, *calls: tuple[str, ...]) -> list[str]:
         procs.append(subprocess.Popen([*base, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       env={**os.environ, "PYTHONUNBUFFERED": "1"}))
     outs = []
-    for args, proc in zip(calls, procs):
-        try:
+    try:
+        for args, proc in zip(calls, procs):
             out, err = proc.communicate(timeout=900)
-        except subprocess.TimeoutExpired:
-            for p in procs:
-                p.kill()
-            raise
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"pipeline_info: nested snakemake {' '.join(args)} failed ({proc.returncode}):\n{(out + err)[-4000:]}"
-            )
-        outs.append((out, err))
+            if proc.returncode != 0:
+                raise RuntimeError(f"pipeline_info: nested snakemake {' '.join(args)} failed ({proc.returncode}):\n"
+                                   f"{(out + err)[-4000:]}")
+            outs.append((out, err))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     return outs
 
 
