@@ -1,5 +1,6 @@
 # Shared helpers: config validation, model ids, per-rule config subsets and resources.
-# Nothing here writes files (a parse-time write would refresh mtimes and trigger reruns).
+# Nothing here writes below results/ (a parse-time write would refresh mtimes and trigger reruns);
+# the only parse-time file is the checkpoint fingerprint cache in .snakemake/ (CHECKPOINT_CACHE).
 
 from pathlib import Path
 
@@ -62,8 +63,11 @@ check_devices(config, check_available=workflow.is_main_process and workflow.loca
 # Layer names and checkpoints against the architecture. The invocation that plans the run
 # checks before any job starts; cluster jobs (remote mode: every SLURM job parses the
 # workflow twice) skip it.
+# Fingerprints of checkpoint files (SHA-256, cached by size and mtime) live here, in
+# Snakemake's own folder of the working directory: not an output, so no rerun depends on it.
+CHECKPOINT_CACHE = ".snakemake/blurscope/checkpoint_fingerprints.json"
 if not workflow.remote_exec:
-    check_model_config(config)
+    check_model_config(config, cache=CHECKPOINT_CACHE)
 
 RESULTS = config["results"]
 _IDS = model_ids(config)
@@ -72,6 +76,9 @@ SIGMA_MODELS = _IDS.sigma_models
 MODELS = _IDS.models
 SEED_MODELS = _IDS.seed_models
 ALL_TRAINED = _IDS.all_trained
+# models trained elsewhere (model.checkpoints): imported by import_checkpoint, never trained
+CHECKPOINTS = _IDS.checkpoints
+TRAINED_HERE = _IDS.trained_here
 LAYERS = list(config["analysis"]["layers"])
 
 # Filter-only references: the sigma 0 network behind a sigma blur, untrained for it.
@@ -120,6 +127,40 @@ def model_inputs(wildcards):
     """Named inputs ``model`` (weights) and ``meta`` (json) of the model wildcard."""
     path = model_path(wildcards.model)
     return {"model": path, "meta": path.removesuffix(".safetensors") + ".json"}
+
+
+def checkpoint_wildcard():
+    """Wildcard constraint of import_checkpoint, exactly the ids with a checkpoint (none: matches nothing)."""
+    import re
+
+    return "|".join(re.escape(m) for m in CHECKPOINTS) or "(?!)"
+
+
+def checkpoint_file(wildcards):
+    """Param of import_checkpoint: the checkpoint file of the {model} wildcard."""
+    return str(Path(CHECKPOINTS[wildcards.model]).resolve())
+
+
+def checkpoint_fingerprint(wildcards):
+    """Param of import_checkpoint: the checkpoint's SHA-256, so that a replaced file (other bytes)
+    reruns the import and that model's analyses, and a touch (same bytes) reruns nothing. Computed
+    by the Snakemake that plans the run; a cluster job (which parses the workflow again) reads no file.
+    """
+    if workflow.remote_exec:
+        return "computed by the submitting Snakemake"
+    from blurscope.checkpoints import describe
+
+    return describe(CHECKPOINTS[wildcards.model], CHECKPOINT_CACHE).sha256
+
+
+def wildcard_sigma(wildcards):
+    """Param: the training sigma (px at 224) of the {model} wildcard."""
+    return model_sigma(wildcards.model)
+
+
+def is_blurpool(wildcards):
+    """Param: whether the {model} wildcard is the BlurPool model (its backbone is the antialiased variant)."""
+    return wildcards.model == BLURPOOL
 
 
 def reference_blur(wildcards):

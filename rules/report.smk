@@ -37,8 +37,11 @@ rule pipeline_info:
     input:
         # not read (except the benchmark folder): they make this job run after all others
         report_stage_targets,
+        # read: where every model came from (trained here, or a checkpoint with its hash)
+        metas=expand(f"{RESULTS}/models/{{model}}.json", model=ALL_TRAINED),
     output:
         config=f"{RESULTS}/pipeline_info/config.yaml",
+        models=f"{RESULTS}/pipeline_info/models.tsv",
         versions=report(
             f"{RESULTS}/pipeline_info/versions.tsv",
             caption="../report/pipeline_versions.rst",

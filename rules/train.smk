@@ -97,6 +97,44 @@ rule train_blurpool:
         "../workflow_scripts/train_model.py"
 
 
+# Models trained elsewhere (model.checkpoints) are imported instead of trained: for their ids
+# import_checkpoint, not a training rule, makes models/<id>.safetensors (its wildcard matches
+# exactly those ids; ruleorder settles the overlap with the training rules' patterns).
+ruleorder: import_checkpoint > train_baseline
+ruleorder: import_checkpoint > train_blur
+ruleorder: import_checkpoint > train_blurpool
+
+
+rule import_checkpoint:
+    input:
+        classes=rules.prepare_dataset.output.classes,
+    output:
+        weights=f"{RESULTS}/models/{{model}}.safetensors",
+        meta=f"{RESULTS}/models/{{model}}.json",
+    log:
+        rule_log("import_checkpoint", "{model}"),
+    benchmark:
+        rule_bench("import_checkpoint", "{model}")
+    wildcard_constraints:
+        model=checkpoint_wildcard(),
+    priority: 100
+    conda:
+        "../envs/torch.yaml"
+    # a CPU job: reading a file and writing it again needs no GPU
+    threads: THREADS["cpu"]
+    resources:
+        **RESOURCES["cpu"],
+    params:
+        path=checkpoint_file,
+        sha256=checkpoint_fingerprint,
+        model={k: config["model"][k] for k in ("arch", "widths")},
+        sigma=wildcard_sigma,
+        antialiased=is_blurpool,
+        image_size=config["dataset"]["image_size"],
+    script:
+        "../workflow_scripts/import_checkpoint.py"
+
+
 rule evaluate:
     input:
         unpack(model_inputs),

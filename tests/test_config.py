@@ -102,9 +102,24 @@ CASES = [
         "a filter-only reference is compared with the model trained at its sigma",
     ),
     (
-        "zero epochs need weights",
+        "zero epochs: every model needs a checkpoint",
         {"training.epochs": 0},
-        "config key 'training.epochs' is 0 but 'model.weights' is null: nothing to start from",
+        "config key 'training.epochs' is 0 (nothing trained from scratch) but ['sigma0', 'sigma2', 'sigma3', "
+        "'sigma4', 'sigma6', 'blurpool', 'sigma0-seed1', 'sigma6-seed1'] have no checkpoint: they would be "
+        "analysed untrained. Give each a file in 'model.checkpoints' (or train them: training.epochs >= 1)",
+    ),
+    (
+        "checkpoints name models of the config",
+        {"model.checkpoints": {"sigma6.0": "/x.pt", "sigma5": "/y.pt"}},
+        "config key 'model.checkpoints': ['sigma6.0', 'sigma5'] are not models of this config; the models are "
+        "['sigma0', 'sigma2', 'sigma3', 'sigma4', 'sigma6', 'blurpool', 'sigma0-seed1', 'sigma6-seed1'] "
+        "(sigma<s> per entry of 'sigmas', written as in sigma1.5; replicates sigma<s>-seed<k> of "
+        "training.seed_sigmas; blurpool)",
+    ),
+    (
+        "checkpoint files exist",
+        {"model.checkpoints": {"sigma6": "/no/such/sigma6.pth.tar"}},
+        "config key 'model.checkpoints.sigma6': file /no/such/sigma6.pth.tar does not exist",
     ),
     (
         "topk.k at most analysis.n_images",

@@ -73,7 +73,7 @@ def test_mismatched_checkpoint_errors_name_the_file_and_keys(tmp_path: Path) -> 
         load_backbone_weights(ten, other.state_dict(), "narrow.pt")
     skipped = load_backbone_weights(ten, other.state_dict(), "narrow.pt", reset_head=True)
     assert sorted(skipped) == ["fc.bias", "fc.weight"]
-    with pytest.raises(FileNotFoundError, match="model.weights"):
+    with pytest.raises(FileNotFoundError, match="missing.safetensors does not exist"):
         read_state_dict(tmp_path / "missing.safetensors")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="junk.pt could not be read"):

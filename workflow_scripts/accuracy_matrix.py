@@ -25,6 +25,9 @@ for model, path in zip(p.models, smk.input.metas):
     settings, metrics = meta.get("settings", {}), meta.get("metrics", {})
     rows.append({
         "model": model, "group": p.group_of[model], "sigma": p.sigma_of[model], "role": meta.get("role"),
+        # trained here, or trained elsewhere and imported (model.checkpoints): which file, byte for byte
+        "origin": meta.get("origin", "trained"), "checkpoint": meta.get("checkpoint", {}).get("path"),
+        "checkpoint_sha256": meta.get("checkpoint", {}).get("sha256"),
         "parent": meta.get("parent"), "seed": meta.get("seed"), "epochs": settings.get("epochs"),
         "batch_size": settings.get("batch_size"), "lr": settings.get("lr"),
         "weight_decay": settings.get("weight_decay"), "precision": settings.get("precision", "float32"),

@@ -33,16 +33,21 @@ for r in table.itertuples():
     log.info("%s test sigma %g: accuracy %.4f [%.4f, %.4f]", r.model, r.test_sigma, r.accuracy, r.ci_low, r.ci_high)
 write_tsv(table, smk.output.accuracy)
 
-# stem diagnostic: the untrained initialisation is rebuilt from the model's seed
+# stem diagnostic: the untrained initialisation is rebuilt from the model's seed; a model trained
+# elsewhere (model.checkpoints) has no known initialisation: trained rows only
 cutoff = float(smk.params.hf_cutoff)
 trained = stem_weight(model.backbone)
-init = stem_weight(initial_network_of(meta).backbone)
+weights = {"trained": trained}
+if meta.get("origin", "trained") == "checkpoint":
+    log.info("%s was trained elsewhere (%s): no initialisation to compare its stem with", meta["model_id"],
+             meta["checkpoint"]["path"])
+else:
+    weights["init"] = stem_weight(initial_network_of(meta).backbone)
 stem = pd.concat([
     pd.DataFrame({"model": meta["model_id"], "sigma": meta["sigma"], "weights": which, "channel": range(len(frac)),
                   "hf_fraction": frac, "hf_cutoff": cutoff})
-    for which, frac in (("trained", hf_energy_fraction(trained, cutoff)), ("init", hf_energy_fraction(init, cutoff)))
+    for which, frac in ((w, hf_energy_fraction(k, cutoff)) for w, k in weights.items())
 ], ignore_index=True)
-log.info("stem kernels %s: HF energy fraction (> %g c/px) trained %.3f, initialisation %.3f", tuple(trained.shape),
-         cutoff, stem.loc[stem.weights == "trained", "hf_fraction"].mean(),
-         stem.loc[stem.weights == "init", "hf_fraction"].mean())
+log.info("stem kernels %s: HF energy fraction (> %g c/px) %s", tuple(trained.shape), cutoff,
+         ", ".join(f"{w} {stem.loc[stem.weights == w, 'hf_fraction'].mean():.3f}" for w in weights))
 write_tsv(stem, smk.output.stem)

@@ -6,8 +6,9 @@ params), ``versions.tsv`` (every package of the running environment),
 working directory, Snakemake and Python versions), ``rulegraph.dot``
 (``snakemake --rulegraph --nolock`` on the resolved config in a subprocess: no
 workdir lock, nothing written below results/) and ``benchmarks.tsv`` (the
-``benchmark:`` file of every job of the current DAG, one row per file). The
-library functions are in ``blurscope.provenance``.
+``benchmark:`` file of every job of the current DAG, one row per file) and
+``models.tsv`` (where each model came from: trained here, or a checkpoint file named
+with its SHA-256). The library functions are in ``blurscope.provenance``.
 """
 
 import datetime as dt
@@ -23,7 +24,13 @@ from pathlib import Path
 import yaml
 
 from blurscope import io, runlog
-from blurscope.provenance import aggregate_benchmarks, benchmark_paths_from_dryrun, git_state, package_versions
+from blurscope.provenance import (
+    aggregate_benchmarks,
+    benchmark_paths_from_dryrun,
+    git_state,
+    model_origins,
+    package_versions,
+)
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
@@ -141,11 +148,17 @@ with io.atomic_path(smk.output.git) as tmp:
     tmp.write_text("".join(f"{k}: {v}\n" for k, v in git.items()))
 log.info("git: %s", git)
 
-# 4. rule graph
+# 4. where every model came from
+origins = model_origins([io.read_json(path) for path in smk.input.metas])
+io.write_tsv(origins, smk.output.models)
+for r in origins[origins["origin"] == "checkpoint"].itertuples():
+    log.info("%s: trained elsewhere, checkpoint %s (sha256 %s)", r.model, r.checkpoint, r.sha256)
+
+# 5. rule graph
 with io.atomic_path(smk.output.rulegraph) as tmp:
     tmp.write_text(dot)
 
-# 5. benchmark files of the jobs of this DAG (this job's and the report's own are written after it)
+# 6. benchmark files of the jobs of this DAG (this job's and the report's own are written after it)
 bench = aggregate_benchmarks(Path(results) / "benchmarks", keep=keep, exclude_rules=("pipeline_info", "report"))
 io.write_tsv(bench, smk.output.benchmarks)
 log.info(

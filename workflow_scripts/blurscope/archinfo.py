@@ -190,21 +190,15 @@ def safetensors_shapes(path: str) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
 
 
-def strip_prefixes(names: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
-    """Drop a ``module.`` / ``model.`` / ``backbone.`` prefix shared by every name (as loading does)."""
-    for prefix in ("module.", "model.", "backbone."):
-        if names and all(k.startswith(prefix) for k in names):
-            names = {k[len(prefix):]: v for k, v in names.items()}
-    return names
-
-
 def checkpoint_mismatch(own: dict[str, tuple[int, ...]], ckpt: dict[str, tuple[int, ...]],
                         reset_head: bool = False) -> str | None:
     """Why a checkpoint's ``{name: shape}`` does not fit an architecture's, or None when it fits.
 
     The wording matches :func:`blurscope.models.load_backbone_weights` (the run-time check).
     """
-    ckpt = strip_prefixes(dict(ckpt))
+    from .checkpoints import backbone_names
+
+    ckpt = backbone_names(ckpt)
     differ = [k for k in own if k in ckpt and tuple(own[k]) != tuple(ckpt[k])]  # in the model's order
     head = ("fc", "head", "classifier", "last_linear")
     bad = [k for k in differ if not (reset_head and k.split(".")[0] in head)]

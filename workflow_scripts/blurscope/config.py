@@ -12,6 +12,7 @@ checkpoints import torch).
 The model ids of a config (:func:`model_ids`) are defined here too, so the rules
 and the checks name the same models: ``sigma<σ>`` per configured σ, ``blurpool``,
 training replicates ``sigma<σ>-seed<k>`` and filter-only references ``ref-sigma<σ>``.
+A model id with a checkpoint (:func:`model_checkpoints`) is imported instead of trained.
 
 Importing this module does not import torch.
 """
@@ -76,6 +77,10 @@ class ModelIds:
     """Models of the clear-input analyses: the trained ones (+ references when ``analysis.own_blur``)."""
     deployed_models: list[str]
     """Models of the deployed-model analyses (AVR/SIS, hybrids, shape bias, corruptions)."""
+    checkpoints: dict[str, str]
+    """Model id → checkpoint file of every model trained elsewhere (:func:`model_checkpoints`)."""
+    trained_here: list[str]
+    """The ids of ``all_trained`` that a training job makes (those without a checkpoint)."""
 
 
 def model_ids(cfg: Mapping[str, Any]) -> ModelIds:
@@ -88,6 +93,7 @@ def model_ids(cfg: Mapping[str, Any]) -> ModelIds:
     all_trained = models + seed_models
     ref_sigmas = reference_sigmas(sigmas, cfg["references"]["sigmas"])
     ref_models = [REFERENCE_PREFIX + model_id(s) for s in ref_sigmas]
+    checkpoints = model_checkpoints(cfg)
     return ModelIds(
         sigmas=sigmas,
         sigma_models=sigma_models,
@@ -98,7 +104,25 @@ def model_ids(cfg: Mapping[str, Any]) -> ModelIds:
         reference_models=ref_models,
         preference_models=all_trained + (ref_models if cfg["analysis"]["own_blur"] else []),
         deployed_models=all_trained + ref_models,
+        checkpoints={m: checkpoints[m] for m in all_trained if m in checkpoints},
+        trained_here=[m for m in all_trained if m not in checkpoints],
     )
+
+
+def model_checkpoints(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """Model id → checkpoint file of the models trained elsewhere.
+
+    ``model.checkpoints``, plus, with ``training.epochs`` 0 (nothing trained from scratch),
+    ``model.weights`` as ``sigma0``'s and ``model.blurpool_weights`` as ``blurpool``'s
+    checkpoint (unless ``model.checkpoints`` names those ids itself).
+    """
+    m = cfg["model"]
+    out = {str(k): str(v) for k, v in (m.get("checkpoints") or {}).items()}
+    if cfg["training"]["epochs"] == 0:
+        for key, mid in (("weights", model_id(0.0)), ("blurpool_weights", BLURPOOL)):
+            if m.get(key) and mid not in out:
+                out[mid] = str(m[key])
+    return out
 
 
 def check_config(cfg: Mapping[str, Any]) -> None:
@@ -141,8 +165,48 @@ def _check_common(cfg: Mapping[str, Any]) -> None:
             f"config key 'references.sigmas': {missing} are not training sigmas ({sorted(sigmas)}); "
             "a filter-only reference is compared with the model trained at its sigma"
         )
-    if cfg["training"]["epochs"] == 0 and not cfg["model"].get("weights"):
-        raise ValueError("config key 'training.epochs' is 0 but 'model.weights' is null: nothing to start from")
+    _check_checkpoints(cfg)
+
+
+def _check_checkpoints(cfg: Mapping[str, Any]) -> None:
+    """Checkpoint ids are model ids of this config, the files exist, and no model is left untrained.
+
+    Every model is either trained here (``training.epochs`` ≥ 1; fine-tunes have
+    ``finetune_epochs`` ≥ 1 by the schema) or has a checkpoint: a network analysed
+    from its random initialisation would pass for a trained one.
+    """
+    ids = model_ids(cfg)
+    given = {str(k): str(v) for k, v in (cfg["model"].get("checkpoints") or {}).items()}
+    unknown = [k for k in given if k not in ids.all_trained]
+    if unknown:
+        raise ValueError(
+            f"config key 'model.checkpoints': {unknown} are not models of this config; the models are "
+            f"{ids.all_trained} (sigma<s> per entry of 'sigmas', written as in {model_id(1.5)}; replicates "
+            f"sigma<s>-seed<k> of training.seed_sigmas; {BLURPOOL})"
+        )
+    for mid, path in ids.checkpoints.items():
+        if not Path(path).is_file():
+            key = f"model.checkpoints.{mid}" if mid in given else (
+                "model.weights" if mid != BLURPOOL else "model.blurpool_weights")
+            raise ValueError(f"config key '{key}': file {path} does not exist")
+    if cfg["training"]["epochs"] == 0:
+        # fine-tunes (mode finetune, sigma > 0) train for finetune_epochs >= 1 from their parent
+        finetuned = cfg["training"]["mode"] == "finetune"
+        untrained = [m for m in ids.trained_here
+                     if not (finetuned and m != BLURPOOL and model_sigma_of(m) > 0)]
+        if untrained:
+            raise ValueError(
+                f"config key 'training.epochs' is 0 (nothing trained from scratch) but {untrained} have no "
+                "checkpoint: they would be analysed untrained. Give each a file in 'model.checkpoints' "
+                "(or train them: training.epochs >= 1)"
+            )
+
+
+def model_sigma_of(mid: str) -> float:
+    """Training σ (px at 224) of a trained model id (``sigma<σ>[-seed<k>]``; ``blurpool``: 0)."""
+    if mid == BLURPOOL:
+        return 0.0
+    return float(mid.split("-seed")[0][len("sigma"):])
 
 
 def _check_features(cfg: Mapping[str, Any]) -> None:
@@ -231,17 +295,22 @@ def configured_layers(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def check_model_config(cfg: Mapping[str, Any]) -> None:
+def check_model_config(cfg: Mapping[str, Any], cache: str | Path | None = None) -> None:
     """Check layer names and checkpoints against the architecture before any job starts.
 
     The ResNets blurscope knows are tables (:mod:`blurscope.archinfo`: module names,
     state-dict shapes, read without torch; a ``.safetensors`` checkpoint by its
     header); only other architectures or torch-pickle checkpoints build the network
-    (torch).
+    (torch). Checkpoints used as is (:func:`model_checkpoints`) must fit the architecture
+    with the dataset's class count (BlurPool's: the antialiased variant).
+
+    Args:
+        cache: fingerprint cache file of :func:`blurscope.checkpoints.describe` (None: none), so
+            that a torch checkpoint is read once per file version, not at every workflow parse.
 
     Raises:
         ValueError: naming the key (``model.arch``, a layers key, ``model.weights`` /
-        ``model.blurpool_weights``) and listing what is valid.
+        ``model.blurpool_weights`` / ``model.checkpoints.<id>``) and listing what is valid.
     """
     m = cfg["model"]
     widths = tuple(m["widths"])
@@ -260,28 +329,60 @@ def check_model_config(cfg: Mapping[str, Any]) -> None:
                 f"config key '{key}': {', '.join(map(repr, bad))} is not a layer of {m['arch']} "
                 f"(stage layers: {', '.join(stages)}; any module name of the backbone works)"
             )
+    from . import checkpoints
+
+    used_as_is = model_checkpoints(cfg)
     for key, antialiased in (("weights", False), ("blurpool_weights", True)):
         path = m.get(key)
-        if not path:
+        if not path or path in used_as_is.values():
             continue
-        shapes = table = None
-        if path.endswith(".safetensors"):
-            shapes = archinfo.safetensors_shapes(path)
-            table = archinfo.describe(m["arch"], 10, antialiased, widths=widths)
-        if shapes is None or table is None:  # torch pickle, or an untabulated architecture
-            from .models import read_state_dict
-
-            shapes = shapes or {k: tuple(v.shape) for k, v in read_state_dict(path).items()}
-            table = None
-        fc = [v for k, v in archinfo.strip_prefixes(shapes).items() if k.endswith("fc.weight")]
+        shapes = checkpoints.describe(path, cache).shapes
+        fc = [v for k, v in shapes.items() if k.endswith("fc.weight")]
         n_classes = max(2, int(fc[0][0]) if fc else 10)
-        own = (
-            archinfo.describe(m["arch"], n_classes, antialiased, widths=widths)
-            if table is not None
-            else archinfo.describe_by_building(m["arch"], n_classes, antialiased, widths=widths)
-        ).state
-        problem = archinfo.checkpoint_mismatch(own, shapes, m["reset_head"])
+        problem = archinfo.checkpoint_mismatch(_state_shapes(m, n_classes, antialiased), shapes, m["reset_head"])
         if problem:
             raise ValueError(
                 f"config key 'model.{key}': checkpoint {path} does not fit architecture {m['arch']}: {problem}"
             )
+    given = m.get("checkpoints") or {}
+    n_classes = dataset_num_classes(cfg)
+    for mid, path in used_as_is.items():
+        key = f"model.checkpoints.{mid}" if mid in given else (
+            "model.blurpool_weights" if mid == BLURPOOL else "model.weights")
+        try:
+            shapes = checkpoints.describe(path, cache).shapes
+        except (OSError, ValueError) as err:
+            raise ValueError(f"config key '{key}': {err}") from None
+        if n_classes is None:  # no class folders to count: take the checkpoint's head as given
+            fc = [v for k, v in shapes.items() if k.endswith("fc.weight")]
+            n_classes_here = max(2, int(fc[0][0]) if fc else 10)
+        else:
+            n_classes_here = n_classes
+        problem = archinfo.checkpoint_mismatch(_state_shapes(m, n_classes_here, mid == BLURPOOL), shapes)
+        if problem:
+            kind = "BlurPool " if mid == BLURPOOL else ""
+            raise ValueError(
+                f"config key '{key}': checkpoint {path} does not fit the {kind}architecture {m['arch']} with "
+                f"{n_classes_here} classes (model {mid}): {problem}"
+            )
+
+
+def _state_shapes(m: Mapping[str, Any], n_classes: int, antialiased: bool) -> dict[str, tuple[int, ...]]:
+    """State-dict shapes of config ``model``'s backbone: the torch-free table, else a built network."""
+    widths = tuple(m["widths"])
+    table = archinfo.describe(m["arch"], n_classes, antialiased, widths=widths)
+    if table is None:
+        table = archinfo.describe_by_building(m["arch"], n_classes, antialiased, widths=widths)
+    return table.state
+
+
+def dataset_num_classes(cfg: Mapping[str, Any]) -> int | None:
+    """The dataset's class count as the data stage will find it (embedded: ``n_classes``; ImageFolder:
+    the class folders of the training split), or None when the training folder is not there to count."""
+    ds = cfg["dataset"]
+    if ds["kind"] == "embedded":
+        return int(ds["embedded"]["n_classes"])
+    train = Path(ds["root"]) / ds.get("splits", {}).get("train", "train")
+    if not train.is_dir():
+        return None
+    return sum(1 for d in train.iterdir() if d.is_dir())

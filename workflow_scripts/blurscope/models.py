@@ -112,41 +112,17 @@ class BlurscopeNet(nn.Module):
         return self.backbone(self.normalize(self.blur(x)))
 
 
-def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    for prefix in ("module.", "model.", "backbone."):
-        if state and all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix) :]: v for k, v in state.items()}
-    return state
-
-
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a checkpoint: ``.safetensors`` or a torch state dict (``weights_only=True``).
-
-    A torch file holding ``{"state_dict": ...}`` or ``{"model": ...}`` is unwrapped.
+    """Read a checkpoint's backbone state dict (every layout of :func:`blurscope.checkpoints.read_checkpoint`:
+    ``.safetensors``, a torch state dict or checkpoint dict read with ``weights_only=True``, ``module.`` prefixes,
+    blurscope's own model files).
 
     Raises:
         FileNotFoundError / ValueError naming the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} (config model.weights) does not exist")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    from .checkpoints import read_checkpoint
 
-        try:
-            return dict(load_file(str(path)))
-        except Exception as err:  # noqa: BLE001
-            raise ValueError(f"checkpoint {path} could not be read as safetensors ({err})") from err
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure is reported with the file
-        raise ValueError(f"checkpoint {path} could not be read as a torch state dict ({err})") from err
-    for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
-            obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"checkpoint {path} is not a state dict of tensors")
-    return obj
+    return read_checkpoint(path)[0]
 
 
 def load_backbone_weights(
@@ -164,7 +140,9 @@ def load_backbone_weights(
     Raises:
         ValueError: naming ``source`` and listing missing / unexpected / mis-shaped keys.
     """
-    state = _strip_prefixes(dict(state))
+    from .checkpoints import backbone_names
+
+    state = backbone_names(state)
     own = backbone.state_dict()
     skipped: list[str] = []
     shape_bad = [k for k in state if k in own and own[k].shape != state[k].shape]

@@ -1,4 +1,5 @@
-"""Provenance of a run: package versions, git state, aggregated ``benchmark:`` timings.
+"""Provenance of a run: package versions, git state, aggregated ``benchmark:`` timings, and
+where each model came from (:func:`model_origins`: trained here, or a checkpoint with its SHA-256).
 
 The library behind rule ``pipeline_info`` (``workflow_scripts/pipeline_info.py``),
 which writes ``results/pipeline_info/``; the report's reproducibility section
@@ -14,8 +15,9 @@ import platform
 import re
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -165,3 +167,25 @@ def per_rule_runtimes(bench: pd.DataFrame) -> pd.DataFrame:
 def benchmark_paths_from_dryrun(text: str) -> list[str]:
     """``benchmark: <path>`` lines of a Snakemake dry run (the jobs of the current DAG), in order."""
     return [m.group(1).strip() for m in re.finditer(r"^\s*benchmark:\s*(\S+)\s*$", text, flags=re.M)]
+
+
+def model_origins(metas: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Where every model came from: one row per model meta (``models/<id>.json``).
+
+    Returns:
+        Columns ``model, origin`` (``trained`` here or ``checkpoint``: trained elsewhere),
+        ``arch, antialiased, sigma, role, seed, epochs``, and for checkpoints ``checkpoint``
+        (absolute path), ``sha256``, ``size_bytes``, ``format``; empty where not applicable.
+    """
+    rows = []
+    for meta in metas:
+        ck = meta.get("checkpoint") or {}
+        rows.append({
+            "model": meta.get("model_id"), "origin": meta.get("origin", "trained"), "arch": meta.get("arch"),
+            "antialiased": bool(meta.get("antialiased", False)), "sigma": meta.get("sigma"),
+            "role": meta.get("role"), "seed": meta.get("seed"), "epochs": (meta.get("settings") or {}).get("epochs"),
+            "checkpoint": ck.get("path"), "sha256": ck.get("sha256"), "size_bytes": ck.get("size"),
+            "format": ck.get("format"),
+        })
+    return pd.DataFrame(rows, columns=["model", "origin", "arch", "antialiased", "sigma", "role", "seed", "epochs",
+                                       "checkpoint", "sha256", "size_bytes", "format"])
