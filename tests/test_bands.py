@@ -184,7 +184,8 @@ def test_union_reproduces_unmodified_and_empty_band_gives_chance(trained_resnet,
         assert np.array_equal(c[rows["unmodified"]], plain_correct)
         assert np.array_equal(c[rows["union"]], c[rows["unmodified"]])
         assert np.array_equal(rk[rows["union"]], rk[rows["unmodified"]])
-        assert run.max_abs_logit_diff["own"] < 1e-4
+        assert run.control["logit_rel"]["own"] < 1e-4 and run.control["map_rel"] < 1e-5
+        bands.check_controls(run, layer, 1e-3)
         # empty band: constant logits → one predicted class; balanced labels → chance exactly
         assert c[rows["empty"]].mean() == pytest.approx(1 / 4)
         assert rk[rows["empty"]].mean() == pytest.approx((4 + 1) / 2)
@@ -293,7 +294,7 @@ def test_vit_token_maps_are_filtered_on_the_patch_grid() -> None:
         assert np.array_equal(c[rows["unmodified"]], (plain.argmax(1) == y).numpy())
         if policy != "zero":
             assert np.array_equal(c[rows["union"]], c[rows["unmodified"]])
-            assert run.max_abs_logit_diff["own"] < 1e-4
+            assert run.control["logit_rel"]["own"] < 1e-4
     # empty band with the "dc" policy zeroes the class token too: the block
     # output is all zero, so every image gets the same logits
     run = bands.band_logits(vit, "blocks.1", x, y, prefix_tokens="dc")
@@ -315,7 +316,7 @@ def test_vit_with_mlp_head_runs() -> None:
     rows = {n: i for i, n in enumerate(run.rows)}
     assert run.correct["mlp"].shape == (len(run.rows), 16)
     assert np.array_equal(run.correct["mlp"][rows["union"]], run.correct["mlp"][rows["unmodified"]])
-    assert run.max_abs_logit_diff["mlp"] < 1e-3
+    assert run.control["logit_rel"]["mlp"] < 1e-3
 
 
 # --------------------------------------------------------------------------
@@ -414,3 +415,34 @@ def test_band_layer_check_runs_without_torch() -> None:
         "assert 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_union_control_scales_to_resnet50_at_224_px_and_catches_a_dropped_band(monkeypatch) -> None:
+    """The control is relative to what it protects: at layer3.2 of ResNet-50 at 224 px (14x14 maps) with
+    an MLP probe on all 200 704 features it passes; with one band left out of the union it fails, at the
+    layer, whatever the logits do."""
+    from blurscope.models import BlurscopeNet, build_model
+
+    torch.manual_seed(0)
+    net = BlurscopeNet(build_model("resnet50", 10), 0.0).eval()
+    x, y = torch.rand(4, 3, 224, 224), np.arange(4)
+    feats = bands.layer_features(net, "layer3.2", x, grid=14, batch_size=4)
+    assert feats.shape == (4, 200704)
+    probe, _ = bands.train_mlp_head(feats, y, 10, hidden=32, epochs=3, lr=1e-3, seed=0)
+    run = bands.band_logits(net, "layer3.2", x, y, batch_size=4, probe=probe, probe_grid=14)
+    bands.check_controls(run, "layer3.2", 1e-3)
+    assert run.control["map_rel"] < 1e-5 and max(run.control["logit_rel"].values()) < 1e-4
+
+    real_spec = bands.row_spec
+
+    def union_without_high(*args, **kwargs):
+        spec = real_spec(*args, **kwargs)
+        masks = spec.masks.clone()
+        u = spec.names.index("union")
+        masks[u] &= ~spec.masks[spec.names.index("high")]
+        return bands.RowSpec(spec.names, masks, spec.identity, spec.has_dc)
+
+    monkeypatch.setattr(bands, "row_spec", union_without_high)
+    broken = bands.band_logits(net, "layer3.2", x, y, batch_size=4, probe=probe, probe_grid=14)
+    with pytest.raises(RuntimeError, match=r"control failed at layer 'layer3.2': .* the bands do not cover"):
+        bands.check_controls(broken, "layer3.2", 1e-3)

@@ -17,6 +17,7 @@ not expected fails the test.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -263,3 +264,28 @@ def test_touch_input_image_reruns_data_dependent_chain(tmp_path, smoke_run):
     assert proc.returncode == 0, sr.describe(proc)
     os.utime(img)
     assert sr.dry_run(work, *targets, configfile=off) == {}
+
+
+def test_checkpoint_reruns_follow_its_bytes_not_its_mtime(work, full_plan, tmp_path):
+    """model.checkpoints: a model given as a file is imported, never trained; a touch of the file
+    (same bytes) reruns nothing, a replaced file (other bytes: SHA-256 param) reruns its import."""
+    import shutil
+
+    ck = tmp_path / "elsewhere" / "sigma2.safetensors"
+    ck.parent.mkdir()
+    shutil.copy(work / "results" / "models" / "sigma2.safetensors", ck)
+    cfg = sr.variant_config(work, {"model": {"checkpoints": {"sigma2": str(ck)}}}, "checkpoint.yaml")
+    plan = sr.dry_run(work, configfile=cfg)
+    assert plan.get("import_checkpoint") == 1 and "train_blur" not in plan, plan
+    target = "results/models/sigma2.safetensors"
+    proc = sr.snakemake(work, target, configfile=cfg)
+    assert proc.returncode == 0, sr.describe(proc)
+    meta = json.loads((work / "results" / "models" / "sigma2.json").read_text())
+    assert meta["origin"] == "checkpoint" and meta["checkpoint"]["path"] == str(ck)
+    assert (work / target).read_bytes() == ck.read_bytes()  # same weights, same file
+    assert sr.dry_run(work, target, configfile=cfg) == {}
+    time.sleep(1.1)
+    os.utime(ck)  # touch: same bytes
+    assert sr.dry_run(work, target, configfile=cfg) == {}, "touching a checkpoint (same bytes) reruns its import"
+    shutil.copy(work / "results" / "models" / "sigma6.safetensors", ck)  # other weights, same architecture
+    assert sr.dry_run(work, target, configfile=cfg) == {"import_checkpoint": 1}
