@@ -43,7 +43,8 @@ class EvalImages(torch.utils.data.Dataset):
 
     Args:
         root, paths, labels: the split (paths relative to ``root``).
-        size, crop_ratio, draft: the evaluation transform (:func:`blurscope.data.read_image`).
+        size, crop_ratio: the evaluation transform (:func:`blurscope.data.read_image`; full decode,
+            never JPEG draft mode: docs/training.md).
         skip_corrupt: an unreadable file gives ``(i, None, label)`` (logged) instead of raising
             :class:`~blurscope.data.CorruptImageError`; :func:`collate` drops it.
         encoded: return a plain JPEG (RGB or grey, no EXIF rotation) as its raw bytes, uint8
@@ -52,11 +53,11 @@ class EvalImages(torch.utils.data.Dataset):
 
     def __init__(
         self, root: str | os.PathLike, paths: Sequence[str], labels: np.ndarray, size: int, crop_ratio: float = 1.0,
-        draft: bool = False, skip_corrupt: bool = False, encoded: bool = False,
+        skip_corrupt: bool = False, encoded: bool = False,
     ) -> None:
         resize_side(size, crop_ratio)  # ValueError naming dataset.crop_ratio
         self.root, self.paths, self.labels = Path(root), list(paths), np.asarray(labels, dtype=np.int64)
-        self.size, self.crop_ratio, self.draft = size, crop_ratio, draft
+        self.size, self.crop_ratio = size, crop_ratio
         self.skip_corrupt, self.encoded = skip_corrupt, encoded
 
     def __len__(self) -> int:
@@ -68,7 +69,7 @@ class EvalImages(torch.utils.data.Dataset):
         try:
             if self.encoded and nvjpeg_readable(path):
                 return i, torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8), label
-            arr = read_image(path, self.size, crop_ratio=self.crop_ratio, draft=self.draft)
+            arr = read_image(path, self.size, crop_ratio=self.crop_ratio)
         except (CorruptImageError, OSError) as err:
             if not self.skip_corrupt:
                 raise
