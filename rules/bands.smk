@@ -61,6 +61,7 @@ rule band_probe_images:
     params:
         cfg=BAND_PROBE_CFG,
         image_size=config["dataset"]["image_size"],
+        crop_ratio=config["dataset"]["crop_ratio"],
     script:
         "../workflow_scripts/band_probe_images.py"
 

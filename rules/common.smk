@@ -217,10 +217,20 @@ def dataset_inputs(wildcards=None):
 
 def dataset_state():
     """Fingerprint of the ImageFolder files (a param of prepare_dataset): a touched,
-    replaced, added or removed image changes it, so the data stage reruns."""
+    replaced, added or removed image changes it, so the data stage reruns.
+
+    Computed by the invocation that plans the run only. A cluster job parses the
+    workflow in remote mode (a SLURM job twice: its batch step and its job step), and
+    there it would stat every image again while the job holds its GPU; Snakemake runs
+    a cluster job with --force and only the main process records and compares params
+    (snakemake.persistence: metadata is written in exec mode "default" only), so the
+    job's copy of this param is never compared and carries a placeholder.
+    """
     ds = config["dataset"]
     if ds["kind"] != "imagefolder" or not ds["watch_files"]:
         return ""
+    if not workflow.is_main_process:
+        return "not computed in a cluster job or subprocess (the submitting Snakemake fingerprints the images)"
     from blurscope.data import tree_state
 
     return tree_state(dataset_inputs())

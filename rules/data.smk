@@ -22,8 +22,15 @@ rule prepare_dataset:
     resources:
         **RESOURCES["cpu"],
     params:
-        dataset=cfg("dataset"),
+        # the keys that make the manifest: how images are later decoded (crop_ratio for the
+        # evaluation/analysis sets, jpeg_draft for training) must not rerun the data stage
+        dataset={
+            k: v
+            for k, v in config["dataset"].items()
+            if k not in ("crop_ratio", "jpeg_draft")
+        },
         images_dir=embedded_images_dir,
+        # computed by the invocation that plans the run only (common.smk); never in a cluster job
         tree_state=dataset_state(),
     script:
         "../workflow_scripts/prepare_dataset.py"
@@ -49,6 +56,7 @@ rule analysis_images:
         # only the keys that pick the images: layers / own_blur must not rerun every analysis
         analysis={k: config["analysis"][k] for k in ("split", "n_images", "seed")},
         image_size=config["dataset"]["image_size"],
+        crop_ratio=config["dataset"]["crop_ratio"],
     script:
         "../workflow_scripts/analysis_images.py"
 

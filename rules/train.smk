@@ -158,6 +158,7 @@ rule evaluate:
         evaluation=cfg("evaluation"),
         sigmas=SIGMAS,
         image_size=config["dataset"]["image_size"],
+        crop_ratio=config["dataset"]["crop_ratio"],
         skip_corrupt=config["dataset"]["skip_corrupt"],
         # the HF cutoff of the stem diagnostic is the patches' (one HF definition)
         hf_cutoff=config["spectra"]["hf_cutoff"],

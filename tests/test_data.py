@@ -14,9 +14,12 @@ from blurscope.data import (
     load_images_npz,
     open_rgb,
     read_image,
+    read_images,
+    resize_side,
     scan_imagefolder,
     to_float,
     to_rgb8,
+    train_crop,
     tree_state,
     verify_images,
     write_images_npz,
@@ -240,3 +243,131 @@ def test_unsupported_mode_named_at_verify_and_read(tmp_path: Path) -> None:
         verify_images(root, m.path.tolist())
     with pytest.raises(CorruptImageError, match=r"lab.tif.*unsupported image mode 'LAB'"):
         read_image(path, 8)
+
+
+# ------------------------------------------------------------- crop ratio (resize 256, crop 224)
+def _ramp(path: Path, w: int, h: int) -> Path:
+    """Grey PNG whose value is the column index: v(x) = x (x < 256)."""
+    return _save(Image.fromarray(np.tile(np.arange(w, dtype=np.uint8), (h, 1))), path)
+
+
+def test_crop_ratio_is_resize_then_centre_crop(tmp_path: Path) -> None:
+    assert resize_side(224, 0.875) == 256 and resize_side(64, 1.0) == 64
+    with pytest.raises(ValueError, match=r"dataset.crop_ratio must be in \(0, 1\], got 1.5"):
+        resize_side(224, 1.5)
+    path = _ramp(tmp_path / "ramp.png", 200, 200)
+    # ratio 0.5 at 64 px: resized to 128 px (scale 0.64), centre 64 px kept = source columns 50..150;
+    # a linear ramp survives antialiased bilinear resampling, so each column reads its source position
+    out = read_image(path, 64, crop_ratio=0.5)[..., 0].astype(float)
+    centres = (np.arange(64) + 32 + 0.5) / 0.64 - 0.5
+    np.testing.assert_allclose(out.mean(0), centres, atol=0.6)
+    # ratio 1: the whole shorter side
+    whole = read_image(path, 64)[..., 0].astype(float)
+    np.testing.assert_allclose(whole.mean(0)[2:-2], ((np.arange(64) + 0.5) / 0.32 - 0.5)[2:-2], atol=0.6)
+    # a landscape photo: the crop is the centre of the shorter side; the same with read_images
+    land = _ramp(tmp_path / "land.png", 240, 120)  # resize to 128 x 64 at ratio 1
+    one = read_image(land, 56, crop_ratio=0.875)  # shorter side 64 (= 56 / 0.875), 128 x 64
+    assert one.shape == (56, 56, 3)
+    np.testing.assert_allclose(one[..., 0].mean(), 119.5, atol=0.6)  # symmetric crop of a ramp: the centre value
+    many, kept = read_images(tmp_path, ["land.png", "ramp.png"], 56, crop_ratio=0.875)
+    np.testing.assert_array_equal(many[0], one)
+    assert kept.tolist() == [0, 1]
+
+
+def test_crop_ratio_one_keeps_square_images_unresampled(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    arr = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    path = _save(Image.fromarray(arr), tmp_path / "sq.png")
+    np.testing.assert_array_equal(read_image(path, 32), arr)  # the embedded default: bytes as stored
+    np.testing.assert_array_equal(read_image(path, 32, crop_ratio=1.0), arr)
+    # a ratio below 1 enlarges and crops even a square image (torchvision's Resize + CenterCrop)
+    zoomed = read_image(path, 32, crop_ratio=0.5)
+    assert zoomed.shape == (32, 32, 3) and not np.array_equal(zoomed, arr)
+
+
+def test_analysis_subset_passes_crop_ratio(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", size=(40, 40))
+    m = scan_imagefolder(root, SPLITS)
+    a = analysis_subset(m, root, "val", 4, 20, seed=2, crop_ratio=0.5)
+    want = [read_image(root / p, 20, crop_ratio=0.5) for p in m.loc[a["ids"], "path"]]
+    np.testing.assert_array_equal(a["images"], np.stack(want))
+
+
+# ------------------------------------------------------------- JPEG draft mode
+def _photo(path: Path, w: int, h: int, **kw) -> Path:
+    """A real photograph (scikit-image's astronaut), cut to w x h, saved as JPEG q90."""
+    from skimage.data import astronaut
+
+    return _save(Image.fromarray(astronaut()[:h, :w]), path, quality=90, **kw)
+
+
+def test_open_rgb_draft_decodes_at_the_largest_scale_that_keeps_the_shorter_side(tmp_path: Path) -> None:
+    jpg = _photo(tmp_path / "a.jpg", 512, 384)
+    assert open_rgb(jpg).size == (512, 384)
+    assert open_rgb(jpg, draft=48).size == (64, 48)  # 1/8: 384 // 48 = 8
+    assert open_rgb(jpg, draft=49).size == (128, 96)  # 1/4: 1/8 would leave 48 < 49
+    assert open_rgb(jpg, draft=200).size == (512, 384)  # 1/2 would leave 192 < 200
+    png = _save(Image.open(jpg), tmp_path / "a.png")
+    assert open_rgb(png, draft=48).size == (512, 384)  # other formats decode fully
+
+
+def test_read_image_draft_is_close_to_a_full_decode(tmp_path: Path) -> None:
+    jpg = _photo(tmp_path / "a.jpg", 512, 512)
+    full, draft = read_image(jpg, 64).astype(int), read_image(jpg, 64, draft=True).astype(int)
+    # measured on this photo: mean 2.0 grey levels; on 24 photos 1.2-2.5 (docs/training.md)
+    assert 0 < np.abs(full - draft).mean() < 4
+    # the same file at 224 px, resize side 256: 512 // 256 = 2, a 1/2 decode
+    assert 0 < np.abs(read_image(jpg, 224, crop_ratio=0.875).astype(int)
+                      - read_image(jpg, 224, crop_ratio=0.875, draft=True).astype(int)).mean() < 4
+    # no reduction possible (a 375 px shorter side for a 256 px resize): identical bytes
+    small = _photo(tmp_path / "s.jpg", 500, 375)
+    np.testing.assert_array_equal(read_image(small, 224, crop_ratio=0.875),
+                                  read_image(small, 224, crop_ratio=0.875, draft=True))
+
+
+def test_train_crop_same_box_with_and_without_draft(tmp_path: Path, monkeypatch) -> None:
+    import torch
+    from PIL import JpegImagePlugin
+
+    jpg = _photo(tmp_path / "a.jpg", 512, 384)
+    scales = []
+    real_draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        out = real_draft(self, mode, size)
+        scales.append(self.decoderconfig[0])
+        return out
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    # the whole image as the box (scale 1, aspect 4:3): the 384 px side needs >= 32 px, a 1/8 decode
+    torch.manual_seed(0)
+    a = train_crop(jpg, 32, scale=(1.0, 1.0), ratio=(4 / 3, 4 / 3), draft=True)
+    torch.manual_seed(0)
+    b = train_crop(jpg, 32, scale=(1.0, 1.0), ratio=(4 / 3, 4 / 3), draft=False)
+    assert scales == [8] and a.shape == b.shape == (32, 32, 3)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 4
+    # the box at full resolution equals a plain resize of the whole photo (flip or not)
+    whole = np.asarray(open_rgb(jpg).resize((32, 32), Image.BILINEAR, reducing_gap=None)).astype(int)
+    assert min(np.abs(b - whole).max(), np.abs(b[:, ::-1] - whole).max()) <= 1
+    # a small box (8-9 % of the area) spans < 2 x 224 px: no reduction at 224
+    scales.clear()
+    torch.manual_seed(1)
+    c = train_crop(jpg, 224, scale=(0.08, 0.09), draft=True)
+    assert scales == [1] and c.shape == (224, 224, 3)
+    with pytest.raises(CorruptImageError, match="nope.jpg"):
+        train_crop(tmp_path / "nope.jpg", 32)
+
+
+def test_train_crop_box_in_upright_coordinates(tmp_path: Path) -> None:
+    import torch
+
+    arr = np.zeros((200, 400, 3), np.uint8)  # stored landscape, white left half
+    arr[:, :200] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6  # upright: portrait 200 x 400, white top half
+    path = _save(Image.fromarray(arr), tmp_path / "cam.jpg", exif=exif, quality=95)
+    # box = the whole upright image (aspect 1:2), squeezed to 16 x 16: top half white
+    for draft in (False, True):
+        torch.manual_seed(0)
+        out = train_crop(path, 16, scale=(1.0, 1.0), ratio=(0.5, 0.5), draft=draft).astype(int)
+        assert out[:7].mean() > 240 and out[9:].mean() < 15, draft

@@ -9,9 +9,11 @@ log = runlog.start(smk.log[0], smk.threads)
 a = smk.params.analysis
 root = read_json(smk.input.classes)["root"]
 manifest = read_manifest(smk.input.manifest)
-arrays = analysis_subset(manifest, root, a["split"], a["n_images"], smk.params.image_size, a["seed"])
+arrays = analysis_subset(manifest, root, a["split"], a["n_images"], smk.params.image_size, a["seed"],
+                         crop_ratio=smk.params.crop_ratio)
 n = len(arrays["labels"])
 if n < a["n_images"]:
     log.warning("split %r has only %d images; analysis.n_images=%d", a["split"], n, a["n_images"])
-log.info("analysis images: %d from split %r at %d px", n, a["split"], smk.params.image_size)
+log.info("analysis images: %d from split %r at %d px (crop ratio %g)", n, a["split"], smk.params.image_size,
+         smk.params.crop_ratio)
 write_images_npz(smk.output[0], arrays)

@@ -25,7 +25,8 @@ if mlp["split"] not in set(manifest["split"]):
         f"config key 'bands.mlp.split': split {mlp['split']!r} has no images left after removing the analysis images "
         f"(splits: {sorted(set(manifest['split']) - {'__analysis_images__'})})"
     )
-arrays = analysis_subset(manifest, root, mlp["split"], mlp["n_train"], smk.params.image_size, cfg["seed"])
+arrays = analysis_subset(manifest, root, mlp["split"], mlp["n_train"], smk.params.image_size, cfg["seed"],
+                         crop_ratio=smk.params.crop_ratio)  # the analysis images' transform
 n = len(arrays["labels"])
 if n < mlp["n_train"]:
     log.warning("split %r has only %d images for the MLP head; bands.mlp.n_train=%d", mlp["split"], n, mlp["n_train"])

@@ -8,7 +8,9 @@ smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 root = read_json(smk.input.classes)["root"]
 manifest = read_manifest(smk.input.manifest)
-arrays = analysis_subset(manifest, root, "cue_conflict", len(manifest), smk.params.image_size, 0)
+# crop ratio 1 whatever dataset.crop_ratio: the stimuli are whole images (Geirhos et al.'s are 224 px
+# squares, used unresampled at 224), and a centre crop would cut the shape that the test is about
+arrays = analysis_subset(manifest, root, "cue_conflict", len(manifest), smk.params.image_size, 0, crop_ratio=1.0)
 if "shape_labels" not in arrays:
     raise ValueError(f"{smk.input.manifest}: cue_conflict rows lack shape_label/texture_label")
 log.info("cue-conflict images: %d", len(arrays["labels"]))

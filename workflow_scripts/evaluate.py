@@ -6,15 +6,16 @@ import pandas as pd
 from blurscope import runlog
 from blurscope.data import read_manifest, select_split
 from blurscope.device import pick
+from blurscope.evaluation import EvalImages, check_gpu_decode, evaluate_split
 from blurscope.io import read_json, write_tsv
 from blurscope.kernels import hf_energy_fraction, stem_weight
 from blurscope.models import initial_network_of, load_model
-from blurscope.train import accuracy_table, load_split
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 ev = smk.params.evaluation
 device = pick(ev["device"])
+check_gpu_decode(ev["gpu_decode"], device)
 model, meta = load_model(smk.input.model, device, own_blur=ev["own_blur"])
 classes = read_json(smk.input.classes)
 rows = select_split(read_manifest(smk.input.manifest), "test")
@@ -23,10 +24,16 @@ if ev["n_images"]:
         log.info("evaluation.n_images=%d but the test split holds %d images: using all %d",
                  ev["n_images"], len(rows), len(rows))
     rows = rows.iloc[: ev["n_images"]]
-data = load_split(classes["root"], rows, smk.params.image_size, False, 4096, 0, smk.params.skip_corrupt)
-log.info("%s: %d test images", meta["model_id"], len(data))
-test_sigmas = ev["test_sigmas"] if ev["test_sigmas"] is not None else smk.params.sigmas
-table = accuracy_table(model, data, device, ev["batch_size"], [float(s) for s in test_sigmas], smk.params.image_size)
+data = EvalImages(classes["root"], rows["path"].tolist(), rows["label"].to_numpy(), smk.params.image_size,
+                  crop_ratio=smk.params.crop_ratio, skip_corrupt=smk.params.skip_corrupt, encoded=ev["gpu_decode"])
+test_sigmas = [float(s) for s in (ev["test_sigmas"] if ev["test_sigmas"] is not None else smk.params.sigmas)]
+log.info("%s: %d test images at %d px (crop ratio %g), %d test sigmas, decoded once by %s (%d workers)",
+         meta["model_id"], len(data), data.size, data.crop_ratio, len(test_sigmas),
+         "nvjpeg on " + str(device) if ev["gpu_decode"] else "PIL", ev["num_workers"])
+table = evaluate_split(model, data, device, ev["batch_size"], test_sigmas, ev["num_workers"])
+if table["n"].iloc[0] < len(data):
+    log.warning("%d of %d test images were unreadable and skipped (dataset.skip_corrupt)",
+                len(data) - table["n"].iloc[0], len(data))
 table.insert(0, "train_sigma", meta["sigma"])
 table.insert(0, "model", meta["model_id"])
 for r in table.itertuples():

@@ -255,14 +255,23 @@ def to_rgb8(im: Image.Image, name: str = "image") -> Image.Image:
     return im.convert("RGB")
 
 
-def open_rgb(path: str | os.PathLike) -> Image.Image:
-    """Decode a file fully into an 8-bit upright ``RGB`` image (:func:`to_rgb8`).
+def open_rgb(path: str | os.PathLike, draft: int | None = None) -> Image.Image:
+    """Decode a file into an 8-bit upright ``RGB`` image (:func:`to_rgb8`).
+
+    Args:
+        draft: the shorter side (px) the caller needs, or None (full decode). A JPEG is
+            then decoded by libjpeg at the largest of 1/2, 1/4, 1/8 scale whose shorter
+            side is still >= ``draft`` (PIL's draft mode: the scaled inverse DCT, 2-8x
+            fewer pixels to decode and to resize); other formats decode fully. The pixels
+            differ from a full decode (docs/training.md, "JPEG draft mode").
 
     Raises:
         CorruptImageError: naming the file (undecodable, unsupported mode, non-finite values).
     """
     try:
         with Image.open(path) as im:
+            if draft and im.format == "JPEG":
+                im.draft(None, (draft, draft))  # mode None: keep the file's colour mode
             im.load()
             return to_rgb8(im, str(path))
     except CorruptImageError:
@@ -271,38 +280,111 @@ def open_rgb(path: str | os.PathLike) -> Image.Image:
         raise CorruptImageError(f"cannot read image {path}: {err}") from err
 
 
-def read_image(path: str | os.PathLike, size: int, crop: bool = True) -> np.ndarray:
+def resize_side(size: int, crop_ratio: float = 1.0) -> int:
+    """The shorter side (px) an image is resized to before its centre ``size``² crop:
+    ``round(size / crop_ratio)`` (``dataset.crop_ratio``; 0.875 at 224 gives 256, the
+    resize-256 / centre-crop-224 convention of torchvision and the VITAL study).
+
+    Raises:
+        ValueError: naming ``dataset.crop_ratio`` unless ``0 < crop_ratio <= 1``.
+    """
+    if not 0 < crop_ratio <= 1:
+        raise ValueError(f"dataset.crop_ratio must be in (0, 1], got {crop_ratio}")
+    return size if crop_ratio == 1 else round(size / crop_ratio)
+
+
+def resize_crop(im: Image.Image, size: int, crop_ratio: float = 1.0) -> np.ndarray:
+    """Resize the shorter side to :func:`resize_side` (bilinear, antialiased) and centre-crop
+    ``size``²: uint8 ``[size, size, 3]``. An image already ``size``² with ``crop_ratio`` 1 is
+    returned unresampled."""
+    short = resize_side(size, crop_ratio)
+    w, h = im.size
+    if (w, h) != (size, size) or short != size:
+        scale = short / min(w, h)
+        nw, nh = max(short, round(w * scale)), max(short, round(h * scale))
+        im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=None)
+        left, top = (nw - size) // 2, (nh - size) // 2
+        im = im.crop((left, top, left + size, top + size))
+    return np.asarray(im, dtype=np.uint8)
+
+
+def read_image(
+    path: str | os.PathLike, size: int, crop: bool = True, crop_ratio: float = 1.0, draft: bool = False
+) -> np.ndarray:
     """Decode one image to uint8 ``[size, size, 3]`` RGB (:func:`open_rgb`: any mode, EXIF orientation).
 
-    Resizes the shorter side to ``size`` (bilinear, antialiased) and centre-crops
-    (``crop=True``), the usual evaluation transform; images already ``size²``
-    are returned unresampled.
+    Resizes the shorter side to ``size / crop_ratio`` (bilinear, antialiased) and
+    centre-crops ``size``² (:func:`resize_crop`), the usual evaluation transform; images
+    already ``size``² are returned unresampled when ``crop_ratio`` is 1.
+
+    Args:
+        crop_ratio: ``dataset.crop_ratio`` (1: the crop spans the shorter side).
+        draft: decode a JPEG at reduced resolution when the resize target is at most half
+            its shorter side (:func:`open_rgb`).
 
     Raises:
         CorruptImageError: naming the file.
     """
-    im = open_rgb(path)
+    im = open_rgb(path, resize_side(size, crop_ratio) if draft else None)
     try:
-        w, h = im.size
-        if (w, h) != (size, size):
-            scale = size / min(w, h)
-            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-            im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=None)
-            left, top = (nw - size) // 2, (nh - size) // 2
-            im = im.crop((left, top, left + size, top + size))
-        return np.asarray(im, dtype=np.uint8)
+        return resize_crop(im, size, crop_ratio)
     except (OSError, ValueError) as err:
         raise CorruptImageError(f"cannot read image {path}: {err}") from err
 
 
+def train_crop(
+    path: str | os.PathLike, size: int, scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3), draft: bool = True,
+) -> np.ndarray:
+    """Training view of one image: a random resized crop (area fraction ``scale``, aspect
+    ``ratio``, as torchvision's ``RandomResizedCrop``) resized to ``size``² (bilinear,
+    antialiased) and a horizontal flip with probability 0.5: uint8 ``[size, size, 3]``.
+
+    The crop box is drawn from the image's header size (torch's global RNG, as torchvision's
+    transforms, so DataLoader worker seeding applies) before any pixel is decoded; with
+    ``draft`` a JPEG is then decoded at the largest 1/2, 1/4, 1/8 scale that still leaves
+    the box >= ``size`` px on both sides (:func:`open_rgb`), so a large photo or a large
+    crop costs a fraction of a full decode. The box is resampled with sub-pixel
+    coordinates in the decoded image.
+
+    Raises:
+        CorruptImageError: naming the file.
+    """
+    import torch
+    from torchvision.transforms import RandomResizedCrop
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientation: a 90 degree turn
+                w, h = h, w
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise CorruptImageError(f"cannot read image {path}: {err}") from err
+    top, left, ch, cw = RandomResizedCrop.get_params(torch.empty(1, 1, 1).expand(3, h, w), list(scale), list(ratio))
+    # draft mode picks the largest reduction s <= shorter side // request: request the shorter side
+    # that makes the box's shorter side exactly `size` px
+    im = open_rgb(path, -(-min(w, h) * size // min(cw, ch)) if draft else None)
+    # the decode's reduction s (1, 2, 4 or 8; libjpeg gives ceil(w / s) pixels)
+    f = next((s for s in (1, 2, 4, 8) if -(-w // s) == im.size[0] and -(-h // s) == im.size[1]), w / im.size[0])
+    try:
+        im = im.resize((size, size), Image.BILINEAR, box=(left / f, top / f, (left + cw) / f, (top + ch) / f),
+                       reducing_gap=None)
+    except (OSError, ValueError) as err:
+        raise CorruptImageError(f"cannot read image {path}: {err}") from err
+    arr = np.asarray(im, dtype=np.uint8)
+    return arr[:, ::-1] if bool(torch.rand(1) < 0.5) else arr
+
+
 def read_images(
-    root: str | os.PathLike, paths: Sequence[str], size: int, skip_corrupt: bool = False
+    root: str | os.PathLike, paths: Sequence[str], size: int, skip_corrupt: bool = False,
+    crop_ratio: float = 1.0, draft: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decode many images: returns uint8 ``[N, size, size, 3]`` and the kept indices ``[N]``.
+    """Decode many images (:func:`read_image`): returns uint8 ``[N, size, size, 3]`` and the kept indices ``[N]``.
 
     Args:
         skip_corrupt: log and drop unreadable files (config ``dataset.skip_corrupt``)
             instead of raising :class:`CorruptImageError`.
+        crop_ratio, draft: as :func:`read_image`.
     """
     root = Path(root)
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
@@ -310,7 +392,7 @@ def read_images(
     skipped = 0
     for i, rel in enumerate(paths):
         try:
-            out[len(keep)] = read_image(root / rel, size)
+            out[len(keep)] = read_image(root / rel, size, crop_ratio=crop_ratio, draft=draft)
             keep.append(i)
         except CorruptImageError as err:
             if not skip_corrupt:
@@ -371,9 +453,11 @@ def select_split(manifest: pd.DataFrame, split: str) -> pd.DataFrame:
 
 
 def analysis_subset(
-    manifest: pd.DataFrame, data_root: str | os.PathLike, split: str, n_images: int, size: int, seed: int
+    manifest: pd.DataFrame, data_root: str | os.PathLike, split: str, n_images: int, size: int, seed: int,
+    crop_ratio: float = 1.0,
 ) -> dict[str, np.ndarray]:
-    """The first ``n_images`` of a seeded permutation of ``split``, decoded.
+    """The first ``n_images`` of a seeded permutation of ``split``, decoded at full resolution,
+    resized and centre-cropped (:func:`read_image`, ``crop_ratio`` = ``dataset.crop_ratio``).
 
     Returns:
         ``images`` uint8 ``[N,size,size,3]``, ``labels`` int64 ``[N]``, ``ids`` int64 ``[N]``
@@ -383,7 +467,7 @@ def analysis_subset(
     rows = select_split(manifest, split)
     order = np.random.default_rng(seed).permutation(len(rows))[: min(n_images, len(rows))]
     rows = rows.iloc[np.sort(order)]
-    images, kept = read_images(data_root, rows["path"].tolist(), size)
+    images, kept = read_images(data_root, rows["path"].tolist(), size, crop_ratio=crop_ratio)
     rows = rows.iloc[kept]
     out = {
         "images": images,
