@@ -146,8 +146,8 @@ def checkpoint_fingerprint(wildcards):
     reruns the import and that model's analyses, and a touch (same bytes) reruns nothing. Computed
     by the Snakemake that plans the run; a cluster job (which parses the workflow again) reads no file.
     """
-    if workflow.remote_exec:
-        return "computed by the submitting Snakemake"
+    if not workflow.is_main_process:  # as dataset_state: only the main process compares params
+        return "not computed in a cluster job or subprocess (the submitting Snakemake hashes the file)"
     from blurscope.checkpoints import describe
 
     return describe(CHECKPOINTS[wildcards.model], CHECKPOINT_CACHE).sha256
