@@ -418,7 +418,7 @@ def train_model(
         TrainingDiverged: the epoch's mean training loss is not finite or exceeds
             :func:`divergence_limit` (naming model, epoch, loss and the learning rate).
     """
-    if settings.world_size > 1:
+    if settings.world_size > 1 and settings.epochs > 0:  # (0 epochs: nothing to distribute)
         from .ddp import train_distributed
 
         return train_distributed(model, train_data, val_data, settings, device, logger, name=name,
