@@ -47,6 +47,9 @@ def train_distributed(
 ) -> dict:
     """:func:`blurscope.train.train_model` over ``settings.world_size`` processes (see the module)."""
     world = settings.world_size
+    if device.type == "cuda" and device.index is not None:
+        raise ValueError(f"training.device {device} names one GPU; with training.world_size {world} use cuda or "
+                         f"auto (process r takes cuda:r of the job's visible GPUs)")
     if device.type == "cuda":
         visible = torch.cuda.device_count()
         if visible < world:
@@ -66,7 +69,7 @@ def train_distributed(
     torch.save(spec, work / "spec.pt")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH", "")) if p)
-    if device.type == "cpu":
+    if device.type == "cpu" and sys.platform.startswith("linux"):
         env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # one node: the loopback interface, whatever the host name
     backend = "nccl" if device.type == "cuda" else "gloo"
     logger.info("DistributedDataParallel: %d processes (%s), %d images each of every global batch of %d",
