@@ -8,12 +8,39 @@ wildcard_constraints:
     model=MODEL_WILDCARD,
 
 
-TRAIN_COMMON = dict(
-    training=cfg("training"),
-    model=cfg("model"),
-    image_size=config["dataset"]["image_size"],
-    skip_corrupt=config["dataset"]["skip_corrupt"],
+# Training params are the rerun trigger: only what changes the weights (blurscope.train_config).
+# Loader workers, val_every, device, keep_checkpoint travel as resources train_* (rerun nothing).
+from blurscope.train_config import (
+    check_training_config,
+    model_params,
+    runtime_resources,
+    training_params,
 )
+
+check_training_config(config)
+
+
+TRAIN_PARAMS = {
+    role: dict(
+        training=training_params(config["training"], role),
+        model=model_params(config["model"], role),
+        image_size=config["dataset"]["image_size"],
+        skip_corrupt=config["dataset"]["skip_corrupt"],
+        checkpoints=f"{RESULTS}/checkpoints",  # <model>.pt: resumable state, removed once the model is saved
+    )
+    for role in ("baseline", "scratch", "finetune", "blurpool")
+}
+
+
+_res = config["resources"]
+RESOURCES["train"] = {
+    "mem_mb": _res["train_mem_mb"],
+    "runtime": _res["train_runtime"],
+    "gpu": _res["train_gpus"],  # 0 or training.world_size (one GPU per process)
+    **runtime_resources(config["training"]),
+}
+# training.threads per process (the weights depend on it), training.world_size processes
+THREADS["train"] = config["training"]["threads"] * config["training"]["world_size"]
 
 # blur models: trained from scratch, or fine-tuned from parent_model (common.smk)
 TRAIN_BLUR_ROLE = "scratch" if config["training"]["mode"] == "scratch" else "finetune"
@@ -37,9 +64,9 @@ rule train_baseline:
         "../envs/torch.yaml"
     threads: THREADS["train"]
     resources:
-        **RESOURCES["torch"],
+        **RESOURCES["train"],
     params:
-        **TRAIN_COMMON,
+        **TRAIN_PARAMS["baseline"],
         role="baseline",
         sigma=0.0,
     script:
@@ -63,9 +90,9 @@ rule train_blur:
         "../envs/torch.yaml"
     threads: THREADS["train"]
     resources:
-        **RESOURCES["torch"],
+        **RESOURCES["train"],
     params:
-        **TRAIN_COMMON,
+        **TRAIN_PARAMS[TRAIN_BLUR_ROLE],
         role=TRAIN_BLUR_ROLE,
         sigma=blur_sigma,
     script:
@@ -88,9 +115,9 @@ rule train_blurpool:
         "../envs/torch.yaml"
     threads: THREADS["train"]
     resources:
-        **RESOURCES["torch"],
+        **RESOURCES["train"],
     params:
-        **TRAIN_COMMON,
+        **TRAIN_PARAMS["blurpool"],
         role="blurpool",
         sigma=0.0,
     script:

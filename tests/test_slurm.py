@@ -182,7 +182,7 @@ def test_slurm_smoke_equals_local(slurm_cluster, tmp_path_factory):
 
 
 def rule_kinds() -> dict[str, str]:
-    """{rule: 'torch' | 'cpu' | 'plot' | ''} from the `**RESOURCES[...]` line of each rule block."""
+    """{rule: 'train' | 'torch' | 'cpu' | 'plot' | ''} from the `**RESOURCES[...]` line of each rule block."""
     kinds: dict[str, str] = {}
     for smk in sorted((REPO / "rules").glob("*.smk")):
         current = None
@@ -211,7 +211,7 @@ def test_cluster_profile_covers_every_rule():
     threads = prof.get("set-threads") or {}
     unknown = sorted((set(placed) | set(threads)) - set(kinds))
     assert not unknown, f"profiles/slurm names rules that do not exist: {unknown}"
-    torch = {r for r, k in kinds.items() if k == "torch"}
+    torch = {r for r, k in kinds.items() if k in ("torch", "train")}
     missing = sorted(torch - set(placed))
     assert not missing, f"torch rules missing from set-resources in profiles/slurm: {missing}"
     not_torch = sorted(set(placed) - torch)
@@ -219,3 +219,25 @@ def test_cluster_profile_covers_every_rule():
     for r in torch:
         assert "GPU_PARTITION" in str(placed[r].get("slurm_partition")), (r, placed[r])
         assert r in threads, f"torch rule {r} missing from set-threads in profiles/slurm"
+
+
+def test_training_rules_have_their_own_resources_and_the_early_signal():
+    """Training rules take the train_* resources (their GPU count = training.world_size) and ask
+    SLURM for SIGTERM before the time limit (they checkpoint and the retry resumes); the analysis
+    torch rules keep their own request and no signal. --signal is not an option the plugin
+    manages (it would refuse it in slurm_extra)."""
+    from snakemake_executor_plugin_slurm.validation import get_forbidden_slurm_options
+
+    kinds = rule_kinds()
+    train = {r for r, k in kinds.items() if k == "train"}
+    assert train == {"train_baseline", "train_blur", "train_blurpool"}, train
+    placed = yaml.safe_load(CLUSTER_PROFILE.read_text())["set-resources"]
+    for r in train:
+        extra = str(placed[r].get("slurm_extra"))
+        assert re.search(r"--signal=TERM@\d+", extra), (r, extra)
+        assert not any(re.search(p, extra.strip("'")) for p in get_forbidden_slurm_options()), extra
+    for r, k in kinds.items():
+        if k == "torch":
+            assert "slurm_extra" not in placed[r], r
+    prof = yaml.safe_load(CLUSTER_PROFILE.read_text())
+    assert int(prof["retries"]) >= 1  # the retry is what resumes a training stopped at its limit

@@ -29,7 +29,7 @@ for model, path in zip(p.models, smk.input.metas):
         "origin": meta.get("origin", "trained"), "checkpoint": meta.get("checkpoint", {}).get("path"),
         "checkpoint_sha256": meta.get("checkpoint", {}).get("sha256"),
         "parent": meta.get("parent"), "seed": meta.get("seed"), "epochs": settings.get("epochs"),
-        "batch_size": settings.get("batch_size"), "lr": settings.get("lr"),
+        "batch_size": settings.get("batch_size"), "lr": settings.get("effective_lr", settings.get("lr")),  # as trained
         "weight_decay": settings.get("weight_decay"), "precision": settings.get("precision", "float32"),
         "threads": meta.get("runtime", {}).get("threads"), "val_accuracy": metrics.get("val_accuracy"),
         "own_sigma_accuracy": float(own["accuracy"].iloc[0]) if len(own) else np.nan,

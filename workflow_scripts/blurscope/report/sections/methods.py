@@ -94,10 +94,11 @@ def section(src: Sources, ctx: Context) -> Section:
                 f"{g('training.epochs')} epochs"
                 if _get(config, "training.mode", "scratch") == "scratch"
                 else f"σ > 0 fine-tuned from {g('training.finetune_from')} for {g('training.finetune_epochs')} "
-                f"epochs (lr {g('training.finetune_lr')}); baseline {g('training.epochs')} epochs"
+                f"epochs (lr {g('training.finetune_lr')} per 256 images); baseline {g('training.epochs')} epochs"
             )
-            + f"; SGD (Nesterov, momentum {g('training.momentum')}), one-cycle lr {g('training.lr')}, batch "
-            f"{g('training.batch_size')}, weight decay {g('training.weight_decay')}, {g('training.precision')}, "
+            + f"; SGD (Nesterov, momentum {g('training.momentum')}), one-cycle lr {g('training.lr')} per 256 "
+            f"images (× batch / 256), batch {g('training.batch_size')}, weight decay {g('training.weight_decay')}, "
+            f"{g('training.precision')}, "
             f"{g('training.threads')} thread(s) (fixed: the weights do not depend on the cores granted); seed "
             f"{g('training.seed')}; {g('training.seeds')} training run(s) of σ ∈ {{{g('training.seed_sigmas')}}}.",
         ),
