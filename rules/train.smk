@@ -26,6 +26,9 @@ TRAIN_PARAMS = {
         model=model_params(config["model"], role),
         image_size=config["dataset"]["image_size"],
         skip_corrupt=config["dataset"]["skip_corrupt"],
+        # what the images look like: evaluation-style resize/crop, JPEG draft decoding of streamed crops
+        crop_ratio=config["dataset"]["crop_ratio"],
+        jpeg_draft=config["dataset"]["jpeg_draft"],
         checkpoints=f"{RESULTS}/checkpoints",  # <model>.pt: resumable state, removed once the model is saved
     )
     for role in ("baseline", "scratch", "finetune", "blurpool")

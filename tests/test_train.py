@@ -17,8 +17,9 @@ import torch
 import yaml
 from PIL import Image
 
-from blurscope.checkpoint import CheckpointMismatch, StopRequest, TrainingDiverged, TrainingInterrupted
+from blurscope.data import random_resized_crop_box
 from blurscope.models import BlurscopeNet, build_model
+from blurscope.resume import CheckpointMismatch, StopRequest, TrainingDiverged, TrainingInterrupted
 from blurscope.train import (
     FileImages,
     MemoryImages,
@@ -26,7 +27,6 @@ from blurscope.train import (
     _augment,
     divergence_limit,
     native_bfloat16,
-    random_resized_crop_box,
     resolve_precision,
     state_digest,
     train_model,
@@ -241,7 +241,7 @@ _SIGTERM_SCRIPT = """
 import sys, torch
 sys.path.insert(0, {tests!r})
 from test_train import _data, _net
-from blurscope.checkpoint import StopRequest
+from blurscope.resume import StopRequest
 from blurscope.train import TrainSettings, train_model
 torch.set_num_threads(1)
 stop = StopRequest.on_signals()
@@ -381,3 +381,16 @@ def test_two_process_ddp_agrees_with_one_process(tmp_path: Path) -> None:
     diffs = [abs(a["loss"] - b["loss"]) for a, b in zip(one["history"], two["history"])]
     assert max(diffs) < DDP_TOLERANCE, (diffs, one["history"], two["history"])
     assert diffs[0] > 0  # really two processes (per-process batch norm), not a silent single one
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 8])
+def test_one_cycle_schedule_runs_for_any_number_of_steps(steps: int) -> None:
+    """A one-epoch test run of a few batches trains (4 steps used to divide by zero in OneCycleLR)."""
+    from blurscope.train import warmup_fraction
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=steps, pct_start=warmup_fraction(steps))
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+    assert warmup_fraction(948) == 0.25  # the embedded default's 12 x 79 steps: unchanged

@@ -107,6 +107,9 @@ for start in range(0, n_pgd, bs):
 delta = torch.cat(deltas)
 radii, power = frequency.radial_power_profile(delta)
 half = frequency.half_power_summary(radii, power, boot, seed, level)
+if half["n_pgd_images"] == 0:
+    log.warning("%s: every PGD perturbation is zero (the input gradient vanished on all %d images): f_0.5 is "
+                "undefined for this model (NaN)", model_id, n_pgd)
 log.info("f_0.5 = %.4g cycles/pixel [%.4g, %.4g]; PGD success %.3f", half["f_half_cpp"], half["f_half_ci_low_cpp"],
          half["f_half_ci_high_cpp"], torch.cat(fooled).float().mean().item())
 ok = np.isfinite(power).all(1)

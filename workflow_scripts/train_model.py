@@ -16,7 +16,7 @@ from pathlib import Path
 
 from blurscope import runlog
 from blurscope.blur import sigma_to_px  # noqa: E402
-from blurscope.checkpoint import StopRequest, file_sha256  # noqa: E402
+from blurscope.checkpoints import sha256_of  # noqa: E402
 from blurscope.data import read_manifest, select_split  # noqa: E402
 from blurscope.device import pick  # noqa: E402
 from blurscope.io import read_json  # noqa: E402
@@ -28,6 +28,7 @@ from blurscope.models import (  # noqa: E402
     read_state_dict,
     save_model,
 )
+from blurscope.resume import StopRequest  # noqa: E402
 from blurscope.train import LR_REFERENCE_BATCH, TrainSettings, load_split, resolve_precision, train_model  # noqa: E402
 
 smk = snakemake  # noqa: F821
@@ -55,8 +56,9 @@ num_classes = len(classes["class_names"])
 train_rows, val_rows = select_split(manifest, "train"), select_split(manifest, "val")
 crop_scale = tuple(float(v) for v in tr["crop_scale"])
 train_data = load_split(classes["root"], train_rows, size, True, tr["in_memory_mb"], num_workers, p.skip_corrupt,
-                        crop_scale)
-val_data = load_split(classes["root"], val_rows, size, False, tr["in_memory_mb"], num_workers, p.skip_corrupt)
+                        crop_scale, p.crop_ratio, p.jpeg_draft)
+val_data = load_split(classes["root"], val_rows, size, False, tr["in_memory_mb"], num_workers, p.skip_corrupt,
+                      crop_ratio=p.crop_ratio)
 log.info(
     "%s: %d train / %d val images, %d classes, device %s", out_id, len(train_data), len(val_data), num_classes, device
 )
@@ -100,7 +102,7 @@ log.info(
 # what the weights depend on beyond the settings: a checkpoint of anything else is refused
 identity = {
     "model_id": out_id, "role": role, "sigma": float(p.sigma), "image_size": size, "model": dict(mcfg),
-    "threads": tr["threads"], "inputs": {k: file_sha256(v) for k, v in smk.input.items() if isinstance(v, str)},
+    "threads": tr["threads"], "inputs": {k: sha256_of(v) for k, v in smk.input.items() if isinstance(v, str)},
 }
 checkpoint = Path(p.checkpoints) / f"{out_id}.pt"
 torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)

@@ -84,8 +84,8 @@ def loader_rates(paths: list[Path], repeats: int) -> dict[str, float]:
 
     fns = {
         "FileImages (train)": over(lambda i: files[i]),
-        "train_crop, full decode": over(lambda i: train_crop(paths[i], 224, draft=False)),
-        "train_crop, draft": over(lambda i: train_crop(paths[i], 224, draft=True)),
+        "train_crop, full decode": over(lambda i: train_crop(paths[i], 224, np.random.default_rng(i), draft=False)),
+        "train_crop, draft": over(lambda i: train_crop(paths[i], 224, np.random.default_rng(i), draft=True)),
         "eval 224/0.875, full decode": over(lambda i: read_image(paths[i], 224, crop_ratio=0.875)),
         "eval 224/0.875, draft": over(lambda i: read_image(paths[i], 224, crop_ratio=0.875, draft=True)),
     }

@@ -332,27 +332,54 @@ def read_image(
         raise CorruptImageError(f"cannot read image {path}: {err}") from err
 
 
-def train_crop(
-    path: str | os.PathLike, size: int, scale: tuple[float, float] = (0.08, 1.0),
-    ratio: tuple[float, float] = (3 / 4, 4 / 3), draft: bool = True,
-) -> np.ndarray:
-    """Training view of one image: a random resized crop (area fraction ``scale``, aspect
-    ``ratio``, as torchvision's ``RandomResizedCrop``) resized to ``size``² (bilinear,
-    antialiased) and a horizontal flip with probability 0.5: uint8 ``[size, size, 3]``.
+CROP_RATIO = (3 / 4, 4 / 3)
+"""Aspect-ratio range (w/h) of the training crop (torchvision's ``RandomResizedCrop`` default)."""
 
-    The crop box is drawn from the image's header size (torch's global RNG, as torchvision's
-    transforms, so DataLoader worker seeding applies) before any pixel is decoded; with
-    ``draft`` a JPEG is then decoded at the largest 1/2, 1/4, 1/8 scale that still leaves
-    the box >= ``size`` px on both sides (:func:`open_rgb`), so a large photo or a large
-    crop costs a fraction of a full decode. The box is resampled with sub-pixel
-    coordinates in the decoded image.
+
+def random_resized_crop_box(
+    height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float], rng: np.random.Generator
+) -> tuple[int, int, int, int]:
+    """``(top, left, h, w)`` of a random crop covering an area fraction in ``scale`` with aspect ratio
+    (w/h) log-uniform in ``ratio`` (Szegedy et al.'s Inception crop as torchvision draws it: 10 tries,
+    then a centre crop of the clamped ratio)."""
+    import math
+
+    area = height * width
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    for _ in range(10):
+        target = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(log_lo, log_hi))
+        w, h = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
+    in_ratio = width / height
+    if in_ratio < ratio[0]:
+        w, h = width, int(round(width / ratio[0]))
+    elif in_ratio > ratio[1]:
+        w, h = int(round(height * ratio[1])), height
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def train_crop(
+    path: str | os.PathLike, size: int, rng: np.random.Generator, scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = CROP_RATIO, draft: bool = True,
+) -> np.ndarray:
+    """Training view of one image: a random resized crop (:func:`random_resized_crop_box`: area
+    fraction ``scale``, aspect ``ratio``) resized to ``size``² (bilinear, antialiased), then a
+    horizontal flip with probability 0.5, both drawn from ``rng``: uint8 ``[size, size, 3]``.
+
+    The box is drawn from the image's upright size, read from its header, before any pixel is
+    decoded; with ``draft`` a JPEG is then decoded at the largest 1/2, 1/4, 1/8 scale that still
+    leaves the box >= ``size`` px on both sides (:func:`open_rgb`), so a large photo or a large
+    crop costs a fraction of a full decode, and the box is resampled with sub-pixel coordinates
+    in the decoded image. Without ``draft`` (or when no reduction applies) the pixels are those of
+    a full decode.
 
     Raises:
         CorruptImageError: naming the file.
     """
-    import torch
-    from torchvision.transforms import RandomResizedCrop
-
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -360,7 +387,7 @@ def train_crop(
                 w, h = h, w
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise CorruptImageError(f"cannot read image {path}: {err}") from err
-    top, left, ch, cw = RandomResizedCrop.get_params(torch.empty(1, 1, 1).expand(3, h, w), list(scale), list(ratio))
+    top, left, ch, cw = random_resized_crop_box(h, w, scale, ratio, rng)
     # draft mode picks the largest reduction s <= shorter side // request: request the shorter side
     # that makes the box's shorter side exactly `size` px
     im = open_rgb(path, -(-min(w, h) * size // min(cw, ch)) if draft else None)
@@ -372,7 +399,7 @@ def train_crop(
     except (OSError, ValueError) as err:
         raise CorruptImageError(f"cannot read image {path}: {err}") from err
     arr = np.asarray(im, dtype=np.uint8)
-    return arr[:, ::-1] if bool(torch.rand(1) < 0.5) else arr
+    return arr[:, ::-1] if rng.random() < 0.5 else arr
 
 
 def read_images(

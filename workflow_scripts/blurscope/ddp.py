@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .checkpoint import STOP_SIGNALS, CheckpointMismatch, StopRequest, TrainingDiverged, TrainingInterrupted
+from .resume import STOP_SIGNALS, CheckpointMismatch, StopRequest, TrainingDiverged, TrainingInterrupted
 
 log = logging.getLogger("blurscope.train")
 

@@ -504,13 +504,17 @@ def half_power_summary(
     Returns:
         dict with ``f_half_cpp``, ``f_half_ci_low_cpp``, ``f_half_ci_high_cpp``,
         ``f_half_median_image_cpp`` (median of per-image f_0.5), ``n_pgd_images``
-        (images used), ``n_pgd_zero`` (all-zero perturbations left out).
+        (images used), ``n_pgd_zero`` (all-zero perturbations left out). Where every perturbation
+        is zero (the model's input gradient vanished on every image: a collapsed network) f_0.5 is
+        undefined: NaN with ``n_pgd_images`` 0, a result the report states, not an error.
     """
     ok = np.isfinite(power).all(axis=1)
     p = power[ok]
     n = p.shape[0]
     if n == 0:
-        raise ValueError("no non-zero PGD perturbation: the model's input gradient vanished on every image")
+        nan = float("nan")
+        return {"f_half_cpp": nan, "f_half_ci_low_cpp": nan, "f_half_ci_high_cpp": nan,
+                "f_half_median_image_cpp": nan, "n_pgd_images": 0, "n_pgd_zero": int((~ok).sum())}
     res = stats.bootstrap_statistic(lambda m: half_power_frequency(radii_cpp, m), p, iterations, seed, ci=level)
     return {
         "f_half_cpp": float(res["value"]),

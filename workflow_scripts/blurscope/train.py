@@ -6,7 +6,7 @@ normalisation, so training, evaluation and every analysis share one
 preprocessing path.
 
 A training (:func:`train_model`) writes a checkpoint after every epoch and when asked to
-stop (SIGTERM / SIGUSR1, :mod:`blurscope.checkpoint`) and resumes from it exactly: on CPU
+stop (SIGTERM / SIGUSR1, :mod:`blurscope.resume`) and resumes from it exactly: on CPU
 a resumed model is byte-identical to an uninterrupted one. With ``world_size > 1`` it runs
 as DistributedDataParallel (:mod:`blurscope.ddp`): the batch is global, and every process
 takes its share of each global batch from the same data order and augmentation draws.
@@ -32,7 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blur import gaussian_blur, sigma_to_px
-from .checkpoint import (
+from .data import CROP_RATIO, read_image, read_images, train_crop
+from .resume import (
     FORMAT,
     STOP_SIGNALS,
     StopRequest,
@@ -43,7 +44,6 @@ from .checkpoint import (
     rng_state,
     save_atomic,
 )
-from .data import open_rgb, read_image, read_images
 
 log = logging.getLogger("blurscope.train")
 
@@ -51,9 +51,6 @@ log = logging.getLogger("blurscope.train")
 LR_REFERENCE_BATCH = 256
 """``training.lr`` is the peak learning rate for a batch of this many images: a (global) batch of B
 trains at lr × B / 256, the linear scaling rule of Goyal et al. (2017; docs/references.md)."""
-
-CROP_RATIO = (3 / 4, 4 / 3)
-"""Aspect-ratio range of the streamed path's random resized crop (torchvision's default)."""
 
 RUNTIME_FIELDS = ("num_workers", "val_every")
 """Settings that never change the weights (not part of a checkpoint's identity)."""
@@ -159,46 +156,32 @@ def resolve_precision(precision: str, device: torch.device | str) -> str:
     return precision
 
 
-def random_resized_crop_box(
-    height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float], rng: np.random.Generator
-) -> tuple[int, int, int, int]:
-    """``(top, left, h, w)`` of a random crop covering an area fraction in ``scale`` with aspect ratio
-    (w/h) log-uniform in ``ratio`` (Szegedy et al.'s Inception crop as torchvision draws it: 10 tries,
-    then a centre crop of the clamped ratio)."""
-    area = height * width
-    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
-    for _ in range(10):
-        target = area * rng.uniform(scale[0], scale[1])
-        aspect = math.exp(rng.uniform(log_lo, log_hi))
-        w, h = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
-        if 0 < w <= width and 0 < h <= height:
-            return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
-    in_ratio = width / height
-    if in_ratio < ratio[0]:
-        w, h = width, int(round(width / ratio[0]))
-    elif in_ratio > ratio[1]:
-        w, h = int(round(height * ratio[1])), height
-    else:
-        w, h = width, height
-    return (height - h) // 2, (width - w) // 2, h, w
+def warmup_fraction(total_steps: int) -> float:
+    """The one-cycle schedule's warm-up share of the steps: 0.25, except where torch's OneCycleLR
+    would give its warm-up phase zero length (0.25 × total = 1 step: a 4-step test training
+    divides by zero there), then 0.3."""
+    return 0.3 if 0.25 * total_steps == 1 else 0.25
 
 
 class FileImages(torch.utils.data.Dataset):
     """Images streamed from files (large datasets): an item is ``(uint8 [3,S,S], label)``.
 
-    Training mode: a random resized crop (area fraction in ``crop_scale``, aspect 3/4–4/3) and a
-    horizontal flip, drawn from a generator seeded by ``(epoch seed, image index)``: what an image
-    looks like in an epoch does not depend on which worker decodes it, so ``num_workers`` never
-    changes the weights. Keys are ``(index, epoch seed)`` (a plain index uses epoch seed 0).
-    Evaluation mode resizes the shorter side and centre-crops.
+    Training mode: :func:`blurscope.data.train_crop` (a random resized crop of area fraction in
+    ``crop_scale``, aspect 3/4–4/3, and a horizontal flip; JPEGs decoded at reduced resolution
+    where the crop allows, with ``draft``), drawn from a generator seeded by ``(epoch seed, image
+    index)``: what an image looks like in an epoch does not depend on which worker decodes it, so
+    ``num_workers`` never changes the weights. Keys are ``(index, epoch seed)`` (a plain index uses
+    epoch seed 0). Evaluation mode resizes the shorter side to ``size / crop_ratio`` and
+    centre-crops ``size``² (:func:`blurscope.data.read_image`).
     """
 
     def __init__(
         self, root: str | os.PathLike, paths: list[str], labels: np.ndarray, size: int, train: bool,
-        crop_scale: tuple[float, float] = (0.25, 1.0),
+        crop_scale: tuple[float, float] = (0.25, 1.0), crop_ratio: float = 1.0, draft: bool = False,
     ) -> None:
         self.root, self.paths, self.labels, self.size, self.train = Path(root), paths, labels, size, train
         self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
+        self.crop_ratio, self.draft = float(crop_ratio), bool(draft)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -207,16 +190,10 @@ class FileImages(torch.utils.data.Dataset):
         i, epoch_seed = (int(key[0]), int(key[1])) if isinstance(key, tuple) else (int(key), 0)
         path = self.root / self.paths[i]
         if self.train:
-            import torchvision.transforms.v2.functional as TF
-
-            im = open_rgb(path)  # bit depth, transparency and EXIF orientation as everywhere (CorruptImageError)
             rng = np.random.default_rng((epoch_seed, i))
-            top, left, h, w = random_resized_crop_box(im.height, im.width, self.crop_scale, CROP_RATIO, rng)
-            arr = np.asarray(TF.resized_crop(im, top, left, h, w, [self.size, self.size], antialias=True), np.uint8)
-            if rng.random() < 0.5:
-                arr = arr[:, ::-1]
+            arr = train_crop(path, self.size, rng, self.crop_scale, CROP_RATIO, draft=self.draft)
         else:
-            arr = read_image(path, self.size)
+            arr = read_image(path, self.size, crop_ratio=self.crop_ratio)
         return torch.from_numpy(np.array(arr, dtype=np.uint8)).permute(2, 0, 1), int(self.labels[i])
 
 
@@ -249,16 +226,19 @@ class MemoryImages:
 
 def load_split(
     root: str | os.PathLike, rows: pd.DataFrame, size: int, train: bool, in_memory_mb: float, num_workers: int = 0,
-    skip_corrupt: bool = False, crop_scale: tuple[float, float] = (0.25, 1.0),
+    skip_corrupt: bool = False, crop_scale: tuple[float, float] = (0.25, 1.0), crop_ratio: float = 1.0,
+    draft: bool = False,
 ) -> MemoryImages | FileImages:
-    """Decode a split into memory when it fits in ``in_memory_mb``, else stream it from files
-    (training mode: random resized crops of area fraction ``crop_scale``)."""
+    """Decode a split into memory when it fits in ``in_memory_mb`` (resize to ``size / crop_ratio``,
+    centre crop), else stream it from files (:class:`FileImages`: training mode random resized crops
+    of area fraction ``crop_scale``, JPEG ``draft`` decoding)."""
     n = len(rows)
     if n * size * size * 3 / 2**20 <= in_memory_mb:
-        images, kept = read_images(root, rows["path"].tolist(), size, skip_corrupt=skip_corrupt)
+        images, kept = read_images(root, rows["path"].tolist(), size, skip_corrupt=skip_corrupt, crop_ratio=crop_ratio)
         return MemoryImages(images, rows["label"].to_numpy()[kept])
     log.info("streaming %d images from files (larger than training.in_memory_mb=%g)", n, in_memory_mb)
-    return FileImages(root, rows["path"].tolist(), rows["label"].to_numpy(), size, train, crop_scale)
+    return FileImages(root, rows["path"].tolist(), rows["label"].to_numpy(), size, train, crop_scale, crop_ratio,
+                      draft)
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator, n_draw: int | None = None, lo: int = 0) -> torch.Tensor:
@@ -400,11 +380,11 @@ def train_model(
         checkpoint: file of the resumable state, written atomically after every epoch and when
             ``stop`` is requested; if it exists, training resumes from it (exactly: on CPU the
             result is byte-identical to an uninterrupted run) after checking that it was written
-            for the same settings and ``identity`` (:class:`~blurscope.checkpoint.CheckpointMismatch`
+            for the same settings and ``identity`` (:class:`~blurscope.resume.CheckpointMismatch`
             otherwise). The caller removes it once the model is saved.
         identity: what else the weights depend on (model id, inputs' hashes …), compared on resume.
         stop: polled after every step: write the checkpoint and raise
-            :class:`~blurscope.checkpoint.TrainingInterrupted`.
+            :class:`~blurscope.resume.TrainingInterrupted`.
 
     ``settings.world_size > 1`` runs DistributedDataParallel over that many processes
     (:mod:`blurscope.ddp`; gloo on CPU, NCCL on CUDA); ``model`` receives the trained weights.
@@ -535,8 +515,9 @@ def fit(
     )
     b = settings.batch_size
     steps_per_epoch = math.ceil(len(train_data) / b)
+    total_steps = max(1, settings.epochs * steps_per_epoch)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=settings.effective_lr, total_steps=max(1, settings.epochs * steps_per_epoch), pct_start=0.25,
+        opt, max_lr=settings.effective_lr, total_steps=total_steps, pct_start=warmup_fraction(total_steps),
     )
     scaler = torch.amp.GradScaler("cuda") if precision == "float16" else None
     lead = rank == 0

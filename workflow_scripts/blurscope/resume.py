@@ -12,7 +12,6 @@ checkpoint of another configuration is refused, never silently resumed. Loading 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -57,15 +56,6 @@ def save_atomic(state: Mapping[str, Any], path: str | os.PathLike) -> None:
             os.close(dfd)
     except OSError:
         pass
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes (a training input's identity in its checkpoint)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def identity_diff(saved: Mapping[str, Any], current: Mapping[str, Any], prefix: str = "") -> list[str]:
