@@ -4,7 +4,7 @@ default dpi, and every text it draws is measured in the saved PNG as the report 
 
 Checks per figure: every drawn text reads at least 9 pt at the report's display width
 (:func:`blurscope.plot_common.display_pt` with the PNG's own width), lies inside the image (nothing cut
-off), and no legend covers a panel's data area.
+off), no two horizontal texts overlap, and no legend covers a panel's data area.
 """
 
 from __future__ import annotations
@@ -41,20 +41,20 @@ MODELS = {  # model id → σ: every kind the pipeline draws
 
 @dataclass
 class Drawn:
-    """What one saved figure drew: texts ``(text, fontsize pt, bbox as image fractions)``, legends and
-    axes (bboxes as image fractions), and the PNG's size."""
+    """What one saved figure drew: texts ``(text, fontsize pt, bbox as image fractions, rotation °)``,
+    legends and axes (bboxes as image fractions), and the PNG's size."""
 
     path: Path
     dpi: int
     width_px: int = 0
     height_px: int = 0
-    texts: list[tuple[str, float, np.ndarray]] = field(default_factory=list)
+    texts: list[tuple[str, float, np.ndarray, float]] = field(default_factory=list)
     legends: list[np.ndarray] = field(default_factory=list)
     axes: list[np.ndarray] = field(default_factory=list)
 
     def smallest_pt(self) -> tuple[float, str]:
         """Smallest text size at the report's display width (pt) and that text."""
-        size, text = min((pc.display_pt(s, self.dpi, self.width_px), t) for t, s, _b in self.texts)
+        size, text = min((pc.display_pt(s, self.dpi, self.width_px), t) for t, s, _b, _r in self.texts)
         return size, text
 
 
@@ -64,19 +64,20 @@ def _fraction(bbox, w: float, h: float) -> np.ndarray:  # noqa: ANN001 (a matplo
 
 @contextmanager
 def recording(drawn: Drawn) -> Iterator[None]:
-    """Record every text and legend that a ``savefig`` inside draws (the saved image's px)."""
+    """Record every text and legend that a ``savefig`` inside draws (the saved image's px; the last draw
+    counts: a figure with a layout engine is drawn once for the layout, then for the image)."""
     text_draw, legend_draw = Text.draw, Legend.draw
-    raw: list = []
+    raw: dict[int, tuple] = {}
 
     def draw_text(self, renderer):  # noqa: ANN001, ANN202
         text_draw(self, renderer)
         if self.get_visible() and self.get_text().strip():
-            raw.append(("text", self, self.get_window_extent(renderer)))
+            raw[id(self)] = ("text", self, self.get_window_extent(renderer))
 
     def draw_legend(self, renderer):  # noqa: ANN001, ANN202
         legend_draw(self, renderer)
         if self.get_visible():
-            raw.append(("legend", self, self.get_window_extent(renderer)))
+            raw[id(self)] = ("legend", self, self.get_window_extent(renderer))
 
     Text.draw, Legend.draw = draw_text, draw_legend
     try:
@@ -86,9 +87,10 @@ def recording(drawn: Drawn) -> Iterator[None]:
     with Image.open(drawn.path) as im:
         drawn.width_px, drawn.height_px = im.size
     w, h = drawn.width_px, drawn.height_px
-    for kind, artist, bbox in raw:
+    for kind, artist, bbox in raw.values():
         if kind == "text":
-            drawn.texts.append((artist.get_text(), float(artist.get_fontsize()), _fraction(bbox, w, h)))
+            drawn.texts.append((artist.get_text(), float(artist.get_fontsize()), _fraction(bbox, w, h),
+                                float(artist.get_rotation())))
         else:
             drawn.legends.append(_fraction(bbox, w, h))
 
@@ -118,63 +120,18 @@ def assert_readable(d: Drawn, min_pt: float = 9.0) -> None:
     size, text = d.smallest_pt()
     assert size >= min_pt - 1e-6, f"{d.path.name}: {text!r} reads {size:.2f} pt at the report's display width"
     tol = 1.0 / min(d.width_px, d.height_px)  # one pixel
-    for t, _s, (x0, y0, x1, y1) in d.texts:
+    for t, _s, (x0, y0, x1, y1), _r in d.texts:
         assert x0 >= -tol and y0 >= -tol and x1 <= 1 + tol and y1 <= 1 + tol, f"{d.path.name}: {t!r} is cut off"
+    flat = [(t, b) for t, _s, b, r in d.texts if r % 360 == 0]
+    for i, (ta, (ax0, ay0, ax1, ay1)) in enumerate(flat):
+        for tb, (bx0, by0, bx1, by1) in flat[i + 1:]:
+            tx, ty = 1.0 / d.width_px, 1.0 / d.height_px
+            overlap = min(ax1, bx1) - max(ax0, bx0) > 2 * tx and min(ay1, by1) - max(ay0, by0) > 2 * ty
+            assert not overlap, f"{d.path.name}: {ta!r} overlaps {tb!r}"
     for lx0, ly0, lx1, ly1 in d.legends:
         for ax0, ay0, ax1, ay1 in d.axes:
             overlap = min(lx1, ax1) - max(lx0, ax0) > tol and min(ly1, ay1) - max(ly0, ay0) > tol
             assert not overlap, f"{d.path.name}: a legend covers a panel"
-
-
-# --------------------------------------------------------------------------- the formula
-
-
-def test_display_size_of_a_font_follows_the_css_pixel() -> None:
-    """12 pt at 120 dpi is 20 image px tall; a 10-inch figure (1200 px) is shown 1102 CSS px wide, so the
-    text is 20 · 1102 / 1200 = 18.37 CSS px = 13.78 pt (1 CSS px = 0.75 pt). An image narrower than the
-    report is shown at its own size: 9 pt at 96 dpi reads 9 pt, at 120 dpi 11.25 pt."""
-    assert pc.display_pt(12, 120, 1200) == pytest.approx(20 * 1102 / 1200 * 0.75)
-    assert pc.display_pt(9, 96, 600) == pytest.approx(9.0)
-    assert pc.display_pt(9, 120, 800) == pytest.approx(11.25)
-    assert pc.display_pt(10, 300, 3000) == pytest.approx(pc.display_pt(10, 150, 1500))  # shrunk: dpi cancels
-    for width_in, dpi in ((9.18, 120), (15.0, 120), (6.0, 60), (9.18, 300)):
-        assert pc.display_pt(pc.font_pt(9, width_in, dpi), dpi, width_in * dpi) == pytest.approx(9.0)
-    with pytest.raises(ValueError, match="dpi"):
-        pc.display_pt(9, 0, 100)
-
-
-def test_report_image_width_is_the_one_the_stylesheet_gives() -> None:
-    """REPORT_IMAGE_PX = main's max-width − its side padding − the figure box's side padding and border."""
-    css = (REPO / "workflow_scripts/blurscope/report/templates/style.css").read_text()
-    main = re.search(r"main\{max-width:(\d+)px;margin:[^;]+;padding:\d+px (\d+)px", css)
-    fig = re.search(r"figure\{margin:[^;]+;padding:(\d+)px;border:(\d+)px", css)
-    assert main and fig and "figure img{display:block;max-width:100%" in css
-    assert pc.REPORT_IMAGE_PX == int(main[1]) - 2 * int(main[2]) - 2 * (int(fig[1]) + int(fig[2]))
-
-
-def test_one_label_and_style_per_model_kind() -> None:
-    """One display label per model id (the report's words), one marker per kind, σ colours in σ order."""
-    from blurscope.report import claims
-
-    for m in [*MODELS, "baseline", "my-checkpoint", "sigma1.5", "sigma2-seed3"]:
-        assert pc.model_label(m) == claims.model_label(m), m
-    assert pc.model_label("sigma2") == "σ = 2" and pc.model_label("blurpool") == "BlurPool"
-    kinds = {m: pc.model_kind(m) for m in MODELS}
-    assert kinds == {"sigma0": "sigma", "sigma0-seed1": "replicate", "sigma2": "sigma", "sigma4": "sigma",
-                     "sigma6": "sigma", "sigma6-seed1": "replicate", "blurpool": "blurpool",
-                     "ref-sigma2": "reference", "ref-sigma4": "reference", "ref-sigma6": "reference"}
-    markers = {k: pc.KIND_STYLE[k]["marker"] for k in pc.KINDS}
-    assert len(set(markers.values())) == len(pc.KINDS)
-    colours = pc.sigma_colours(MODELS.values())
-    assert list(colours) == [0.0, 2.0, 4.0, 6.0] and len(set(colours.values())) == 4
-    assert pc.model_style("ref-sigma4", 4.0, colours)["color"] == colours[4.0]
-    assert pc.model_style("sigma6-seed1", 6.0, colours)["color"] == colours[6.0]
-    assert pc.model_style("blurpool", 0.0, colours)["color"] == "black"
-    assert pc.ordered(list(MODELS)) == ["sigma0", "sigma0-seed1", "sigma2", "sigma4", "sigma6", "sigma6-seed1",
-                                        "blurpool", "ref-sigma2", "ref-sigma4", "ref-sigma6"]
-    assert claims.order_models(list(pc.ordered(list(MODELS)))) == pc.ordered(list(MODELS))
-    with pytest.raises(ValueError, match="plots.palette"):
-        pc.configure({"palette": "no-such-map"})
 
 
 # --------------------------------------------------------------------------- synthetic tables

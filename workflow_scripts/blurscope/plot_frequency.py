@@ -186,16 +186,16 @@ def plot_corruption_heatmap(
     by_sev = cor.pivot_table(index="model", columns="severity", values="accuracy", aggfunc="mean")
     by_sev = by_sev.reindex(by_type.index)
     width = pc.REPORT_WIDTH_IN
+    labels = [textwrap.fill(pc.model_label(m), 24) for m in by_type.index]
     with pc.figure_style(width, dpi) as base:
-        row_in = 2.2 * base / 72  # two text lines per model row
+        row_in = (1 + max(lab.count("\n") for lab in labels)) * 1.3 * base / 72 + 0.06  # the longest label fits
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(width, row_in * len(by_type) + 2.6),
                                       gridspec_kw={"width_ratios": [by_type.shape[1], by_sev.shape[1] + 1]})
         for a, tab, title in ((ax, by_type, "accuracy by corruption\n(mean over severities)"),
                               (ax2, by_sev, "accuracy by severity\n(mean over types)")):
             im = a.imshow(tab.to_numpy(dtype=float), vmin=0, vmax=1, cmap="magma", aspect="auto")
             a.set_xticks(range(tab.shape[1]), [str(c) for c in tab.columns], rotation=45, ha="right")
-            a.set_yticks(range(tab.shape[0]), [textwrap.fill(pc.model_label(m), 22) for m in tab.index]
-                         if a is ax else [])
+            a.set_yticks(range(tab.shape[0]), labels if a is ax else [])
             for i in range(tab.shape[0]):
                 for j in range(tab.shape[1]):
                     v = tab.iat[i, j]

@@ -150,7 +150,7 @@ def distance_figure(per_image: pd.DataFrame, stats: pd.DataFrame, dpi: int = 120
     reference_mean diff_ci_low diff_ci_high p_holm``). Each image is a grey line
     from its noise floor (left point) to the comparison's value (right point);
     black = mean with the bootstrap 95 % CI of the mean difference drawn around
-    the mean value; titles give the Holm-adjusted p of the one-sided Wilcoxon
+    the mean value; above each pair, the Holm-adjusted p of the one-sided Wilcoxon
     test against the floor.
     """
     need = {"test", "comparison", "metric", "mean", "reference_mean", "diff_ci_low", "diff_ci_high", "p_holm"}
@@ -174,12 +174,12 @@ def distance_figure(per_image: pd.DataFrame, stats: pd.DataFrame, dpi: int = 120
                     lo = s.reference_mean + s.diff_ci_low
                     hi = s.reference_mean + s.diff_ci_high
                     ax.errorbar([x1], [s["mean"]], yerr=ci_err(s["mean"], lo, hi), color="k", capsize=3)
-                    ax.text(x0 + 0.5, 1.02, f"Holm p\n{s.p_holm:.2g}", transform=ax.get_xaxis_transform(),
-                            ha="center", va="bottom")
+                    ax.annotate(f"Holm p\n{s.p_holm:.2g}", xy=(x0 + 0.5, 1.0), xycoords=("data", "axes fraction"),
+                                xytext=(0, 3), textcoords="offset points", ha="center", va="bottom")
             ax.set_xticks([t for j in range(len(COMPARISONS)) for t in (3 * j, 3 * j + 1)])
             ax.set_xticklabels([lab for comp in COMPARISONS for lab in ("floor", comp.replace("_", "\n"))])
             unit = METRICS[metric]["unit"]
             ax.set_ylabel(f"{metric} ({unit})" if unit != "1" else metric)
-            ax.set_title(metric, pad=3.2 * plt.rcParams["font.size"])
+            ax.set_title(metric, pad=6 + 2.6 * plt.rcParams["font.size"])  # above the two-line p labels
         fig.suptitle("Focus distances vs the SmoothGrad noise floor (paired per image)")
         return pc.finish(fig)
