@@ -257,10 +257,11 @@ def _figures(tmp: Path) -> dict[str, Callable[[], None]]:
     fsum, fcurves, fcorr = frequency_tables()
     spec, comp = spectra_tables()
     rng = _rng(1)
-    labels = [pc.model_label(m) for m in MODELS]
-    patches = [rng.integers(0, 255, (12, 16, 8, 8, 3), dtype=np.uint8) for _ in MODELS]
+    grid_models = ["sigma0", "sigma2", "sigma4", "sigma6", "blurpool", "ref-sigma6"]  # one row each
+    labels = [pc.model_label(m) for m in grid_models]
+    patches = [rng.integers(0, 255, (12, 16, 8, 8, 3), dtype=np.uint8) for _ in grid_models]
     neurons = np.arange(0, 120, 10)
-    featvis = [rng.integers(0, 255, (12, 32, 32, 3), dtype=np.uint8) for _ in MODELS]
+    featvis = [rng.integers(0, 255, (12, 32, 32, 3), dtype=np.uint8) for _ in grid_models]
     fv_summary = pd.DataFrame([{"model": m, "sigma": s, "layer": "layer2.0", "metric": "hf_fraction",
                                 "mean": 0.3 - 0.02 * s, **_ci(0.3 - 0.02 * s, 0.02)} for m, s in MODELS.items()])
     fv_spectra = [(m, s, np.geomspace(0.02, 0.5, 10), rng.uniform(1, 2, (12, 10))) for m, s in MODELS.items()]
@@ -309,7 +310,7 @@ def _figures(tmp: Path) -> dict[str, Callable[[], None]]:
             "blur", dpi=DPI), p("all_neurons_grid"), DPI),
         "representative_neurons_grid": lambda: save(plot_features.neuron_grid(
             patches, labels, neurons, np.arange(4), "layer2.0: representative neurons (largest drop of patch HF "
-            "power > 0.25 cyc/px, σ = 0 → σ = 6; vital)", [["HF 0.25"] * 4] * len(MODELS), dpi=DPI),
+            "power > 0.25 cyc/px, σ = 0 → σ = 6; vital)", [["HF 0.25"] * 4] * len(grid_models), dpi=DPI),
             p("representative_neurons_grid"), DPI),
         "patch_methods": lambda: save(plot_features.methods_figure(
             [x[:4] for x in patches], [x[:4] for x in patches], labels, neurons[:4],
@@ -317,7 +318,7 @@ def _figures(tmp: Path) -> dict[str, Callable[[], None]]:
             p("patch_methods"), DPI),
         "featvis_grid": lambda: save(plot_featvis.featvis_grid(
             featvis, labels, neurons, "layer2.0: images optimised to excite each neuron (feature visualisation), "
-            "rows = training blur", [["HF 0.31"] * 12] * len(MODELS), dpi=DPI), p("featvis_grid"), DPI),
+            "rows = training blur", [["HF 0.31"] * 12] * len(grid_models), dpi=DPI), p("featvis_grid"), DPI),
         "featvis_spectra": lambda: save(plot_featvis.featvis_spectra_figure(
             fv_spectra, fv_summary, "layer2.0", dpi=DPI), p("featvis_spectra"), DPI),
         "accuracy_matrix": lambda: plot_train.plot_accuracy_matrix(acc, p("accuracy_matrix"), {"dpi": DPI}),

@@ -90,11 +90,17 @@ def palette() -> str:
     return str(_CONFIG["palette"])
 
 
+def base_pt(width_in: float, dpi: float, min_pt: float | None = None) -> float:
+    """The smallest font (pt in the figure) of a figure ``width_in`` inches wide saved at ``dpi``: ``min_pt``
+    (default config ``plots.font_size``) at the report's display width (:func:`font_pt`)."""
+    return font_pt(float(_CONFIG["font_size"]) if min_pt is None else min_pt, width_in, dpi)
+
+
 def style(width_in: float, dpi: float, min_pt: float | None = None) -> dict[str, object]:
     """matplotlib rc settings for a figure ``width_in`` inches wide saved at ``dpi``: every text at least
     ``min_pt`` (default: config ``plots.font_size``) at the report's display width; titles ×1.1, the
     figure title ×1.2; constrained layout."""
-    base = font_pt(float(_CONFIG["font_size"]) if min_pt is None else min_pt, width_in, dpi)
+    base = base_pt(width_in, dpi, min_pt)
     return {
         "font.size": base, "axes.labelsize": base, "xtick.labelsize": base, "ytick.labelsize": base,
         "legend.fontsize": base, "legend.title_fontsize": base, "axes.titlesize": TITLE_SCALE * base,

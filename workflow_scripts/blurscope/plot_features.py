@@ -80,6 +80,10 @@ def representative_neurons(hf_first: np.ndarray, hf_last: np.ndarray, n: int) ->
     return np.sort(order[: max(1, min(n, len(drop)))])
 
 
+MAX_CELL_IN = 1.4
+"""Largest side of one mosaic cell, inches (a grid of few neurons stays narrower than the report)."""
+
+
 def grid_figure(
     cells: Sequence[Sequence[np.ndarray]],
     row_labels: Sequence[str],
@@ -88,12 +92,14 @@ def grid_figure(
     notes: Sequence[Sequence[str]] | None = None,
     dpi: int = 120,
 ) -> plt.Figure:
-    """A grid of mosaics the report's width, row labels (left) and column labels (top); every text at
-    least config ``plots.font_size`` at the report's display width for a figure saved at ``dpi``."""
+    """A grid of mosaics at most the report's width (cells at most :data:`MAX_CELL_IN`), row labels (left)
+    and column labels (top); every text at least config ``plots.font_size`` at the report's display width
+    for a figure saved at ``dpi``."""
     nrows, ncols = len(cells), len(cells[0])
-    width = pc.REPORT_WIDTH_IN
+    longest = max(len(line) for lab in row_labels for line in str(lab).split("\n"))
+    label_in = longest * 0.6 * pc.base_pt(pc.REPORT_WIDTH_IN, dpi) / 72 + 0.2
+    width = min(pc.REPORT_WIDTH_IN, label_in + 0.2 + ncols * MAX_CELL_IN)
     with pc.figure_style(width, dpi) as base:
-        label_in = max(len(line) for lab in row_labels for line in str(lab).split("\n")) * 0.6 * base / 72 + 0.2
         cell = (width - label_in - 0.2) / ncols
         note_in = 1.5 * base / 72 if notes is not None else 0.0
         title = pc.wrap(title, width - 0.3, pc.SUPTITLE_SCALE * base)
