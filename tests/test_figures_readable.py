@@ -102,9 +102,9 @@ def saved(monkeypatch: pytest.MonkeyPatch) -> list[Drawn]:
     real_close = plt.close
 
     def save(fig, path, dpi):  # noqa: ANN001, ANN202
-        d = Drawn(Path(path), int(dpi))
+        d = Drawn(Path(path), pc.save_dpi(dpi))
         with recording(d):
-            fig.savefig(path, dpi=dpi)
+            fig.savefig(path, dpi=pc.save_dpi(dpi))
         d.axes = [np.asarray(ax.get_position().extents) for ax in fig.axes if ax.get_visible() and ax.axison]
         out.append(d)
         real_close(fig)
@@ -353,4 +353,16 @@ def test_every_report_figure_is_listed_here() -> None:
 def test_figure_is_readable_at_the_report_width(name: str, saved: list[Drawn], tmp_path: Path) -> None:
     _figures(tmp_path)[name]()
     assert len(saved) == 1 and saved[0].path.name == f"{name}.png"
+    assert_readable(saved[0])
+
+
+@pytest.mark.parametrize("dpi", [60, 300])
+def test_a_lower_or_higher_dpi_keeps_the_layout(dpi: int, saved: list[Drawn], tmp_path: Path) -> None:
+    """config plots.dpi = 60 (the smoke run's) is saved at 120: 1102 px wide, the same layout as the default;
+    300 dpi has 2.5× the pixels and the same text size on screen."""
+    from blurscope import plot_aliasing
+
+    summary, *_ = aliasing_tables()
+    plot_aliasing.plot_layer_avr(summary, tmp_path / "layers.png", POINTS, dpi)
+    assert saved[0].width_px == (1102 if dpi == 60 else round(pc.REPORT_WIDTH_IN * 300))
     assert_readable(saved[0])

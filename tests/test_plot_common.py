@@ -64,8 +64,10 @@ def test_one_label_and_style_per_model_kind() -> None:
     assert pc.model_style("ref-sigma4", 4.0, colours)["color"] == colours[4.0]
     assert pc.model_style("sigma6-seed1", 6.0, colours)["color"] == colours[6.0]
     assert pc.model_style("blurpool", 0.0, colours)["color"] == "black"
-    assert pc.ordered(list(MODELS)) == ["sigma0", "sigma0-seed1", "sigma2", "sigma4", "sigma6", "sigma6-seed1",
-                                        "blurpool", "ref-sigma2", "ref-sigma4", "ref-sigma6"]
-    assert claims.order_models(list(pc.ordered(list(MODELS)))) == pc.ordered(list(MODELS))
+    order = sorted(MODELS, key=lambda m: pc.model_sort_key(m, MODELS[m]))
+    assert order == ["sigma0", "sigma0-seed1", "sigma2", "sigma4", "sigma6", "sigma6-seed1", "blurpool",
+                     "ref-sigma2", "ref-sigma4", "ref-sigma6"]
+    assert claims.order_models(list(MODELS)) == order  # the report's order
+    assert pc.id_sigma("ref-sigma4") == 4.0 and pc.id_sigma("sigma6-seed1") == 6.0 and pc.id_sigma("blurpool") is None
     with pytest.raises(ValueError, match="plots.palette"):
         pc.configure({"palette": "no-such-map"})

@@ -11,8 +11,9 @@ image px, and a CSS pt is 96 / 72 CSS px, so it reads as
 — ``F · D / 96`` for an image shown at its own size, ``F · X / (96 · W)`` for one of ``W`` inches that
 is shrunk (the dpi then cancels). :func:`figure_style` sets every font from the figure's width, the dpi
 and the smallest size wanted (config ``plots.font_size``, default 9 pt) through :func:`font_pt`, the
-inverse; figures are laid out with ``constrained_layout`` and saved without ``bbox_inches="tight"``, so
-the saved width is the width the sizes were computed for.
+inverse; figures are at most :data:`REPORT_WIDTH_IN` wide, laid out with ``constrained_layout`` and saved
+at no less than 120 dpi (:func:`save_dpi`) without ``bbox_inches="tight"``, so the saved width is the
+width the sizes were computed for.
 """
 
 from __future__ import annotations
@@ -36,9 +37,13 @@ REPORT_IMAGE_PX = 1102
 padding + 1 border) of ``figure`` (report/templates/style.css; keep in step)."""
 CSS_PX_PER_PT = 96 / 72
 """CSS: 1 in = 96 px = 72 pt."""
-REPORT_WIDTH_IN = REPORT_IMAGE_PX / 120
-"""Width (inches) of a figure that fills the report at the default 120 dpi: figures are drawn this wide
-(or narrower), so that at the default dpi they are shown at their own size."""
+MIN_DPI = 120
+"""Lowest resolution a figure is saved at (config ``plots.dpi`` below it is raised to it): a figure the
+report's width then has :data:`REPORT_IMAGE_PX` pixels, and 9-pt text fits the layout. At a lower dpi the
+text would need a larger share of the figure (``F · D / 96`` pt when shown at its own size) and crowd it."""
+REPORT_WIDTH_IN = REPORT_IMAGE_PX / MIN_DPI
+"""Width (inches) of a figure that fills the report at 120 dpi: figures are drawn this wide (or
+narrower), so that at 120 dpi they are shown at their own size, and a higher dpi only adds pixels."""
 MIN_DISPLAY_PT = 9.0
 """Smallest text size at the report's display width, pt (config ``plots.font_size``)."""
 TITLE_SCALE = 1.1
@@ -90,14 +95,21 @@ def palette() -> str:
     return str(_CONFIG["palette"])
 
 
+def save_dpi(dpi: float) -> int:
+    """The resolution a figure is saved at for config ``plots.dpi`` = ``dpi``: at least :data:`MIN_DPI`."""
+    return max(int(round(dpi)), MIN_DPI)
+
+
 def base_pt(width_in: float, dpi: float, min_pt: float | None = None) -> float:
-    """The smallest font (pt in the figure) of a figure ``width_in`` inches wide saved at ``dpi``: ``min_pt``
-    (default config ``plots.font_size``) at the report's display width (:func:`font_pt`)."""
-    return font_pt(float(_CONFIG["font_size"]) if min_pt is None else min_pt, width_in, dpi)
+    """The smallest font (pt in the figure) of a figure ``width_in`` inches wide for config ``plots.dpi`` =
+    ``dpi`` (saved at :func:`save_dpi`): ``min_pt`` (default config ``plots.font_size``) at the report's
+    display width (:func:`font_pt`)."""
+    return font_pt(float(_CONFIG["font_size"]) if min_pt is None else min_pt, width_in, save_dpi(dpi))
 
 
 def style(width_in: float, dpi: float, min_pt: float | None = None) -> dict[str, object]:
-    """matplotlib rc settings for a figure ``width_in`` inches wide saved at ``dpi``: every text at least
+    """matplotlib rc settings for a figure ``width_in`` inches wide for config ``plots.dpi`` = ``dpi``
+    (saved at :func:`save_dpi`): every text at least
     ``min_pt`` (default: config ``plots.font_size``) at the report's display width; titles ×1.1, the
     figure title ×1.2; constrained layout."""
     base = base_pt(width_in, dpi, min_pt)
@@ -126,9 +138,10 @@ def finish(fig: plt.Figure) -> plt.Figure:
 
 
 def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int) -> None:
-    """Save ``fig`` atomically at ``dpi`` (its own size: the sizes of :func:`style` hold) and close it."""
+    """Save ``fig`` atomically at :func:`save_dpi` (``dpi``, at least 120) at its own size (the sizes of
+    :func:`style` hold) and close it."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi)
+        fig.savefig(tmp, dpi=save_dpi(dpi))
     plt.close(fig)
 
 
@@ -268,14 +281,8 @@ def model_sort_key(model: str, sigma: float | None = None) -> tuple:
     return (rank, s, kind == "replicate", str(model))
 
 
-def ordered(models: Sequence[str], sigmas: Sequence[float | None] | None = None) -> list[str]:
-    """``models`` in :func:`model_sort_key` order (``sigmas`` aligned with them, or read from the ids)."""
-    sig = sigmas if sigmas is not None else [None] * len(models)
-    keyed = {m: model_sort_key(m, s if s is not None else id_sigma(m)) for m, s in zip(models, sig)}
-    return sorted(dict.fromkeys(models), key=keyed.__getitem__)
-
-
 def id_sigma(model: str) -> float | None:
+    """The σ written in a ``sigma<σ>[-seed<k>]`` or ``ref-sigma<σ>`` id (None for any other id)."""
     m = _SIGMA.fullmatch(str(model)) or _REFERENCE.fullmatch(str(model))
     return float(m.group(1)) if m else None
 

@@ -49,29 +49,12 @@ COMPLEXITY_PANELS = (
 )
 
 
-def is_sigma_model(model: str) -> bool:
-    """``sigma<σ>`` model ids and their further training runs (CONTRIBUTING.md) are the σ series."""
-    return pc.model_kind(model) in ("sigma", "replicate")
-
-
-def model_label(model: str, sigma: float | None = None) -> str:
-    """Legend/axis label of a model id (:func:`blurscope.plot_common.model_label`; ``sigma`` is not used)."""
-    return pc.model_label(model)
-
-
 def model_order(table: pd.DataFrame) -> list[tuple[str, float]]:
     """``(model, sigma)`` pairs without the baseline, in figure order
     (:func:`blurscope.plot_common.model_sort_key`: σ models by σ, BlurPool, references, the others)."""
     pairs = table.loc[table["model"] != BASELINE, ["model", "sigma"]].drop_duplicates("model")
     out = [(str(m), float(s)) for m, s in pairs.itertuples(index=False)]
     return sorted(out, key=lambda ms: pc.model_sort_key(*ms))
-
-
-def model_colours(order: list[tuple[str, float]], palette: str | None = None) -> dict[str, object]:
-    """Colour per model: its σ on the σ colour map (``palette``, default config ``plots.palette``), the
-    kind's own colour for BlurPool and other models."""
-    colours = pc.sigma_colours([s for _m, s in order], palette)
-    return {m: pc.model_style(m, s, colours)["color"] for m, s in order}
 
 
 def layer_title(layer: str) -> str:
