@@ -30,16 +30,6 @@ REFERENCE_PREFIX = "ref-"
 """Model ids of the filter-only references (rules/common.smk ``REFERENCE_PREFIX``)."""
 
 
-def set_style(palette: str = "viridis", font_size: float = 9.0) -> None:
-    """Use ``palette`` (a matplotlib colormap name) for σ and ``font_size`` (pt at the report's display
-    width) as the smallest text size: :func:`blurscope.plot_common.configure`.
-
-    Raises:
-        ValueError: unknown colormap (config key ``plots.palette``).
-    """
-    pc.configure({"palette": palette, "font_size": font_size})
-
-
 def _models(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per model: ``model group sigma antialiased reference`` (``group`` = the model without ``group``)."""
     m = summary.drop_duplicates("model").copy()
