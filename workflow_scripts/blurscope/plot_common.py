@@ -166,6 +166,16 @@ def figure_legend(fig: plt.Figure, axes: Iterable | None = None, *, where: str =
     return fig.legend(list(handles.values()), list(handles), loc=loc, ncols=n, title=title)
 
 
+def plain_log_labels(axis) -> None:  # noqa: ANN001 (a matplotlib Axis on a log scale)
+    """Label a log axis's decades as plain numbers (``100``, ``10,000``, ``0.01``) instead of 10^k, whose
+    superscript is drawn at 70 % of the font size; minor ticks unlabelled."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def category_colours(n: int) -> list[tuple]:
     """``n`` distinct colours for things that are not σ (layers, bands, stride points, corruption
     types): ``tab10`` (``tab20`` beyond 10), never the σ colour map."""

@@ -94,9 +94,11 @@ def featvis_spectra_figure(
             keep = mean > 0
             st = pc.model_style(model, sigma, colours)
             ax_s.plot(np.asarray(freqs)[keep], mean[keep], color=st["color"], ls=st["linestyle"], lw=1.5,
+                      marker=st["marker"], mfc=st.get("markerfacecolor", st["color"]), ms=5, markevery=3,
                       label=pc.model_label(model))
         ax_s.set_xscale("log")
         ax_s.set_yscale("log")
+        pc.plain_log_labels(ax_s.yaxis)
         lo = min(float(np.min(f)) for _m, _s, f, _p in spectra)
         hi = max(float(np.max(f)) for _m, _s, f, _p in spectra)
         ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if lo <= t <= hi * 1.001]

@@ -108,7 +108,8 @@ def plot_relative_to_baseline(spectra: pd.DataFrame, layer: str, path: str | os.
         for model, sigma in order:
             rows = spectra[spectra["model"] == model].sort_values("freq")
             st = pc.model_style(model, sigma, colours)
-            kw = dict(color=st["color"], ls=st["linestyle"], lw=1.6, label=pc.model_label(model))
+            kw = dict(color=st["color"], ls=st["linestyle"], lw=1.6, label=pc.model_label(model), marker=st["marker"],
+                      mfc=st.get("markerfacecolor", st["color"]), ms=5, markevery=3)
             top.plot(rows["freq"], rows["mean"], **kw)
             top.fill_between(rows["freq"], rows["ci_low"], rows["ci_high"], color=st["color"], alpha=0.15, lw=0)
             bottom.plot(rows["freq"], rows["ratio"], **kw)
@@ -125,6 +126,7 @@ def plot_relative_to_baseline(spectra: pd.DataFrame, layer: str, path: str | os.
         _log_ticks(bottom, "x", freqs.min() * 0.95, freqs.max() * 1.05)
         lo, hi = bottom.get_ylim()
         _log_ticks(bottom, "y", lo, hi)
+        pc.plain_log_labels(top.yaxis)
         top.set_ylabel("power (grey levels² per frequency sample)")
         bottom.set_ylabel("power / baseline power")
         for ax in (top, bottom):
