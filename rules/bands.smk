@@ -175,9 +175,9 @@ rule band_figures:
     params:
         cfg={
             "names": BANDS["names"],
-            "dpi": config["plots"]["dpi"],
             "reference_model": BANDS["reference_model"],
         },
+        plots=cfg("plots"),
         layers=BAND_LAYERS,
     script:
         "../workflow_scripts/band_figures.py"

@@ -116,7 +116,7 @@ rule saliency_figures:
     resources:
         **RESOURCES["plot"],
     params:
-        cfg={"figure_dpi": config["plots"]["dpi"]},
+        plots=cfg("plots"),
     script:
         "../workflow_scripts/saliency_figures.py"
 

@@ -113,14 +113,14 @@ def test_figures_are_written(tmp_path) -> None:
     summary = pd.concat(frames, ignore_index=True)
     for metric in ("accuracy", "gt_rank"):
         out = tmp_path / f"{metric}.png"
-        plot_bands.heatmap_figure(summary, metric, out)
+        plot_bands.band_sigma_figure(summary, metric, out)
         assert out.stat().st_size > 10_000
     shift, _ = band_stats.shift_tables(runs, {"sigma0": 0, "sigma2": 2, "sigma4": 4}, reference="sigma0", iterations=50)
     out = tmp_path / "shift.png"
     plot_bands.shift_figure(shift, out)
     assert out.stat().st_size > 10_000
     with pytest.raises(ValueError, match="metric"):
-        plot_bands.heatmap_figure(summary, "loss", tmp_path / "x.png")
+        plot_bands.band_sigma_figure(summary, "loss", tmp_path / "x.png")
 
 
 def test_shift_tables_draw_no_centroid_from_bands_without_samples(tmp_path) -> None:

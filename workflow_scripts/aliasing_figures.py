@@ -2,19 +2,19 @@
 
 Inputs: ``summary``, ``correlation``, ``sweep`` (TSVs), ``tables`` (avr_sis TSVs of
 the scatter models). Outputs: ``layers``, ``scatter``, ``sweep``, ``sis_sigma`` (PNG).
-Params: ``plots`` = config["plots"] (dpi, palette, font_size), ``scatter_models``
+Params: ``plots`` = config["plots"] (dpi, palette, font_size: blurscope.plot_common.configure), ``scatter_models``
 (ids in input order, the standard model first).
 """
 
 from blurscope import plot_aliasing as P
-from blurscope import runlog
+from blurscope import plot_common, runlog
 from blurscope.io import read_tsv
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 plots = smk.params.plots
 dpi = int(plots["dpi"])
-P.set_style(plots.get("palette", "viridis"), float(plots.get("font_size", 9)))
+plot_common.configure(plots)
 summary = read_tsv(smk.input.summary)
 correlation = read_tsv(smk.input.correlation)
 tables = {m: read_tsv(p) for m, p in zip(smk.params.scatter_models, smk.input.tables)}

@@ -17,6 +17,7 @@ log = runlog.start(smk.log[0], smk.threads)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from blurscope import plot_common  # noqa: E402
 from blurscope import plot_features as pf  # noqa: E402
 from blurscope.data import load_images_npz  # noqa: E402
 from blurscope.device import pick  # noqa: E402
@@ -33,7 +34,8 @@ layers = list(smk.params.layers)
 inp, out = smk.input, smk.output
 dpi = int(smk.params.plots.get("dpi", 120))
 n_show = int(smk.params.n_show)
-labels = [pf.sigma_label(m, s) for m, s in zip(models, sigmas)]
+plot_common.configure(smk.params.plots)
+labels = [plot_common.model_label(m) for m in models]
 sigma_rows = [i for i, s in enumerate(sigmas) if s is not None]
 if len(sigma_rows) < 1:
     raise ValueError("feature_grids needs at least one σ model")
@@ -60,8 +62,9 @@ for li, layer in enumerate(layers):
     # --- all neurons ---------------------------------------------------------------
     cols = pf.even_subset(len(neurons), int(pcfg["grid_neurons"]))
     fig = pf.neuron_grid(patches, labels, neurons, cols,
-                         f"{layer}: top {patches[0].shape[1]} patches per neuron ({method}), rows = training blur")
-    pf.save_figure(fig, out.all_neurons[li], dpi)
+                         f"{layer}: top {patches[0].shape[1]} patches per neuron ({method}), rows = training blur",
+                         dpi=dpi)
+    plot_common.save_figure(fig, out.all_neurons[li], dpi)
     log.info("%s: all-neurons grid, %d models x %d neurons", layer, len(models), len(cols))
 
     # --- representative neurons ----------------------------------------------------
@@ -77,8 +80,8 @@ for li, layer in enumerate(layers):
     fig = pf.neuron_grid(
         patches, labels, neurons, reps,
         f"{layer}: representative neurons (largest drop of patch HF power > {cutoff:g} cyc/px, "
-        f"{labels[first]} → {labels[last]}; {method})", notes)
-    pf.save_figure(fig, out.representative_fig[li], dpi)
+        f"{labels[first]} → {labels[last]}; {method})", notes, dpi)
+    plot_common.save_figure(fig, out.representative_fig[li], dpi)
     log.info("%s: representative neurons %s (HF drop %s)", layer, neurons[reps].tolist(),
              np.round(table["hf_drop"], 3).tolist())
 
@@ -95,6 +98,6 @@ for li, layer in enumerate(layers):
         rfs.append(rf_patches(imgs, sub, rf, n_show, pcfg["rf_fill"]).patches)
     fig = pf.methods_figure(vit, rfs, labels, neurons[reps],
                             f"{layer}: VITAL windows ({vit[0].shape[2]} px) vs exact receptive field "
-                            f"({rfs[0].shape[2]} px, fill {pcfg['rf_fill']})")
-    pf.save_figure(fig, out.methods[li], dpi)
+                            f"({rfs[0].shape[2]} px, fill {pcfg['rf_fill']})", dpi)
+    plot_common.save_figure(fig, out.methods[li], dpi)
     log.info("%s: wrote the grids and the methods figure", layer)

@@ -16,19 +16,20 @@ from blurscope import runlog
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 
+from blurscope import plot_common  # noqa: E402
 from blurscope import plot_featvis as pv  # noqa: E402
 from blurscope.featvis_stats import load_featvis  # noqa: E402
-from blurscope.plot_features import save_figure, sigma_label  # noqa: E402
 
 models = list(smk.params.models)
 sigmas = list(smk.params.sigmas)
 plots = smk.params.plots
 dpi = int(plots.get("dpi", 120))
+plot_common.configure(plots)
 if len(models) != len(smk.input.npz):
     raise ValueError(f"featvis_figures: {len(models)} models but {len(smk.input.npz)} featvis files")
 renders = [load_featvis(path) for path in smk.input.npz]
 summary = pd.read_csv(smk.input.summary, sep="\t", dtype={"layer": str, "model": str})
-labels = [sigma_label(m, s) for m, s in zip(models, sigmas)]
+labels = [plot_common.model_label(m) for m in models]
 
 for layer, out_grid, out_spectra in zip(smk.params.layers, smk.output.grid, smk.output.spectra):
     sets = []
@@ -46,15 +47,14 @@ for layer, out_grid, out_spectra in zip(smk.params.layers, smk.output.grid, smk.
     ]
     fig = pv.featvis_grid([d["images"] for d in sets], labels, neurons,
                           f"{layer}: images optimised to excite each neuron (feature visualisation), "
-                          "rows = training blur", notes)
-    save_figure(fig, out_grid, dpi)
+                          "rows = training blur", notes, dpi)
+    plot_common.save_figure(fig, out_grid, dpi)
     spectra = []  # mean spectra over the active renders (an inactive one is still its initial noise)
     for m, s, d in zip(models, sigmas, sets):
         active = d["objective"] > d["objective_init"]
         if active.any():
             sigma = float(s) if s is not None else float(summary.loc[summary["model"] == m, "sigma"].iloc[0])
             spectra.append((m, sigma, d["freqs"], d["power"][active]))
-    fig = pv.featvis_spectra_figure(spectra, summary, layer, palette=str(plots.get("palette", "viridis")),
-                                    font_size=float(plots.get("font_size", 9)))
-    save_figure(fig, out_spectra, dpi)
+    fig = pv.featvis_spectra_figure(spectra, summary, layer, dpi=dpi)
+    plot_common.save_figure(fig, out_spectra, dpi)
     log.info("%s: wrote %s and %s (%d models x %d neurons)", layer, out_grid, out_spectra, len(models), neurons.size)

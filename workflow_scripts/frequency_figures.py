@@ -5,13 +5,11 @@ from blurscope import runlog
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 
-import matplotlib  # noqa: E402
-
-from blurscope import io, plot_frequency  # noqa: E402
+from blurscope import io, plot_common, plot_frequency  # noqa: E402
 
 plots = smk.params.plots
-matplotlib.rcParams["font.size"] = plots.get("font_size", 9)
-dpi, palette = int(plots.get("dpi", 120)), plots.get("palette", "viridis")
+plot_common.configure(plots)
+dpi, palette = int(plots.get("dpi", 120)), plot_common.palette()
 
 inp = smk.input
 out = smk.output

@@ -1,24 +1,16 @@
 """Rule saliency_figures: saliency overlays, activation maps and the distance plot (Sun, Chen & Hu)."""
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from blurscope import io, runlog  # noqa: E402
-from blurscope import plot_saliency as P  # noqa: E402
-
-
-def save(fig, path, dpi: int) -> None:  # noqa: ANN001
-    with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
+from blurscope import io, plot_common, runlog
+from blurscope import plot_saliency as P
+from blurscope.plot_common import save_figure as save
 
 
 def main(smk) -> None:  # noqa: ANN001 - the snakemake object
     log = runlog.start(smk.log[0], smk.threads)
-    dpi = int(smk.params.cfg.get("figure_dpi", 120))
+    plot_common.configure(smk.params.plots)
+    dpi = int(smk.params.plots.get("dpi", 120))
     with np.load(smk.input.maps) as z:
         d = {k: z[k] for k in z.files}
     model_ids = dict(zip(["naive", "expert"], [str(m) for m in d["model_ids"]]))
@@ -26,7 +18,7 @@ def main(smk) -> None:  # noqa: ANN001 - the snakemake object
     titles = [f"img {i} (label {int(d['labels'][i])})" for i in range(f)]
     # seed slot 0 of each (role, condition) for the overlays
     fig = P.saliency_overlays(d["figure_clear"], d["figure_blurred"], d["maps"][:, :, 0, :f], d["focus"][:, :, 0, :f],
-                              titles, model_ids)
+                              titles, model_ids, dpi=dpi)
     save(fig, smk.output.overlays, dpi)
 
     with np.load(smk.input.activations) as z:
@@ -34,10 +26,10 @@ def main(smk) -> None:  # noqa: ANN001 - the snakemake object
     layers = [str(x) for x in a["layers"]]
     fig = P.activation_figure(a["clear"], a["blurred"], layers, [a[f"mean_{i}"] for i in range(len(layers))],
                               [a[f"channels_{i}"] for i in range(len(layers))],
-                              [a[f"channel_index_{i}"] for i in range(len(layers))], model_ids)
+                              [a[f"channel_index_{i}"] for i in range(len(layers))], model_ids, dpi=dpi)
     save(fig, smk.output.activations, dpi)
 
-    fig = P.distance_figure(io.read_tsv(smk.input.per_image), io.read_tsv(smk.input.stats))
+    fig = P.distance_figure(io.read_tsv(smk.input.per_image), io.read_tsv(smk.input.stats), dpi=dpi)
     save(fig, smk.output.distances, dpi)
     log.info("wrote %s", ", ".join(str(p) for p in smk.output))
 

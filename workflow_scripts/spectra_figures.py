@@ -4,12 +4,12 @@ Inputs: ``spectra`` (results/stats/patch_spectra.tsv), ``summary``
 (results/stats/patch_summary.tsv). Outputs, one per layer in ``params.layers`` order:
 ``relative`` (models_relative_to_baseline_<layer>.png), ``complexity``
 (models_complexity_comparison_<layer>.png). Params: ``layers``, ``plots`` (config
-``plots``: palette, dpi, font_size).
+``plots``: dpi, palette, font_size: blurscope.plot_common.configure).
 """
 
 import pandas as pd
 
-from blurscope import runlog
+from blurscope import plot_common, runlog
 from blurscope.plot_spectra import plot_complexity_comparison, plot_relative_to_baseline
 
 smk = snakemake  # noqa: F821
@@ -18,7 +18,8 @@ log = runlog.start(smk.log[0], smk.threads)
 spectra = pd.read_csv(smk.input.spectra, sep="\t", dtype={"layer": str, "model": str})
 summary = pd.read_csv(smk.input.summary, sep="\t", dtype={"layer": str, "model": str})
 plots = smk.params.plots
-style = {"palette": plots["palette"], "dpi": int(plots["dpi"]), "font_size": float(plots.get("font_size", 9))}
+plot_common.configure(plots)
+style = {"dpi": int(plots["dpi"])}
 for layer, relative, complexity in zip(smk.params.layers, smk.output.relative, smk.output.complexity):
     sp, su = spectra[spectra["layer"] == layer], summary[summary["layer"] == layer]
     if sp.empty or su.empty:

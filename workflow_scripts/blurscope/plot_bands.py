@@ -1,18 +1,20 @@
 """Figures of the band intervention (after "Analyzing Spectral Properties of Intermediate CNN
 Representations"); matplotlib only, no torch.
 
-* :func:`heatmap_figure`: accuracy or mean GT rank as a layer × band heatmap,
-  one panel per model (σ models in σ order, then any others such as
-  ``blurpool``), one row of panels per head (``own``, ``mlp``). Bands that hold
-  no frequency bin at a layer's map size are hatched and labelled "∅".
+* :func:`band_sigma_figure`: accuracy or mean GT rank with one band of a layer's feature map kept,
+  against training σ: one panel per layer and head (``own``, ``mlp``), one colour per band (black: the
+  unmodified map), one marker per model kind (:data:`blurscope.plot_common.KIND_STYLE`): σ models and
+  their further training runs on a solid line through the mean of each σ, the filter-only references
+  (``ref-sigma<s>``, the σ 0 network behind the σ-s blur) open squares on a dotted line, BlurPool a
+  diamond beside its σ. Chance is the grey dotted line; a band that holds no frequency bin at a
+  layer's map size is left out and named in the panel title.
 * :func:`shift_figure`: the band centroid (score-weighted mean normalised
   radius, see :func:`blurscope.band_stats.band_centroid`) against training σ, one
   line per layer, with bootstrap CIs over images; one panel per head and
   centroid kind. Lower = the usable information sits in lower bands. The rows
   are those against ``bands.reference_model`` (``band_shift.tsv`` also holds each
   trained group against its filter-only reference); a group's training
-  replicates are one point; the filter-only references (``ref-sigma<s>``, the σ 0
-  network behind the σ-s blur) are open markers beside the trained series.
+  replicates are one point; the filter-only references are open squares beside the trained series.
 
 Inputs are the tables written by the ``band_summary`` rule
 (``band_summary.tsv``, ``band_shift.tsv``); column names in ``docs/bands.md``.
@@ -29,8 +31,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
-from blurscope.io import atomic_path  # noqa: E402
+from blurscope import plot_common as pc  # noqa: E402
 from blurscope.plot_common import ci_err  # noqa: E402
 
 HEADS = ("own", "mlp")
@@ -40,17 +43,6 @@ HEAD_LABEL = {"own": "own head", "mlp": "MLP head (frozen features)"}
 METRIC_LABEL = {"accuracy": "accuracy", "gt_rank": "mean GT rank (1 = best)"}
 
 
-def model_order(summary: pd.DataFrame) -> list[str]:
-    """σ models sorted by σ (non-antialiased first), then the rest by name."""
-    models = summary[["model", "sigma"]].drop_duplicates()
-    if "antialiased" in summary.columns:
-        models = summary[["model", "sigma", "antialiased"]].drop_duplicates()
-        models = models.sort_values(["antialiased", "sigma", "model"])
-    else:
-        models = models.sort_values(["sigma", "model"])
-    return list(dict.fromkeys(models["model"]))
-
-
 def _order(values: Sequence[str], preferred: Sequence[str] | None) -> list[str]:
     vals = list(dict.fromkeys(values))
     if not preferred:
@@ -58,7 +50,7 @@ def _order(values: Sequence[str], preferred: Sequence[str] | None) -> list[str]:
     return [v for v in preferred if v in vals] + [v for v in vals if v not in preferred]
 
 
-def heatmap_figure(
+def band_sigma_figure(
     summary: pd.DataFrame,
     metric: str,
     out_path: str | os.PathLike,
@@ -67,11 +59,11 @@ def heatmap_figure(
     bands: Sequence[str] | None = None,
     dpi: int = 120,
 ) -> None:
-    """Layer × band heatmaps of ``metric`` (``accuracy`` | ``gt_rank``), panels model × head.
+    """``metric`` (``accuracy`` | ``gt_rank``) with one band kept against training σ; panels head × layer.
 
-    ``summary``: ``band_summary.tsv`` rows (``model sigma layer head band kind
-    <metric> n_freqs chance_accuracy chance_gt_rank``); only ``kind == band``
-    rows are drawn, the ``unmodified`` control is written in each row label.
+    ``summary``: ``band_summary.tsv`` rows (``model sigma layer head band kind <metric> n_freqs``, optional
+    ``antialiased chance_accuracy chance_gt_rank``); the ``kind == band`` rows and the ``unmodified``
+    control are drawn.
     """
     if metric not in METRIC_LABEL:
         raise ValueError(f"metric must be one of {list(METRIC_LABEL)}, got {metric!r}")
@@ -80,78 +72,45 @@ def heatmap_figure(
     if missing:
         raise ValueError(f"band summary lacks columns {sorted(missing)}")
     band_rows = summary[summary["kind"] == "band"]
-    models = model_order(summary)
-    heads = [h for h in HEADS if h in set(summary["head"])]
+    heads = [h for h in HEADS if h in set(summary["head"])] + sorted(set(summary["head"]) - set(HEADS))
     layer_list = _order(band_rows["layer"], layers)
     band_list = _order(band_rows["band"], bands)
-    k_chance = summary["chance_gt_rank"].max() if "chance_gt_rank" in summary else np.nan
-    if metric == "accuracy":
-        vmin, vmax, cmap = 0.0, 1.0, "viridis"
-    else:
-        vmin, vmax, cmap = 1.0, float(2 * k_chance - 1) if np.isfinite(k_chance) else None, "viridis_r"
-    fig, axes = plt.subplots(
-        len(heads), len(models), figsize=(1.0 + 2.3 * len(models), 0.8 + 0.45 * len(layer_list) * len(heads) + 0.6),
-        squeeze=False, constrained_layout=True,
-    )
-    im = None
-    for hi, head in enumerate(heads):
-        for mi, model in enumerate(models):
-            ax = axes[hi, mi]
-            sub = band_rows[(band_rows["model"] == model) & (band_rows["head"] == head)]
-            grid = sub.pivot_table(index="layer", columns="band", values=metric).reindex(
-                index=layer_list, columns=band_list
-            )
-            nf = sub.pivot_table(index="layer", columns="band", values="n_freqs").reindex(
-                index=layer_list, columns=band_list
-            )
-            vals = grid.to_numpy(dtype=float, copy=True)
-            vals[nf.to_numpy(dtype=float) == 0] = np.nan  # empty band = the empty-band control
-            im = ax.imshow(vals, vmin=vmin, vmax=vmax, cmap=cmap, aspect="auto")
-            for (i, j), v in np.ndenumerate(vals):
-                if nf.iat[i, j] == 0:
-                    ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", lw=0, color="0.6"))
-                    ax.text(j, i, "∅", ha="center", va="center", fontsize=8, color="0.3")
-                elif np.isfinite(v):
-                    txt = f"{v:.2f}" if metric == "accuracy" else f"{v:.1f}"
-                    ax.text(
-                        j,
-                        i,
-                        txt,
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color="w" if _dark(v, vmin, vmax, metric) else "k",
-                    )
-            unmod = summary[(summary["model"] == model) & (summary["head"] == head) & (summary["band"] == "unmodified")]
-            ref = unmod.set_index("layer")[metric].reindex(layer_list)
-            ax.set_yticks(range(len(layer_list)))
-            ax.set_yticklabels(
-                [f"{name} ({r:.2f})" if np.isfinite(r) else name for name, r in zip(layer_list, ref)],
-                fontsize=7,
-            )
-            ax.set_xticks(range(len(band_list)))
-            ax.set_xticklabels(band_list, rotation=45, ha="right", fontsize=7)
-            sig = summary.loc[summary["model"] == model, "sigma"].iloc[0]
-            kind = ", filter only" if str(model).startswith(REFERENCE_PREFIX) else ""
-            ax.set_title(f"{model} (σ={sig:g}{kind})\n{HEAD_LABEL.get(head, head)}", fontsize=8)
-    if im is not None:
-        cb = fig.colorbar(im, ax=axes, shrink=0.8)
-        cb.set_label(METRIC_LABEL[metric] + "  (row label: unmodified)", fontsize=8)
-        if metric == "accuracy" and "chance_accuracy" in summary:
-            cb.ax.axhline(float(summary["chance_accuracy"].max()), color="r", lw=1)
-        elif np.isfinite(k_chance):
-            cb.ax.axhline(float(k_chance), color="r", lw=1)
-    fig.suptitle(
-        f"Band isolation inside feature maps: {METRIC_LABEL[metric]} (red tick = chance; ∅ = empty band)", fontsize=9
-    )
-    _save(fig, out_path, dpi)
-
-
-def _dark(v: float, vmin: float, vmax: float | None, metric: str) -> bool:
-    if vmax is None or not np.isfinite(v):
-        return False
-    t = (v - vmin) / max(vmax - vmin, 1e-12)
-    return t < 0.55 if metric == "accuracy" else t > 0.45
+    series = band_list + (["unmodified"] if (summary["band"] == "unmodified").any() else [])
+    colour = dict(zip(band_list, pc.category_colours(len(band_list)))) | {"unmodified": "black"}
+    chance = summary[f"chance_{metric}"].max() if f"chance_{metric}" in summary else np.nan
+    width = pc.REPORT_WIDTH_IN
+    with pc.figure_style(width, dpi):
+        fig, axes = plt.subplots(len(heads), len(layer_list), figsize=(width, 2.9 * len(heads) + 1.5),
+                                 squeeze=False, sharex=True, sharey=True)
+        for hi, head in enumerate(heads):
+            for li, layer in enumerate(layer_list):
+                ax = axes[hi, li]
+                sub = summary[(summary["head"] == head) & (summary["layer"] == layer)]
+                empty = []
+                for band in series:
+                    d = sub[sub["band"] == band]
+                    if band != "unmodified" and (d.empty or (d["n_freqs"] == 0).all()):
+                        empty.append(band)
+                        continue
+                    d = d[d["n_freqs"] > 0]
+                    pc.plot_vs_sigma(ax, d["model"], d["sigma"], d[metric], colours={}, colour=colour[band],
+                                     line=colour[band])
+                if np.isfinite(chance):
+                    ax.axhline(float(chance), color="0.5", ls=":", lw=1, zorder=1)
+                title = f"{layer}, {HEAD_LABEL.get(head, head)}"
+                ax.set_title(title + (f"\n(no frequency bin: {', '.join(empty)})" if empty else ""))
+                ax.grid(alpha=0.3)
+                if hi == len(heads) - 1:
+                    ax.set_xlabel("training blur σ (px at 224)")
+                if li == 0:
+                    ax.set_ylabel(METRIC_LABEL[metric])
+        used = {pc.model_kind(m) for m in summary["model"].unique()}
+        band_handles = [(Line2D([], [], color=colour[b], lw=1.6), "all bands (unmodified)" if b == "unmodified"
+                         else f"band {b}") for b in series]
+        chance_handle = [(Line2D([], [], color="0.5", ls=":"), "chance")] if np.isfinite(chance) else []
+        pc.figure_legend(fig, [], ncols=3, extra=band_handles + chance_handle + pc.kind_handles(used))
+        fig.suptitle(f"Band isolation inside feature maps: {METRIC_LABEL[metric]} with one band kept")
+        pc.save_figure(fig, out_path, dpi)
 
 
 def shift_reference(shift: pd.DataFrame, reference: str | None = None) -> str:
@@ -182,8 +141,9 @@ def shift_figure(
     reference: str | None = None,
     dpi: int = 120,
 ) -> None:
-    """Band centroid vs σ, one line per layer (trained σ groups; their replicates are one point), CI bars;
-    filter-only references as open squares at their σ; panels statistic × head.
+    """Band centroid vs σ, one colour per layer (trained σ groups on a solid line, their replicates are one
+    point), CI bars; filter-only references as open squares on a dotted line at their σ; panels
+    statistic × head.
 
     ``shift``: ``band_shift.tsv`` (``model sigma layer head statistic value ci_low ci_high reference``);
     only the rows against ``reference`` (``bands.reference_model``; default: :func:`shift_reference`).
@@ -200,47 +160,36 @@ def shift_figure(
     filt, sig = sig[is_ref], sig[~is_ref]
     heads = [h for h in HEADS if h in set(sig["head"])]
     layer_list = _order(sig["layer"], layers)
-    fig, axes = plt.subplots(
-        len(statistics),
-        max(1, len(heads)),
-        figsize=(4.2 * max(1, len(heads)), 3.0 * len(statistics)),
-        squeeze=False,
-        constrained_layout=True,
-    )
-    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(1, len(layer_list))))
-    for si, stat in enumerate(statistics):
-        for hi, head in enumerate(heads):
-            ax = axes[si, hi]
-            for li, layer in enumerate(layer_list):
-                d = sig[(sig["statistic"] == stat) & (sig["head"] == head) & (sig["layer"] == layer)].sort_values(
-                    "sigma"
-                )
-                if d.empty:
-                    continue
-                yerr = ci_err(d["value"], d["ci_low"], d["ci_high"])
-                ax.errorbar(
-                    d["sigma"], d["value"], yerr=yerr, marker="o", ms=3, capsize=2, color=colors[li], label=layer
-                )
-                f = filt[(filt["statistic"] == stat) & (filt["head"] == head) & (filt["layer"] == layer)]
-                if len(f):
-                    ax.errorbar(f["sigma"], f["value"], yerr=ci_err(f["value"], f["ci_low"], f["ci_high"]), marker="s",
-                                mfc="none", ms=4, ls="none", capsize=2, color=colors[li],
-                                label="filter only (σ 0 net behind the blur)" if li == 0 else None)
-            ax.set_xlabel("training blur σ (px at 224)")
-            ax.set_ylabel(f"{stat} (normalised radius)")
-            ax.set_title(f"{HEAD_LABEL.get(head, head)}: {stat}", fontsize=9)
-            top = np.nanmax(pd.concat([sig, filt])["ci_high"].to_numpy(dtype=float), initial=0.0)
-            ax.set_ylim(-0.02, max(0.3, 1.15 * top) if np.isfinite(top) else 1.45)
-            if si == 0 and hi == 0:
-                ax.legend(fontsize=7, title="layer", title_fontsize=7)
-    fig.suptitle(
-        "Which bands carry class information, by training σ (lower = lower bands; 1 = per-axis Nyquist of the map)",
-        fontsize=9,
-    )
-    _save(fig, out_path, dpi)
-
-
-def _save(fig: plt.Figure, out_path: str | os.PathLike, dpi: int) -> None:
-    with atomic_path(out_path) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
+    colours = dict(zip(layer_list, pc.category_colours(len(layer_list))))
+    top = np.nanmax(pd.concat([sig, filt])["ci_high"].to_numpy(dtype=float), initial=0.0)
+    width = pc.REPORT_WIDTH_IN
+    with pc.figure_style(width, dpi):
+        fig, axes = plt.subplots(len(statistics), max(1, len(heads)), figsize=(width, 2.9 * len(statistics) + 1.3),
+                                 squeeze=False, sharex=True)
+        for si, stat in enumerate(statistics):
+            for hi, head in enumerate(heads):
+                ax = axes[si, hi]
+                for layer in layer_list:
+                    sel = (sig["statistic"] == stat) & (sig["head"] == head) & (sig["layer"] == layer)
+                    d = sig[sel].sort_values("sigma")
+                    if d.empty:
+                        continue
+                    ax.errorbar(d["sigma"], d["value"], yerr=ci_err(d["value"], d["ci_low"], d["ci_high"]),
+                                capsize=2, label=layer, **{**pc.KIND_STYLE["sigma"], "color": colours[layer]})
+                    f = filt[(filt["statistic"] == stat) & (filt["head"] == head) & (filt["layer"] == layer)]
+                    if len(f):
+                        f = f.sort_values("sigma")
+                        ax.errorbar(f["sigma"] + pc.kind_offsets(shift["sigma"])["reference"], f["value"], capsize=2,
+                                    yerr=ci_err(f["value"], f["ci_low"], f["ci_high"]),
+                                    **{**pc.KIND_STYLE["reference"], "color": colours[layer]})
+                if si == len(statistics) - 1:
+                    ax.set_xlabel("training blur σ (px at 224)")
+                ax.set_ylabel(f"{stat}\n(normalised radius)")
+                ax.set_title(f"{HEAD_LABEL.get(head, head)}: {stat}")
+                ax.set_ylim(-0.02, max(0.3, 1.15 * top) if np.isfinite(top) else 1.45)
+                ax.grid(alpha=0.3)
+        kinds = {"sigma"} | ({"reference"} if len(filt) else set())
+        pc.figure_legend(fig, ncols=4, extra=pc.kind_handles(kinds))
+        fig.suptitle("Which bands carry class information, by training σ\n"
+                     "(lower = lower bands; 1 = per-axis Nyquist of the map)")
+        pc.save_figure(fig, out_path, dpi)

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from collections.abc import Sequence
 
@@ -26,7 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .io import atomic_path  # noqa: E402
+from . import plot_common as pc  # noqa: E402
 from .spectra import hf_power_fraction  # noqa: E402
 
 
@@ -81,47 +80,50 @@ def representative_neurons(hf_first: np.ndarray, hf_last: np.ndarray, n: int) ->
     return np.sort(order[: max(1, min(n, len(drop)))])
 
 
+MAX_CELL_IN = 1.4
+"""Largest side of one mosaic cell, inches (a grid of few neurons stays narrower than the report)."""
+
+
 def grid_figure(
     cells: Sequence[Sequence[np.ndarray]],
     row_labels: Sequence[str],
     col_labels: Sequence[str],
     title: str,
     notes: Sequence[Sequence[str]] | None = None,
-    cell_inches: float = 1.15,
+    dpi: int = 120,
 ) -> plt.Figure:
-    """A grid of mosaics with row labels (left) and column labels (top)."""
+    """A grid of mosaics at most the report's width (cells at most :data:`MAX_CELL_IN`), row labels (left)
+    and column labels (top); every text at least config ``plots.font_size`` at the report's display width
+    for a figure saved at ``dpi``."""
     nrows, ncols = len(cells), len(cells[0])
-    width = max(4.5, 1.0 + ncols * cell_inches)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 1.0 + nrows * cell_inches), squeeze=False)
-    for r in range(nrows):
-        for c in range(ncols):
-            ax = axes[r][c]
-            ax.imshow(cells[r][c], interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if r == 0:
-                ax.set_title(col_labels[c], fontsize=8)
-            if c == 0:
-                ax.set_ylabel(row_labels[r], fontsize=8, rotation=0, ha="right", va="center")
-            if notes is not None and notes[r][c]:
-                ax.text(0.5, -0.02, notes[r][c], transform=ax.transAxes, ha="center", va="top", fontsize=6)
-    fig.suptitle(textwrap.fill(title, width=int(width * 11)), fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 130) -> None:
-    """Save atomically and close."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
-
-
-def sigma_label(model_id: str, sigma: float | None) -> str:
-    """Row label: ``σ=2`` for σ models, the model id otherwise (e.g. ``blurpool``)."""
-    return f"σ={sigma:g}" if sigma is not None else model_id
+    longest = max(len(line) for lab in row_labels for line in str(lab).split("\n"))
+    label_in = longest * 0.6 * pc.base_pt(pc.REPORT_WIDTH_IN, dpi) / 72 + 0.2
+    width = min(pc.REPORT_WIDTH_IN, label_in + 0.2 + ncols * MAX_CELL_IN)
+    with pc.figure_style(width, dpi) as base:
+        cell = (width - label_in - 0.2) / ncols
+        note_in = 1.5 * base / 72 if notes is not None else 0.0
+        title = pc.wrap(title, width - 0.3, pc.SUPTITLE_SCALE * base)
+        title_in = (title.count("\n") + 1) * 1.5 * pc.SUPTITLE_SCALE * base / 72 + 3.0 * base / 72
+        height = title_in + nrows * (cell + note_in) + 0.2
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
+        for r in range(nrows):
+            for c in range(ncols):
+                ax = axes[r][c]
+                ax.imshow(cells[r][c], interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                if r == 0:
+                    ax.set_title(textwrap.fill(str(col_labels[c]), max(4, int(cell * 72 / (0.6 * base)))),
+                                 fontsize=base)
+                if c == 0:
+                    ax.set_ylabel(row_labels[r], rotation=0, ha="right", va="center")
+                if notes is not None and notes[r][c]:
+                    ax.text(0.5, -0.02, notes[r][c], transform=ax.transAxes, ha="center", va="top")
+        fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
+        fig.suptitle(title)
+        return pc.finish(fig)
 
 
 def neuron_grid(
@@ -131,11 +133,12 @@ def neuron_grid(
     columns: np.ndarray,
     title: str,
     notes: Sequence[Sequence[str]] | None = None,
+    dpi: int = 120,
 ) -> plt.Figure:
     """Rows = models (``patch_sets[i]``: ``[n, s, P, P, 3]``), columns = ``neurons[columns]``."""
     cells = [[mosaic(ps[j]) for j in columns] for ps in patch_sets]
     col_labels = [f"neuron {int(neurons[j])}" for j in columns]
-    return grid_figure(cells, row_labels, col_labels, title, notes)
+    return grid_figure(cells, row_labels, col_labels, title, notes, dpi)
 
 
 def methods_figure(
@@ -144,6 +147,7 @@ def methods_figure(
     row_labels: Sequence[str],
     neuron_ids: Sequence[int],
     title: str,
+    dpi: int = 120,
 ) -> plt.Figure:
     """Rows = models; per neuron two columns: VITAL windows | receptive-field crops.
 
@@ -151,4 +155,4 @@ def methods_figure(
     """
     cells = [[mosaic(pset[j]) for j in range(len(neuron_ids)) for pset in (v, r)] for v, r in zip(vital, rf)]
     col_labels = [f"n{int(nid)} {name}" for nid in neuron_ids for name in ("VITAL", "RF")]
-    return grid_figure(cells, row_labels, col_labels, title)
+    return grid_figure(cells, row_labels, col_labels, title, dpi=dpi)

@@ -12,8 +12,7 @@
   ``results/featvis/summary.tsv``) against training σ, BlurPool as a grey
   diamond at its σ.
 
-Colours and labels follow the other figures (:mod:`blurscope.plot_spectra`,
-:mod:`blurscope.plot_features`).
+Colours, markers and labels: the one figure style (:mod:`blurscope.plot_common`).
 """
 
 from __future__ import annotations
@@ -28,9 +27,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from .plot_common import ci_err
+from . import plot_common as pc
 from .plot_features import grid_figure
-from .plot_spectra import is_sigma_model, layer_title, model_colours, model_label
+from .plot_spectra import layer_title
 
 
 def featvis_grid(
@@ -39,6 +38,7 @@ def featvis_grid(
     neurons: np.ndarray,
     title: str,
     notes: Sequence[Sequence[str]] | None = None,
+    dpi: int = 120,
 ) -> plt.Figure:
     """Rows = models (``image_sets[i]``: uint8 ``[n, S, S, 3]``), columns = ``neurons`` (``[n]``).
 
@@ -56,7 +56,7 @@ def featvis_grid(
     if notes is not None and (len(notes) != len(image_sets) or any(len(n) != neurons.size for n in notes)):
         raise ValueError("featvis_grid: notes must be [n_rows][n_neurons]")
     cells = [[np.asarray(imgs[j], dtype=np.float64) / 255.0 for j in range(neurons.size)] for imgs in image_sets]
-    return grid_figure(cells, row_labels, [f"neuron {int(n)}" for n in neurons], title, notes)
+    return grid_figure(cells, row_labels, [f"neuron {int(n)}" for n in neurons], title, notes, dpi)
 
 
 def featvis_spectra_figure(
@@ -64,8 +64,9 @@ def featvis_spectra_figure(
     summary: pd.DataFrame,
     layer: str,
     metric: str = "hf_fraction",
-    palette: str = "viridis",
-    font_size: float = 9,
+    palette: str | None = None,
+    font_size: float | None = None,
+    dpi: int = 120,
 ) -> plt.Figure:
     """Mean radial spectrum per model (left) and ``metric`` with its CI against σ (right).
 
@@ -75,44 +76,45 @@ def featvis_spectra_figure(
         summary: featvis summary rows (``model sigma layer metric mean ci_low ci_high``).
         layer: the layer shown (``summary`` is filtered to it).
         metric: the summary metric on the right (``hf_fraction`` or ``peak_freq``).
+        palette: σ colour map (default config ``plots.palette``).
+        font_size: smallest text, pt at the report's display width (default config ``plots.font_size``).
+        dpi: the resolution the figure will be saved at (text sizes depend on it).
     """
     if not spectra:
         raise ValueError(f"featvis_spectra_figure: no spectra to draw for layer {layer!r}")
-    order = [(m, float(s)) for m, s, _f, _p in spectra]
-    colours = model_colours(order, palette)
-    plt.rcParams.update({"font.size": font_size})
-    fig, (ax_s, ax_m) = plt.subplots(1, 2, figsize=(9.0, 3.6))
-    for model, sigma, freqs, power in spectra:
-        mean = np.asarray(power, dtype=np.float64).mean(axis=0)
-        keep = mean > 0
-        style = {} if is_sigma_model(model) else {"linestyle": "-.", "linewidth": 1.6}
-        ax_s.plot(np.asarray(freqs)[keep], mean[keep], color=colours[model], label=model_label(model, sigma), **style)
-    ax_s.set_xscale("log")
-    ax_s.set_yscale("log")
-    lo, hi = min(float(np.min(f)) for _m, _s, f, _p in spectra), max(float(np.max(f)) for _m, _s, f, _p in spectra)
-    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if lo <= t <= hi * 1.001]
-    if len(ticks) >= 2:
-        ax_s.xaxis.set_major_locator(FixedLocator(ticks))
-        ax_s.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-        ax_s.xaxis.set_minor_formatter(NullFormatter())
-    ax_s.set_xlabel("spatial frequency (cycles/pixel)")
-    ax_s.set_ylabel("power (grey levels² per sample)")
-    ax_s.set_title(f"{layer_title(layer)}: mean spectrum of the renders")
-    ax_s.legend(fontsize=font_size - 2, ncol=2)
     sub = summary[(summary["layer"] == layer) & (summary["metric"] == metric)]
     if sub.empty:
         raise ValueError(f"featvis summary has no rows for layer {layer!r}, metric {metric!r}")
-    sig = sub[sub["model"].map(is_sigma_model)].sort_values("sigma")
-    if not sig.empty:
-        err = ci_err(sig["mean"], sig["ci_low"], sig["ci_high"])
-        ax_m.errorbar(sig["sigma"], sig["mean"], yerr=err, color="k", marker="o", capsize=3, label="σ models")
-    for row in sub[~sub["model"].map(is_sigma_model)].itertuples():
-        ax_m.errorbar([row.sigma], [row.mean], yerr=ci_err(row.mean, row.ci_low, row.ci_high),
-                      color="0.45", marker="D", capsize=3, linestyle="none", label=row.model)
-    ax_m.set_xlabel("training blur σ (px at 224)")
-    ax_m.set_ylabel({"hf_fraction": "HF power fraction", "peak_freq": "peak frequency (cycles/pixel)"}.get(
-        metric, metric))
-    ax_m.set_title("neuron-level bootstrap mean and CI")
-    ax_m.legend(fontsize=font_size - 2)
-    fig.tight_layout()
-    return fig
+    colours = pc.sigma_colours([float(s) for _m, s, _f, _p in spectra] + list(sub["sigma"].astype(float)), palette)
+    width = pc.REPORT_WIDTH_IN
+    with pc.figure_style(width, dpi, font_size):
+        fig, (ax_s, ax_m) = plt.subplots(1, 2, figsize=(width, 5.0))
+        for model, sigma, freqs, power in spectra:
+            mean = np.asarray(power, dtype=np.float64).mean(axis=0)
+            keep = mean > 0
+            st = pc.model_style(model, sigma, colours)
+            ax_s.plot(np.asarray(freqs)[keep], mean[keep], color=st["color"], ls=st["linestyle"], lw=1.5,
+                      marker=st["marker"], mfc=st.get("markerfacecolor", st["color"]), ms=5, markevery=3,
+                      label=pc.model_label(model))
+        ax_s.set_xscale("log")
+        ax_s.set_yscale("log")
+        pc.plain_log_labels(ax_s.yaxis)
+        lo = min(float(np.min(f)) for _m, _s, f, _p in spectra)
+        hi = max(float(np.max(f)) for _m, _s, f, _p in spectra)
+        ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if lo <= t <= hi * 1.001]
+        if len(ticks) >= 2:
+            ax_s.xaxis.set_major_locator(FixedLocator(ticks))
+            ax_s.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+            ax_s.xaxis.set_minor_formatter(NullFormatter())
+        ax_s.set_xlabel("spatial frequency (cycles/pixel)")
+        ax_s.set_ylabel("power (grey levels² per sample)")
+        ax_s.set_title(f"{layer_title(layer)}:\nmean spectrum of the renders")
+        kinds = pc.plot_vs_sigma(ax_m, sub["model"], sub["sigma"], sub["mean"], sub["ci_low"], sub["ci_high"],
+                                 colours=colours)
+        ax_m.set_xlabel("training blur σ (px at 224)")
+        ax_m.set_ylabel({"hf_fraction": "HF power fraction", "peak_freq": "peak frequency (cycles/pixel)"}.get(
+            metric, metric))
+        ax_m.set_title("neuron-level bootstrap\nmean and CI")
+        ax_m.grid(alpha=0.3)
+        pc.figure_legend(fig, [ax_s], ncols=3, extra=pc.kind_handles(kinds))
+        return pc.finish(fig)

@@ -2,13 +2,15 @@
 
 Pure functions from tidy tables (the TSVs of ``results/frequency/``, see
 docs/frequency.md) to PNG files, written atomically. Frequencies on the axes are
-in cycles/pixel. Models are ordered by σ; the σ models get a sequential colour
-map, other models (``blurpool``) black.
+in cycles/pixel. Models are ordered by σ and drawn in the one figure style
+(:mod:`blurscope.plot_common`): colour = training σ, marker = model kind (σ
+models, further training runs, filter-only references, BlurPool).
 """
 
 from __future__ import annotations
 
 import os
+import textwrap
 
 import matplotlib
 
@@ -16,8 +18,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
-from blurscope.io import atomic_path  # noqa: E402
+from blurscope import plot_common as pc  # noqa: E402
 from blurscope.plot_common import ci_err  # noqa: E402
 
 NYQUIST_CPP = 0.5
@@ -27,30 +30,16 @@ SPECIAL_ROWS = ("clean", "mean")
 
 def _order(summary: pd.DataFrame) -> pd.DataFrame:
     s = summary.copy()
-    s["_blurpool"] = s["model"].astype(str).str.startswith("blurpool")
-    return s.sort_values(["_blurpool", "sigma", "model"]).drop(columns="_blurpool")
+    key = {m: pc.model_sort_key(m, sg) for m, sg in zip(s["model"], s["sigma"])}
+    return s.iloc[sorted(range(len(s)), key=lambda i: key[s["model"].iloc[i]])].reset_index(drop=True)
 
 
-def _colours(summary: pd.DataFrame, palette: str = "viridis") -> dict[str, tuple]:
-    s = _order(summary)
-    sig_models = [m for m in s["model"] if str(m).startswith("sigma")]
-    cmap = plt.get_cmap(palette)
-    out: dict[str, tuple] = {}
-    for i, m in enumerate(sig_models):
-        out[m] = cmap(0.9 * i / max(1, len(sig_models) - 1))
-    for m in s["model"]:
-        out.setdefault(m, (0.0, 0.0, 0.0, 1.0))
-    return out
+def _colours(summary: pd.DataFrame, palette: str | None = None) -> dict[float, tuple]:
+    return pc.sigma_colours(summary["sigma"].astype(float), palette)
 
 
-def _label(row: pd.Series) -> str:
-    return f"{row['model']} (σ={row['sigma']:g})"
-
-
-def _save(fig: plt.Figure, path: str | os.PathLike, dpi: int) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+def _style(row: pd.Series, colours: dict[float, tuple]) -> dict:
+    return pc.model_style(row["model"], row["sigma"], colours)
 
 
 def _err(lo: pd.Series, mid: pd.Series, hi: pd.Series) -> np.ndarray:
@@ -58,8 +47,14 @@ def _err(lo: pd.Series, mid: pd.Series, hi: pd.Series) -> np.ndarray:
     return ci_err(mid, lo, hi)
 
 
+def _by_sigma(ax, s: pd.DataFrame, y: str, lo: str, hi: str, colours: dict, line: object = "0.5",  # noqa: ANN001
+              colour: object = None) -> set[str]:
+    """``y`` (CI ``lo``–``hi``) against σ (:func:`blurscope.plot_common.plot_vs_sigma`)."""
+    return pc.plot_vs_sigma(ax, s["model"], s["sigma"], s[y], s[lo], s[hi], colours=colours, colour=colour, line=line)
+
+
 def plot_preference(
-    curves: pd.DataFrame, summary: pd.DataFrame, path: str | os.PathLike, dpi: int = 120, palette: str = "viridis"
+    curves: pd.DataFrame, summary: pd.DataFrame, path: str | os.PathLike, dpi: int = 120, palette: str | None = None
 ) -> None:
     """p_low (solid) / p_high (dashed) vs f_mix, f_rev marked; f_rev and f_0.5 vs σ.
 
@@ -70,69 +65,65 @@ def plot_preference(
     """
     s = _order(summary)
     col = _colours(s, palette)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [1.6, 1]})
-    for _, row in s.iterrows():
-        c = curves[curves["model"] == row["model"]].sort_values("f_mix_cpp")
-        if c.empty:
-            continue
-        colour = col[row["model"]]
-        ax.plot(c["f_mix_cpp"], c["p_low"], "-", color=colour, lw=1.6, label=_label(row))
-        ax.plot(c["f_mix_cpp"], c["p_high"], "--", color=colour, lw=1.2)
-        if {"p_low_ci_low", "p_low_ci_high"} <= set(c.columns):
-            ax.fill_between(c["f_mix_cpp"], c["p_low_ci_low"], c["p_low_ci_high"], color=colour, alpha=0.12, lw=0)
-        fr = row["f_rev_cpp"]
-        if np.isfinite(fr):
-            y = np.interp(fr, c["f_mix_cpp"], c["p_low"])  # f_mix_cpp is increasing: interp is fine here
-            ax.plot([fr], [y], "o", ms=7, mfc="white", mec=colour, mew=2)
-    ax.axvline(NYQUIST_CPP, color="0.6", lw=0.8, ls=":")
-    ax.text(NYQUIST_CPP, 0.5, " Nyquist", rotation=90, ha="left", va="center", fontsize=8, color="0.4")
-    ax.set_xlabel("mixing frequency f_mix (cycles/pixel)")
-    ax.set_ylabel("probability")
-    ax.set_ylim(-0.02, 1.05)
-    ax.set_title("hybrids: solid p_low = P(class of low-freq. image), dashed p_high; ○ f_rev", fontsize=9)
-    ax.legend(fontsize=7, loc="center right")
-    sig = s[s["model"].astype(str).str.startswith("sigma")]
-    for key, marker, name in (("f_rev", "o", "f_rev (hybrids)"), ("f_half", "s", "f_0.5 (PGD power)")):
-        if sig.empty:
-            break
-        ax2.errorbar(sig["sigma"], sig[f"{key}_cpp"],
-                     yerr=_err(sig[f"{key}_ci_low_cpp"], sig[f"{key}_cpp"], sig[f"{key}_ci_high_cpp"]),
-                     marker=marker, capsize=3, label=name)
-    other = s[~s["model"].astype(str).str.startswith("sigma")]
-    for _, row in other.iterrows():
-        ax2.plot([row["sigma"]], [row["f_rev_cpp"]], "kD", ms=6, label=f"{row['model']} f_rev")
-        ax2.plot([row["sigma"]], [row["f_half_cpp"]], "kx", ms=7, label=f"{row['model']} f_0.5")
-    ax2.set_xlabel("training blur σ (px at 224)")
-    ax2.set_ylabel("frequency (cycles/pixel)")
-    ax2.set_title("frequency preference vs σ (95% bootstrap CI)", fontsize=9)
-    ax2.legend(fontsize=7)
-    _save(fig, path, dpi)
+    width = pc.REPORT_WIDTH_IN
+    with pc.figure_style(width, dpi):
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(width, 5.6), gridspec_kw={"width_ratios": [1.5, 1]})
+        for _, row in s.iterrows():
+            c = curves[curves["model"] == row["model"]].sort_values("f_mix_cpp")
+            if c.empty:
+                continue
+            st = _style(row, col)
+            mark = {"marker": st["marker"], "markevery": max(1, len(c) // 6), "mfc": st.get("markerfacecolor")}
+            ax.plot(c["f_mix_cpp"], c["p_low"], "-", color=st["color"], lw=1.6, label=pc.model_label(row["model"]),
+                    **mark)
+            ax.plot(c["f_mix_cpp"], c["p_high"], "--", color=st["color"], lw=1.0)
+            if {"p_low_ci_low", "p_low_ci_high"} <= set(c.columns):
+                ax.fill_between(c["f_mix_cpp"], c["p_low_ci_low"], c["p_low_ci_high"], color=st["color"], alpha=0.12,
+                                lw=0)
+            fr = row["f_rev_cpp"]
+            if np.isfinite(fr):
+                y = np.interp(fr, c["f_mix_cpp"], c["p_low"])  # f_mix_cpp is increasing: interp is fine here
+                ax.plot([fr], [y], "o", ms=9, mfc="none", mec=st["color"], mew=2)
+        ax.axvline(NYQUIST_CPP, color="0.6", lw=0.8, ls=":")
+        ax.text(NYQUIST_CPP, 0.5, " Nyquist", rotation=90, ha="left", va="center", color="0.4")
+        ax.set_xlabel("mixing frequency f_mix (cycles/pixel)")
+        ax.set_ylabel("probability")
+        ax.set_ylim(-0.02, 1.05)
+        ax.set_title("hybrid images: P(class of the low-pass image)\nsolid p_low, dashed p_high; big ○ = f_rev")
+        for key, colour in (("f_rev", "C0"), ("f_half", "C3")):  # colour = statistic (x is σ), marker = kind
+            _by_sigma(ax2, s, f"{key}_cpp", f"{key}_ci_low_cpp", f"{key}_ci_high_cpp", col, line=colour, colour=colour)
+        ax2.set_xlabel("training blur σ (px at 224)")
+        ax2.set_ylabel("frequency (cycles/pixel)")
+        ax2.set_title("frequency preference vs σ\n(95 % bootstrap CI)")
+        ax2.grid(alpha=0.3)
+        stat = [(Line2D([], [], color="C0"), "f_rev (hybrids), line through σ means"),
+                (Line2D([], [], color="C3"), "f_0.5 (PGD power), line through σ means")]
+        kinds = set(s["model"].map(pc.model_kind))
+        pc.figure_legend(fig, [ax], ncols=3, extra=stat + pc.kind_handles(kinds))
+        pc.save_figure(fig, path, dpi)
 
 
 def plot_shape_bias(summary: pd.DataFrame, path: str | os.PathLike, dpi: int = 120) -> None:
     """Shape bias vs σ with bootstrap CIs (columns ``model sigma shape_bias shape_bias_ci_low/high``)."""
     s = _order(summary)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    sig = s[s["model"].astype(str).str.startswith("sigma")]
-    ax.errorbar(sig["sigma"], sig["shape_bias"],
-                yerr=_err(sig["shape_bias_ci_low"], sig["shape_bias"], sig["shape_bias_ci_high"]),
-                marker="o", capsize=3, label="σ models")
-    for _, row in s[~s["model"].astype(str).str.startswith("sigma")].iterrows():
-        ax.errorbar([row["sigma"]], [row["shape_bias"]],
-                    yerr=_err(pd.Series([row["shape_bias_ci_low"]]), pd.Series([row["shape_bias"]]),
-                              pd.Series([row["shape_bias_ci_high"]])),
-                    fmt="kD", capsize=3, label=row["model"])
-    ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("training blur σ (px at 224)")
-    ax.set_ylabel("shape bias = shape / (shape + texture) hits")
-    ax.set_title("cue-conflict shape bias (95% bootstrap CI)", fontsize=9)
-    ax.legend(fontsize=8)
-    _save(fig, path, dpi)
+    col = _colours(s)
+    width = 0.65 * pc.REPORT_WIDTH_IN
+    with pc.figure_style(width, dpi):
+        fig, ax = plt.subplots(figsize=(width, 4.6))
+        _by_sigma(ax, s, "shape_bias", "shape_bias_ci_low", "shape_bias_ci_high", col)
+        ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("training blur σ (px at 224)")
+        ax.set_ylabel("shape bias\n= shape / (shape + texture) hits")
+        ax.set_title("cue-conflict shape bias (95 % bootstrap CI)")
+        ax.grid(alpha=0.3)
+        pc.figure_legend(fig, ncols=2, extra=pc.kind_handles(set(s["model"].map(pc.model_kind))))
+        pc.save_figure(fig, path, dpi)
 
 
 def plot_corruption_vs_frev(
-    summary: pd.DataFrame, corruption: pd.DataFrame, path: str | os.PathLike, dpi: int = 120, palette: str = "viridis"
+    summary: pd.DataFrame, corruption: pd.DataFrame, path: str | os.PathLike, dpi: int = 120,
+    palette: str | None = None
 ) -> None:
     """Mean corruption accuracy vs f_rev per model; per-type accuracy vs f_rev.
 
@@ -143,32 +134,40 @@ def plot_corruption_vs_frev(
     """
     s = _order(summary)
     col = _colours(s, palette)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for _, row in s.iterrows():
-        ax.errorbar([row["f_rev_cpp"]], [row["corruption_acc"]],
-                    xerr=_err(pd.Series([row["f_rev_ci_low_cpp"]]), pd.Series([row["f_rev_cpp"]]),
-                              pd.Series([row["f_rev_ci_high_cpp"]])),
-                    yerr=_err(pd.Series([row["corruption_acc_ci_low"]]), pd.Series([row["corruption_acc"]]),
-                              pd.Series([row["corruption_acc_ci_high"]])),
-                    fmt="o", color=col[row["model"]], capsize=3, label=_label(row))
-    ax.set_xlabel("f_rev (cycles/pixel)")
-    ax.set_ylabel("mean accuracy over corruptions × severities")
-    ax.set_title("corruption robustness vs frequency preference", fontsize=9)
-    ax.legend(fontsize=7)
+    width = pc.REPORT_WIDTH_IN
     per_type = (corruption[~corruption["corruption"].isin(SPECIAL_ROWS)]
                 .groupby(["model", "corruption"], as_index=False)["accuracy"].mean())
     merged = per_type.merge(s[["model", "f_rev_cpp"]], on="model").sort_values("f_rev_cpp")
-    for name, grp in merged.groupby("corruption"):
-        ax2.plot(grp["f_rev_cpp"], grp["accuracy"], "o-", ms=4, label=name)
-    clean = corruption[corruption["corruption"] == "clean"].merge(s[["model", "f_rev_cpp"]], on="model")
-    if not clean.empty:
-        clean = clean.sort_values("f_rev_cpp")
-        ax2.plot(clean["f_rev_cpp"], clean["accuracy"], "k--", lw=1, label="clean")
-    ax2.set_xlabel("f_rev (cycles/pixel)")
-    ax2.set_ylabel("accuracy (mean over severities)")
-    ax2.set_title("per corruption type", fontsize=9)
-    ax2.legend(fontsize=7, ncol=2)
-    _save(fig, path, dpi)
+    types = list(dict.fromkeys(merged["corruption"]))
+    type_colour = dict(zip(types, pc.category_colours(len(types))))
+    with pc.figure_style(width, dpi):
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(width, 5.8))
+        for _, row in s.iterrows():
+            st = {**_style(row, col), "linestyle": "none"}
+            ax.errorbar([row["f_rev_cpp"]], [row["corruption_acc"]],
+                        xerr=_err(pd.Series([row["f_rev_ci_low_cpp"]]), pd.Series([row["f_rev_cpp"]]),
+                                  pd.Series([row["f_rev_ci_high_cpp"]])),
+                        yerr=_err(pd.Series([row["corruption_acc_ci_low"]]), pd.Series([row["corruption_acc"]]),
+                                  pd.Series([row["corruption_acc_ci_high"]])),
+                        capsize=3, label=textwrap.fill(pc.model_label(row["model"]), 28), **st)
+        ax.set_xlabel("f_rev (cycles/pixel)")
+        ax.set_ylabel("mean accuracy over\ncorruptions × severities")
+        ax.set_title("corruption robustness vs\nfrequency preference")
+        ax.grid(alpha=0.3)
+        for name in types:
+            grp = merged[merged["corruption"] == name]
+            ax2.plot(grp["f_rev_cpp"], grp["accuracy"], "o-", ms=4, color=type_colour[name], label=name)
+        clean = corruption[corruption["corruption"] == "clean"].merge(s[["model", "f_rev_cpp"]], on="model")
+        if not clean.empty:
+            clean = clean.sort_values("f_rev_cpp")
+            ax2.plot(clean["f_rev_cpp"], clean["accuracy"], "k--", lw=1, label="clean")
+        ax2.set_xlabel("f_rev (cycles/pixel)")
+        ax2.set_ylabel("accuracy (mean over severities)")
+        ax2.set_title("per corruption type\n(one point per model)")
+        ax2.grid(alpha=0.3)
+        pc.figure_legend(fig, [ax], where="right", ncols=1, title="model (left)")
+        pc.figure_legend(fig, [ax2], ncols=4)
+        pc.save_figure(fig, path, dpi)
 
 
 def plot_corruption_heatmap(
@@ -186,19 +185,23 @@ def plot_corruption_heatmap(
     by_type = by_type.reindex([m for m in order if m in by_type.index])
     by_sev = cor.pivot_table(index="model", columns="severity", values="accuracy", aggfunc="mean")
     by_sev = by_sev.reindex(by_type.index)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 0.5 * len(by_type) + 2.5),
-                                  gridspec_kw={"width_ratios": [by_type.shape[1], by_sev.shape[1] + 1]})
-    for a, tab, title in ((ax, by_type, "accuracy by corruption (mean over severities)"),
-                          (ax2, by_sev, "accuracy by severity (mean over types)")):
-        im = a.imshow(tab.to_numpy(dtype=float), vmin=0, vmax=1, cmap="magma", aspect="auto")
-        a.set_xticks(range(tab.shape[1]), [str(c) for c in tab.columns], rotation=45, ha="right", fontsize=8)
-        a.set_yticks(range(tab.shape[0]), list(tab.index), fontsize=8)
-        for i in range(tab.shape[0]):
-            for j in range(tab.shape[1]):
-                v = tab.iat[i, j]
-                if np.isfinite(v):
-                    a.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                           color="white" if v < 0.6 else "black")
-        a.set_title(title, fontsize=9)
-    fig.colorbar(im, ax=[ax, ax2], fraction=0.03, label="accuracy")
-    _save(fig, path, dpi)
+    width = pc.REPORT_WIDTH_IN
+    labels = [textwrap.fill(pc.model_label(m), 24) for m in by_type.index]
+    with pc.figure_style(width, dpi) as base:
+        row_in = (1 + max(lab.count("\n") for lab in labels)) * 1.3 * base / 72 + 0.06  # the longest label fits
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(width, row_in * len(by_type) + 2.6),
+                                      gridspec_kw={"width_ratios": [by_type.shape[1], by_sev.shape[1] + 1]})
+        for a, tab, title in ((ax, by_type, "accuracy by corruption\n(mean over severities)"),
+                              (ax2, by_sev, "accuracy by severity\n(mean over types)")):
+            im = a.imshow(tab.to_numpy(dtype=float), vmin=0, vmax=1, cmap="magma", aspect="auto")
+            a.set_xticks(range(tab.shape[1]), [str(c) for c in tab.columns], rotation=45, ha="right")
+            a.set_yticks(range(tab.shape[0]), labels if a is ax else [])
+            for i in range(tab.shape[0]):
+                for j in range(tab.shape[1]):
+                    v = tab.iat[i, j]
+                    if np.isfinite(v):
+                        a.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black")
+            a.set_title(title)
+        ax2.set_xlabel("severity")
+        fig.colorbar(im, ax=[ax, ax2], fraction=0.03, label="accuracy")
+        pc.save_figure(fig, path, dpi)
