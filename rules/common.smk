@@ -128,7 +128,9 @@ def reference_blur(wildcards):
     return model_sigma(wildcards.model) if is_reference(wildcards.model) else None
 
 
-MODEL_WILDCARD = r"sigma[0-9.]+(-seed[0-9]+)?|blurpool(-seed[0-9]+)?|ref-sigma[0-9.]+(-seed[0-9]+)?"
+MODEL_WILDCARD = (
+    r"sigma[0-9.]+(-seed[0-9]+)?|blurpool(-seed[0-9]+)?|ref-sigma[0-9.]+(-seed[0-9]+)?"
+)
 
 
 def cfg(*sections):

@@ -105,9 +105,7 @@ rule findings:
         sigma_of={m: model_sigma(m) for m in ALL_TRAINED + REF_MODELS},
         group_of={m: model_group(m) for m in ALL_TRAINED + REF_MODELS},
         series=SIGMA_MODELS,
-        references={
-            model_group(m): model_id(model_sigma(m)) for m in REF_MODELS
-        },
+        references={model_group(m): model_id(model_sigma(m)) for m in REF_MODELS},
         blurpool=[BLURPOOL],
         alpha=config["report"]["alpha"],
         ci=config["stats"]["ci"],

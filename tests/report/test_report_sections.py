@@ -43,8 +43,8 @@ def test_document_sentences_follow_the_tables(results: Path, build_report) -> No
     ]
     summary = " ".join(doc.summary)
     assert "2 of the 8 primary tests are findings after Holm (α = 0.05)" in summary
-    assert "HF power of preferred patches, layer2.0 (Δ = −0.12, Holm p = " in summary
-    assert "HF power of optimised stimuli, layer2.0 (Δ = −0.13, Holm p = " in summary
+    assert "HF power of preferred patches, layer2.0: lower (Δ = −0.12, Holm p = " in summary
+    assert "HF power of optimised stimuli, layer2.0: lower (Δ = −0.13, Holm p = " in summary
     assert "uninformative: shape bias (cue conflict) (ceiling" in summary
     # accuracy over training runs, not over the test images of one network
     assert "Clear-test accuracy (σ = 0 → σ = 6, exploratory): **lower**" in md

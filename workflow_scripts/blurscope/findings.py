@@ -51,8 +51,18 @@ DEPLOYED_MEASURES = {
     "corruption_rel": ("frequency", "corruption accuracy relative to clean accuracy"),
     "clean_acc": ("accuracy", "clean accuracy"),
 }
-PATCH_NAMES = {"hf_fraction": "HF power of preferred patches", "edge_density": "edge density of preferred patches",
-               "entropy": "entropy of preferred patches"}
+PATCH_NAMES = {
+    "hf_fraction": "HF power of preferred patches",
+    "edge_density": "edge density of preferred patches",
+    "entropy": "entropy of preferred patches",
+    "compression_ratio": "JPEG compression ratio of preferred patches",
+    "edge_strength": "mean edge strength of preferred patches",
+    "wavelet_approx": "wavelet approximation-energy fraction of preferred patches",
+    "wavelet_h": "wavelet horizontal-detail fraction of preferred patches",
+    "wavelet_v": "wavelet vertical-detail fraction of preferred patches",
+    "wavelet_d": "wavelet diagonal-detail fraction of preferred patches",
+    "wavelet_energy": "total wavelet energy of preferred patches",
+}
 FEATVIS_NAMES = {"hf_fraction": "HF power of optimised stimuli", "peak_freq": "peak frequency of optimised stimuli"}
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from . import runlevel as rl
-from .claims import fmt_num
+from .claims import capitalize, fmt_num
 from .document import Table
 from .sections.common import Context
 from .sources import Sources
@@ -87,11 +87,9 @@ def summary_sentences(src: Sources, ctx: Context, models: Mapping[str, Any] | No
     prim = tab[tab["family"] == "primary"]
     found = prim[prim["verdict"].isin(rl.DIRECTIONS)]
     if len(found):
-        parts = [f"{v} at σ max than at σ 0: " + "; ".join(rl.compact(r) for _, r in found[found["verdict"] == v]
-                                                           .iterrows())
-                 for v in ("lower", "higher") if (found["verdict"] == v).any()]
         out.append(f"**What blur training changed (learned).** {len(found)} of the {len(prim)} primary tests are "
-                   f"findings after Holm (α = {fmt_num(ctx.alpha)}) — " + "; ".join(parts) + ".")
+                   f"findings after Holm (α = {fmt_num(ctx.alpha)}), σ max against σ 0: "
+                   + "; ".join(rl.compact(r) for _, r in found.iterrows()) + ".")
     else:
         out.append(f"**What blur training changed (learned).** None of the {len(prim)} primary tests is a finding "
                    f"after Holm (α = {fmt_num(ctx.alpha)}): this run shows no learned change in the spectra of what "
@@ -105,7 +103,7 @@ def summary_sentences(src: Sources, ctx: Context, models: Mapping[str, Any] | No
         n = int(filt["n_runs_to"].max())
         text = (f"**What the blur filter alone does** (each σ 0 network behind the σ = {fmt_num(top)} blur against "
                 f"itself, {n} run{'s' if n != 1 else ''}, exploratory): ")
-        text += "; ".join(f"{rl.compact(r)} {r['verdict']}" for _, r in moved.iterrows()) or "no measure moves"
+        text += "; ".join(rl.compact(r) for _, r in moved.iterrows()) or "no measure moves"
         if len(still):
             text += "; no detectable change: " + rl.listing(rl.name(r) for _, r in still.iterrows())
         out.append(text + ".")
@@ -123,7 +121,7 @@ def summary_sentences(src: Sources, ctx: Context, models: Mapping[str, Any] | No
         parts.append("not testable: " + rl.listing(rl.name(r) for _, r in untest.iterrows())
                      + f" ({str(untest.iloc[0]['note']).split(': ', 1)[-1]})")
     if parts:
-        out.append("**What did not change.** " + "; ".join(parts) + ".")
+        out.append("**What did not change.** " + capitalize("; ".join(parts)) + ".")
     out.append("**Training runs.** " + runs_sentence(ctx.config, tab))
     if models:
         s = _models_sentence(models)

@@ -145,9 +145,10 @@ def sentence(r: pd.Series, level: float = 0.95, subject: str | None = None) -> C
 
 
 def compact(r: pd.Series) -> str:
-    """A row as a clause for the summary: "HF power of preferred patches, layer4.0 (Δ = −0.093, Holm p = 0.004)"."""
+    """A row as a clause for the summary, its verdict beside its numbers:
+    "HF power of preferred patches, layer4.0: lower (Δ = −0.093, Holm p = 0.004)"."""
     p = fmt_p(r["p_holm"], "Holm p") if str(r["family"]) == "primary" else fmt_p(r["p"])
-    return f"{name(r)} (Δ = {fmt_num(r['diff'])}, {p})"
+    return f"{name(r)}: {r['verdict']} (Δ = {fmt_num(r['diff'])}, {p})"
 
 
 def table_rows(tab: pd.DataFrame) -> list[dict]:
