@@ -452,7 +452,7 @@ def test_rule_scripts_render_summarise_and_plot(tmp_path, monkeypatch) -> None: 
                             "spectra": {"hf_cutoff": 0.25, "n_bins": 0}},
                     wildcards={"model": m}, log=[str(tmp_path / f"featvis_{m}.log")])
     _run_script(scripts / "featvis_stats.py", monkeypatch, input={"tsv": [str(tmp_path / f"{m}.tsv") for m in models]},
-                output={k: str(tmp_path / f"{k}.tsv") for k in ("summary", "trends", "effects")},
+                output={k: str(tmp_path / f"{k}.tsv") for k in ("summary", "trends", "effects", "runs")},
                 params={"cfg": {"bootstrap_iterations": 50, "ci": 0.95, "n_permutations": 20, "seed": 0},
                         "sigma_of": {m: s for m, (s, _) in models.items()}, "sigma_models": ["sigma0", "sigma6"],
                         "paired": False, "group_of": {}},

@@ -148,6 +148,11 @@ MEASURED: dict[str, tuple[float, float]] = {
     "patches layer4.0 hf_fraction": (-0.0932, 0.0158),
     "patches layer4.0 edge_density": (-0.179, 0.0338),
     "patches layer4.0 entropy": (-0.340, 0.0549),
+    # optimised stimuli, the render of main 609ef49 (two runs each of σ 0 and σ 6; df 2; to be re-measured on the
+    # render of issue 28 item 5)
+    "featvis layer2.0 hf_fraction": (-0.134, 0.0354),
+    "featvis layer3.0 hf_fraction": (-0.0309, 0.0335),
+    "featvis layer4.0 hf_fraction": (-0.0407, 0.0137),
 }
 
 

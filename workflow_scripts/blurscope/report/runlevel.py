@@ -64,19 +64,6 @@ def sigma_text(s: Any) -> str:
     return f"σ = {v:g}" if v is not None else "σ n/a"
 
 
-def group_label(group: str) -> str:
-    """A run group as the report names it: ``sigma6`` → "σ = 6", ``ref-sigma6`` → "σ 0 network behind the
-    σ = 6 blur", ``blurpool`` → "BlurPool"."""
-    g = str(group)
-    if g.startswith("ref-sigma"):
-        return f"σ 0 network behind the σ = {fmt_num(as_float(g[len('ref-sigma'):]))} blur"
-    if g.startswith("blurpool"):
-        return "BlurPool"
-    if g.startswith("sigma"):
-        return sigma_text(g[len("sigma"):])
-    return g
-
-
 def comparison_text(r: pd.Series) -> str:
     """What a row compares, "from → to": "σ = 0 → σ = 6", "σ 0 network alone → behind the σ = 6 blur"."""
     kind = str(r["comparison"])

@@ -125,16 +125,6 @@ def _group_of(summ: pd.DataFrame, model: str) -> str:
     return str(r["group"]) if r is not None else model
 
 
-def _level(summ: pd.DataFrame, group: str, metric: str, mean: object, n_runs: object) -> str:
-    """A condition's value at the network output: with one training run its image-bootstrap CI from the
-    summary, with several the mean over the runs (the summary has one row per run)."""
-    n = as_float(n_runs)
-    r = first_row(summ, model=group, metric=metric, point="output")
-    if (n is None or n == 1) and r is not None:
-        return fmt_ci(r["mean"], r["ci_low"], r["ci_high"], LEVEL)
-    return f"{fmt_num(mean)} (mean of {runs(n)})" if n is not None else fmt_num(mean)
-
-
 def _avr_trend(tr: pd.DataFrame, ctx: Context) -> list[Claim]:
     """The radial AVR σ contrast over training runs at every downsampling point, counted by verdict
     (exploratory: each judged by its own p and t interval)."""
@@ -151,13 +141,6 @@ def _avr_trend(tr: pd.DataFrame, ctx: Context) -> list[Claim]:
         + ", ".join(f"{w} at {n}" for w, n in counts.items()) + ".",
         Verdict(None, 0),
     )]
-
-
-def _word(v: Verdict) -> str:
-    """A verdict as a table cell."""
-    if v.significant:
-        return "lower" if v.direction < 0 else "higher"
-    return "inconsistent" if v.conflict else "not significant"
 
 
 def _avr_points(paired: pd.DataFrame, std: str, ctx: Context, source: str) -> Table | None:
@@ -193,12 +176,6 @@ def _avr_points(paired: pd.DataFrame, std: str, ctx: Context, source: str) -> Ta
         source,
         ctx.max_rows,
     )
-
-
-def _paired_test(ctx: Context) -> dict:
-    """The :func:`difference_claim` options of a paired-table row: Holm-adjusted Wilcoxon p, relative change."""
-    return {"alpha": ctx.alpha, "level": LEVEL, "p_key": "p_holm", "rel_key": "rel_change",
-            "p_label": "Wilcoxon p (Holm)"}
 
 
 def _cell(r: pd.Series | None) -> str:

@@ -46,11 +46,6 @@ def metric_name(metric: str) -> str:
     return PATCH_METRICS.get(metric, (metric.replace("_", " "), ""))[0]
 
 
-def metric_unit(metric: str) -> str:
-    """Unit of a patch metric ("1" for fractions and ratios, "" when unknown)."""
-    return PATCH_METRICS.get(metric, ("", ""))[1]
-
-
 # the ids of the filter-only references (the σ 0 network behind the blur of σ s: ref-sigma<s>), as the rules name them
 REFERENCE_PREFIX = "ref-"
 
