@@ -45,7 +45,7 @@ def test_document_sentences_follow_the_tables(results: Path, build_report) -> No
     assert "2 of the 8 primary tests are findings after Holm (α = 0.05)" in summary
     assert "HF power of preferred patches, layer2.0: lower (Δ = −0.12, Holm p = " in summary
     assert "HF power of optimised stimuli, layer2.0: lower (Δ = −0.13, Holm p = " in summary
-    assert "uninformative: shape bias (cue conflict) (ceiling" in summary
+    assert "uninformative: shape bias (cue conflict) (at its ceiling" in summary
     # accuracy over training runs, not over the test images of one network
     assert "Clear-test accuracy (σ = 0 → σ = 6, exploratory): **lower**" in md
     assert (
@@ -81,7 +81,7 @@ def test_findings_table_has_one_verdict_vocabulary(results: Path, build_report) 
     learned = "filter-only reference → trained σ = 6 model (learned)"
     assert rows[("f_0.5 of PGD perturbations (cyc/px)", filt)][8] == "lower"
     assert rows[("f_0.5 of PGD perturbations (cyc/px)", learned)][8] == "no detectable change"
-    assert rows[("shape bias (cue conflict)", learned)][8].startswith("uninformative: ceiling")
+    assert rows[("shape bias (cue conflict)", learned)][8].startswith("uninformative: at its ceiling in every model")
     assert rows[("f_rev (hybrid-image reversal, cyc/px)", learned)][8].startswith("not testable: 1 training run")
     verdicts = {r[8].split(":")[0] for r in doc.findings.rows}
     assert verdicts <= {"lower", "higher", "no detectable change", "not testable", "uninformative"}
@@ -211,7 +211,8 @@ def test_frequency_states_tests_over_runs_confounds_and_censoring(results: Path,
     assert "f_0.5 of PGD perturbations (cyc/px) (σ = 0 → σ = 6, exploratory): **lower**" in text
     assert ("corruption accuracy relative to clean accuracy (σ = 0 → σ = 6, exploratory): **higher**") in text
     assert "relative to clean accuracy (corruption accuracy / clean accuracy)" in text
-    assert "shape bias (cue conflict) (σ = 0 → σ = 6, exploratory): **uninformative: ceiling" in text
+    assert ("shape bias (cue conflict) (σ = 0 → σ = 6, exploratory): **uninformative: at its ceiling in every "
+            "model") in text
     assert "f_rev is censored or undefined for σ = 6 (the low-frequency image never wins: f_rev undefined)." in text
 
 

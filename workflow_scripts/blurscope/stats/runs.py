@@ -119,16 +119,16 @@ def sigma_contrast(sigmas: Sequence[float], values: Sequence[float], ci: float =
     resid = val - np.array([val[sig == s].mean() for s in sig])
     sd = float(np.sqrt((resid**2).sum() / df))
     se = sd * math.sqrt(1 / a.size + 1 / b.size)
+    out.update(sd_between=sd, df=df)
+    if not se > 0:  # every run of a level identical (a quantised measure): no spread to test against
+        out["note"] = "not testable: every run of a sigma level gives the same value (no between-run variance)"
+        return out
     q = float(_t().ppf(0.5 + ci / 2, df))
-    out.update(sd_between=sd, df=df, diff_ci_low=diff - q * se, diff_ci_high=diff + q * se)
+    t = diff / se
+    out.update(t=t, p=float(2 * _t().sf(abs(t), df)), diff_ci_low=diff - q * se, diff_ci_high=diff + q * se)
     for key, x in (("mean_sigma_min", a), ("mean_sigma_max", b)):
         half = q * sd / math.sqrt(x.size)
         out.update({f"{key}_ci_low": float(x.mean() - half), f"{key}_ci_high": float(x.mean() + half)})
-    if se > 0:
-        t = diff / se
-        out.update(t=t, p=float(2 * _t().sf(abs(t), df)))
-    else:  # every run of a level identical: no spread to test against
-        out.update(t=math.nan, p=math.nan, note="not testable: the runs of every sigma level are identical")
     return out
 
 
@@ -179,7 +179,8 @@ def run_difference(values: Sequence[float], reference: Sequence[float], ci: floa
         se = float(math.sqrt(va + vb))
         df = float((va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))) if se > 0 else math.nan
     if not se > 0:
-        out["note"] = "not testable: the runs are identical (no between-run variance)"
+        out["note"] = ("not testable: every pair of runs gives the same difference (no between-run variance)" if paired
+                       else "not testable: every run of each side gives the same value (no between-run variance)")
         return out
     q = float(_t().ppf(0.5 + ci / 2, df))
     t = diff / se

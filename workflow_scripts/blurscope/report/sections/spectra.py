@@ -8,18 +8,15 @@ the figures ``models_relative_to_baseline/<layer>`` and
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .. import runlevel as rl
 from ..claims import (
     Claim,
-    against_value_sentence,
     ci_name,
     fmt_interval,
     fmt_num,
     layer_label,
-    model_label,
     order_models,
 )
 from ..document import Bullets, Heading, Section, Table
@@ -62,29 +59,6 @@ def section_spectra(src: Sources, ctx: Context) -> Section:
         sec.add(layer_figure(src, "models_relative_to_baseline", title, layer))
         claims: list[Claim] = _claims(src, ctx, layer, "hf_fraction", ("sigma",))
         sl = spec[spec["layer"] == layer]
-        if not sl.empty:
-            top_bin = sl.loc[sl["freq"].astype(float).idxmax()]
-            f_top = float(top_bin["freq"])
-            for m in order_models(m for m in sl["model"].unique() if m != "baseline"):
-                r = sl[(sl["model"] == m) & np.isclose(sl["freq"].astype(float), f_top)]
-                if r.empty:
-                    continue
-                r = r.iloc[0]
-                if m in ("sigma0", f"sigma{ctx.sigmas[-1]:g}", "blurpool"):
-                    claims.append(
-                        against_value_sentence(
-                            f"{model_label(m)}, highest frequency bin ({fmt_num(f_top)} cycles/pixel)",
-                            "power relative to random patches",
-                            r["ratio"],
-                            r["ratio_ci_low"],
-                            r["ratio_ci_high"],
-                            1.0,
-                            "the baseline ratio",
-                            level=level,
-                            above="more HF power than random patches,",
-                            below="less HF power than random patches,",
-                        )
-                    )
         claims += _claims(src, ctx, layer, "hf_fraction", ("blurpool", "filter", "learned"))
         sec.add(Bullets([c.text for c in claims]))
         for m in order_models(summ.loc[summ["layer"] == layer, "model"].unique()):
