@@ -569,8 +569,9 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
     from blurscope.blur import gaussian_blur
 
     rng = np.random.default_rng(20)
-    models = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma2": 2.0, "sigma6": 6.0, "sigma6-seed1": 6.0, "blurpool": 0.0}
-    blur = {**models, "sigma0-seed1": 0.3, "sigma6-seed1": 5.0}  # the replicates differ a little
+    models = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma2": 2.0, "sigma6": 6.0, "sigma6-seed1": 6.0, "blurpool": 0.0,
+              "ref-sigma6": 6.0, "ref-sigma6-seed1": 6.0}  # a filter-only reference on each sigma 0 run
+    blur = {**models, "sigma0-seed1": 0.3, "sigma6-seed1": 5.0, "ref-sigma6": 3.0, "ref-sigma6-seed1": 3.3}
     pairs, sources = [], []
     for model, sigma in [*models.items(), ("baseline", 0.0)]:
         noise = torch.as_tensor(rng.uniform(0, 255, size=(12 * 8, 3, 18, 18)))
@@ -597,7 +598,8 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
                 {"cfg": {"bootstrap_iterations": 300, "ci": 0.95, "n_permutations": 499, "seed": 0},
                  "pairs": [[m, "layer4.0"] for m, _, _ in pairs], "sigma_of": models,
                  "sigma_models": ["sigma0", "sigma2", "sigma6"], "table_layer": "layer4.0",
-                 "group_of": {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6"}, "references": []})
+                 "group_of": {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6", "ref-sigma6-seed1": "ref-sigma6"},
+                 "references": ["ref-sigma6", "ref-sigma6-seed1"]})
     trends = pd.read_csv(out["trends"], sep="\t").set_index("metric")
     runs = pd.read_csv(out["runs"], sep="\t")
     for metric in ("hf_fraction", "edge_density", "entropy", "edge_strength"):
@@ -617,7 +619,13 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
     high = spectra_tab[(spectra_tab["model"] == "sigma6")].sort_values("freq")["ratio"].to_numpy()
     assert high[-1] < 0.1 < high[0]  # blur removes high-frequency power relative to the baseline
     effects = pd.read_csv(out["effects"], sep="\t")
-    assert set(effects["model"]) == {"sigma2", "sigma6", "blurpool"}
+    assert set(effects["model"]) == {"sigma2", "sigma6", "blurpool", "ref-sigma6"}
+    filt = effects.query("comparison == 'filter' and metric == 'hf_fraction'").iloc[0]
+    # each reference run against the sigma 0 run it is built on (same weights, paired): 2 pairs
+    assert filt["model"] == "ref-sigma6" and filt["reference"] == "sigma0" and filt["n_runs"] == 2
+    assert filt["test"] == "paired t over runs" and filt["diff"] < 0
+    learned = effects.query("comparison == 'learned' and metric == 'hf_fraction'").iloc[0]
+    assert learned["model"] == "sigma6" and learned["reference"] == "ref-sigma6" and learned["diff"] < 0
     six = effects.query("model == 'sigma6' and metric == 'hf_fraction'").iloc[0]
     assert six["diff"] == trends.loc["hf_fraction", "diff"]  # one claim, one number
     assert six["n_runs"] == 2 and six["n_runs_reference"] == 2

@@ -91,9 +91,11 @@ def summary_sentences(src: Sources, ctx: Context, models: Mapping[str, Any] | No
                    f"findings after Holm (α = {fmt_num(ctx.alpha)}), σ max against σ 0: "
                    + "; ".join(rl.compact(r) for _, r in found.iterrows()) + ".")
     else:
+        closest = prim.dropna(subset=["p_holm"]).sort_values("p_holm").head(1)
+        near = (f"; the closest: {rl.compact(closest.iloc[0])}" if len(closest) else "")
         out.append(f"**What blur training changed (learned).** None of the {len(prim)} primary tests is a finding "
-                   f"after Holm (α = {fmt_num(ctx.alpha)}): this run shows no learned change in the spectra of what "
-                   "the networks prefer.")
+                   f"after Holm (α = {fmt_num(ctx.alpha)}): this run detects no learned change in what the networks "
+                   f"prefer{near}.")
     filt = tab[tab["comparison"] == "filter"]
     if len(filt):
         top = filt["sigma_to"].astype(float).max()
