@@ -84,7 +84,8 @@ rule findings:
         frequency_trends=f"{RESULTS}/frequency/trends.tsv",
         frequency_summary=f"{RESULTS}/frequency/summary.tsv",
         band_trend=f"{RESULTS}/bands/band_trend.tsv",
-        stem=f"{RESULTS}/evaluation/stem_hf.tsv",
+        # per model (evaluate), not accuracy_matrix's summary: a plot option must not rerun this table
+        stem=expand(f"{RESULTS}/evaluation/{{model}}_stem.tsv", model=ALL_TRAINED),
     output:
         table=report(
             f"{RESULTS}/stats/findings.tsv",

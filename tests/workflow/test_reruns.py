@@ -204,7 +204,6 @@ def test_plot_option_reruns_only_figures_and_report(work, full_plan):
         "frequency_figures": 1,
         "saliency_figures": 1,
         "featvis_figures": 1,
-        "findings": 1,  # reads the stem table that accuracy_matrix rewrites (same numbers)
     })
     before_tables = run_and_check(work, cfg, set(plan))
     # a figure option changes no number

@@ -205,7 +205,8 @@ def findings(
         aliasing_trend: ``aliasing/stats/sigma_trend.tsv`` (its ``output`` rows are used);
             aliasing_runs: ``aliasing/stats/runs.tsv``.
         frequency_trends, frequency_summary: ``frequency/trends.tsv``, ``frequency/summary.tsv``.
-        band_trend: ``bands/band_trend.tsv``; stem: ``evaluation/stem_hf.tsv`` (trained rows: one per model).
+        band_trend: ``bands/band_trend.tsv``; stem: ``model weights mean`` (each model's mean kernel HF energy;
+            the ``trained`` rows are used).
         sigma_of, group_of: σ and replicate group of every model id (references included).
         series: the σ series' group ids (σ ascending; the first is σ 0).
         references: ``{reference group: trained group}`` (``ref-sigma6`` → ``sigma6``).
