@@ -97,6 +97,7 @@ rule aliasing_stats:
         ),
         correlation=f"{RESULTS}/aliasing/stats/correlation.tsv",
         sigma_trend=f"{RESULTS}/aliasing/stats/sigma_trend.tsv",
+        runs=f"{RESULTS}/aliasing/stats/runs.tsv",
         matching=f"{RESULTS}/aliasing/stats/matching.tsv",
     log:
         rule_log("aliasing_stats"),
@@ -114,9 +115,6 @@ rule aliasing_stats:
         standard=ALIAS_STANDARD,
         sigma_of={m: model_sigma(m) for m in ALIAS_MODELS},
         group_of={m: model_group(m) for m in ALIAS_MODELS},
-        references={
-            m: model_id(model_sigma(m)) for m in ALIAS_MODELS if is_reference(m)
-        },
     script:
         "../workflow_scripts/aliasing_stats.py"
 

@@ -100,7 +100,7 @@ def is_reference(model):
 
 def model_sigma(model):
     """Training sigma (px at 224) of a model id (a reference: the sigma of its blur); BlurPool is trained at 0."""
-    if model == BLURPOOL:
+    if model_group(model) == BLURPOOL:
         return 0.0
     if is_reference(model):
         model = model[len(REFERENCE_PREFIX) :]
@@ -117,9 +117,10 @@ def model_group(model):
 
 
 def model_path(model):
-    """Weights of a model id; a reference's are the sigma 0 network's."""
+    """Weights of a model id; a reference's are those of the sigma 0 run it is built on
+    (ref-sigma<s>-seed<k> -> sigma0-seed<k>)."""
     if is_reference(model):
-        model = REFERENCE_NETWORK
+        model = model_id(0.0, model_seed_index(model))
     return f"{RESULTS}/models/{model}.safetensors"
 
 
@@ -168,7 +169,9 @@ def reference_blur(wildcards):
     return model_sigma(wildcards.model) if is_reference(wildcards.model) else None
 
 
-MODEL_WILDCARD = r"sigma[0-9.]+(-seed[0-9]+)?|blurpool|ref-sigma[0-9.]+"
+MODEL_WILDCARD = (
+    r"sigma[0-9.]+(-seed[0-9]+)?|blurpool(-seed[0-9]+)?|ref-sigma[0-9.]+(-seed[0-9]+)?"
+)
 
 
 def cfg(*sections):

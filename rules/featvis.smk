@@ -55,6 +55,7 @@ rule featvis_stats:
             labels={"table": "feature visualisation trends"},
         ),
         effects=f"{RESULTS}/featvis/effects.tsv",
+        runs=f"{RESULTS}/featvis/runs.tsv",
     log:
         rule_log("featvis_stats"),
     benchmark:

@@ -32,7 +32,7 @@ FREQ_MODEL_CFG = {
 FREQ_CORRUPTED_CFG = {
     k: FREQ[k] for k in ("corruptions", "severities", "corruption_n_images", "seed")
 }
-FREQ_SUMMARY_CFG = {k: FREQ[k] for k in ("n_permutations", "seed", "bootstrap", "ci")}
+FREQ_SUMMARY_CFG = {k: FREQ[k] for k in ("seed", "bootstrap", "ci")}
 
 # Shape bias needs the cue-conflict split (rules/data.smk: embedded dataset with
 # n_cue_conflict > 0, or dataset.cue_conflict_root). Without it rule cue_conflict_images

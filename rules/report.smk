@@ -74,6 +74,49 @@ rule pipeline_info:
         "../workflow_scripts/pipeline_info.py"
 
 
+# The run-level design (docs/statistics.md): every claim about training sigma, tested over
+# training runs, in one table that the report's summary, findings table and sections quote.
+rule findings:
+    input:
+        patch_trends=f"{RESULTS}/stats/patch_trends.tsv",
+        patch_effects=f"{RESULTS}/stats/patch_effects.tsv",
+        featvis_trends=f"{RESULTS}/featvis/trends.tsv",
+        featvis_effects=f"{RESULTS}/featvis/effects.tsv",
+        aliasing_trend=f"{RESULTS}/aliasing/stats/sigma_trend.tsv",
+        aliasing_runs=f"{RESULTS}/aliasing/stats/runs.tsv",
+        frequency_trends=f"{RESULTS}/frequency/trends.tsv",
+        frequency_summary=f"{RESULTS}/frequency/summary.tsv",
+        band_trend=f"{RESULTS}/bands/band_trend.tsv",
+        # per model (evaluate), not accuracy_matrix's summary: a plot option must not rerun this table
+        stem=expand(f"{RESULTS}/evaluation/{{model}}_stem.tsv", model=ALL_TRAINED),
+    output:
+        table=report(
+            f"{RESULTS}/stats/findings.tsv",
+            caption="../report/patch_stats.rst",
+            category="4. Statistics",
+            labels={"table": "findings (run-level tests)"},
+        ),
+    log:
+        rule_log("findings"),
+    benchmark:
+        rule_bench("findings")
+    conda:
+        "../envs/analysis.yaml"
+    threads: THREADS["cpu"]
+    resources:
+        **RESOURCES["cpu"],
+    params:
+        sigma_of={m: model_sigma(m) for m in ALL_TRAINED + REF_MODELS},
+        group_of={m: model_group(m) for m in ALL_TRAINED + REF_MODELS},
+        series=SIGMA_MODELS,
+        references={model_group(m): model_id(model_sigma(m)) for m in REF_MODELS},
+        blurpool=[BLURPOOL],
+        alpha=config["report"]["alpha"],
+        ci=config["stats"]["ci"],
+    script:
+        "../workflow_scripts/findings.py"
+
+
 # The report's named inputs: every table and figure it reads, by name (blurscope.report's
 # sections address them by these names; a per-layer output is "<name>/<layer>", and a figure's
 # name is also the name of its caption, report/<name>.rst). The paths are the stages' outputs.
@@ -105,6 +148,10 @@ REPORT_FIGURES = [
     "saliency_activations",
 ]
 REPORT_INPUTS = {
+    # every claim about training sigma, tested over training runs (the summary and findings table)
+    "findings": rules.findings.output.table,
+    "patch_runs": f"{RESULTS}/stats/patch_runs.tsv",
+    "featvis_runs": f"{RESULTS}/featvis/runs.tsv",
     # models and accuracy
     "accuracy_table": f"{RESULTS}/evaluation/accuracy_matrix.tsv",
     "training": f"{RESULTS}/evaluation/training.tsv",

@@ -96,6 +96,8 @@ rule patch_stats:
             labels={"table": "complexity summary"},
         ),
         table_md=f"{RESULTS}/stats/complexity_table.md",
+        # one value per training run (its mean over neurons): the run-level design
+        runs=f"{RESULTS}/stats/patch_runs.tsv",
     log:
         rule_log("patch_stats"),
     benchmark:
@@ -113,9 +115,6 @@ rule patch_stats:
         group_of={m: model_group(m) for m in PREFERENCE_MODELS},
         sigma_models=SIGMA_MODELS,
         references=[m for m in PREFERENCE_MODELS if is_reference(m)],
-        # independently trained networks share no neuron identity (channel k of one is
-        # not channel k of another): trends permute across, not within, neurons
-        paired=config["training"]["mode"] == "finetune",
         table_layer=LAYERS[-1],
     script:
         "../workflow_scripts/patch_stats.py"

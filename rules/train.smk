@@ -107,12 +107,12 @@ rule train_blurpool:
         manifest=rules.prepare_dataset.output.manifest,
         classes=rules.prepare_dataset.output.classes,
     output:
-        weights=f"{RESULTS}/models/{BLURPOOL}.safetensors",
-        meta=f"{RESULTS}/models/{BLURPOOL}.json",
+        weights=f"{RESULTS}/models/{BLURPOOL}{{rep}}.safetensors",
+        meta=f"{RESULTS}/models/{BLURPOOL}{{rep}}.json",
     log:
-        rule_log("train_blurpool"),
+        rule_log("train_blurpool", f"{BLURPOOL}{{rep}}"),
     benchmark:
-        rule_bench("train_blurpool")
+        rule_bench("train_blurpool", f"{BLURPOOL}{{rep}}")
     priority: 100
     conda:
         "../envs/torch.yaml"
@@ -178,7 +178,7 @@ rule evaluate:
     benchmark:
         rule_bench("evaluate", "{model}")
     wildcard_constraints:
-        model=r"sigma[0-9.]+(-seed[0-9]+)?|blurpool",
+        model=r"sigma[0-9.]+(-seed[0-9]+)?|blurpool(-seed[0-9]+)?",
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]

@@ -401,8 +401,11 @@ def test_aliasing_statistics_tables():
     assert (corr["rho_ci_low"] > 0.5).all()
     trend = out["sigma_trend"].set_index(["point", "metric"])
     sis = trend.loc[("output", "sis")]
-    assert sis["rho"] < -0.2 and sis["rho_ci_high"] < 0
-    assert sis["p"] < 0.01 and sis["permutation_unit"] == "unit"  # within-image permutation: every image falls with σ
+    # each run's mean over the images is one value; one run per sigma: the contrast is stated, not tested
+    runs = out["runs"].set_index(["model", "point", "metric"])["value"]
+    assert sis["diff"] == pytest.approx(runs[(f"sigma{sis['sigma_max']:g}", "output", "sis")]
+                                        - runs[("sigma0", "output", "sis")]) and sis["diff"] < 0
+    assert np.isnan(sis["p"]) and sis["note"].startswith("not testable")
     assert sis["mean_blurpool"] == pytest.approx(tables["blurpool"]["sis"].iloc[:60].mean())
     other = dict(tables)
     other["sigma2"] = other["sigma2"].assign(image_id=other["sigma2"]["image_id"] + 1)
@@ -428,9 +431,10 @@ def test_aliasing_statistics_with_replicates_and_filter_references():
     assert self_ref["diff"] == 0 and self_ref["diff_ci_low"] == 0 and self_ref["diff_ci_high"] == 0
     assert self_ref["p"] == 1.0
     trend = out["sigma_trend"].set_index(["point", "metric"]).loc[("output", "sis")]
-    assert trend["n_models"] == 3 and trend["n_sigma"] == 2 and trend["n_replicates_max"] == 2  # reference left out
-    assert trend["n_replicates_sigma_max"] == 2 and trend["mean_sigma_max"] == pytest.approx(
+    assert trend["n_runs"] == 3 and trend["n_sigma"] == 2 and trend["n_runs_max"] == 2  # reference left out
+    assert trend["n_runs_sigma_max"] == 2 and trend["mean_sigma_max"] == pytest.approx(
         np.mean([tables[m]["sis"].iloc[:40].mean() for m in ("sigma4", "sigma4-seed1")]))
+    assert trend["df"] == 1 and np.isfinite(trend["p"])
 
 
 def test_analyse_images_table_and_uint8_input():

@@ -48,13 +48,16 @@ def message(cfg: dict) -> str:
 def test_default_config_passes_and_names_its_models(cfg: dict) -> None:
     check_config(cfg)
     ids = model_ids(cfg)
-    assert ids.sigmas == [0.0, 2.0, 3.0, 4.0, 6.0]
-    assert ids.sigma_models == ["sigma0", "sigma2", "sigma3", "sigma4", "sigma6"]
+    assert ids.sigmas == [0.0, 3.0, 6.0]
+    assert ids.sigma_models == ["sigma0", "sigma3", "sigma6"]
     assert ids.models == ids.sigma_models + ["blurpool"]
-    assert ids.seed_models == ["sigma0-seed1", "sigma6-seed1"]
+    # three training runs of every sigma and of BlurPool: the run-level design (docs/statistics.md)
+    assert ids.seed_models == ["sigma0-seed1", "sigma0-seed2", "sigma3-seed1", "sigma3-seed2", "sigma6-seed1",
+                               "sigma6-seed2", "blurpool-seed1", "blurpool-seed2"]
     assert ids.all_trained == ids.models + ids.seed_models
-    assert ids.reference_sigmas == [2.0, 4.0, 6.0]
-    assert ids.reference_models == ["ref-sigma2", "ref-sigma4", "ref-sigma6"]
+    assert ids.reference_sigmas == [6.0]
+    # one filter-only reference per sigma 0 run, on that run's weights
+    assert ids.reference_models == ["ref-sigma6", "ref-sigma6-seed1", "ref-sigma6-seed2"]
     assert ids.preference_models == ids.all_trained  # analysis.own_blur: false
     assert ids.deployed_models == ids.all_trained + ids.reference_models
 
@@ -63,10 +66,11 @@ def test_model_ids_follow_own_blur_seeds_and_configured_references(cfg: dict) ->
     cfg["analysis"]["own_blur"] = True
     cfg["training"]["seeds"] = 3
     cfg["training"]["seed_sigmas"] = [6, 5]  # 5 is not a training sigma: no replicate
+    cfg["training"]["blurpool_seeds"] = 2
     cfg["references"]["sigmas"] = [0, 3]  # 0 never gets a reference
     ids = model_ids(cfg)
-    assert ids.seed_models == ["sigma6-seed1", "sigma6-seed2"]
-    assert ids.reference_models == ["ref-sigma3"]
+    assert ids.seed_models == ["sigma6-seed1", "sigma6-seed2", "blurpool-seed1"]
+    assert ids.reference_models == ["ref-sigma3"]  # one sigma 0 run: one reference per sigma
     assert ids.preference_models == ids.all_trained + ["ref-sigma3"]
 
 
@@ -86,7 +90,7 @@ def test_importing_the_checks_does_not_import_torch() -> None:
 
 # ----------------------------------------------------------------------------- the checks
 
-MODELS = "['sigma0', 'sigma2', 'sigma3', 'sigma4', 'sigma6', 'blurpool']"
+MODELS = "['sigma0', 'sigma3', 'sigma6', 'blurpool']"
 CASES = [
     # (check, {dotted config key: value}, the whole message), in the order check_config runs them
     ("sigmas contain 0", {"sigmas": [2, 6]}, "config key 'sigmas' must contain 0 (the baseline), got [2, 6]"),
@@ -97,8 +101,8 @@ CASES = [
     ),
     (
         "references at training sigmas",
-        {"references.sigmas": [2, 5]},
-        "config key 'references.sigmas': [5] are not training sigmas ([0.0, 2.0, 3.0, 4.0, 6.0]); "
+        {"references.sigmas": [3, 5]},
+        "config key 'references.sigmas': [5] are not training sigmas ([0.0, 3.0, 6.0]); "
         "a filter-only reference is compared with the model trained at its sigma",
     ),
     (
@@ -142,7 +146,7 @@ CASES = [
         "aliasing standard model a sigma model",
         {"aliasing.standard_model": "blurpool"},
         "config key 'aliasing.standard_model': 'blurpool' is not a sigma model "
-        "(sigma models: ['sigma0', 'sigma2', 'sigma3', 'sigma4', 'sigma6'])",
+        "(sigma models: ['sigma0', 'sigma3', 'sigma6'])",
     ),
     (
         "aliasing sweep models exist",
@@ -167,14 +171,15 @@ CASES = [
     (
         "mCE reference a deployed model",
         {"frequency.mce_reference": "sigma1"},
-        "config key 'frequency.mce_reference': 'sigma1' is not a trained model (models: ['sigma0', 'sigma2', "
-        "'sigma3', 'sigma4', 'sigma6', 'blurpool', 'sigma0-seed1', 'sigma6-seed1', 'ref-sigma2', 'ref-sigma4', "
-        "'ref-sigma6']; or 'published' with frequency.mce_reference_errors)",
+        "config key 'frequency.mce_reference': 'sigma1' is not a trained model (models: ['sigma0', 'sigma3', "
+        "'sigma6', 'blurpool', 'sigma0-seed1', 'sigma0-seed2', 'sigma3-seed1', 'sigma3-seed2', 'sigma6-seed1', "
+        "'sigma6-seed2', 'blurpool-seed1', 'blurpool-seed2', 'ref-sigma6', 'ref-sigma6-seed1', 'ref-sigma6-seed2']; "
+        "or 'published' with frequency.mce_reference_errors)",
     ),
     (
         "saliency expert a training sigma",
         {"saliency.expert_sigma": 2.5},
-        "config key 'saliency.expert_sigma' = 2.5 is not one of the configured sigmas (0, 2, 3, 4, 6)",
+        "config key 'saliency.expert_sigma' = 2.5 is not one of the configured sigmas (0, 3, 6)",
     ),
 ]
 

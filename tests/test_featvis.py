@@ -334,69 +334,56 @@ def _table(hf: dict[str, list[float]], active: dict[str, list[bool]] | None = No
     return pd.DataFrame(rows)
 
 
-def test_summary_trend_and_effects_follow_the_library_statistics() -> None:
+def test_summary_and_the_run_level_contrast_follow_the_library_statistics() -> None:
     rng = np.random.default_rng(0)
     base = rng.uniform(0.3, 0.5, size=12)
-    hf = {"sigma0": list(base), "sigma2": list(base - 0.05), "sigma6": list(base - 0.1), "blurpool": list(base - 0.02)}
-    sigma_of = {"sigma0": 0.0, "sigma2": 2.0, "sigma6": 6.0, "blurpool": 0.0}
+    hf = {"sigma0": list(base), "sigma0-seed1": list(base + 0.01), "sigma2": list(base - 0.05),
+          "sigma6": list(base - 0.1), "sigma6-seed1": list(base - 0.12), "blurpool": list(base - 0.02)}
+    sigma_of = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma2": 2.0, "sigma6": 6.0, "sigma6-seed1": 6.0,
+                "blurpool": 0.0}
     series = ["sigma0", "sigma2", "sigma6"]
-    summary, trends, effects = fv.featvis_summary(_table(hf), sigma_of, series, 200, 0, 500, paired=True)
-    row = summary[(summary["model"] == "sigma6") & (summary["metric"] == "hf_fraction")].iloc[0]
-    assert row["mean"] == pytest.approx(base.mean() - 0.1)
-    boot = stats.neuron_bootstrap((base - 0.1)[:, None], 200, 0)
+    group_of = {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6"}
+    summary, trends, effects, runs = fv.featvis_summary(_table(hf), sigma_of, series, 200, 0, paired=False,
+                                                        group_of=group_of)
+    row = summary[(summary["model"] == "sigma2") & (summary["metric"] == "hf_fraction")].iloc[0]
+    assert row["mean"] == pytest.approx(base.mean() - 0.05)
+    boot = stats.neuron_bootstrap((base - 0.05)[:, None], 200, 0)
     assert row["ci_low"] == pytest.approx(boot["ci_low"]) and row["ci_high"] == pytest.approx(boot["ci_high"])
-    assert row["n_neurons"] == 12 and row["n_active"] == 12 and row["sigma"] == 6.0
+    assert row["n_neurons"] == 12 and row["n_active"] == 12 and row["sigma"] == 2.0
     tr = trends[trends["metric"] == "hf_fraction"].iloc[0]
-    # fine-tuned models share neurons: every neuron falls with σ, so no within-neuron shuffle does better
-    ref = stats.spearman_trend([0.0, 2.0, 6.0], np.stack([base, base - 0.05, base - 0.1]), 500, 0, paired=True)
-    assert tr["rho"] == pytest.approx(ref["rho"]) and tr["rho"] < -0.3 and tr["p"] == pytest.approx(1 / 501)
-    assert tr["mean_sigma_min"] == pytest.approx(base.mean()) and tr["sigma_max"] == 6.0
+    # one value per run (its mean over renders): σ 6 runs − σ 0 runs, between-run variance pooled (5 runs, 3 σ)
+    ref = stats.sigma_contrast([0, 0, 2, 6, 6], [base.mean(), base.mean() + 0.01, base.mean() - 0.05,
+                                                 base.mean() - 0.1, base.mean() - 0.12])
+    assert tr["diff"] == pytest.approx(ref["diff"]) == pytest.approx(-0.115)
+    assert tr["p"] == pytest.approx(ref["p"]) and tr["family"] == "primary" and tr["n_runs"] == 5
+    assert trends[trends["metric"] == "peak_freq"].iloc[0]["family"] == "exploratory"
     eff = effects[(effects["model"] == "sigma6") & (effects["metric"] == "hf_fraction")].iloc[0]
-    assert eff["diff"] == pytest.approx(-0.1) and eff["diff_ci_high"] == pytest.approx(-0.1)
+    assert eff["diff"] == pytest.approx(tr["diff"]) and eff["n_runs_reference"] == 2
     assert set(effects["model"]) == {"sigma2", "sigma6", "blurpool"}
-    # trained from scratch: the channel ids are not the same neurons; the trend permutes whole models
-    _, unpaired, _ = fv.featvis_summary(_table(hf), sigma_of, series, 200, 0, 500, paired=False)
-    row = unpaired[unpaired["metric"] == "hf_fraction"].iloc[0]
-    assert row["permutation_unit"] == "model" and row["p"] == pytest.approx(2 / 6)  # 3 models: 3! orders
+    assert set(runs["model"]) == set(hf) and (runs["n_units"] == 12).all()
 
 
-def test_summary_resamples_replicate_models_within_their_group() -> None:
-    base = np.linspace(0.3, 0.5, 8)
-    hf = {"sigma0": list(base), "sigma0-seed1": list(base + 0.02), "sigma6": list(base - 0.1)}
-    sigma_of = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma6": 6.0}
-    summary, _, effects = fv.featvis_summary(_table(hf), sigma_of, ["sigma0", "sigma6"], 200, 0, 100,
-                                             paired=False, group_of={"sigma0-seed1": "sigma0"})
-    row = summary[(summary["model"] == "sigma0") & (summary["metric"] == "hf_fraction")].iloc[0]
-    assert row["n_replicates"] == 2 and row["mean"] == pytest.approx(base.mean() + 0.01)
-    eff = effects[(effects["model"] == "sigma6") & (effects["metric"] == "hf_fraction")].iloc[0]
-    assert eff["diff"] == pytest.approx(-0.11) and eff["n_replicates_reference"] == 2
-
-
-def test_summary_leaves_out_renders_that_did_not_move() -> None:
-    hf = {"sigma0": [0.4, 0.5, 0.6, 0.9], "sigma6": [0.3, 0.4, 0.5, 0.1]}
-    active = {"sigma0": [True, True, True, True], "sigma6": [True, True, True, False]}
-    sigma_of = {"sigma0": 0.0, "sigma6": 6.0}
-    summary, trends, _ = fv.featvis_summary(_table(hf, active), sigma_of, ["sigma0", "sigma6"], 100, 0, 100,
-                                            paired=True)
-    row = summary[(summary["model"] == "sigma6") & (summary["metric"] == "hf_fraction")].iloc[0]
-    assert row["mean"] == pytest.approx(0.4) and row["n_active"] == 3 and row["n_neurons"] == 4
-    assert trends.iloc[0]["n_neurons"] == 3  # paired: the neurons active in both
+def test_summary_leaves_out_renders_that_did_not_move_and_reports_silent_layers() -> None:
+    hf = {"sigma0": [0.4, 0.5, 0.6, 0.9], "sigma0-seed1": [0.4, 0.5, 0.6, 0.9], "sigma6": [0.3, 0.4, 0.5, 0.1],
+          "sigma6-seed1": [0.3, 0.4, 0.5, 0.1]}
+    active = {"sigma0": [True] * 4, "sigma0-seed1": [False] * 4, "sigma6": [True, True, True, False],
+              "sigma6-seed1": [True] * 4}
+    sigma_of = {m: 6.0 if m.startswith("sigma6") else 0.0 for m in hf}
+    group_of = {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6"}
+    summary, trends, _, runs = fv.featvis_summary(_table(hf, active), sigma_of, ["sigma0", "sigma6"], 100, 0,
+                                                  paired=False, group_of=group_of)
+    r = runs[runs["metric"] == "hf_fraction"].set_index("model")
+    assert r.loc["sigma6", "value"] == pytest.approx(0.4) and r.loc["sigma6", "n_units"] == 3
+    # a run where no render raised its objective is silent: a result (n_units 0), never an error
+    assert r.loc["sigma0-seed1", "n_units"] == 0 and np.isnan(r.loc["sigma0-seed1", "value"])
+    tr = trends[trends["metric"] == "hf_fraction"].iloc[0]
+    assert tr["n_runs_sigma_min"] == 1 and tr["n_runs"] == 3  # the silent run has no value to test
     with pytest.raises(ValueError, match="no sigma for models"):
-        fv.featvis_summary(_table(hf), {"sigma0": 0.0}, ["sigma0"], 100, 0, 100, paired=True)
-    dead = {"sigma0": [False] * 4, "sigma6": [True] * 4}
-    with pytest.raises(ValueError, match="no render of model 'sigma0', layer 'L'"):
-        fv.featvis_summary(_table(hf, dead), sigma_of, ["sigma0", "sigma6"], 100, 0, 100, paired=True)
-
-
-def test_summary_skips_the_trend_of_a_layer_with_one_active_render(caplog) -> None:
-    hf = {"sigma0": [0.4, 0.5, 0.6, 0.9], "sigma6": [0.3, 0.4, 0.5, 0.1]}
-    one = {"sigma0": [True] * 4, "sigma6": [False, False, True, False]}  # one render moved: no spread to test
-    with caplog.at_level("WARNING", logger="blurscope.featvis"):
-        summary, trends, effects = fv.featvis_summary(_table(hf, one), {"sigma0": 0.0, "sigma6": 6.0},
-                                                      ["sigma0", "sigma6"], 100, 0, 100, paired=False)
-    assert trends.empty and effects.empty and "layer(s) ['L']" in caplog.text
-    row = summary[(summary["model"] == "sigma6") & (summary["metric"] == "hf_fraction")].iloc[0]
-    assert row["n_active"] == 1 and row["mean"] == pytest.approx(0.5)  # the summary still reports the layer
+        fv.featvis_summary(_table(hf), {"sigma0": 0.0}, ["sigma0"], 100, 0, paired=True)
+    dead = {m: [False] * 4 for m in hf}
+    summary, trends, effects, _ = fv.featvis_summary(_table(hf, dead), sigma_of, ["sigma0", "sigma6"], 100, 0,
+                                                     paired=False, group_of=group_of)
+    assert (summary["n_active"] == 0).all() and trends.iloc[0]["note"].startswith("not testable")
 
 
 def test_grid_figure_has_one_cell_per_model_and_neuron() -> None:
@@ -465,7 +452,7 @@ def test_rule_scripts_render_summarise_and_plot(tmp_path, monkeypatch) -> None: 
                             "spectra": {"hf_cutoff": 0.25, "n_bins": 0}},
                     wildcards={"model": m}, log=[str(tmp_path / f"featvis_{m}.log")])
     _run_script(scripts / "featvis_stats.py", monkeypatch, input={"tsv": [str(tmp_path / f"{m}.tsv") for m in models]},
-                output={k: str(tmp_path / f"{k}.tsv") for k in ("summary", "trends", "effects")},
+                output={k: str(tmp_path / f"{k}.tsv") for k in ("summary", "trends", "effects", "runs")},
                 params={"cfg": {"bootstrap_iterations": 50, "ci": 0.95, "n_permutations": 20, "seed": 0},
                         "sigma_of": {m: s for m, (s, _) in models.items()}, "sigma_models": ["sigma0", "sigma6"],
                         "paired": False, "group_of": {}},

@@ -493,105 +493,16 @@ def test_spectrum_table_ratio_and_baseline_rows() -> None:
     assert (self_table["ratio_ci_low"] < 1).all() and (self_table["ratio_ci_high"] > 1).all()
 
 
-def _means_frame(rng: np.random.Generator, slope: float, n: int = 25) -> pd.DataFrame:
-    rows = []
-    for model, sigma in [("sigma0", 0.0), ("sigma1", 1.0), ("sigma2", 2.0), ("blurpool", 0.0)]:
-        values = rng.normal(0, 1, n) + slope * sigma
-        for layer in ("l1", "l2"):
-            for metric, sign in (("edge_density", 1.0), ("noise", 0.0)):
-                for neuron, v in enumerate(values):
-                    rows.append({"layer": layer, "model": model, "neuron": neuron, "metric": metric,
-                                 "value": v * (sign if sign else 0.0) + (rng.normal() if not sign else 0.0)})
-    return pd.DataFrame(rows)
-
-
-def test_trend_and_effects_tables() -> None:
-    rng = np.random.default_rng(18)
-    means = _means_frame(rng, slope=-1.5)
-    summary_rows = []
-    for (layer, model, metric), grp in means.groupby(["layer", "model", "metric"]):
-        b = stats.neuron_bootstrap(grp["value"].to_numpy()[:, None], 300, 0)
-        summary_rows.append({"layer": layer, "model": model, "metric": metric, "mean": b["mean"],
-                             "ci_low": b["ci_low"], "ci_high": b["ci_high"], "n_replicates": 1})
-    trends = stats.trend_table(means, ["sigma0", "sigma1", "sigma2"], [0, 1, 2], 999, 0,
-                               summary=pd.DataFrame(summary_rows), paired=True, iterations=200)
-    assert list(trends.columns) == stats.TREND_COLUMNS + stats.TREND_SUMMARY_COLUMNS
-    assert len(trends) == 4
-    edge = trends[trends["metric"] == "edge_density"]
-    assert (edge["rho"] < -0.5).all() and (edge["rho_ci_high"] < -0.5).all()
-    np.testing.assert_allclose(edge["p"], 0.001)
-    np.testing.assert_allclose(edge["p_bonferroni"], 0.004)
-    assert edge["cis_disjoint"].all() and (edge["n_replicates_sigma_max"] == 1).all()
-    noise = trends[trends["metric"] == "noise"]
-    assert (noise["p_holm"] >= noise["p"]).all()
-    unpaired = stats.trend_table(means, ["sigma0", "sigma1", "sigma2"], [0, 1, 2], 999, 0, paired=False)
-    np.testing.assert_allclose(unpaired[unpaired["metric"] == "edge_density"]["p"], 2 / 6)  # 3 models: 3!
-    effects = stats.effects_table(means, "sigma0", {"sigma0": 0.0, "sigma1": 1.0, "sigma2": 2.0, "blurpool": 0.0},
-                                  300, 0, paired=False)
-    assert list(effects.columns) == stats.EFFECT_COLUMNS
-    assert set(effects["model"]) == {"sigma1", "sigma2", "blurpool"} and (effects["reference"] == "sigma0").all()
-    e2 = effects[(effects["metric"] == "edge_density") & (effects["model"] == "sigma2")]
-    assert (e2["diff"] < 0).all() and (e2["diff_ci_high"] < 0).all() and (e2["cohens_d"] < -1).all()
-
-
-def test_tables_use_every_replicate_and_the_filter_reference() -> None:
-    rng = np.random.default_rng(19)
-    rows = []
-    models = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma3": 3.0, "sigma6": 6.0, "sigma6-seed1": 6.0, "ref-sigma6": 6.0}
-    offsets = {"sigma0": 0.0, "sigma0-seed1": 0.4, "sigma3": -0.6, "sigma6": -1.2, "sigma6-seed1": -1.6,
-               "ref-sigma6": -0.3}
-    for model in models:
-        for neuron, v in enumerate(rng.normal(offsets[model], 0.3, 20)):
-            rows.append({"layer": "l", "model": model, "neuron": neuron, "metric": "hf", "value": v})
-    means = pd.DataFrame(rows)
-    group_of = {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6"}
-    series = means[~means["model"].str.startswith("ref-")]
-    trend = stats.trend_table(series, ["sigma0", "sigma3", "sigma6"], [0, 3, 6], 1000, 0, paired=False,
-                              group_of=group_of, iterations=200).iloc[0]
-    assert (trend["n_models"], trend["n_sigma"], trend["n_replicates_min"], trend["n_replicates_max"]) == (5, 3, 1, 2)
-    # 5 models, exact: the observed order and its mirror, each 2!·2! times (replicates swap at sigma 0 and 6)
-    assert trend["p"] == pytest.approx(8 / 120)
-    effects = stats.effects_table(means, "sigma0", models, 500, 0, paired=False, group_of=group_of,
-                                  comparisons=[("sigma6", "sigma0"), ("sigma6", "ref-sigma6"), ("sigma0", "sigma0")])
-    e = effects.set_index(["model", "reference"])
-    assert (
-        e.loc[("sigma6", "sigma0"), "n_replicates"] == 2 and e.loc[("sigma6", "sigma0"), "n_replicates_reference"] == 2
-    )
-    assert e.loc[("sigma6", "sigma0"), "mean"] == pytest.approx(
-        np.mean([means.query("model == @m")["value"].mean() for m in ("sigma6", "sigma6-seed1")]))
-    assert (
-        e.loc[("sigma6", "ref-sigma6"), "diff"] < 0 and e.loc[("sigma6", "ref-sigma6"), "n_replicates_reference"] == 1
-    )
-    zero = e.loc[("sigma0", "sigma0")]
-    assert (zero["diff"], zero["diff_ci_low"], zero["diff_ci_high"]) == (0.0, 0.0, 0.0)
-    refs = stats.filter_references(list(models), {**models}, ["sigma0", "sigma3", "sigma6"])
+def test_filter_references_group_one_reference_per_sigma0_run() -> None:
+    models = ["sigma0", "sigma0-seed1", "sigma3", "sigma6", "ref-sigma6", "ref-sigma6-seed1"]
+    sigma_of = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma3": 3.0, "sigma6": 6.0, "ref-sigma6": 6.0,
+                "ref-sigma6-seed1": 6.0}
+    group_of = {m: m.split("-seed")[0] for m in models}
+    refs = stats.filter_references(models, sigma_of, ["sigma0", "sigma3", "sigma6"], group_of=group_of)
     assert refs == {"sigma0": "sigma0", "sigma6": "ref-sigma6"}
-    assert stats.replicate_groups(list(models), group_of)["sigma6"] == ["sigma6", "sigma6-seed1"]
-
-
-def test_paired_effects_match_replicates_by_lineage() -> None:
-    rng = np.random.default_rng(21)
-    rows = []
-    base = {0: rng.normal(0, 3, 15), 1: rng.normal(0, 3, 15)}  # two lineages with their own neurons
-    for model, lineage, shift in (("sigma0", 0, 0.0), ("sigma0-seed1", 1, 0.0), ("sigma6", 0, -0.5),
-                                  ("sigma2", 0, -0.2)):
-        for neuron, v in enumerate(base[lineage] + shift + rng.normal(0, 0.01, 15)):
-            rows.append({"layer": "l", "model": model, "neuron": neuron, "metric": "m", "value": v})
-    means = pd.DataFrame(rows)
-    eff = stats.effects_table(means, "sigma0", {"sigma0": 0, "sigma2": 2, "sigma6": 6}, 500, 0, paired=True,
-                              group_of={"sigma0-seed1": "sigma0"}, lineage_of={"sigma0-seed1": 1})
-    six = eff.set_index("model").loc["sigma6"]
-    assert six["n_replicates_reference"] == 1  # only lineage 0 has a sigma 6 model to pair with
-    assert six["diff"] == pytest.approx(-0.5, abs=0.01) and six["diff_ci_high"] - six["diff_ci_low"] < 0.02
-
-
-def test_effects_relative_change() -> None:
-    rows = [{"layer": "l", "model": m, "neuron": n, "metric": "x", "value": v}
-            for m, scale in (("sigma0", 1.0), ("sigma6", 0.5)) for n, v in enumerate(np.array([2.0, 4.0, 6.0]) * scale)]
-    eff = stats.effects_table(pd.DataFrame(rows), "sigma0", {"sigma0": 0.0, "sigma6": 6.0}, 100, 0, paired=True)
-    assert eff["reference_mean"][0] == pytest.approx(4.0)
-    assert eff["diff"][0] == pytest.approx(-2.0)
-    assert eff["rel_change"][0] == pytest.approx(-0.5)
+    assert stats.replicate_groups(models, group_of)["ref-sigma6"] == ["ref-sigma6", "ref-sigma6-seed1"]
+    with pytest.raises(ValueError, match="no model of the series"):
+        stats.filter_references(["sigma0", "ref-sigma4"], {"sigma0": 0.0, "ref-sigma4": 4.0}, ["sigma0"])
 
 
 def test_seed_table_formatting() -> None:
@@ -658,8 +569,9 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
     from blurscope.blur import gaussian_blur
 
     rng = np.random.default_rng(20)
-    models = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma2": 2.0, "sigma6": 6.0, "sigma6-seed1": 6.0, "blurpool": 0.0}
-    blur = {**models, "sigma0-seed1": 0.3, "sigma6-seed1": 5.0}  # the replicates differ a little
+    models = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma2": 2.0, "sigma6": 6.0, "sigma6-seed1": 6.0, "blurpool": 0.0,
+              "ref-sigma6": 6.0, "ref-sigma6-seed1": 6.0}  # a filter-only reference on each sigma 0 run
+    blur = {**models, "sigma0-seed1": 0.3, "sigma6-seed1": 5.0, "ref-sigma6": 3.0, "ref-sigma6-seed1": 3.3}
     pairs, sources = [], []
     for model, sigma in [*models.items(), ("baseline", 0.0)]:
         noise = torch.as_tensor(rng.uniform(0, 255, size=(12 * 8, 3, 18, 18)))
@@ -680,23 +592,26 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
                                 "wavelet_levels": 3, "wavelet_mode": "reflect"},
                  "pairs": [[m, "layer4.0"] for m, _, _ in pairs], "sigma_of": models})
     out = {k: str(tmp_path / "stats" / f"{k}.{'md' if k == 'table_md' else 'tsv'}")
-           for k in ("summary", "spectra", "neuron_means", "trends", "effects", "table_tsv", "table_md")}
+           for k in ("summary", "spectra", "neuron_means", "trends", "effects", "table_tsv", "table_md", "runs")}
     _run_script("patch_stats", tmp_path,
                 {"complexity": [c for _, c, _ in pairs], "spectra": [s for _, _, s in pairs]}, out,
                 {"cfg": {"bootstrap_iterations": 300, "ci": 0.95, "n_permutations": 499, "seed": 0},
                  "pairs": [[m, "layer4.0"] for m, _, _ in pairs], "sigma_of": models,
                  "sigma_models": ["sigma0", "sigma2", "sigma6"], "table_layer": "layer4.0",
-                 "group_of": {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6"}, "paired": False,
-                 "references": []})
+                 "group_of": {"sigma0-seed1": "sigma0", "sigma6-seed1": "sigma6", "ref-sigma6-seed1": "ref-sigma6"},
+                 "references": ["ref-sigma6", "ref-sigma6-seed1"]})
     trends = pd.read_csv(out["trends"], sep="\t").set_index("metric")
+    runs = pd.read_csv(out["runs"], sep="\t")
     for metric in ("hf_fraction", "edge_density", "entropy", "edge_strength"):
-        assert trends.loc[metric, "rho"] < -0.5 and trends.loc[metric, "rho_ci_high"] < 0
-        # 5 independently trained models, exact: the order and its mirror, each 2!·2! times (replicate swaps)
-        assert trends.loc[metric, "p"] == pytest.approx(8 / 120)
-        assert bool(trends.loc[metric, "cis_disjoint"])
-        assert trends.loc[metric, "n_models"] == 5 and trends.loc[metric, "n_replicates_sigma_max"] == 2
-        assert trends.loc[metric, "permutation_unit"] == "model"
-    assert trends.loc["compression_ratio", "rho"] > 0.5
+        row = trends.loc[metric]
+        # the run-level contrast: sigma 6 runs vs sigma 0 runs, variance pooled over the 3 levels (5 runs, df 2)
+        assert row["diff"] < 0 and row["diff_ci_high"] < 0 and row["p"] < 0.05 and row["df"] == 2
+        assert row["n_runs"] == 5 and row["n_runs_sigma_max"] == 2 and row["n_runs_sigma_min"] == 2
+        six = runs[(runs["group"] == "sigma6") & (runs["metric"] == metric)]["value"].mean()
+        zero = runs[(runs["group"] == "sigma0") & (runs["metric"] == metric)]["value"].mean()
+        assert row["diff"] == pytest.approx(six - zero, rel=1e-5)  # the tables round to 6 digits
+    assert set(trends.loc[["hf_fraction", "edge_density", "entropy"], "family"]) == {"primary"}
+    assert trends.loc["compression_ratio", "family"] == "exploratory" and trends.loc["compression_ratio", "diff"] > 0
     summary = pd.read_csv(out["summary"], sep="\t")
     assert set(summary["model"]) == {*models, "baseline"}
     assert set(summary.loc[summary["model"] == "sigma6-seed1", "group"]) == {"sigma6"}
@@ -704,9 +619,18 @@ def test_rule_scripts_end_to_end_show_the_blur_effect(tmp_path) -> None:  # type
     high = spectra_tab[(spectra_tab["model"] == "sigma6")].sort_values("freq")["ratio"].to_numpy()
     assert high[-1] < 0.1 < high[0]  # blur removes high-frequency power relative to the baseline
     effects = pd.read_csv(out["effects"], sep="\t")
-    assert set(effects["model"]) == {"sigma2", "sigma6", "blurpool"}
+    assert set(effects["model"]) == {"sigma2", "sigma6", "blurpool", "ref-sigma6"}
+    filt = effects.query("comparison == 'filter' and metric == 'hf_fraction'").iloc[0]
+    # each reference run against the sigma 0 run it is built on (same weights, paired): 2 pairs
+    assert filt["model"] == "ref-sigma6" and filt["reference"] == "sigma0" and filt["n_runs"] == 2
+    assert filt["test"] == "paired t over runs" and filt["diff"] < 0
+    learned = effects.query("comparison == 'learned' and metric == 'hf_fraction'").iloc[0]
+    assert learned["model"] == "sigma6" and learned["reference"] == "ref-sigma6" and learned["diff"] < 0
     six = effects.query("model == 'sigma6' and metric == 'hf_fraction'").iloc[0]
-    assert six["cohens_d"] < -2 and six["n_replicates"] == 2 and six["n_replicates_reference"] == 2
+    assert six["diff"] == trends.loc["hf_fraction", "diff"]  # one claim, one number
+    assert six["n_runs"] == 2 and six["n_runs_reference"] == 2
+    bp = effects.query("model == 'blurpool' and metric == 'hf_fraction'").iloc[0]
+    assert bp["note"].startswith("not testable")  # one BlurPool run: no between-run variance
     table = pd.read_csv(out["table_tsv"], sep="\t").set_index("model")
     assert table.loc["sigma6", "n_replicates"] == 2 and table.loc["sigma2", "n_replicates"] == 1
     md = (tmp_path / "stats" / "table_md.md").read_text()

@@ -2,7 +2,7 @@
 AVR–SIS correlation, σ trend (every statistic from blurscope.stats; keys in docs/statistics.md).
 
 Inputs: ``tables`` (avr_sis TSVs, one per model), ``infos`` (their JSON).
-Outputs: ``summary``, ``paired``, ``correlation``, ``sigma_trend``, ``matching`` (TSVs).
+Outputs: ``summary``, ``paired``, ``correlation``, ``sigma_trend``, ``runs``, ``matching`` (TSVs).
 Params: ``cfg`` = config["aliasing"], ``models`` (ids in the order of the inputs),
 ``standard`` (reference model id); optional ``group_of`` {model: replicate group}
 (default: every model its own group) and ``reference_prefix`` (ids of the filter-only
@@ -29,11 +29,11 @@ aa = {m: bool(infos[m]["antialiased"]) for m in models}
 groups = stats.replicate_groups(models, group_of)
 series = [g for g, ms in groups.items() if not aa[ms[0]] and not ms[0].startswith(prefix)]
 references = stats.filter_references(models, {**sigmas, **{g: sigmas[ms[0]] for g, ms in groups.items()}}, series,
-                                     prefix=prefix)
+                                     prefix=prefix, group_of=group_of)
 out = aliasing_statistics(tables, sigmas, aa, smk.params.standard, int(cfg["bootstrap_iterations"]),
                                    int(cfg["permutations"]), int(cfg["seed"]), group_of=group_of,
                                    references=references)
-for key in ("summary", "paired", "correlation", "sigma_trend"):
+for key in ("summary", "paired", "correlation", "sigma_trend", "runs"):
     write_tsv(out[key], smk.output[key])
 
 MATCH_COLS = ["model", "point", "standard", "blurpool", "stride", "standard_op", "blurpool_op", "blurpool_kind",

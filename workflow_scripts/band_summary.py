@@ -3,9 +3,10 @@
 Outputs: ``band_summary.tsv`` (every per-layer row with model/σ/layer),
 ``band_shift.tsv`` (per replicate group × layer × head: band accuracy / GT rank and
 band centroids with bootstrap CIs and paired differences vs the reference model and
-vs the filter-only references) and ``band_trend.tsv`` (Spearman ρ of the centroids
-against σ, model-level permutation p, bootstrap CI); keys in docs/statistics.md.
-Params: ``cfg`` (bands: reference_model, bootstrap, seed; optional n_permutations),
+vs the filter-only references) and ``band_trend.tsv`` (the run-level σ contrast of the
+centroids, always one row per layer × head × centroid, ``note`` when not testable); keys in
+docs/statistics.md.
+Params: ``cfg`` (bands: reference_model, bootstrap, seed),
 ``pairs``; optional ``group_of`` {model: replicate group} and ``reference_prefix``
 (ids of the filter-only references, default ``"ref-"``).
 """
@@ -42,10 +43,10 @@ models = list(dict.fromkeys(m for m, _ in pairs))
 groups = stats.replicate_groups(models, group_of)
 series = [g for g, ms in groups.items() if not antialiased[ms[0]] and not ms[0].startswith(prefix)]
 references = stats.filter_references(models, {**sigma, **{g: sigma[ms[0]] for g, ms in groups.items()}}, series,
-                                     prefix=prefix)
+                                     prefix=prefix, group_of=group_of)
 shift, trend = band_stats.shift_tables(
     runs, sigma, reference=cfg["reference_model"], antialiased=antialiased,
-    iterations=int(cfg["bootstrap"]), seed=int(cfg["seed"]), n_permutations=int(cfg.get("n_permutations", 10000)),
+    iterations=int(cfg["bootstrap"]), seed=int(cfg["seed"]),
     group_of=group_of, references=references,
 )
 for _, row in shift[shift["statistic"] == "centroid_rank"].iterrows():
@@ -55,9 +56,9 @@ for _, row in shift[shift["statistic"] == "centroid_rank"].iterrows():
         row["reference"], row["diff"], row["diff_ci_low"], row["diff_ci_high"],
     )
 for _, row in trend.iterrows():
-    log.info("trend %s %s %s: Spearman rho %.2f [%.2f, %.2f] p=%.3g over sigma %s (%d models)", row["layer"],
-             row["head"], row["statistic"], row["rho"], row["rho_ci_low"], row["rho_ci_high"], row["p"], row["sigmas"],
-             row["n_models"])
+    log.info("sigma contrast %s %s %s: diff %.3g [%.3g, %.3g] p=%.3g over sigma %s (%d runs) %s", row["layer"],
+             row["head"], row["statistic"], row["diff"], row["diff_ci_low"], row["diff_ci_high"], row["p"],
+             row["sigmas"], row["n_runs"], row["note"])
 io.write_tsv(shift, smk.output.shift)
 io.write_tsv(trend, smk.output.trend)
 io.write_tsv(summary, smk.output.summary)

@@ -1,12 +1,12 @@
 """Rule frequency_summary: one table of f_rev, f_0.5, shape bias, corruption accuracy and mCE per model.
 
 Also the spread over training replicates (``seed_variance``: params ``seed_groups``
-{group: [models]}), the trends across models (``trends``: every σ model, training
-replicates included, the model the unit of the permutation test; keys in
-docs/statistics.md), every model's corruption errors (``ce``) and each σ's trained models
-against their filter-only reference (``reference``: trained − reference = what training
-changed, the reference alone = what the blur filter does; paired bootstrap over the shared
-images / pairs, replicates resampled; :func:`blurscope.frequency.reference_comparison`).
+{group: [models]}), the run-level σ contrast of every measure (``trends``: each σ model one
+training run, replicates runs of their σ; keys in docs/statistics.md), every model's corruption
+errors (``ce``) and each σ's trained models against their filter-only references (``reference``:
+trained − reference = what training changed, the reference alone = what the blur filter does;
+paired bootstrap over the shared images / pairs, conditional on the networks; the tests over
+runs are in results/stats/findings.tsv; :func:`blurscope.frequency.reference_comparison`).
 """
 
 from blurscope import runlog
@@ -42,15 +42,15 @@ groups = smk.params.seed_groups
 variance = frequency.seed_variance(summary, groups)
 if not groups:
     log.info("no training-seed replicates configured: seed_variance.tsv has a header only")
-trend = frequency.trends(summary, int(cfg["n_permutations"]), int(cfg["seed"]))
+trend = frequency.trends(summary, {str(k): str(v) for k, v in smk.params.group_of.items()}, float(cfg["ci"]))
 for _, r in summary.iterrows():
     log.info("%-14s sigma=%-4g f_rev=%.4g [%.4g, %.4g]  f_0.5=%.4g [%.4g, %.4g]  shape_bias=%.3g [%.3g, %.3g]  "
              "corruption_acc=%.3f", r["model"], r["sigma"], r["f_rev_cpp"], r["f_rev_ci_low_cpp"],
              r["f_rev_ci_high_cpp"], r["f_half_cpp"], r["f_half_ci_low_cpp"], r["f_half_ci_high_cpp"],
              r["shape_bias"], r["shape_bias_ci_low"], r["shape_bias_ci_high"], r["corruption_acc"])
 for _, r in trend.iterrows():
-    log.info("trend %s ~ %s: rho=%.3g p=%.3g (%d models, %d-%d replicates per sigma)", r["y"], r["x"], r["rho"],
-             r["p"], r["n_models"], r["n_replicates_min"], r["n_replicates_max"])
+    log.info("sigma contrast %s: diff %.3g [%.3g, %.3g] p=%.3g (%d runs at %d sigma) %s", r["y"], r["diff"],
+             r["diff_ci_low"], r["diff_ci_high"], r["p"], r["n_runs"], r["n_sigma"], r["note"])
 # trained vs filter-only reference, per sigma that has a reference (and sigma 0 against itself: exactly 0)
 p = smk.params
 units = {}
@@ -62,9 +62,11 @@ for model, path, hits_path in zip(p.models, inp.units, inp.hits):
 trained = [m for m in p.models if m not in p.references]
 groups = stats.replicate_groups(trained, {m: p.group_of[m] for m in trained})
 sigma_groups = {float(p.sigma_of[g]): members for g, members in groups.items() if g.startswith("sigma")}
-refs = {float(p.sigma_of[r]): r for r in p.references}
+refs: dict[float, list[str]] = {}
+for r in p.references:  # one reference per sigma 0 run (ref-sigma<s>, ref-sigma<s>-seed<k>)
+    refs.setdefault(float(p.sigma_of[r]), []).append(r)
 if 0.0 in sigma_groups:
-    refs.setdefault(0.0, sigma_groups[0.0][0])  # the reference at sigma 0 is the sigma 0 model itself
+    refs.setdefault(0.0, sigma_groups[0.0][:1])  # the reference at sigma 0 is the sigma 0 model itself
 reference = frequency.reference_comparison(units, sigma_groups, refs, int(cfg["bootstrap"]), int(cfg["seed"]),
                                            float(cfg["ci"]))
 for r in reference.itertuples():

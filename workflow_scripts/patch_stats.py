@@ -7,14 +7,13 @@ own): ``complexity`` TSVs and ``spectra`` .npz.
 Params: ``cfg`` = config ``stats``; ``sigma_of`` {model: σ}; ``sigma_models`` (the σ
 series, group ids sorted by σ); ``table_layer`` (layer of the complexity table);
 ``group_of`` {model: replicate group} (``sigma6-seed1`` → ``sigma6``; a model without an
-entry is its own group); ``paired`` (true when models share neurons:
-``training.mode: finetune``); optional ``lineage_of`` {model: lineage} (fine-tuned
-replicate k descends from its own σ 0 network; default: a replicate's position in its
-group); ``references`` (the filter-only reference models among the inputs; default:
-the models named ``reference_prefix``…, ``"ref-"``).
+entry is its own group); ``references`` (the filter-only reference models among the
+inputs; default: the models named ``reference_prefix``…, ``"ref-"``).
 Outputs: see docs/spectra.md and docs/statistics.md (summary, spectra, neuron_means:
-one row set per model; trends, effects, table_tsv, table_md: per replicate group, every
-replicate resampled, ``n_replicates`` columns).
+one row set per model; ``runs``: one value per training run and measure; ``trends``: the
+run-level σ contrast per layer × metric (family primary / exploratory); ``effects``: each
+σ level, BlurPool and, with references, learned / filter against its reference, over runs;
+table_tsv, table_md: per replicate group, every replicate resampled, ``n_replicates``).
 """
 
 import numpy as np
@@ -31,12 +30,8 @@ sigma_of = {str(k): float(v) for k, v in params.sigma_of.items()}
 sigma_models = list(params.sigma_models)
 pairs = [tuple(p) for p in params.pairs]
 group_of = {str(k): str(v) for k, v in (getattr(params, "group_of", None) or {}).items()}
-if getattr(params, "paired", None) is None:
-    log.warning("params.paired not given: treating the models as independently trained (training.mode: scratch)")
-paired = bool(getattr(params, "paired", None) or False)
 prefix = str(getattr(params, "reference_prefix", None) or "ref-")
 iterations, seed, ci = int(cfg["bootstrap_iterations"]), int(cfg["seed"]), float(cfg["ci"])
-n_permutations = int(cfg["n_permutations"])
 BASELINE = "baseline"
 METRICS = (*COLUMNS, "wavelet_detail", "hf_fraction")
 TREND_METRICS = (*COLUMNS, "hf_fraction")  # wavelet_detail = 1 - wavelet_approx: not a separate test
@@ -64,8 +59,6 @@ layers = list(dict.fromkeys(layer for _, layer in pairs))
 groups = stats.replicate_groups(models, group_of)
 group_of_model = {m: g for g, ms in groups.items() for m in ms}
 sigma_of_group = {g: sigma_of.get(ms[0], np.nan) for g, ms in groups.items()}
-lineage_of = {m: i for ms in groups.values() for i, m in enumerate(ms)}
-lineage_of.update({str(k): int(v) for k, v in (getattr(params, "lineage_of", None) or {}).items()})
 missing = [g for g in sigma_models if g not in groups]
 if missing:
     raise ValueError(f"patch_stats: no inputs for the sigma series models {missing} (have {models})")
@@ -116,39 +109,32 @@ summary_df = pd.concat(summary, ignore_index=True)
 spectra_df = pd.concat(spectra_rows, ignore_index=True)
 means_df = pd.concat(means_rows, ignore_index=True)
 metric_means = means_df[means_df["metric"].isin(TREND_METRICS)]
-series_models = [m for g in sigma_models for m in groups[g]]
 reference_group = sigma_models[0]
 ref_param = getattr(params, "references", None)
-references = stats.filter_references(models, sigma_of_group, sigma_models, prefix=prefix,
-                                     references=None if ref_param is None else [str(r) for r in ref_param])
-ref_models = {m for g, r in references.items() if r != g for m in groups[r]}
-if len({sigma_of_group[g] for g in sigma_models}) >= 2:
-    sigmas = [sigma_of_group[g] for g in sigma_models]
-    trends = stats.trend_table(metric_means[metric_means["model"].isin(series_models)], sigma_models, sigmas,
-                               n_permutations, seed, summary=group_summary, paired=paired, group_of=group_of,
-                               iterations=iterations, ci=ci, lineage_of=lineage_of)
-    common = {"iterations": iterations, "seed": seed, "ci": ci, "group_of": group_of, "lineage_of": lineage_of}
-    series_vs_0 = [(g, reference_group) for g in sigma_models if g != reference_group]
-    others_vs_0 = [(g, reference_group) for g, ms in groups.items()
-                   if g not in sigma_models and g != BASELINE and ms[0] not in ref_models]
-    parts = [stats.effects_table(metric_means, reference_group, sigma_of_group, paired=paired,
-                                 comparisons=series_vs_0, **common)]
-    if others_vs_0:  # BlurPool is trained on its own: it shares no neurons with sigma 0
-        parts.append(stats.effects_table(metric_means, reference_group, sigma_of_group, paired=False,
-                                         comparisons=others_vs_0, **common))
-    if references:
-        # trained minus its filter-only reference (sigma 0: the model itself, difference 0) ...
-        parts.append(stats.effects_table(metric_means, reference_group, sigma_of_group, paired=paired,
-                                         comparisons=list(references.items()), **common))
-        # ... and what the filter alone does: the reference (the sigma 0 network) against sigma 0
-        parts.append(stats.effects_table(metric_means, reference_group, sigma_of_group, paired=True,
-                                         comparisons=[(r, reference_group) for g, r in references.items() if r != g],
-                                         **common))
-    effects = pd.concat(parts, ignore_index=True)
-else:  # one sigma: no trend, no contrast (headers only, so downstream readers still work)
-    log.warning("fewer than two sigma models (%s): trend and effect tables are empty", sigma_models)
-    trends = pd.DataFrame(columns=stats.TREND_COLUMNS + stats.TREND_SUMMARY_COLUMNS)
-    effects = pd.DataFrame(columns=stats.EFFECT_COLUMNS)
+references = stats.filter_references(models, {**sigma_of, **sigma_of_group}, sigma_models, prefix=prefix,
+                                     references=None if ref_param is None else [str(r) for r in ref_param],
+                                     group_of=group_of_model)
+ref_groups = {r for g, r in references.items() if r != g}
+# ---- the run-level design (docs/statistics.md): one value per training run (its mean over neurons), every
+# claim about sigma a t test over runs; the primary family is Holm-adjusted in results/stats/findings.tsv
+runs = stats.run_values(metric_means, ["layer", "metric"])
+primary = {(layer, m) for layer in layers for m in stats.PRIMARY_PATCH_METRICS}
+trends = stats.sigma_table(runs, ["layer", "metric"], sigma_models, sigma_of_group, group_of_model, primary=primary,
+                           ci=ci)
+n_neurons = metric_means.groupby(["layer", "metric", "model"])["value"].count().groupby(["layer", "metric"]).min()
+trends["n_neurons"] = [int(n_neurons.get((la, me), 0)) for la, me in zip(trends["layer"], trends["metric"])]
+comparisons = [("blurpool", g, reference_group, False) for g, ms in groups.items()
+               if g not in sigma_models and g != BASELINE and g not in ref_groups]
+# a filter-only reference: trained sigma runs against the reference runs (learned), and each reference run
+# against the sigma 0 run it is built on (filter: the same weights, paired by run)
+comparisons += [("learned", g, r, False) for g, r in references.items() if r != g]
+comparisons += [("filter", r, reference_group, True) for g, r in references.items() if r != g]
+effects = pd.concat([stats.sigma_effects(runs, ["layer", "metric"], sigma_models, sigma_of_group, group_of_model,
+                                         ci=ci),
+                     stats.comparison_table(runs, ["layer", "metric"], comparisons, group_of_model, sigma_of_group,
+                                            ci=ci)], ignore_index=True)
+runs.insert(1, "group", runs["model"].map(group_of_model))
+runs.insert(2, "sigma", runs["group"].map(sigma_of_group))
 
 # ---- the complexity table (the VITAL report's layout) for one layer: mean ± SEM per replicate group
 table_layer = params.table_layer
@@ -181,6 +167,7 @@ io.write_tsv(summary_df, smk.output.summary)
 io.write_tsv(spectra_df, smk.output.spectra)
 io.write_tsv(means_df, smk.output.neuron_means)
 io.write_tsv(trends, smk.output.trends)
+io.write_tsv(runs, smk.output.runs)
 io.write_tsv(effects, smk.output.effects)
 io.write_tsv(numeric, smk.output.table_tsv)
 single = [f"{sigma_of_group[g]:g}" for g in sigma_models if n_reps[g] == 1]
@@ -194,6 +181,6 @@ with io.atomic_path(smk.output.table_md) as tmp:
         + caveat + "\n"
     )
 for row in trends[trends["layer"] == table_layer].itertuples():
-    log.info("trend %s %s: rho=%.3f [%.3f, %.3f] p=%.4g (%s-level, %d models) p_holm=%.4g CIs disjoint=%s",
-             row.layer, row.metric, row.rho, row.rho_ci_low, row.rho_ci_high, row.p, row.permutation_unit,
-             row.n_models, row.p_holm, getattr(row, "cis_disjoint", "n/a"))
+    log.info("sigma %g -> %g %s %s (%s): %.4g -> %.4g, diff %.4g [%.4g, %.4g], p=%.4g (%d runs, df %s) %s",
+             row.sigma_min, row.sigma_max, row.layer, row.metric, row.family, row.mean_sigma_min, row.mean_sigma_max,
+             row.diff, row.diff_ci_low, row.diff_ci_high, row.p, row.n_runs, row.df, row.note)

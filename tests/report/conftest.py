@@ -80,6 +80,8 @@ TABLES = {
     "featvis_summary": "featvis/summary.tsv",
     "featvis_trends": "featvis/trends.tsv",
     "featvis_effects": "featvis/effects.tsv",
+    "featvis_runs": "featvis/runs.tsv",
+    "findings": "stats/findings.tsv",
     "config": "pipeline_info/config.yaml",
     "git": "pipeline_info/git.txt",
     "versions": "pipeline_info/versions.tsv",
@@ -217,6 +219,109 @@ def _paired(
         "p": p_holm / 2,
         "p_holm": p_holm,
     }
+
+
+# the run-level tables (docs/statistics.md "The design"): every claim about σ is a test over training runs.
+# Runs: σ 0, σ 6 and BlurPool twice, σ 2 once; a filter-only reference on each σ 0 run.
+RUN_MODELS = {"sigma0": 0.0, "sigma0-seed1": 0.0, "sigma2": 2.0, "sigma6": 6.0, "sigma6-seed1": 6.0,
+              "blurpool": 0.0, "blurpool-seed1": 0.0, "ref-sigma6": 6.0, "ref-sigma6-seed1": 6.0}
+GROUP_OF = {m: m.split("-seed")[0] for m in RUN_MODELS}
+SERIES = ["sigma0", "sigma2", "sigma6"]
+ORDER = ["sigma0", "sigma0-seed1", "sigma2", "sigma6", "sigma6-seed1", "blurpool", "blurpool-seed1", "ref-sigma6",
+         "ref-sigma6-seed1"]
+# run values per (layer, metric), in ORDER: layer2.0 HF power and edge density fall with σ (primary findings),
+# entropy and every layer-"4.2" measure do not move
+PATCH_RUNS = {
+    ("layer2.0", "hf_fraction"): [0.31, 0.30, 0.25, 0.18, 0.19, 0.37, 0.38],
+    ("layer2.0", "edge_density"): [0.60, 0.58, 0.50, 0.45, 0.40, 0.60, 0.62],
+    ("layer2.0", "entropy"): [5.50, 5.60, 5.50, 5.52, 5.58, 5.50, 5.55],
+    ("4.2", "hf_fraction"): [0.22, 0.20, 0.21, 0.21, 0.22, 0.21, 0.20],
+    ("4.2", "edge_density"): [0.56, 0.58, 0.57, 0.58, 0.55, 0.57, 0.56],
+    ("4.2", "entropy"): [5.40, 5.50, 5.45, 5.42, 5.49, 5.44, 5.46],
+}
+FEATVIS_RUNS = {("layer2.0", "hf_fraction"): [0.20, 0.21, 0.15, 0.08, 0.07, 0.2, 0.19],
+                ("4.2", "hf_fraction"): [0.15, 0.16, 0.16, 0.155, 0.165, 0.15, float("nan")]}
+# deployed measures (every model, references included), in ORDER: SIS falls with σ and under BlurPool; the
+# filter alone lowers f_0.5, training does not change it further; the shape bias sits at its ceiling
+DEPLOYED_RUNS = {
+    "sis": [0.0024, 0.0025, 0.0018, 0.0012, 0.0013, 0.0013, 0.0012, 0.0016, 0.0017],
+    "consistency": [0.90, 0.91, 0.92, 0.95, 0.94, 0.97, 0.96, 0.93, 0.92],
+    "f_rev_cpp": [0.30, 0.29, 0.20, float("nan"), 0.12, 0.25, 0.26, 0.20, 0.21],
+    "f_half_cpp": [0.20, 0.21, 0.15, 0.11, 0.112, 0.10, 0.11, 0.11, 0.111],
+    "shape_bias": [0.97, 0.975, 0.98, 0.985, 0.98, 0.97, 0.975, 0.98, 0.978],
+    "clean_acc": [0.80, 0.81, 0.78, 0.60, 0.62, 0.81, 0.80, 0.55, 0.56],
+    "corruption_acc": [0.50, 0.52, 0.50, 0.45, 0.46, 0.51, 0.50, 0.40, 0.41],
+}
+
+
+def _long(values: dict, models: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([{"model": m, "layer": k[0], "metric": k[1], "value": v}
+                         for k, vals in values.items() for m, v in zip(models, vals)])
+
+
+def _run_level_tables(res: Path) -> None:
+    """The run-level stage tables and results/stats/findings.tsv, made by the pipeline's own functions."""
+    from blurscope import findings as F
+    from blurscope import stats
+
+    sig_group = {g: RUN_MODELS[g] for g in set(GROUP_OF.values())}
+    trained = ORDER[:7]
+    patch = _long(PATCH_RUNS, trained)
+    primary = {(la, m) for la in LAYERS for m in stats.PRIMARY_PATCH_METRICS}
+    trends = stats.sigma_table(patch, ["layer", "metric"], SERIES, sig_group, GROUP_OF, primary=primary)
+    trends["n_neurons"] = 6
+    effects = pd.concat([stats.sigma_effects(patch, ["layer", "metric"], SERIES, sig_group, GROUP_OF),
+                         stats.comparison_table(patch, ["layer", "metric"], [("blurpool", "blurpool", "sigma0", False)],
+                                                GROUP_OF, sig_group)], ignore_index=True)
+    _tsv(res / "stats" / "patch_trends.tsv", trends.to_dict("records"))
+    _tsv(res / "stats" / "patch_effects.tsv", effects.to_dict("records"))
+    fv = _long(FEATVIS_RUNS, trained)
+    fv_trends = stats.sigma_table(fv, ["layer", "metric"], SERIES, sig_group, GROUP_OF,
+                                  primary={(la, "hf_fraction") for la in LAYERS})
+    fv_effects = stats.sigma_effects(fv, ["layer", "metric"], SERIES, sig_group, GROUP_OF)
+    _tsv(res / "featvis" / "trends.tsv", fv_trends.to_dict("records"))
+    _tsv(res / "featvis" / "effects.tsv", fv_effects.to_dict("records"))
+    _tsv(res / "featvis" / "runs.tsv", fv.assign(group=fv["model"].map(GROUP_OF),
+                                                 n_units=[0 if np.isnan(v) else 12 for v in fv["value"]])
+         .to_dict("records"))
+    dep = pd.DataFrame([{"model": m, "metric": k, "value": v} for k, vals in DEPLOYED_RUNS.items()
+                        for m, v in zip(ORDER, vals)])
+    al = dep[dep["metric"].isin(["sis", "consistency"])].assign(point="output")
+    al = pd.concat([al, pd.DataFrame([{"model": m, "metric": "avr_radial", "point": "maxpool",
+                                       "value": 0.03 + 0.001 * i} for i, m in enumerate(ORDER)])], ignore_index=True)
+    al_std = al[al["model"].map(GROUP_OF).isin(SERIES)]
+    al_trend = stats.sigma_table(al_std, ["point", "metric"], SERIES, sig_group, GROUP_OF)
+    al_trend.insert(2, "sigmas", "0,2,6")
+    al_trend["mean_blurpool"] = 0.0013
+    _tsv(res / "aliasing" / "stats" / "sigma_trend.tsv", al_trend.to_dict("records"))
+    _tsv(res / "aliasing" / "stats" / "runs.tsv", al.to_dict("records"))
+    freq = dep[~dep["metric"].isin(["sis", "consistency"])].pivot(index="model", columns="metric", values="value")
+    freq["corruption_rel"] = freq["corruption_acc"] / freq["clean_acc"]
+    freq = freq.reset_index()
+    freq["sigma"] = freq["model"].map(RUN_MODELS)
+    freq_trends = stats.sigma_table(
+        freq[freq["model"].str.startswith("sigma")].melt(id_vars=["model"], value_vars=[
+            "f_rev_cpp", "f_half_cpp", "shape_bias", "corruption_acc", "corruption_rel", "clean_acc"],
+            var_name="y", value_name="value"), ["y"], SERIES, sig_group, GROUP_OF)
+    freq_trends.insert(0, "x", "sigma")
+    _tsv(res / "frequency" / "trends.tsv", freq_trends.to_dict("records"))
+    band = pd.DataFrame([{"model": m, "layer": "layer2.0", "key": "centroid_acc_own", "value": v}
+                         for m, v in zip(trained[:5], [0.5, 0.48, 0.4, 0.3, 0.31])])
+    band_trend = stats.sigma_table(band, ["layer", "key"], SERIES, sig_group, GROUP_OF)
+    band_trend = band_trend.drop(columns="key").assign(head="own", statistic="centroid_acc", sigmas="0,0,2,6,6")
+    _tsv(res / "bands" / "band_trend.tsv", band_trend.to_dict("records"))
+    stem = pd.DataFrame([{"model": m, "group": GROUP_OF[m], "sigma": RUN_MODELS[m], "weights": "trained",
+                          "n_channels": 16, "hf_cutoff": 0.25, "mean": v, "sem": 0.01, "ci_low": v - 0.02,
+                          "ci_high": v + 0.02} for m, v in zip(trained, [0.32, 0.34, 0.25, 0.19, 0.2, 0.3, 0.31])]
+                        + [{"model": "sigma0", "group": "sigma0", "sigma": 0.0, "weights": "init", "n_channels": 16,
+                            "hf_cutoff": 0.25, "mean": 0.81, "sem": 0.01, "ci_low": 0.79, "ci_high": 0.83}])
+    _tsv(res / "evaluation" / "stem_hf.tsv", stem.to_dict("records"))
+    table = F.findings(
+        patch_trends=trends, patch_effects=effects, featvis_trends=fv_trends, featvis_effects=fv_effects,
+        aliasing_trend=al_trend, aliasing_runs=al, frequency_trends=freq_trends, frequency_summary=freq,
+        band_trend=band_trend, stem=stem, sigma_of=RUN_MODELS, group_of=GROUP_OF, series=SERIES,
+        references={"ref-sigma6": "sigma6"}, blurpool=["blurpool"], sources={"patch_trends": "stats/patch_trends.tsv"})
+    _tsv(res / "stats" / "findings.tsv", table.to_dict("records"))
 
 
 @pytest.fixture
@@ -687,6 +792,7 @@ def results(tmp_path: Path) -> Path:
                              "diff_ci_low": lo, "diff_ci_high": hi, "boot_defined": 1.0, "n": 64,
                              "n_replicates": 1, "n_replicates_reference": 2 if kind == "filter" else 1})
     _tsv(res / "frequency" / "reference.tsv", ref_rows)
+    _run_level_tables(res)
     # one PNG per figure
     for name in FIGURES:
         _png(res / "figures" / f"{name}.png")

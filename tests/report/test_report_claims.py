@@ -42,6 +42,10 @@ def test_labels_and_model_order() -> None:
     assert R.model_label("sigma1.5") == "σ = 1.5"
     assert R.model_label("sigma2-seed1") == "σ = 2 (seed 1)"
     assert R.model_label("blurpool") == "BlurPool"
+    assert R.model_label("blurpool-seed2") == "BlurPool (seed 2)"
+    assert R.model_label("ref-sigma6-seed1") == "reference σ = 6 (σ = 0 network behind the blur, σ 0 run 1)"
+    assert R.order_models(["ref-sigma6-seed1", "blurpool-seed1", "sigma6", "ref-sigma6", "blurpool", "sigma0"]) == [
+        "sigma0", "sigma6", "blurpool", "blurpool-seed1", "ref-sigma6", "ref-sigma6-seed1"]
     assert R.order_models(["blurpool", "sigma6", "sigma0.5", "sigma2-seed1", "sigma2", "sigma0"]) == [
         "sigma0",
         "sigma0.5",

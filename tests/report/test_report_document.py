@@ -48,8 +48,7 @@ def test_markdown_renders_every_block_kind(tmp_path: Path) -> None:
     md = R.render_markdown(_doc(tmp_path), tmp_path / "report")
     assert md == (
         "# T & T\n\n*sub*\n\n*generated now by blurscope*\n\n## Executive summary\n\n"
-        "Generated from the result tables of this run; every direction word follows from a test and its "
-        "confidence interval.\n\n- **First.** a\n\n## List of figures\n\n- Figure 3.1.1: A & B\n\n"
+        "- **First.** a\n\n## List of figures\n\n- Figure 3.1.1: A & B\n\n"
         "## 3.1. First <part>\n\n"
         "Edge density **falls** with `σ`; p < 0.05.\n\n"
         "### layer 4.2\n\n"
@@ -72,7 +71,7 @@ def test_html_renders_every_block_kind(tmp_path: Path) -> None:
     css = (Path(document.__file__).parent / "templates" / "style.css").read_text()
     assert f"<style>\n{css}</style></head><body><main>" in html
     assert '<li><a href="#one">3.1. First &lt;part&gt;</a></li>' in lines
-    assert '<ul class="summary"><li><strong>First.</strong> a</li></ul></section>' in lines
+    assert '<ul class="summary"><li><strong>First.</strong> a</li></ul>' in lines
     assert '<li><a href="#fig-3.1-1">Figure 3.1.1</a>: A &amp; B</li>' in lines
     body = lines[lines.index('<section id="one"><h2>3.1. First &lt;part&gt;</h2>') + 1 :]
     assert body[0] == "<p>Edge density <strong>falls</strong> with <code>σ</code>; p &lt; 0.05.</p>"

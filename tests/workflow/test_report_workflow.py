@@ -24,6 +24,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -48,7 +49,7 @@ STAGE_SECTIONS = {
     "figures/all_neurons_grid_*.png": "Feature visualisations",
     "stats/patch_spectra.tsv": "Power spectra of preferred patches",
     "stats/complexity_table.tsv": "Visual complexity of preferred patches",
-    "stats/patch_trends.tsv": "Statistics: trends, effect sizes and confidence intervals",
+    "stats/patch_trends.tsv": "Statistics: the run-level design and every preferred-patch test",
     "aliasing/stats/summary.tsv": "Aliasing and shift stability",
     "bands/band_summary.tsv": "Band interventions in feature maps",
     "frequency/summary.tsv": "Frequency preference and robustness",
@@ -185,32 +186,85 @@ def test_every_stage_that_ran_has_its_section(report: dict) -> None:
             assert "is not part of this workflow run" not in text, f"{title}: the stage ran but the section is empty"
 
 
+def _findings(res: Path) -> pd.DataFrame:
+    tab = pd.read_csv(res / "stats" / "findings.tsv", sep="\t", dtype={"layer": str, "model": str, "reference": str})
+    for col in ("layer", "model", "reference", "note", "claim"):
+        tab[col] = tab[col].fillna("").astype(str)
+    return tab
+
+
+def _supported(r: pd.Series, alpha: float) -> str:
+    """The verdict the row's own test supports at α (Holm p in the primary family, else p; the t interval on
+    the same side)."""
+    p = r["p_holm"] if r["family"] == "primary" else r["p"]
+    if not np.isfinite(p):
+        return "not testable"
+    side = r["diff_ci_high"] < 0 or r["diff_ci_low"] > 0
+    if p < alpha and side:
+        return "lower" if r["diff"] < 0 else "higher"
+    return "no detectable change"
+
+
+@pytest.mark.workflow
+def test_summary_and_findings_table_agree_with_sections_and_tables(report: dict) -> None:
+    """Issue 28: every number and verdict in the summary and the findings table equals the one in the section and
+    the table it comes from (results/stats/findings.tsv); no direction word without a test that supports it at
+    the stated α."""
+    from blurscope.report import runlevel as rl
+
+    res, md = report["results"], report["md"]
+    alpha = yaml.safe_load((res / "pipeline_info" / "config.yaml").read_text())["report"]["alpha"]
+    tab = _findings(res)
+    head, body = md.split("## List of figures", 1)
+    summary = head.split("## Executive summary", 1)[1]
+    bullets = [line[2:] for line in summary.splitlines() if line.startswith("- **")]
+    assert 1 <= len(bullets) <= 5, "the report opens with at most five sentences"
+    # the findings table: each row's cells are its findings.tsv row, formatted; its verdict is the test's
+    lines = [line for line in summary.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split(" | ")]
+    assert header == ["finding", "comparison", "family", "from", "to", "change [95 % CI]", "p", "runs", "verdict"]
+    by_key = {(rl.name(r), rl.comparison_text(r)): r for _, r in tab.iterrows()}
+    shown = [[c.strip() for c in line.strip().strip("|").split(" | ")] for line in lines[1:]]
+    assert sum(1 for c in shown if c[2] == "primary") == int((tab["family"] == "primary").sum())
+    for cells in shown:
+        r = by_key[(cells[0], cells[1])]
+        assert cells == list(rl.table_rows(pd.DataFrame([r]))[0].values()), cells
+        assert r["verdict"] in ("uninformative", _supported(r, alpha)), (cells, r["p"], r["p_holm"])
+        # the same claim, the same numbers and verdict, in a section (subject aside)
+        tail = rl.sentence(r).text.split(f" ({rl.comparison_text(r)}, ", 1)[1]
+        assert f"({rl.comparison_text(r)}, {tail}" in body, f"no section states {cells[0]} / {cells[1]} as the table"
+    # the summary: each clause is a row's clause (its numbers and verdict), and "lower"/"higher" occur only there
+    clause = re.compile(r"([^;:.—]+?(?:, layer ?[\w.]+)?): (lower|higher|no detectable change) \(Δ = ([^,]+), "
+                        r"((?:Holm )?p [=<] [^)]+)\)")
+    text = " ".join(bullets)
+    compact = {rl.compact(r): r for _, r in tab.iterrows()}
+    found = 0
+    for m in clause.finditer(text):
+        candidates = [c for c in compact if c.endswith(m.group(0).strip()) or m.group(0).strip().endswith(c)]
+        assert candidates, f"summary clause without a findings row: {m.group(0)}"
+        r = compact[max(candidates, key=len)]
+        assert m.group(2) == r["verdict"] == _supported(r, alpha), m.group(0)
+        found += m.group(2) in ("lower", "higher")
+    words = re.findall(r"\b(lower|higher)\b", text)
+    assert len(words) == found, f"a direction word in the summary without its test: {text}"
+    for word in ("falls", "rises", "lowers", "raises", "increase", "decrease", "reduces"):
+        assert word not in text, f"direction word {word!r} outside the verdict vocabulary in the summary"
+    # the runs behind the claims are stated
+    assert any(b.startswith("**Training runs.**") for b in bullets)
+
+
 @pytest.mark.workflow
 def test_generated_statements_match_the_tables(report: dict) -> None:
-    """Spot checks: the counts and verdicts in the text are those of the result tables."""
+    """Spot checks: accuracy and the σ contrast of each layer's HF power are those of the result tables."""
     res, md = report["results"], report["md"]
-    cfg = yaml.safe_load((res / "pipeline_info" / "config.yaml").read_text())
-    alpha = cfg["report"]["alpha"]
     trends = pd.read_csv(res / "stats" / "patch_trends.tsv", sep="\t", dtype={"layer": str})
-    n_sig = int((trends["p_holm"] < alpha).sum())
-    assert f"{n_sig} of {len(trends)} metric × layer trends over training σ are significant" in md
-    for r in trends.itertuples():
-        if r.metric == "hf_fraction":
-            verdict = ("falls" if r.rho < 0 else "rises") if r.p_holm < alpha else "shows no significant trend"
-            assert re.search(
-                rf"In {re.escape(r.layer)}, the HF power fraction of preferred patches {verdict}", md
-            ), r.layer
+    tab = _findings(res)
+    for r in trends[trends["metric"] == "hf_fraction"].itertuples():
+        row = tab[tab["claim"] == f"patches/{r.layer}/hf_fraction/sigma"].iloc[0]
+        assert row["diff"] == r.diff and row["family"] == "primary"
     acc = pd.read_csv(res / "evaluation" / "accuracy_matrix.tsv", sep="\t")
-    clean = acc[(acc.model == "sigma0") & (acc.test_sigma == 0)].iloc[0]
-    assert f"{clean.accuracy:.3g} [{clean.ci_low:.3g}, {clean.ci_high:.3g}]".replace("-", "−") in md
-    paired = res / "aliasing" / "stats" / "paired.tsv"
-    if paired.is_file():
-        p = pd.read_csv(paired, sep="\t")
-        sis = p[(p.model == "blurpool") & (p.metric == "sis")].iloc[0]
-        sig = sis.p_holm < alpha and (sis.diff_ci_high < 0 or sis.diff_ci_low > 0)
-        word = ("lowers" if sis["diff"] < 0 else "raises") if sig else None
-        expected = f"BlurPool {word} shift instability (SIS)" if word else "shift instability (SIS) relative"
-        assert expected in md
+    own = acc[(acc.model == "sigma0") & (acc.test_sigma == acc.train_sigma)].iloc[0]
+    assert f"{own.accuracy:.3g} [{own.ci_low:.3g}, {own.ci_high:.3g}]".replace("-", "−") in md
 
 
 @pytest.mark.workflow

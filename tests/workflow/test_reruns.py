@@ -8,8 +8,8 @@ through ``--detailed-summary``) that exactly the expected rules rewrote their
 outputs and every other output was left alone.
 
 Expected sets are concrete (smoke config: sigmas 0, 2, 6 trained from scratch,
-training replicates of σ 0 and σ 6, BlurPool = 6 trained models; filter-only
-references ref-sigma2 and ref-sigma6 in the deployed-model analyses; layers
+two training runs of σ 0, σ 6 and BlurPool = 7 trained models; a filter-only
+reference ref-sigma6[-seed1] per σ 0 run in the deployed-model analyses; layers
 layer2.0 and layer4.0) and restricted to the rules the current workflow has, so
 the tests stay valid while stages are added; a rule that appears in a plan and is
 not expected fails the test.
@@ -117,9 +117,9 @@ def test_reordered_config_keys_are_a_noop(work):
 
 def test_add_sigma_runs_only_its_chain_and_aggregates(work, full_plan):
     sigmas = sr.smoke_config()["sigmas"]
-    new = max(float(s) for s in sigmas) + 2  # appended: the largest sigma also gets a filter-only reference
+    new = max(float(s) for s in sigmas) + 2  # appended (references.sigmas stays [6]: no new reference)
     cfg = sr.variant_config(work, {"sigmas": [*sigmas, new]})
-    n_trained_after = len(sigmas) + 1 + 1 + 2  # sigma models + the new one + BlurPool + 2 replicates
+    n_trained_after = len(sigmas) + 1 + 1 + 3  # sigma models + the new one + BlurPool + 3 replicates
     plan = sr.dry_run(work, configfile=cfg)
     expect(plan, full_plan, {
         # the new model (trained from scratch: nothing else is retrained) ...
@@ -127,8 +127,7 @@ def test_add_sigma_runs_only_its_chain_and_aggregates(work, full_plan):
         "features": 1,
         "band_intervention": 1,
         "featvis": 1,
-        # ... and, as the new largest sigma, its filter-only reference (the sigma 0 network behind its blur)
-        "deployed": 2,  # AVR/SIS, hybrids, PGD, shape bias and corruptions: one job per model
+        "deployed": 1,  # AVR/SIS, hybrids, PGD, shape bias and corruptions: one job per model
         # every model is evaluated at every training sigma (evaluation.test_sigmas: null)
         "evaluate": n_trained_after,
         # aggregates over models
@@ -145,6 +144,7 @@ def test_add_sigma_runs_only_its_chain_and_aggregates(work, full_plan):
         "frequency_figures": 1,
         "featvis_stats": 1,
         "featvis_figures": 1,
+        "findings": 1,  # every run-level claim, from the aggregates above
         # not: saliency (naive sigma0 vs expert saliency.expert_sigma), aliasing_timing and
         # frequency_sweep (fixed models), baseline_patches (reference: sigma0's patches),
         # corrupted_images (model-independent)
@@ -160,7 +160,7 @@ def test_bootstrap_iterations_rerun_only_stats_figures_report(work, full_plan):
     plan, why = sr.dry_run_why(work, configfile=cfg)
     # the statistics of the patches, of the feature visualisations and of the stem kernels (CI over kernels)
     expected = {"patch_stats": 1, "spectra_figures": None, "featvis_stats": 1, "featvis_figures": 1,
-                "accuracy_matrix": 1}
+                "accuracy_matrix": 1, "findings": 1}
     expect(plan, full_plan, expected)
     direct = why.get("params have changed since last execution", set()) - {"pipeline_info"}
     assert direct == {"patch_stats", "featvis_stats", "accuracy_matrix"}, f"rules whose params changed: {direct}"
@@ -175,7 +175,7 @@ def test_analysis_own_blur_reruns_only_the_feature_and_band_analyses(work, full_
     own = bool(sr.smoke_config().get("analysis", {}).get("own_blur", False))
     cfg = sr.variant_config(work, {"analysis": {"own_blur": not own}})
     plan = sr.dry_run(work, configfile=cfg)
-    n_models = 6 + (0 if own else 2)  # trained models (+ ref-sigma2, ref-sigma6 when turning own_blur on)
+    n_models = 7 + (0 if own else 2)  # trained models (+ ref-sigma6, ref-sigma6-seed1 when turning own_blur on)
     expect(plan, full_plan, {
         "features": n_models,
         "baseline_patches": None,  # reads the new patches' header for the patch size; same output
@@ -186,6 +186,7 @@ def test_analysis_own_blur_reruns_only_the_feature_and_band_analyses(work, full_
         "band_intervention": n_models,
         "band_summary": 1,
         "band_figures": 1,
+        "findings": 1,
     })
     for kept in ("analysis_images", "train_baseline", "evaluate", "deployed", "smoothgrad", "featvis"):
         assert kept not in plan, f"analysis.own_blur reruns {kept}"
@@ -214,7 +215,8 @@ def test_plot_option_reruns_only_figures_and_report(work, full_plan):
 def test_edit_analysis_script_reruns_it_and_downstream(work, full_plan):
     # patch_metrics.py if the spectra stage exists, else the last train-stage script
     if "patch_metrics" in full_plan:
-        script, expected = "patch_metrics.py", {"patch_metrics": 1, "patch_stats": 1, "spectra_figures": None}
+        script, expected = "patch_metrics.py", {"patch_metrics": 1, "patch_stats": 1, "spectra_figures": None,
+                                                "findings": 1}
     else:
         script, expected = "accuracy_matrix.py", {"accuracy_matrix": 1}
     path = work / "workflow_scripts" / script

@@ -34,15 +34,16 @@ def _jobs(dry_run_stdout: str) -> dict[str, int]:
 
 
 def test_default_config_dry_run(tmp_path: Path) -> None:
-    """The embedded default: 5 σ from scratch + 2 replicates (σ 0, σ 6) + BlurPool = 8 trained models;
-    3 filter-only references join the deployed-model analyses; at most 100 jobs (the planning budget)."""
+    """The embedded default (the run-level design, docs/statistics.md): 3 training runs of each of σ 0, 3, 6 and
+    of BlurPool = 12 trained models; a filter-only reference of σ 6 per σ 0 run joins the deployed-model
+    analyses; at most 105 jobs (the planning budget)."""
     out = snakemake(tmp_path, "-n", config=REPO / "config" / "config.yaml").stdout
     jobs = _jobs(out)
-    assert jobs["train_blur"] == 5 and jobs["train_baseline"] == 2 and jobs["train_blurpool"] == 1
-    assert jobs["evaluate"] == 8 and jobs["features"] == 8 and jobs["featvis"] == 8
-    assert jobs["deployed"] == 11  # AVR/SIS, hybrids, PGD, shape bias, corruptions: one job per model
-    assert jobs["band_intervention"] == 8
-    assert sum(v for k, v in jobs.items() if k != "total") <= 100, jobs
+    assert jobs["train_blur"] == 6 and jobs["train_baseline"] == 3 and jobs["train_blurpool"] == 3
+    assert jobs["evaluate"] == 12 and jobs["features"] == 12 and jobs["featvis"] == 12
+    assert jobs["deployed"] == 15  # AVR/SIS, hybrids, PGD, shape bias, corruptions: one job per model
+    assert jobs["band_intervention"] == 12 and jobs["findings"] == 1
+    assert sum(v for k, v in jobs.items() if k != "total") <= 105, jobs
 
 
 def test_imagenet_config_dry_run(tmp_path: Path) -> None:
@@ -92,7 +93,8 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path: Path, patch: d
 def test_smoke_run_end_to_end(smoke_run: Path) -> None:
     res = smoke_run / "results"
     matrix = pd.read_csv(res / "evaluation" / "accuracy_matrix.tsv", sep="\t")
-    assert set(matrix.model) == {"sigma0", "sigma0-seed1", "sigma2", "sigma6", "sigma6-seed1", "blurpool"}
+    assert set(matrix.model) == {"sigma0", "sigma0-seed1", "sigma2", "sigma6", "sigma6-seed1", "blurpool",
+                                 "blurpool-seed1"}
     assert set(matrix.test_sigma) == {0, 2, 6}
     assert matrix.accuracy.between(0, 1).all() and (matrix.n == 120).all()
     meta = json.loads((res / "models" / "sigma6.json").read_text())
@@ -101,13 +103,18 @@ def test_smoke_run_end_to_end(smoke_run: Path) -> None:
     assert meta["runtime"]["threads"] == 1 and "torch" in meta["runtime"]
     assert json.loads((res / "models" / "sigma6-seed1.json").read_text())["seed"] == 1000
     assert json.loads((res / "models" / "blurpool.json").read_text())["antialiased"] is True
+    assert json.loads((res / "models" / "blurpool-seed1.json").read_text())["seed"] == 1000
     # the stem diagnostic ran on every scratch model, trained and initialisation
     stem = pd.read_csv(res / "evaluation" / "stem_hf.tsv", sep="\t")
     assert set(stem.weights) == {"trained", "init"} and set(stem.model) == set(matrix.model)
     assert stem.loc[stem.weights == "init", "mean"].between(0.7, 0.9).all()  # white-noise init: 1 - pi/16
-    # filter-only references: the sigma 0 network behind each referenced blur; at sigma 0 exactly 0
+    # filter-only references: each sigma 0 run behind the referenced blur; at sigma 0 exactly 0
     ref = pd.read_csv(res / "frequency" / "reference.tsv", sep="\t")
-    assert {2.0, 6.0} <= set(ref.sigma) and set(ref.comparison) == {"learned", "filter"}
+    assert {6.0} <= set(ref.sigma) and set(ref.comparison) == {"learned", "filter"}
+    assert (res / "aliasing" / "ref-sigma6-seed1.tsv").is_file()  # built on sigma0-seed1
+    findings = pd.read_csv(res / "stats" / "findings.tsv", sep="\t")
+    assert (findings["family"] == "primary").sum() == 8  # 4 measures x 2 layers
+    assert set(findings["verdict"]) <= {"lower", "higher", "no detectable change", "not testable", "uninformative"}
     zero = ref[(ref.sigma == 0) & (ref.comparison == "learned")]
     assert len(zero) and (zero["diff"].dropna() == 0).all()
     for rule in ("train_baseline", "train_blur", "evaluate"):

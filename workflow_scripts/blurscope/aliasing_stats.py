@@ -4,9 +4,11 @@
 :func:`blurscope.aliasing.analyse_images` (rule ``avr_sis``) into the rule
 ``aliasing_stats`` tables. Every interval, test and correlation comes from
 :mod:`blurscope.stats` (docs/statistics.md): :func:`~blurscope.stats.paired_test`
-for model vs reference on the same images, :func:`~blurscope.stats.correlation` for
-AVR vs SIS, :func:`~blurscope.stats.spearman_trend` for the trend over σ. Numpy and
-pandas only: the statistics job does not import torch.
+for model vs reference on the same images (conditional on those networks: image-level
+tests say nothing about another training run), :func:`~blurscope.stats.correlation` for
+AVR vs SIS, and the run-level σ contrast :func:`~blurscope.stats.sigma_table` over each
+run's mean (docs/statistics.md, "The design"). Numpy and pandas only: the statistics job
+does not import torch.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from blurscope.stats import (
     neuron_bootstrap,
     paired_test,
     replicate_groups,
-    spearman_trend,
+    sigma_table,
 )
 
 IMAGE_METRICS: tuple[str, ...] = ("sis", "consistency", "correct")
@@ -85,10 +87,10 @@ def aliasing_statistics(
         same images, per point and output metric: :func:`blurscope.stats.paired_test`
         columns; Holm within each group × reference), ``correlation`` (AVR–SIS per model
         × point × region: :func:`blurscope.stats.correlation`; Holm within model ×
-        region), ``sigma_trend`` (Spearman of each measure against σ over the
-        standard-architecture σ models, replicates included: permutation p within
-        images, hierarchical CI of ρ; BlurPool and σ-min/σ-max group means for
-        reference).
+        region), ``sigma_trend`` (:func:`blurscope.stats.sigma_table` per point × metric over
+        the standard-architecture σ runs, each run's mean over the images; the BlurPool
+        runs' means beside it, ``mean_<model>``), ``runs`` (one value per model × point ×
+        metric: ``model group sigma point metric value``).
 
     Raises:
         ValueError: missing model/columns, or models measured on different images.
@@ -178,36 +180,24 @@ def aliasing_statistics(
             rows.append(bdf)
     correlation_table = pd.concat(rows, ignore_index=True)
 
-    # --- trend over σ (standard architecture, σ series: replicates in, filter references out)
+    # --- σ contrast over training runs (standard architecture, σ series: replicates in, filter references
+    # out): each run's mean over the images, the run-level design of docs/statistics.md
     ref_models = {m for g, r in references.items() if r != g for m in groups[r]}
     std_models = sorted([m for m in tables if not antialiased[m] and m not in ref_models], key=lambda m: sigmas[m])
     aa_models = [m for m in tables if antialiased[m]]
-    sig = np.array([sigmas[m] for m in std_models], dtype=float)
-    trend_groups = replicate_groups(std_models, group_of)
-    lo_group = next(iter(trend_groups)) if trend_groups else None
-    hi_group = list(trend_groups)[-1] if trend_groups else None
-    rows = []
-    for p, met in [(p, met) for p in order for met in AVR_METRICS] + [("output", k) for k in IMAGE_METRICS]:
-        row: dict[str, object] = {"point": p, "metric": met, "sigmas": ",".join(f"{v:g}" for v in np.unique(sig))}
-        if np.unique(sig).size >= 2:
-            y = np.stack([values(m, p, met) for m in std_models])
-            ok = ~np.isnan(y).any(axis=0)  # images with a value in every model
-            tr = spearman_trend(sig, y[:, ok], permutations, seed, paired=True, iterations=iterations)
-        else:
-            tr = {"rho": math.nan, "rho_ci_low": math.nan, "rho_ci_high": math.nan, "p": math.nan,
-                  "permutation_unit": "unit", "n_models": len(std_models), "n_sigma": int(np.unique(sig).size),
-                  "n_replicates_min": 0, "n_replicates_max": 0, "n_permutations": 0}
-        row.update({k: tr[k] for k in ("rho", "rho_ci_low", "rho_ci_high", "p", "permutation_unit", "n_models",
-                                       "n_sigma", "n_replicates_min", "n_replicates_max", "n_permutations")})
-        for key, g in (("sigma_min", lo_group), ("sigma_max", hi_group)):
-            members = trend_groups.get(g, []) if g is not None else []
-            row[f"mean_{key}"] = float(np.mean([np.nanmean(values(m, p, met)) for m in members])) if members \
-                else math.nan
-            row[f"n_replicates_{key}"] = len(members)
-        for m in aa_models:
-            if p == "output" or p in layer_of[m]:
-                row[f"mean_{m}"] = float(np.nanmean(values(m, p, met)))
-        rows.append(row)
-    trend = pd.DataFrame(rows)
-    trend["p_holm"] = holm(trend["p"].to_numpy(dtype=float))
-    return {"summary": summary, "paired": paired, "correlation": correlation_table, "sigma_trend": trend}
+    keys = [(p, met) for p in order for met in AVR_METRICS] + [("output", k) for k in IMAGE_METRICS]
+    run_rows = [{"model": m, "point": p, "metric": met, "value": float(np.nanmean(values(m, p, met)))}
+                for m in tables for p, met in keys if p == "output" or p in layer_of[m]]
+    runs = pd.DataFrame(run_rows, columns=["model", "point", "metric", "value"])
+    std_groups = replicate_groups(std_models, group_of)
+    sigma_of_group = {g: sigmas[ms[0]] for g, ms in groups.items()}
+    trend = sigma_table(runs[runs["model"].isin(std_models)], ["point", "metric"], list(std_groups), sigma_of_group,
+                        group_of_model)
+    trend.insert(2, "sigmas", ",".join(f"{v:g}" for v in sorted({sigmas[m] for m in std_models})))
+    for m in aa_models:
+        sel = runs[runs["model"] == m].set_index(["point", "metric"])["value"]
+        trend[f"mean_{m}"] = [sel.get((p, met), math.nan) for p, met in zip(trend["point"], trend["metric"])]
+    runs.insert(1, "group", runs["model"].map(group_of_model))
+    runs.insert(2, "sigma", runs["model"].map(sigmas))
+    return {"summary": summary, "paired": paired, "correlation": correlation_table, "sigma_trend": trend,
+            "runs": runs}

@@ -177,7 +177,6 @@ def shift_tables(
     iterations: int = 1000,
     seed: int = 0,
     ci: float = 0.95,
-    n_permutations: int = 10000,
     group_of: Mapping[str, str] | None = None,
     references: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -201,10 +200,10 @@ def shift_tables(
         :func:`blurscope.stats.paired_difference` (diff = group − reference, the same
         resampled images in every model, replicate models resampled too; a group
         against itself gives diff 0 exactly), ``n_replicates``, ``n_replicates_reference``.
-        ``trend``: per layer × head × centroid: :func:`blurscope.stats.model_trend` of
-        the centroid of every σ model (replicates included, at least 3 models): Spearman
-        ρ, model-level permutation p, CI of ρ from the shared image resamples with the
-        replicates of each σ drawn too.
+        ``trend``: per layer × head × centroid: the run-level σ contrast
+        (:func:`blurscope.stats.sigma_table`) of each σ run's centroid (of its mean band
+        scores); always one row per layer × head × centroid, ``note`` saying when the
+        design cannot test it (one run per σ level, a single σ).
 
     A centroid is NaN when no band is above chance (and ρ when a centroid is
     NaN or all centroids are equal); CIs use the bootstrap resamples where the
@@ -285,30 +284,26 @@ def shift_tables(
                         "n_replicates_reference": int(res["n_replicates_reference"]),
                         "note": note if band == "" else "",
                     })
+            # the σ contrast over training runs: each run's centroid of its mean band scores (docs/statistics.md)
             trend_models = sorted((m for m in models if not antialiased.get(m, False) and m not in ref_models),
                                   key=lambda m: sigma.get(m, np.nan))
-            if len(trend_models) >= 3:
-                x = np.array([sigma[m] for m in trend_models], dtype=np.float64)
-                for name in ("centroid_acc", "centroid_rank"):
-                    fits = [stats.bootstrap_statistic(data[m][name][0], data[m][name][1], iterations, seed, ci=ci,
-                                                      return_samples=True) for m in trend_models]
-                    tr = stats.model_trend(x, [f["value"] for f in fits], n_permutations, seed,
-                                           samples=np.stack([f["samples"] for f in fits]), ci=ci)
-                    trend_rows.append(
-                        dict(
-                            layer=layer,
-                            head=head,
-                            statistic=name,
-                            **{k: tr[k] for k in TREND_COLUMNS[3:-2]},
-                            sigmas=",".join(f"{s:g}" for s in np.unique(x)),
-                            note=next((notes[(m, layer)] for m in trend_models if (m, layer) in notes), ""),
-                        )
-                    )
+            trend_groups = stats.replicate_groups(trend_models, group_of)
+            for name in ("centroid_acc", "centroid_rank"):
+                vals = pd.DataFrame({"model": trend_models, "key": name, "value": [
+                    float(np.asarray(data[m][name][0](data[m][name][1].mean(axis=0)))) for m in trend_models]})
+                tab = stats.sigma_table(vals, ["key"], list(trend_groups),
+                                        {g: sigma[ms[0]] for g, ms in trend_groups.items()},
+                                        {m: g for g, ms in trend_groups.items() for m in ms}, ci=ci)
+                row = tab.iloc[0].to_dict()
+                why = next((notes[(m, layer)] for m in trend_models if (m, layer) in notes), "")
+                trend_rows.append({"layer": layer, "head": head, "statistic": name,
+                                   **{k: row[k] for k in stats.runs.TREND_COLUMNS},
+                                   "sigmas": ",".join(f"{sigma[m]:g}" for m in trend_models),
+                                   "note": "; ".join(x for x in (row["note"], why) if x)})
     return pd.DataFrame(shift_rows), pd.DataFrame(trend_rows, columns=TREND_COLUMNS)
 
 
-TREND_COLUMNS = ["layer", "head", "statistic", "rho", "rho_ci_low", "rho_ci_high", "p", "boot_defined", "n_models",
-                 "n_sigma", "n_replicates_min", "n_replicates_max", "n_permutations", "sigmas", "note"]
+TREND_COLUMNS = ["layer", "head", "statistic", *stats.runs.TREND_COLUMNS, "sigmas"]
 """Columns of the ``trend`` table of :func:`shift_tables`."""
 
 

@@ -11,7 +11,8 @@ checkpoints import torch).
 
 The model ids of a config (:func:`model_ids`) are defined here too, so the rules
 and the checks name the same models: ``sigma<σ>`` per configured σ, ``blurpool``,
-training replicates ``sigma<σ>-seed<k>`` and filter-only references ``ref-sigma<σ>``.
+training replicates ``sigma<σ>-seed<k>`` and ``blurpool-seed<k>``, and filter-only references
+``ref-sigma<σ>`` (on ``sigma0``) and ``ref-sigma<σ>-seed<k>`` (on ``sigma0-seed<k>``): one per σ 0 run.
 A model id with a checkpoint (:func:`model_checkpoints`) is imported instead of trained.
 
 Importing this module does not import torch.
@@ -44,6 +45,11 @@ def model_id(sigma: float, seed_index: int = 0) -> str:
     return base if seed_index == 0 else f"{base}-seed{seed_index}"
 
 
+def replicate_id(model: str, seed_index: int = 0) -> str:
+    """Replicate ``k`` of a model id: ``blurpool`` → ``blurpool-seed<k>`` (``k = 0``: the id itself)."""
+    return model if seed_index == 0 else f"{model}-seed{seed_index}"
+
+
 def reference_sigmas(sigmas: Sequence[float], configured: Sequence[float] | None) -> list[float]:
     """The σ (px at 224) that get a filter-only reference.
 
@@ -67,12 +73,13 @@ class ModelIds:
     models: list[str]
     """``sigma_models`` + ``blurpool``."""
     seed_models: list[str]
-    """Training replicates ``sigma<σ>-seed<k>`` of ``training.seed_sigmas``."""
+    """Training replicates ``sigma<σ>-seed<k>`` of ``training.seed_sigmas`` and ``blurpool-seed<k>``
+    (``training.blurpool_seeds``)."""
     all_trained: list[str]
     """``models`` + ``seed_models``: every network that is trained."""
     reference_sigmas: list[float]
     reference_models: list[str]
-    """``ref-sigma<σ>`` per reference σ."""
+    """``ref-sigma<σ>[-seed<k>]`` per reference σ and σ 0 run ``k`` (the weights of ``sigma0[-seed<k>]``)."""
     preference_models: list[str]
     """Models of the clear-input analyses: the trained ones (+ references when ``analysis.own_blur``)."""
     deployed_models: list[str]
@@ -90,9 +97,13 @@ def model_ids(cfg: Mapping[str, Any]) -> ModelIds:
     models = sigma_models + [BLURPOOL]
     seed_sigmas = sorted(float(s) for s in cfg["training"]["seed_sigmas"] if float(s) in sigmas)
     seed_models = [model_id(s, k) for s in seed_sigmas for k in range(1, int(cfg["training"]["seeds"]))]
+    # --- the run-level design (docs/statistics.md): BlurPool replicates and one filter-only
+    # reference per sigma 0 run (ref-sigma<s>-seed<k> = sigma0-seed<k> behind the blur of s)
+    seed_models += [replicate_id(BLURPOOL, k) for k in range(1, int(cfg["training"].get("blurpool_seeds", 1)))]
+    n_sigma0_runs = int(cfg["training"]["seeds"]) if 0.0 in seed_sigmas else 1
     all_trained = models + seed_models
     ref_sigmas = reference_sigmas(sigmas, cfg["references"]["sigmas"])
-    ref_models = [REFERENCE_PREFIX + model_id(s) for s in ref_sigmas]
+    ref_models = [REFERENCE_PREFIX + model_id(s, k) for s in ref_sigmas for k in range(n_sigma0_runs)]
     checkpoints = model_checkpoints(cfg)
     return ModelIds(
         sigmas=sigmas,

@@ -72,44 +72,41 @@ def featvis_summary(
     sigma_models: Sequence[str],
     iterations: int,
     seed: int,
-    n_permutations: int,
     ci: float = 0.95,
     metrics: Sequence[str] = METRICS,
     *,
     paired: bool,
     group_of: dict[str, str] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Neuron-level bootstrap per model × layer, Spearman trend over σ, effects against σ = 0.
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Neuron-level bootstrap per model group × layer; the run-level σ contrast and comparisons.
 
-    The patch statistics' functions (:mod:`blurscope.stats`), on one rendered image
-    per neuron: a neuron's value is its image's value, and the bootstrap resamples
-    neurons (and replicate models, :func:`blurscope.stats.hierarchical_bootstrap`).
-    A render that did not raise its objective (``active`` false) is still its
-    starting noise and says nothing about the neuron: its measures count as missing.
+    A render that did not raise its objective (``active`` false) is still its starting
+    noise and says nothing about the neuron: its measures count as missing. A model ×
+    layer without any active render is **silent**: a result (its run value is NaN, ``n_units``
+    0, and the report names it), never an error; the tests over runs use the runs that have
+    a value and say when too few are left.
 
     Args:
         table: the featvis rows of all models: ``model layer neuron active <metrics>``.
         sigma_of: σ (px at 224) of every model in ``table`` (BlurPool: 0).
         sigma_models: the σ series (group ids sorted by σ); the first is the reference
-            of the effects, the trend runs over them.
+            of the comparisons.
         iterations, seed, ci: bootstrap resamples, seed, interval coverage (config ``stats``).
-        n_permutations: permutations of :func:`blurscope.stats.spearman_trend`.
-        paired: the models share neuron identity (``training.mode: finetune``); networks
-            trained from scratch do not, whatever their channel ids (then the trend
-            permutes whole models and the effects resample each model's neurons).
+        paired: the models share neuron identity (``training.mode: finetune``): the summary's
+            bootstrap then resamples one neuron set for every replicate.
         group_of: ``{replicate model: σ series group}`` (e.g. ``sigma6-seed1 → sigma6``).
 
     Returns:
         ``summary``: ``model sigma layer metric mean sem ci_low ci_high n_neurons n_active
-        n_replicates`` (``model`` = group id); ``trends``:
-        :func:`blurscope.stats.trend_table` with the σ-min / σ-max means, CIs and
-        ``cis_disjoint``; ``effects``: :func:`blurscope.stats.effects_table`. With fewer
-        than two distinct σ in the series, ``trends`` and ``effects`` have headers only; a
-        layer where some model has fewer than two active renders is left out of both
-        (logged warning; its summary rows show ``n_active``).
+        n_replicates`` (``model`` = group id; NaN where no render of the group is active);
+        ``trends``: :func:`blurscope.stats.sigma_table` per layer × metric (``hf_fraction``
+        primary); ``effects``: each σ level and BlurPool against σ 0 over runs
+        (:func:`blurscope.stats.sigma_effects`, :func:`blurscope.stats.comparison_table`);
+        ``runs``: one value per model × layer × metric (``model group sigma layer metric
+        value n_units``; ``n_units`` = active renders).
 
     Raises:
-        ValueError: missing columns or σ, or a model × layer without any active render.
+        ValueError: missing columns or σ, or a model without rows for a layer.
     """
     need = {"model", "layer", "neuron", "active", *metrics}
     missing = sorted(need - set(table.columns))
@@ -121,19 +118,17 @@ def featvis_summary(
         raise ValueError(f"featvis summary: no sigma for models {unknown}")
     data = table.copy()
     data.loc[~data["active"].astype(bool), list(metrics)] = np.nan
-    dead = [
-        f"{m} {layer}"
-        for (m, layer), sub in data.groupby(["model", "layer"], sort=False)
-        if sub[list(metrics)].isna().all().all()
-    ]
-    if dead:
-        raise ValueError(f"featvis summary: no render of model {dead[0].split()[0]!r}, layer {dead[0].split()[1]!r} "
-                         "raised its objective")
     groups = stats.replicate_groups(present, group_of)
+    group_of_model = {m: g for g, ms in groups.items() for m in ms}
 
     def sigma(group: str) -> float:
         return float(sigma_of[group] if group in sigma_of else sigma_of[groups[group][0]])
 
+    silent = [f"{m} {layer}" for (m, layer), sub in data.groupby(["model", "layer"], sort=False)
+              if sub[list(metrics)].isna().all().all()]
+    if silent:
+        log.warning("featvis: no render raised its objective in %s (silent: reported, left out of the tests)",
+                    ", ".join(silent))
     rows = []
     for layer in pd.unique(data["layer"]):
         for group, members in groups.items():
@@ -142,9 +137,15 @@ def featvis_summary(
                 sub = data[(data["model"] == m) & (data["layer"] == layer)].sort_values("neuron")
                 if sub.empty:
                     raise ValueError(f"featvis summary: model {m!r} has no rows for layer {layer!r}")
-                reps.append(sub[list(metrics)].to_numpy(dtype=np.float64)[:, None, :])  # [n, 1 image, M]
-            tab = stats.tidy_bootstrap(reps, list(metrics), iterations, seed, ci=ci, share_units=paired)
-            tab = tab.rename(columns={"n_patches": "n_active"})
+                vals = sub[list(metrics)].to_numpy(dtype=np.float64)
+                if np.isfinite(vals).any():
+                    reps.append(vals[:, None, :])  # [n, 1 image, M]
+            if reps:
+                tab = stats.tidy_bootstrap(reps, list(metrics), iterations, seed, ci=ci, share_units=paired)
+                tab = tab.rename(columns={"n_patches": "n_active"})
+            else:  # every run of the group silent at this layer
+                tab = pd.DataFrame({"metric": list(metrics), "mean": np.nan, "sem": np.nan, "ci_low": np.nan,
+                                    "ci_high": np.nan, "n_neurons": 0, "n_active": 0, "n_replicates": 0})
             tab.insert(0, "layer", layer)
             tab.insert(0, "sigma", sigma(group))
             tab.insert(0, "model", group)
@@ -152,23 +153,18 @@ def featvis_summary(
     summary = pd.concat(rows, ignore_index=True)
     means = data.melt(id_vars=["model", "layer", "neuron"], value_vars=list(metrics), var_name="metric",
                       value_name="value")
-    series = [sigma(g) for g in sigma_models]
-    if len(set(series)) < 2:
-        trends = pd.DataFrame(columns=stats.TREND_COLUMNS + stats.TREND_SUMMARY_COLUMNS)
-        effects = pd.DataFrame(columns=stats.EFFECT_COLUMNS)
-        return summary, trends, effects
-    # a layer where some model has fewer than two active renders cannot be compared: no trend, no effects
-    active = data.groupby(["layer", "model"], sort=False)["active"].sum()
-    weak = [str(layer) for layer, n in active.groupby(level="layer", sort=False).min().items() if n < 2]
-    if weak:
-        log.warning("featvis summary: no trend or effects for layer(s) %s: some model has fewer than 2 renders "
-                    "that raised their objective (n_active in the summary; more featvis.steps may help)", weak)
-        means = means[~means["layer"].isin(weak)]
-    if means.empty:
-        return (summary, pd.DataFrame(columns=stats.TREND_COLUMNS + stats.TREND_SUMMARY_COLUMNS),
-                pd.DataFrame(columns=stats.EFFECT_COLUMNS))
-    trends = stats.trend_table(means, list(sigma_models), series, n_permutations, seed, summary=summary,
-                               paired=paired, group_of=group_of, iterations=iterations, ci=ci)
-    effects = stats.effects_table(means, str(sigma_models[0]), {m: sigma_of.get(m, sigma(m)) for m in present},
-                                  iterations, seed, ci, paired=paired, group_of=group_of)
-    return summary, trends, effects
+    runs = stats.run_values(means, ["layer", "metric"])
+    series = [str(g) for g in sigma_models]
+    sigma_of_group = {g: sigma(g) for g in groups}
+    primary = {(layer, m) for layer in pd.unique(data["layer"]) for m in stats.PRIMARY_FEATVIS_METRICS}
+    trends = stats.sigma_table(runs, ["layer", "metric"], series, sigma_of_group, group_of_model, primary=primary,
+                               ci=ci)
+    others = [g for g in groups if g not in series]
+    effects = pd.concat([
+        stats.sigma_effects(runs, ["layer", "metric"], series, sigma_of_group, group_of_model, ci=ci),
+        stats.comparison_table(runs, ["layer", "metric"], [("blurpool", g, series[0], False) for g in others],
+                               group_of_model, sigma_of_group, ci=ci),
+    ], ignore_index=True)
+    runs.insert(1, "group", runs["model"].map(group_of_model))
+    runs.insert(2, "sigma", runs["group"].map(sigma_of_group))
+    return summary, trends, effects, runs

@@ -588,7 +588,7 @@ def predict(
 
 # --------------------------------------------------------------------------- aggregation
 
-SUMMARY_METRICS = ("f_rev_cpp", "f_half_cpp", "shape_bias", "corruption_acc")
+SUMMARY_METRICS = ("f_rev_cpp", "f_half_cpp", "shape_bias", "corruption_acc", "corruption_rel", "clean_acc")
 """Per-model numbers compared across σ (and across training seeds)."""
 
 
@@ -599,8 +599,9 @@ def summary_table(
     shape_status: str = "ok",
     ce: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per model: f_rev, f_0.5, shape bias, clean and mean corruption accuracy (+ CIs),
-    and with ``ce`` the mCE and relative mCE.
+    """One row per model: f_rev, f_0.5, shape bias, clean and mean corruption accuracy (+ CIs), the
+    corruption accuracy relative to the clean accuracy (``corruption_rel``), and with ``ce`` the mCE and
+    relative mCE.
 
     Args:
         preference: rows of the per-model ``*_preference.tsv`` (``model sigma f_rev_* f_half_* ...``).
@@ -628,6 +629,9 @@ def summary_table(
     out["corruption_acc"] = out["model"].map(mean["accuracy"])
     out["corruption_acc_ci_low"] = out["model"].map(mean["ci_low"])
     out["corruption_acc_ci_high"] = out["model"].map(mean["ci_high"])
+    # robustness relative to clean accuracy: a better-trained model scores higher under corruption too,
+    # so the mean corruption accuracy alone tracks clean accuracy (the confound this ratio removes)
+    out["corruption_rel"] = out["corruption_acc"] / out["clean_acc"]
     if ce is not None:
         mce = ce[ce["corruption"] == "mCE"].set_index("model")
         lacking = sorted(set(out["model"]) - set(mce.index))
@@ -682,33 +686,26 @@ def seed_variance(summary: pd.DataFrame, groups: dict[str, Sequence[str]]) -> pd
     return pd.DataFrame(rows, columns=["model", "sigma", "metric", "n_replicates", "mean", "sd", "min", "max"])
 
 
-TREND_COLUMNS = ["x", "y", "rho", "p", "permutation_unit", "n_models", "n_sigma", "n_replicates_min",
-                 "n_replicates_max", "n_permutations"]
+TREND_COLUMNS = ["x", "y", *stats.runs.TREND_COLUMNS]
 """Columns of :func:`trends`."""
 
 
-def trends(summary: pd.DataFrame, n_permutations: int, seed: int) -> pd.DataFrame:
-    """Spearman ρ across models with a model-level permutation p (:func:`blurscope.stats.model_trend`).
+def trends(summary: pd.DataFrame, group_of: dict[str, str] | None = None, ci: float = 0.95) -> pd.DataFrame:
+    """The run-level σ contrast of every measure of :data:`SUMMARY_METRICS` (:func:`blurscope.stats.sigma_table`).
 
-    Rows: each metric of :data:`SUMMARY_METRICS` against σ over the σ models (ids
-    ``sigma*``: training replicates ``sigma*-seed*`` included, each one model; filter
-    references ``ref-*`` and BlurPool are not σ models), and ``corruption_acc``
-    against ``f_rev_cpp`` over all models. Models with a NaN are dropped; fewer than 3
-    models or a constant axis gives NaN. The unit of the test is the model (one number
-    each), so the p-value's floor is 1/M! for M <= 8 models (exact enumeration).
+    Over the σ models (ids ``sigma*``: training replicates ``sigma*-seed*`` are runs of their
+    σ; filter references ``ref-*`` and BlurPool are not σ models), each model's value one run.
+    Always one row per measure; ``note`` says when the design cannot test it (``x`` is
+    ``sigma`` in every row).
     """
-    rows = []
     sig = summary[summary["model"].astype(str).str.startswith("sigma")]
-    pairs = [("sigma", m, sig) for m in SUMMARY_METRICS] + [("f_rev_cpp", "corruption_acc", summary)]
-    for x_name, y_name, tab in pairs:
-        x = tab[x_name].to_numpy(dtype=np.float64)
-        y = tab[y_name].to_numpy(dtype=np.float64)
-        ok = np.isfinite(x) & np.isfinite(y)
-        res = stats.model_trend(x[ok], y[ok], n_permutations, seed)
-        if ok.sum() < 3:
-            res.update(rho=math.nan, p=math.nan, n_permutations=0)
-        rows.append({"x": x_name, "y": y_name, **{k: res[k] for k in TREND_COLUMNS[2:]}})
-    return pd.DataFrame(rows, columns=TREND_COLUMNS)
+    long = sig.melt(id_vars=["model"], value_vars=list(SUMMARY_METRICS), var_name="y", value_name="value")
+    grp = {m: str((group_of or {}).get(m, str(m).split("-seed")[0])) for m in sig["model"]}
+    sigma_of = {grp[m]: float(s) for m, s in zip(sig["model"], sig["sigma"])}
+    series = sorted(dict.fromkeys(grp.values()), key=lambda g: sigma_of[g])
+    out = stats.sigma_table(long, ["y"], series, sigma_of, grp, ci=ci)
+    out.insert(0, "x", "sigma")
+    return out[TREND_COLUMNS]
 
 
 # --------------------------------------------------------------------------- trained vs filter-only reference
@@ -777,8 +774,8 @@ def reference_comparison(
             ``shape_pred``/``shape_labels``/``texture_labels`` and ``corruption_hits``
             ``[C, N]`` with ``corruption_names`` ``[C]``.
         groups: ``{σ: [trained model ids]}`` (a σ model and its replicates).
-        references: ``{σ: reference model id}``; σ = 0 may map to the σ 0 model itself, whose
-            difference is then exactly 0.
+        references: ``{σ: reference model id or [ids]}`` (one reference per σ 0 run); σ = 0 may map
+            to the σ 0 model itself, whose difference is then exactly 0.
 
     Returns:
         Per σ × metric a ``comparison`` ``learned`` row (``model`` = the trained σ model,
@@ -791,16 +788,18 @@ def reference_comparison(
     """
     rows = []
     base = groups.get(0.0, [])
-    for sigma, ref in sorted(references.items()):
+    for sigma, ref_ids in sorted(references.items()):
+        refs = [ref_ids] if isinstance(ref_ids, str) else list(ref_ids)
+        ref = refs[0]
         trained = groups.get(sigma)
         if not trained:
             raise ValueError(f"reference {ref!r}: no trained model at σ = {sigma:g} to compare it with")
-        # learned: the trained models against their reference; filter: the reference against the
-        # sigma 0 network it is made of (both on the same units)
+        # learned: the trained models against their references; filter: the references against the
+        # sigma 0 networks they are made of (both on the same units)
         # (at sigma 0 the reference is the sigma 0 model itself, replicates included: exactly 0)
-        comparisons = [("learned", trained, trained if ref in trained else [ref])]
+        comparisons = [("learned", trained, trained if ref in trained else refs)]
         if base and ref not in base:
-            comparisons.append(("filter", [ref], base))
+            comparisons.append(("filter", refs, base))
         for metric in REFERENCE_METRICS:
             for kind, a_models, b_models in comparisons:
                 a = [_units(units[m], metric) for m in a_models]

@@ -14,6 +14,10 @@ package, one module per concern:
   (``results/report/sources.tsv``).
 * ``captions`` — figure captions from ``report/*.rst``, the files Snakemake's
   own report shows for the same outputs.
+* ``runlevel`` — one row of ``results/stats/findings.tsv`` (every claim about
+  training σ, tested over training runs) as a sentence, a table cell, a summary
+  clause: the one wording, so summary, findings table and sections agree.
+* ``findings`` — the first screen: at most five sentences and the findings table.
 * ``sections/`` — one module per stage (``models``, ``features``, ``spectra``,
   ``statistics``, ``aliasing``, ``bands``, ``frequency``, ``saliency``,
   ``methods``, ``reproducibility``, ``appendix``); ``sections.PARTS`` is the
@@ -128,13 +132,12 @@ def build(inputs: InputPaths, params: Mapping[str, Any], generated: str | None =
         n_representative=int(rc.get("n_representative", 3)),
         sources_file=str(params.get("sources") or "results/report/sources.tsv"),
     )
-    from .findings import findings_table
+    from .findings import findings_table, summary_sentences
 
-    sections = build_sections(src, ctx)
     findings = findings_table(src, ctx)
-    summary = [protocol_sentence(config)] + [
-        f"**{s.short or s.title}.** " + " ".join(s.headlines[:2]) for s in sections if s.headlines
-    ]
+    sections = build_sections(src, ctx)
+    models = next((s for s in sections if s.key == "models"), None)
+    summary = summary_sentences(src, ctx, {"sentence": models.headlines[0] if models and models.headlines else ""})
     doc = Document(
         title=str(rc.get("title") or "blurscope report"),
         author=str(rc.get("author") or ""),
@@ -142,8 +145,8 @@ def build(inputs: InputPaths, params: Mapping[str, Any], generated: str | None =
         sections=sections,
         summary=summary,
         subtitle=(
-            f"{len(ctx.sigmas)} training blur levels (σ = {', '.join(fmt_num(s) for s in ctx.sigmas)}) and a "
-            f"BlurPool model; layers {', '.join(ctx.layers)}."
+            f"{len(ctx.sigmas)} training blur levels (σ = {', '.join(fmt_num(s) for s in ctx.sigmas)}) and "
+            f"BlurPool; {protocol_phrase(config)}; layers {', '.join(ctx.layers)}."
         ),
         sources=src.used_table(),
         findings=findings,
@@ -152,21 +155,14 @@ def build(inputs: InputPaths, params: Mapping[str, Any], generated: str | None =
     return doc
 
 
-def protocol_sentence(config: Mapping[str, Any]) -> str:
-    """The first line of the summary: how the models were trained and probed, and how many runs stand behind it."""
+def protocol_phrase(config: Mapping[str, Any]) -> str:
+    """How the models were trained and probed, as a phrase for the subtitle."""
     tr, an = config.get("training", {}) or {}, config.get("analysis", {}) or {}
-    seeds, seed_sigmas = int(tr.get("seeds", 1) or 1), tr.get("seed_sigmas", []) or []
     mode = ("every σ model trained from scratch on its blurred images" if tr.get("mode", "scratch") == "scratch"
-            else "σ > 0 models fine-tuned behind a fixed blur layer from a trained model (their weights stay close "
-                 "to it)")
-    probe = ("preference analyses probe each network alone with clear images (learned effects)"
-             if not an.get("own_blur", False)
-             else "preference analyses feed each model through its blur layer (filter and learned effects mixed)")
-    runs = (f"{seeds} training runs of σ ∈ {{{', '.join(f'{float(s):g}' for s in seed_sigmas)}}}, one of every "
-            "other σ" if seeds > 1 and seed_sigmas else "one training run per σ: the intervals cover neurons and "
-            "images, not training runs")
-    return (f"**Protocol.** {mode[0].upper() + mode[1:]}; {probe}; deployed-model analyses set a filter-only "
-            f"reference (the σ 0 network behind the same blur) beside each trained model; {runs}.")
+            else "σ > 0 models fine-tuned behind a fixed blur layer (weights close to their parent)")
+    probe = ("preferences probed with clear images, network alone" if not an.get("own_blur", False)
+             else "preferences probed through each model's blur layer (filter and training mixed)")
+    return f"{mode}; {probe}"
 
 
 def write_html(doc: Document, path: str | os.PathLike) -> str:

@@ -125,15 +125,19 @@ def model_label(model: str) -> str:
     model = str(model)
     if model == "blurpool":
         return "BlurPool"
+    m = re.fullmatch(r"blurpool-seed([0-9]+)", model)
+    if m:
+        return f"BlurPool (seed {m.group(1)})"
     if model == "baseline":
         return "random patches"
     m = re.fullmatch(r"sigma([0-9.]+)(?:-seed([0-9]+))?", model)
     if m:
         label = f"σ = {float(m.group(1)):g}"
         return f"{label} (seed {m.group(2)})" if m.group(2) else label
-    m = re.fullmatch(r"ref-sigma([0-9.]+)", model)
+    m = re.fullmatch(r"ref-sigma([0-9.]+)(?:-seed([0-9]+))?", model)
     if m:
-        return f"reference σ = {float(m.group(1)):g} (σ = 0 network behind the blur)"
+        run = f", σ 0 run {m.group(2)}" if m.group(2) else ""
+        return f"reference σ = {float(m.group(1)):g} (σ = 0 network behind the blur{run})"
     return model
 
 
@@ -149,10 +153,13 @@ def model_sort_key(model: str) -> tuple:
     m = re.fullmatch(r"sigma([0-9.]+)(?:-seed([0-9]+))?", str(model))
     if m:
         return (0, float(m.group(1)), int(m.group(2) or 0), "")
-    m = re.fullmatch(r"ref-sigma([0-9.]+)", str(model))
+    m = re.fullmatch(r"ref-sigma([0-9.]+)(?:-seed([0-9]+))?", str(model))
     if m:
-        return (2, float(m.group(1)), 0, "")
-    return (1 if model == "blurpool" else 3, 0.0, 0, str(model))
+        return (2, float(m.group(1)), int(m.group(2) or 0), "")
+    m = re.fullmatch(r"blurpool(?:-seed([0-9]+))?", str(model))
+    if m:
+        return (1, 0.0, int(m.group(1) or 0), "")
+    return (3, 0.0, 0, str(model))
 
 
 def order_models(models: Iterable[str]) -> list[str]:

@@ -102,9 +102,10 @@ def _cell(v: Any) -> str:
 class Section:
     """One numbered section: its blocks, the headlines it gives the executive summary, its number.
 
-    ``key`` is the HTML anchor; ``short`` the section's name in the executive
-    summary (default: ``title``); ``number`` is set by the report's ordered list
-    of sections (``blurscope.report.sections.PARTS``).
+    ``key`` is the HTML anchor; ``short`` the section's name (default: ``title``);
+    ``number`` is set by the report's ordered list of sections
+    (``blurscope.report.sections.PARTS``); ``appendix`` holds the section's long
+    tables, which the "Detailed tables" appendix shows under the section's name.
     """
 
     key: str
@@ -113,10 +114,16 @@ class Section:
     headlines: list[str] = field(default_factory=list)
     number: str = ""
     short: str = ""
+    appendix: list[Any] = field(default_factory=list)  # long tables: moved to the "Detailed tables" appendix
 
     def add(self, *blocks: Any) -> Section:
         """Append blocks, skipping None (a figure the stage did not make)."""
         self.blocks.extend(b for b in blocks if b is not None)
+        return self
+
+    def to_appendix(self, *blocks: Any) -> Section:
+        """Blocks (long tables, method comparisons) for the "Detailed tables" appendix, skipping None."""
+        self.appendix.extend(b for b in blocks if b is not None)
         return self
 
     def para(self, *sentences: Any) -> Section:

@@ -13,6 +13,11 @@ The package holds one concept per submodule; every name below is importable from
 * :mod:`~blurscope.stats.trend` — rank correlation and trend tests;
 * :mod:`~blurscope.stats.effects` — effect sizes and p-value adjustment;
 * :mod:`~blurscope.stats.tables` — replicate groups and the table builders;
+* :mod:`~blurscope.stats.runs` — **the run-level design** (docs/statistics.md): every
+  claim about training σ a t test over training runs (:func:`sigma_contrast`,
+  :func:`run_difference`), the one verdict vocabulary (:func:`verdict`), Holm over the
+  primary family (:func:`primary_family`), the run-level tables and the design's
+  simulation (:func:`simulate_design`);
 * ``_common`` (private) — the seed type, stream tags and argument checks they share.
 
 * **Resampling** — :func:`bootstrap_indices` is the one resampler (``n`` units
@@ -62,11 +67,25 @@ from .bootstrap import (
 )
 from .effects import adjust, bonferroni, cohens_d, cohens_dz, holm
 from .paired import bootstrap_statistic, paired_difference, paired_test
+from .runs import (
+    COMPARISON_COLUMNS,
+    EXPLORATORY,
+    PRIMARY,
+    PRIMARY_FEATVIS_METRICS,
+    PRIMARY_PATCH_METRICS,
+    VERDICTS,
+    comparison_table,
+    primary_family,
+    run_difference,
+    run_values,
+    seed_index,
+    sigma_contrast,
+    sigma_effects,
+    sigma_table,
+    simulate_design,
+    verdict,
+)
 from .tables import (
-    EFFECT_COLUMNS,
-    TREND_COLUMNS,
-    TREND_SUMMARY_COLUMNS,
-    effects_table,
     filter_references,
     format_mean_sem,
     neuron_means,
@@ -76,14 +95,26 @@ from .tables import (
     spectrum_table,
     tidy_bootstrap,
     to_markdown,
-    trend_table,
 )
 from .trend import correlation, model_trend, spearman_from_counts, spearman_rho, spearman_trend
 
 __all__ = [
-    "EFFECT_COLUMNS",
-    "TREND_COLUMNS",
-    "TREND_SUMMARY_COLUMNS",
+    "COMPARISON_COLUMNS",
+    "EXPLORATORY",
+    "PRIMARY",
+    "PRIMARY_FEATVIS_METRICS",
+    "PRIMARY_PATCH_METRICS",
+    "VERDICTS",
+    "comparison_table",
+    "primary_family",
+    "run_difference",
+    "run_values",
+    "seed_index",
+    "sigma_contrast",
+    "sigma_effects",
+    "sigma_table",
+    "simulate_design",
+    "verdict",
     "Replicates",
     "Seed",
     "adjust",
@@ -95,7 +126,6 @@ __all__ = [
     "cohens_d",
     "cohens_dz",
     "correlation",
-    "effects_table",
     "filter_references",
     "format_mean_sem",
     "hierarchical_bootstrap",
@@ -116,5 +146,4 @@ __all__ = [
     "spectrum_table",
     "tidy_bootstrap",
     "to_markdown",
-    "trend_table",
 ]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..document import Section
+from ..document import Heading, Section
 from ..sources import Sources
 from . import (
     aliasing,
@@ -80,6 +80,7 @@ PARTS: tuple[Part, ...] = (
     Part("Saliency", (saliency.section,)),
     Part("Methods", (methods.section,), snakemake=None),
     Part("Reproducibility", (reproducibility.section,), snakemake="name"),
+    Part("Detailed tables", (appendix.section_tables,), snakemake=None, appendix=True),
     Part("Data sources", (appendix.section_sources,), snakemake=None, appendix=True),
     Part("Glossary", (appendix.section_glossary,), snakemake=None, appendix=True),
 )
@@ -105,11 +106,15 @@ def categories(parts: tuple[Part, ...] = PARTS) -> dict[str, str]:
 def build_sections(src: Sources, ctx: Context, parts: tuple[Part, ...] = PARTS) -> list[Section]:
     """Every part's sections in order, numbered: ``"3"`` for a part of one section, ``"3.1"``, ``"3.2"``
     for a part of several, ``"A"`` for an appendix."""
-    out = []
+    out: list[Section] = []
     for number, part in part_numbers(parts):
         built = [builder(src, ctx) for builder in part.builders]
         for k, sec in enumerate(built, 1):
             sec.number = number if len(built) == 1 else f"{number}.{k}"
+            if sec.key == appendix.TABLES_KEY:  # the long tables of every section before it, by section
+                for earlier in out:
+                    if earlier.appendix:
+                        sec.add(Heading(f"{earlier.number}. {earlier.title}"), *earlier.appendix)
             out.append(sec)
     return out
 

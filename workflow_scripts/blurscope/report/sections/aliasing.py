@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ...stats.runs import verdict
+from .. import runlevel as rl
 from ..claims import (
     Claim,
     Verdict,
@@ -24,12 +26,11 @@ from ..claims import (
     fmt_pval,
     judge,
     model_label,
-    trend_sentence,
 )
 from ..document import Bullets, Section, Table
 from ..sources import Sources
-from .common import Context, diff_interval, difference_claim, first_row, limited_table, not_run
-from .statistics import is_reference, runs, runs_range, single_run_caveat
+from .common import Context, diff_interval, first_row, limited_table, not_run
+from .statistics import is_reference, runs
 
 LEVEL = 0.95  # the confidence level of the aliasing tables' CIs
 SUMMARY_COLUMNS = ["model", "group", "point", "metric", "mean", "ci_low", "ci_high", "n_images"]
@@ -49,22 +50,8 @@ PAIRED_COLUMNS = [
     "n_replicates",
     "n_replicates_reference",
 ]
-TREND_COLUMNS = [
-    "point",
-    "metric",
-    "rho",
-    "rho_ci_low",
-    "rho_ci_high",
-    "p_holm",
-    "n_models",
-    "n_sigma",
-    "n_replicates_min",
-    "n_replicates_max",
-    "mean_sigma_min",
-    "mean_sigma_max",
-    "n_replicates_sigma_min",
-    "n_replicates_sigma_max",
-]
+TREND_COLUMNS = ["point", "metric", "sigma_min", "sigma_max", "diff", "diff_ci_low", "diff_ci_high", "p",
+                 "n_runs_sigma_min", "n_runs_sigma_max", "note"]
 CORRELATION_COLUMNS = [
     "model",
     "point",
@@ -88,8 +75,9 @@ FIGURES = (
 
 
 def section(src: Sources, ctx: Context) -> Section:
-    """BlurPool vs the standard model (SIS, consistency, AVR per point), the SIS and AVR trends over σ,
-    trained models against their filter-only references, AVR–SIS correlations and BlurPool's cost."""
+    """SIS and consistency over training runs (σ contrast, BlurPool, filter, learned: the findings rows), the AVR
+    σ contrast per downsampling point, AVR–SIS correlations and BlurPool's cost; the image-level paired tables
+    (conditional on the networks) in the appendix."""
     sec = Section("aliasing", "Aliasing and shift stability")
     name_s, name_p = "aliasing_summary", "aliasing_paired"
     if not src.has(name_s):
@@ -99,52 +87,32 @@ def section(src: Sources, ctx: Context) -> Section:
     std_model = str(ctx.config.get("aliasing", {}).get("standard_model", "sigma0"))
     std = _group_of(summ, std_model)
     n_images = as_float(summ["n_images"].max())
-    caveat = single_run_caveat(paired[["n_replicates", "n_replicates_reference"]].max().max() if len(paired) else None)
     sec.para(
         "AVR (alias violation ratio) = the share of a feature map's power that 2× subsampling folds back, measured at "
         "the input of every stride > 1 operation (radial region: normalised radius > 1/stride; separable region: "
         "max(|fx|, |fy|) > 1/stride). SIS (shift instability) = mean over the four one-pixel circular shifts of "
         "1 − cos(softmax(original), softmax(shifted)); consistency = the share of shifts that keep the top-1 class. "
-        f"Intervals: {ci_name(LEVEL)}s of an image bootstrap"
-        + (f" ({fmt_num(n_images)} images)" if n_images is not None else "")
-        + f"; paired tests against the standard model ({model_label(std)}): Wilcoxon signed-rank over images, "
-        "Holm-adjusted within each model × reference; the p-values are over images, conditional on the models. "
-        + (
-            caveat
-            if caveat
-            else "A model with several training runs enters as the per-image mean over its runs, and its bootstrap "
-            "resamples the runs too."
-        )
+        f"Each run's value is its mean over the {fmt_num(n_images)} analysis images; claims about σ, BlurPool and "
+        "the blur filter are tests over training runs (the findings table). These measures run the model as "
+        "deployed (blur layer included), so a σ contrast mixes the filter with training; the filter-only "
+        "references separate them. The paired Wilcoxon tests over images (appendix) are conditional on the "
+        "trained networks and say nothing about another training run."
     )
     for name, title in FIGURES:
         sec.add(src.figure(name, title, caption=name))
-    claims, sis = _blurpool_shift_claims(summ, paired, std, ctx)
-    if sis is not None:
-        sec.headlines.append(sis.text)
+    tab = rl.findings(src)
+    claims = [rl.sentence(r, LEVEL) for _, r in rl.rows(tab, stage="aliasing").iterrows()]
     if src.has("aliasing_sigma_trend"):
-        trend_claims, sis_trend = _sigma_trend_claims(src.table("aliasing_sigma_trend", TREND_COLUMNS), summ, ctx)
-        claims += trend_claims
-        if sis_trend is not None:
-            sec.headlines.append(sis_trend.text)
-    avr_claims, avr_table = _avr_points(paired, std, ctx, src.source(name_p))
-    claims += avr_claims
+        claims += _avr_trend(src.table("aliasing_sigma_trend", TREND_COLUMNS), ctx)
     cor_items: list[str] = []
     if src.has("aliasing_correlation"):
         cor_claims, cor_items = _correlations(src.table("aliasing_correlation", CORRELATION_COLUMNS), std_model, ctx)
         claims += cor_claims
     sec.add(Bullets([c.text for c in claims]))
-    sec.add(avr_table)
-    ref_claims, ref_table = _filter_references(paired, std, ctx, src.source(name_p))
-    if ref_table is not None:
-        sec.para(
-            "Filter-only references: `ref-sigma<σ>` is the σ = 0 network behind the blur of σ, never trained for it. "
-            f"The reference against {model_label(std)} is what the blur filter alone does; the trained σ model "
-            "against its reference is what training with that blur changed (paired over the same images)."
-        )
-        sec.add(Bullets([c.text for c in ref_claims]))
-        sec.add(ref_table)
+    sec.to_appendix(_avr_points(paired, std, ctx, src.source(name_p)), _filter_references(paired, std, ctx,
+                                                                                           src.source(name_p)))
     if cor_items:
-        sec.para(f"AVR–SIS correlation per point ({model_label(std_model)}, radial region):")
+        sec.para(f"AVR–SIS correlation per point within the {model_label(std_model)} network (radial region):")
         sec.add(Bullets(cor_items))
     if src.has("aliasing_timing"):
         sec.para(_cost_sentence(src.table("aliasing_timing", TIMING_COLUMNS)))
@@ -157,107 +125,36 @@ def _group_of(summ: pd.DataFrame, model: str) -> str:
     return str(r["group"]) if r is not None else model
 
 
-def _level(summ: pd.DataFrame, group: str, metric: str, mean: object, n_runs: object) -> str:
-    """A condition's value at the network output: with one training run its image-bootstrap CI from the
-    summary, with several the mean over the runs (the summary has one row per run)."""
-    n = as_float(n_runs)
-    r = first_row(summ, model=group, metric=metric, point="output")
-    if (n is None or n == 1) and r is not None:
-        return fmt_ci(r["mean"], r["ci_low"], r["ci_high"], LEVEL)
-    return f"{fmt_num(mean)} (mean of {runs(n)})" if n is not None else fmt_num(mean)
-
-
-def _blurpool_shift_claims(
-    summ: pd.DataFrame, paired: pd.DataFrame, std: str, ctx: Context
-) -> tuple[list[Claim], Claim | None]:
-    """BlurPool against the standard model: SIS (also returned alone: a headline), then shift consistency
-    (paired Wilcoxon, Holm), with the training runs behind each side."""
-    claims, sis = [], None
-    for metric in ("sis", "consistency"):
-        r = first_row(paired, model="blurpool", metric=metric, reference=std, point="output")
-        if r is None:
-            continue
-        claims.append(
-            difference_claim(
-                "BlurPool",
-                OUTPUT_METRICS[metric],
-                model_label(std),
-                r,
-                **_paired_test(ctx),
-                values=(
-                    _level(summ, std, metric, r["reference_mean"], r["n_replicates_reference"]),
-                    _level(summ, "blurpool", metric, r["mean"], r["n_replicates"]),
-                ),
-            )
-        )
-        if metric == "sis":
-            sis = claims[-1]
-    return claims, sis
-
-
-def _sigma_trend_claims(tr: pd.DataFrame, summ: pd.DataFrame, ctx: Context) -> tuple[list[Claim], Claim | None]:
-    """The SIS trend over σ at the output (also returned alone: a headline) and the radial AVR trend counts."""
-    claims: list[Claim] = []
-    sis = None
-    r = first_row(tr, point="output", metric="sis")
-    if r is not None:
-        sig = sorted(float(x) for x in str(r.get("sigmas", "")).split(",") if x.strip()) or ctx.sigmas
-        lo_m, hi_m = f"sigma{sig[0]:g}", f"sigma{sig[-1]:g}"
-        scope = (
-            f"{fmt_num(r['n_models'])} models at {fmt_num(r['n_sigma'])} σ, "
-            f"{runs_range(r['n_replicates_min'], r['n_replicates_max'])}"
-        )
-        sis = trend_sentence(
-            "SIS",
-            r["rho"],
-            r["p_holm"],
-            alpha=ctx.alpha,
-            p_label="Holm-adjusted permutation p",
-            details=(
-                f"; ρ {ci_name(LEVEL)} [{fmt_num(r['rho_ci_low'], 2)}, {fmt_num(r['rho_ci_high'], 2)}]; {scope}; "
-                f"{model_label(lo_m)}: {_level(summ, lo_m, 'sis', r['mean_sigma_min'], r['n_replicates_sigma_min'])}, "
-                f"{model_label(hi_m)}: {_level(summ, hi_m, 'sis', r['mean_sigma_max'], r['n_replicates_sigma_max'])}"
-            ),
-        )
-        claims.append(sis)
+def _avr_trend(tr: pd.DataFrame, ctx: Context) -> list[Claim]:
+    """The radial AVR σ contrast over training runs at every downsampling point, counted by verdict
+    (exploratory: each judged by its own p and t interval)."""
     avr = tr[tr["metric"] == "avr_radial"]
-    if len(avr):
-        vs = [judge(x.rho, x.p_holm, alpha=ctx.alpha) for x in avr.itertuples()]
-        nf = sum(bool(v.significant) and v.direction < 0 for v in vs)
-        nr = sum(bool(v.significant) and v.direction > 0 for v in vs)
-        claims.append(
-            Claim(
-                f"Radial AVR against training σ: significant fall at {nf}, rise at {nr}, no significant trend at "
-                f"{len(vs) - nf - nr} of {len(vs)} downsampling points (Spearman ρ, permutation p over images, Holm, "
-                f"α = {fmt_num(ctx.alpha)}).",
-                Verdict(nf + nr > 0, 0),
-            )
-        )
-    return claims, sis
+    if not len(avr):
+        return []
+    words = [verdict(r.diff, r.p, r.diff_ci_low, r.diff_ci_high, ctx.alpha, str(r.note) if pd.notna(r.note) else "")
+             for r in avr.itertuples()]
+    counts = {w: words.count(w) for w in dict.fromkeys(words)}
+    return [Claim(
+        f"Radial AVR, σ = {fmt_num(avr['sigma_min'].iloc[0])} → σ = {fmt_num(avr['sigma_max'].iloc[0])} over "
+        f"training runs ({fmt_num(avr['n_runs_sigma_min'].iloc[0])} vs {fmt_num(avr['n_runs_sigma_max'].iloc[0])} "
+        f"runs; exploratory, α = {fmt_num(ctx.alpha)}), at the {len(words)} downsampling points: "
+        + ", ".join(f"{w} at {n}" for w, n in counts.items()) + ".",
+        Verdict(None, 0),
+    )]
 
 
-def _word(v: Verdict) -> str:
-    """A verdict as a table cell."""
-    if v.significant:
-        return "lower" if v.direction < 0 else "higher"
-    return "inconsistent" if v.conflict else "not significant"
-
-
-def _avr_points(paired: pd.DataFrame, std: str, ctx: Context, source: str) -> tuple[list[Claim], Table | None]:
-    """BlurPool vs the standard model at every matched downsampling point: counts per region and the table."""
+def _avr_points(paired: pd.DataFrame, std: str, ctx: Context, source: str) -> Table | None:
+    """BlurPool vs the standard model at every matched downsampling point, paired over images (conditional on
+    these networks: an appendix table, not evidence about training)."""
     bp = paired[
         (paired["model"] == "blurpool")
         & (paired["reference"] == std)
         & paired["metric"].isin(["avr_radial", "avr_separable"])
     ]
     if not len(bp):
-        return [], None
+        return None
     rows = []
-    counts = {"avr_radial": [0, 0, 0], "avr_separable": [0, 0, 0]}
     for r in bp.itertuples():
-        v = judge(r.diff, r.p_holm, r.diff_ci_low, r.diff_ci_high, alpha=ctx.alpha)
-        k = 0 if (v.significant and v.direction < 0) else 1 if (v.significant and v.direction > 0) else 2
-        counts[r.metric][k] += 1
         rows.append(
             {
                 "point": r.point,
@@ -267,35 +164,18 @@ def _avr_points(paired: pd.DataFrame, std: str, ctx: Context, source: str) -> tu
                 "AVR BlurPool": fmt_num(r.mean),
                 "Δ [95 % CI]": fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high),
                 "relative": fmt_pct(r.rel_change),
-                "p (Wilcoxon, Holm)": fmt_pval(r.p_holm),
-                "verdict": _word(v),
+                "p (Wilcoxon over images, Holm)": fmt_pval(r.p_holm),
             }
         )
-    claims = [
-        Claim(
-            f"BlurPool vs {model_label(std)}, {metric.replace('avr_', '')} AVR: significantly lower at {lo}, "
-            f"higher at {hi}, not significantly different at {ns} of {lo + hi + ns} matched downsampling points.",
-            Verdict(lo + hi > 0, 0),
-        )
-        for metric, (lo, hi, ns) in counts.items()
-        if lo + hi + ns
-    ]
     first = bp.iloc[0]
-    table = limited_table(
+    return limited_table(
         pd.DataFrame(rows),
         f"AVR at matched downsampling points, BlurPool ({runs(first['n_replicates'])}) vs the standard model "
         f"({runs(first['n_replicates_reference'])}), paired over {fmt_num(first['n_images'])} images "
-        f"(bracket: {ci_name(LEVEL)}).",
+        f"(bracket: {ci_name(LEVEL)}; conditional on these networks, not a test over training runs).",
         source,
         ctx.max_rows,
     )
-    return claims, table
-
-
-def _paired_test(ctx: Context) -> dict:
-    """The :func:`difference_claim` options of a paired-table row: Holm-adjusted Wilcoxon p, relative change."""
-    return {"alpha": ctx.alpha, "level": LEVEL, "p_key": "p_holm", "rel_key": "rel_change",
-            "p_label": "Wilcoxon p (Holm)"}
 
 
 def _cell(r: pd.Series | None) -> str:
@@ -305,42 +185,20 @@ def _cell(r: pd.Series | None) -> str:
     return f"{diff_interval(r)}, {fmt_p(r['p_holm'])}"
 
 
-def _filter_references(paired: pd.DataFrame, std: str, ctx: Context, source: str) -> tuple[list[Claim], Table | None]:
-    """Each trained σ model against its filter-only reference at the output, beside the reference against the
-    standard model: the claims for SIS and the table of every output measure (None without references)."""
+def _filter_references(paired: pd.DataFrame, std: str, ctx: Context, source: str) -> Table | None:
+    """Each trained σ model against its filter-only references at the output, beside the references against the
+    standard model, paired over images (conditional on the networks: an appendix table)."""
     out = paired[(paired["point"] == "output") & paired["metric"].isin(list(OUTPUT_METRICS))]
     trained = out[out["reference"].map(is_reference) & (out["model"] != out["reference"])]
     if trained.empty:
-        return [], None
-    claims, rows = [], []
+        return None
+    rows = []
     for _, r in trained.iterrows():
         f = first_row(out, model=r["reference"], reference=std, metric=r["metric"])
-        quantity = OUTPUT_METRICS[r["metric"]]
-        sig = model_label(r["model"])
-        if r["metric"] == "sis":
-            if f is not None:
-                claims.append(
-                    difference_claim(
-                        f"The {sig} blur filter alone (the {model_label(std)} network behind it)",
-                        quantity,
-                        model_label(std),
-                        f,
-                        **_paired_test(ctx),
-                    )
-                )
-            claims.append(
-                difference_claim(
-                    f"Training with the {sig} blur",
-                    quantity,
-                    "its filter-only reference",
-                    r,
-                    **_paired_test(ctx),
-                )
-            )
         rows.append(
             {
-                "σ": sig,
-                "measure": quantity,
+                "σ": model_label(r["model"]),
+                "measure": OUTPUT_METRICS[r["metric"]],
                 model_label(std): fmt_num(f["reference_mean"]) if f is not None else "n/a",
                 "filter-only reference": fmt_num(r["reference_mean"]),
                 "trained": fmt_num(r["mean"]),
@@ -351,14 +209,14 @@ def _filter_references(paired: pd.DataFrame, std: str, ctx: Context, source: str
                 ),
             }
         )
-    table = limited_table(
+    return limited_table(
         pd.DataFrame(rows),
-        f"What the blur filter does and what training changed, at the network output (paired over images; "
-        f"bracket: {ci_name(LEVEL)}; p: Wilcoxon, Holm within each model × reference).",
+        f"What the blur filter does and what training changed at the network output, paired over images "
+        f"(bracket: {ci_name(LEVEL)}; p: Wilcoxon over images, Holm within each model × reference; conditional on "
+        "these networks — the tests over training runs are in the findings table).",
         source,
         ctx.max_rows,
     )
-    return claims, table
 
 
 def _correlations(cor: pd.DataFrame, std: str, ctx: Context) -> tuple[list[Claim], list[str]]:

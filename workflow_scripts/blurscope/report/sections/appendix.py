@@ -1,11 +1,35 @@
-"""The appendices: "Data sources" (every file the report read) and "Glossary"."""
+"""The appendices: "Detailed tables" (the full findings table and every section's long tables), "Data
+sources" (every file the report read) and "Glossary"."""
 
 from __future__ import annotations
 
+import pandas as pd
+
+from .. import runlevel as rl
 from ..claims import as_float
 from ..document import Bullets, Section, Table
 from ..sources import Sources
 from .common import Context
+
+TABLES_KEY = "appendix-tables"
+"""Key of the "Detailed tables" appendix: :func:`blurscope.report.sections.build_sections` appends every
+earlier section's ``appendix`` blocks to it."""
+
+
+def section_tables(src: Sources, ctx: Context) -> Section:
+    """The full findings table (every run-level row); the sections' long tables follow it."""
+    sec = Section(TABLES_KEY, "Detailed tables")
+    tab = rl.findings(src)
+    if tab is not None and len(tab):
+        sec.para(
+            "Every claim about training σ of this run, tested over training runs (`results/stats/findings.tsv`; "
+            "docs/statistics.md). Primary rows are judged by their Holm-adjusted p, exploratory rows by their own p; "
+            "both need the t interval on the same side. Below it, each section's long tables, among them the "
+            "image-level tests: those are conditional on the trained networks (their p-values count images, not "
+            "training runs) and are not evidence about training."
+        )
+        sec.add(Table(pd.DataFrame(rl.table_rows(tab)), "All run-level findings.", src.source("findings")))
+    return sec
 
 
 def section_sources(src: Sources, ctx: Context) -> Section:
@@ -29,12 +53,17 @@ def section_glossary(src: Sources, ctx: Context) -> Section:
             [
                 "**σ (training blur)**: standard deviation of the Gaussian blur applied to training images, in "
                 "pixels at 224 px.",
-                "**CI**: percentile bootstrap confidence interval; brackets [a, b] in tables are CIs at the level "
-                "stated in the caption.",
-                "**Spearman ρ**: rank correlation; here between training σ and a per-unit value; its p from a "
-                "permutation test.",
-                "**Holm adjustment**: step-down correction of p-values for the number of tests in a table.",
-                "**Cohen's d**: standardised mean difference (pooled SD); 0.2 small, 0.5 medium, 0.8 large.",
+                "**Training run**: one trained network; the unit of every claim about training σ.",
+                "**Run-level value**: a run's mean over its neurons, renders or images.",
+                "**CI**: confidence interval; brackets [a, b] are CIs at the level stated in the caption (t "
+                "intervals over training runs for every claim about σ; percentile bootstrap over neurons or images "
+                "where a caption says so).",
+                "**Primary family**: HF power, edge density and entropy of preferred patches and HF power of "
+                "optimised stimuli at each analysed layer, σ max vs σ 0; Holm-adjusted together; the only rows "
+                "that may be called findings.",
+                "**Holm adjustment**: step-down correction of p-values for the number of tests in a family.",
+                "**Verdicts**: lower / higher (test rejects at α and the interval agrees), no detectable change, "
+                "not testable (the design cannot compute the test), uninformative (at ceiling or floor).",
                 "**HF power fraction**: power above the cutoff frequency over all non-DC power of a patch.",
                 "**AVR / SIS**: alias violation ratio / shift instability score (section on aliasing).",
                 "**f_rev / f_0.5**: hybrid-image reversal frequency / half-power frequency of adversarial "

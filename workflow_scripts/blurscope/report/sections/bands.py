@@ -1,6 +1,7 @@
 """Section "Band interventions in feature maps": what one radial frequency band of a layer carries.
 
-Inputs: ``band_summary``, ``band_trend``, optionally ``band_shift``
+Inputs: ``band_summary``, ``findings`` (the band-centroid σ contrast over training runs), optionally
+``band_shift``
 (``results/bands/``, keys in docs/statistics.md) and the figures
 ``bands_accuracy``, ``bands_gt_rank``, ``bands_shift``.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import runlevel as rl
 from ..claims import (
     Claim,
     Verdict,
@@ -21,12 +23,11 @@ from ..claims import (
     layer_label,
     model_label,
     model_sort_key,
-    trend_sentence,
 )
 from ..document import Bullets, Section, Table
 from ..sources import Sources
 from .common import Context, diff_interval, first_row, limited_table, not_run, runs_pair
-from .statistics import is_reference, runs_range
+from .statistics import is_reference
 
 LEVEL = 0.95  # the confidence level of the band tables' CIs
 SUMMARY_COLUMNS = [
@@ -40,20 +41,6 @@ SUMMARY_COLUMNS = [
     "accuracy_ci_high",
     "chance_accuracy",
     "n_freqs",
-]
-TREND_COLUMNS = [
-    "layer",
-    "head",
-    "statistic",
-    "rho",
-    "rho_ci_low",
-    "rho_ci_high",
-    "p",
-    "n_models",
-    "n_sigma",
-    "n_replicates_min",
-    "n_replicates_max",
-    "note",
 ]
 SHIFT_COLUMNS = [
     "model",
@@ -103,20 +90,16 @@ def section(src: Sources, ctx: Context) -> Section:
     for fig, title in FIGURES:
         sec.add(src.figure(fig, title, caption=fig))
     claims = _reference_claims(summ, str(bcfg.get("reference_model", "sigma0")), ctx)
-    if src.has("band_trend"):
-        trend_claims, sec.headlines = _trend_claims(src.table("band_trend", TREND_COLUMNS), ctx)
-        claims += trend_claims
+    claims += [rl.sentence(r, LEVEL, subject=f"{layer_label(r['layer'])}, {r['measure']} of the informative bands")
+               for _, r in rl.rows(rl.findings(src), stage="bands").iterrows()]
     sec.add(Bullets([c.text for c in claims]))
-    sec.add(_accuracy_table(summ, names, ctx, src.source(name)))
+    sec.to_appendix(_accuracy_table(summ, names, ctx, src.source(name)))
     if src.has("band_shift"):
         ref_table = _reference_table(src.table("band_shift", SHIFT_COLUMNS), ctx, src.source("band_shift"))
         if ref_table is not None:
-            sec.para(
-                "Filter-only references: `ref-sigma<σ>` is the σ = 0 network behind the blur of σ, never trained for "
-                "it. Its band centroid against σ = 0 is what the blur filter alone does; the trained σ model against "
-                "its reference is what training with that blur changed (paired over the same images)."
-            )
-            sec.add(ref_table)
+            ref_table.caption += (" Filter-only references: `ref-sigma<σ>` is the σ = 0 network behind the blur of σ; "
+                                  "paired over the same images, conditional on these networks.")
+            sec.to_appendix(ref_table)
     return sec
 
 
@@ -152,64 +135,6 @@ def _reference_claims(summ: pd.DataFrame, ref: str, ctx: Context) -> list[Claim]
             )
             claims.append(Claim(text, Verdict(bool(above), 0)))
     return claims
-
-
-def _trend_claims(tr: pd.DataFrame, ctx: Context) -> tuple[list[Claim], list[str]]:
-    """The band-centroid trends over σ (model-level permutation p and CI of Spearman ρ: a direction only when
-    both agree) and the section's headlines: the significant trends, or a sentence saying there is none."""
-    claims, headlines, undefined = [], [], []
-    for r in tr.itertuples():
-        what = CENTROIDS.get(r.statistic, r.statistic)
-        if as_float(r.rho) is None:
-            bd = as_float(getattr(r, "boot_defined", None))
-            # band_summary says why when a band holds nothing beyond DC (no trend is drawn from it)
-            why = str(getattr(r, "note", "") or "")
-            why = "" if why in ("", "nan") else f": {why}"
-            undefined.append(
-                f"{layer_label(r.layer)} {r.head} head {what}"
-                + (f" (defined in {fmt_num(100 * bd, 2)} % of the resamples)" if bd is not None else "")
-                + why
-            )
-            continue
-        defined = (
-            f"; defined in {fmt_num(100 * float(r.boot_defined), 2)} % of the resamples"
-            if as_float(getattr(r, "boot_defined", None)) is not None and float(r.boot_defined) < 1
-            else ""
-        )
-        c = trend_sentence(
-            f"in {layer_label(r.layer)} ({r.head} head), the {what} of the informative bands",
-            r.rho,
-            r.p,
-            r.rho_ci_low,
-            r.rho_ci_high,
-            alpha=ctx.alpha,
-            level=LEVEL,
-            p_label="model-level permutation p",
-            falls="falls (information moves to lower bands)",
-            rises="rises (information moves to higher bands)",
-            details=(
-                f"; {fmt_num(r.n_models)} models at {fmt_num(r.n_sigma)} σ, "
-                f"{runs_range(r.n_replicates_min, r.n_replicates_max)}{defined}"
-            ),
-        )
-        claims.append(c)
-        if c.verdict.significant:
-            headlines.append(c.text)
-    if undefined:
-        claims.append(
-            Claim(
-                "No trend estimate over training σ (Spearman ρ undefined: no band above chance, or "
-                "too few models with a defined centroid) for: " + "; ".join(undefined) + ".",
-                Verdict(None, 0),
-            )
-        )
-    if not headlines:
-        headlines.append(
-            f"No band-centroid trend over training σ is significant (0 of {len(tr)} layer × head × "
-            f"centroid tests have a model-level permutation p < {fmt_num(ctx.alpha)} and a {ci_name(LEVEL)} of ρ "
-            "excluding 0)."
-        )
-    return claims, headlines
 
 
 def _accuracy_table(summ: pd.DataFrame, names: list[str], ctx: Context, source: str) -> Table:

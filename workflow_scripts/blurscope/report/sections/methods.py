@@ -149,11 +149,13 @@ def section(src: Sources, ctx: Context) -> Section:
         ),
         (
             "Statistics",
-            f"hierarchical bootstrap (training replicates, then neurons within each; one replicate = the "
-            f"neuron-level bootstrap), {g('stats.bootstrap_iterations')} iterations, CI {g('stats.ci')}; trends: "
-            "Spearman ρ with a bootstrap CI and a permutation p at the model level (independently trained networks "
-            f"share no neuron identity), {g('stats.n_permutations')} permutations; seed {g('stats.seed')} "
-            "(docs/statistics.md).",
+            "every claim about training σ is a test over training runs (each run's mean over its neurons, renders "
+            "or images): σ max vs σ 0 with the between-run variance pooled over the σ levels (Student t), "
+            "BlurPool and trained-vs-reference with Welch's t, a reference against its own σ 0 run with a paired "
+            f"t; t intervals at {g('stats.ci')}; Holm over the primary family (HF power, edge density, entropy of "
+            "preferred patches, HF power of optimised stimuli, per layer), every other row exploratory. "
+            f"Descriptive intervals of one network: hierarchical / neuron-level bootstrap, "
+            f"{g('stats.bootstrap_iterations')} iterations, seed {g('stats.seed')} (docs/statistics.md).",
         ),
         (
             "Aliasing",
