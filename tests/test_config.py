@@ -21,6 +21,9 @@ from blurscope import archinfo
 from blurscope.config import check_config, check_model_config, model_id, model_ids, reference_sigmas
 
 REPO = Path(__file__).resolve().parents[1]
+# the trained models of config/config.yaml (3 sigma levels x 3 runs + 3 BlurPool runs)
+DEFAULT_MODELS = [f"sigma{s}" for s in (0, 3, 6)] + ["blurpool"] + [
+    f"{m}-seed{k}" for m in ("sigma0", "sigma3", "sigma6", "blurpool") for k in (1, 2)]
 
 
 @pytest.fixture(scope="module")
@@ -108,16 +111,15 @@ CASES = [
     (
         "zero epochs: every model needs a checkpoint",
         {"training.epochs": 0},
-        "config key 'training.epochs' is 0 (nothing trained from scratch) but ['sigma0', 'sigma2', 'sigma3', "
-        "'sigma4', 'sigma6', 'blurpool', 'sigma0-seed1', 'sigma6-seed1'] have no checkpoint: they would be "
-        "analysed untrained. Give each a file in 'model.checkpoints' (or train them: training.epochs >= 1)",
+        f"config key 'training.epochs' is 0 (nothing trained from scratch) but {DEFAULT_MODELS} have no "
+        "checkpoint: they would be analysed untrained. Give each a file in 'model.checkpoints' (or train them: "
+        "training.epochs >= 1)",
     ),
     (
         "checkpoints name models of the config",
         {"model.checkpoints": {"sigma6.0": "/x.pt", "sigma5": "/y.pt"}},
-        "config key 'model.checkpoints': ['sigma6.0', 'sigma5'] are not models of this config; the models are "
-        "['sigma0', 'sigma2', 'sigma3', 'sigma4', 'sigma6', 'blurpool', 'sigma0-seed1', 'sigma6-seed1'] "
-        "(sigma<s> per entry of 'sigmas', written as in sigma1.5; replicates sigma<s>-seed<k> of "
+        f"config key 'model.checkpoints': ['sigma6.0', 'sigma5'] are not models of this config; the models are "
+        f"{DEFAULT_MODELS} (sigma<s> per entry of 'sigmas', written as in sigma1.5; replicates sigma<s>-seed<k> of "
         "training.seed_sigmas; blurpool)",
     ),
     (
