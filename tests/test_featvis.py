@@ -7,11 +7,13 @@ thread (tests/conftest.py), small images: each render takes about a second.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from blurscope import featvis as fv
@@ -20,6 +22,8 @@ from blurscope.freq import radius_cpp
 from blurscope.models import BlurscopeNet, build_model
 from blurscope.spectra import patch_spectra, periodogram
 from blurscope.topk import sample_neurons
+
+REPO = Path(__file__).resolve().parents[1]
 
 # --- tiny models ------------------------------------------------------------------------------------
 
@@ -53,6 +57,30 @@ def conv_relu(kernels: list[np.ndarray]) -> nn.Module:
         for i, ker in enumerate(kernels):
             conv.weight[i] = torch.as_tensor(ker, dtype=torch.float32)[None].repeat(3, 1, 1) / 3
     return nn.Sequential(conv, nn.ReLU()).eval()
+
+
+class _Grey(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1, keepdim=True)
+
+
+class _FFTConv(nn.Module):
+    """``Conv2d(1, n, k, bias=False)`` (valid cross-correlation) computed by FFT: large kernels at no cost."""
+
+    def __init__(self, kernels: list[np.ndarray]) -> None:
+        super().__init__()
+        self.register_buffer("weight", torch.as_tensor(np.stack(kernels), dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        k = self.weight.shape[-1]
+        spec = torch.fft.rfft2(torch.flip(self.weight, dims=(-2, -1)), s=(h, w))
+        return torch.fft.irfft2(torch.fft.rfft2(x, s=(h, w)) * spec, s=(h, w))[..., k - 1:, k - 1:]
+
+
+def grey_conv_relu(kernels: list[np.ndarray]) -> nn.Module:
+    """Layer ``"2"``: channel i = ReLU(``kernels[i]`` ⋆ grey level), the same map as :func:`conv_relu`."""
+    return nn.Sequential(_Grey(), _FFTConv(kernels), nn.ReLU()).eval()
 
 
 def kernel_band(ker: np.ndarray, size: int) -> tuple[float, float]:
@@ -153,6 +181,63 @@ def test_cosine_channels_render_their_frequency() -> None:
     start = fv.render(model, "1", [0, 1, 2, 3], size, 0, 0)
     gain = fv.channel_objective(model, "1", images, range(4)) - fv.channel_objective(model, "1", start, range(4))
     assert (gain > 0.03).all()
+
+
+def _default_featvis() -> tuple[dict, float]:
+    """Config ``featvis`` and ``spectra.hf_cutoff`` of config/config.yaml (the embedded default)."""
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return cfg["featvis"], float(cfg["spectra"]["hf_cutoff"])
+
+
+KNOWN_F0 = (0.0625, 0.125, 0.25, 0.375, 0.4375)  # cycles/pixel, 0.4375 = 7/8 of Nyquist
+
+
+def test_default_render_finds_planted_frequencies_up_to_near_nyquist() -> None:
+    """Windowed zero-mean cosine channels (41 px Hann window: a band about ±1 bin wide) at 0.0625–0.4375
+    c/px, horizontal and diagonal, rendered at the default's settings (64 px, config featvis: steps,
+    lr, seed, transforms): every render's 2-D spectral peak lies within one frequency bin (1/64 c/px)
+    of its channel's frequency, and the HF power fraction (> spectra.hf_cutoff) orders the channels
+    as the cutoff does. With scale and rotation in every step (p_scale_rotate 1, Lucent's transforms),
+    the 0.25 and 0.4375 horizontal and 0.44 diagonal channels peak at 0.02 c/px instead."""
+    cfg, hf_cutoff = _default_featvis()
+    tf = fv.Transforms.from_config(cfg["transforms"])
+    assert tf == fv.Transforms()  # the library's defaults are the config's
+    size, k = 64, 41
+    diag = [np.sqrt(2) * round(f / np.sqrt(2) * size) / size for f in KNOWN_F0]  # on the grid's diagonal
+    planted = list(KNOWN_F0) + diag
+    kernels = [cosine_kernel(k, f, 0.0) for f in KNOWN_F0] + [cosine_kernel(k, f, np.pi / 4) for f in diag]
+    model = grey_conv_relu(kernels)
+    x = torch.rand(2, 3, 48, 48, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model(x), conv_relu(kernels)(x), atol=1e-5, rtol=0)  # the same channels
+    channels = list(range(len(kernels)))
+    images = fv.render(model, "2", channels, size, int(cfg["steps"]), int(cfg["seed"]), lr=float(cfg["lr"]),
+                       objective=cfg["objective"], transforms=tf, decorrelate=bool(cfg["decorrelate"]),
+                       init_sd=float(cfg["init_sd"]), redirect_relu=bool(cfg["redirect_relu"]))
+    m = fv.featvis_metrics(images, hf_cutoff)
+    found = np.round(m["peak_freq"], 4).tolist()
+    assert np.all(np.abs(m["peak_freq"] - planted) <= 1 / size + 1e-9), f"planted {planted}, found {found}"
+    for hf in (m["hf_fraction"][:5], m["hf_fraction"][5:]):  # per orientation: below < at < above the cutoff
+        assert hf[0] < hf[1] < hf[2] < min(hf[3], hf[4]), f"HF fractions {np.round(hf, 3)}"
+    gain = fv.channel_objective(model, "2", images, channels, pad=tf.pad)
+    start = fv.channel_objective(model, "2", fv.render(model, "2", channels, size, 0, 0), channels, pad=tf.pad)
+    assert (gain > 2 * start).all()
+
+
+def test_scale_and_rotation_apply_to_the_drawn_fraction_of_steps() -> None:
+    """p_scale_rotate: the fraction of steps with a scale or rotation; 1 = every step; 0 = none (the
+    other draws stay the same)."""
+    draws = {p: fv._draws(0, "L", [3, 7], 8, 2000, 0.01, fv.Transforms(p_scale_rotate=p)) for p in (0.0, 0.5, 1.0)}
+    for p, (spec, shift, scale, angle) in draws.items():
+        on = (scale != 1.0) | (angle != 0.0)
+        assert np.array_equal(on, scale != 1.0) and np.array_equal(on, angle != 0.0)
+        assert on.mean() == pytest.approx(p, abs=0.03)
+        np.testing.assert_array_equal(spec, draws[1.0][0])
+        np.testing.assert_array_equal(shift, draws[1.0][1])
+        np.testing.assert_array_equal(scale[on], draws[1.0][2][on])
+    assert np.abs(draws[1.0][2] - 1).max() == pytest.approx(0.1, abs=1e-3)
+    assert fv.Transforms(pad=0, jitter=0, p_scale_rotate=0.0).identity and not fv.Transforms().identity
+    with pytest.raises(ValueError, match=r"featvis.transforms.p_scale_rotate must lie in \[0, 1\], got 1.5"):
+        fv.Transforms(p_scale_rotate=1.5)
 
 
 def test_lowpass_channel_renders_less_high_frequency_than_highpass() -> None:

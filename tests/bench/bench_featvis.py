@@ -12,7 +12,10 @@ ratio of one step to one bare forward+backward (gradient w.r.t. the input only,
 the whole network, same batch and canvas size); then the wall and CPU seconds per
 model (all layers) against the rule budget.
 
-    .venv/bin/python tests/bench/bench_featvis.py [--size 64] [--steps 128] [--repeats 2]
+    .venv/bin/python tests/bench/bench_featvis.py [--size 64] [--steps 128] [--repeats 2] [--p-scale-rotate 0.5]
+
+A step costs the same with or without scale and rotation (the same resampling runs with
+scale 1 and angle 0), so ``--p-scale-rotate`` does not change the cost; it is there to show it.
 """
 
 from __future__ import annotations
@@ -52,16 +55,19 @@ def main() -> None:
     p.add_argument("--grid-neurons", type=int, default=12, help="patches.grid_neurons")
     p.add_argument("--neurons-per-layer", type=int, default=64, help="topk.neurons_per_layer")
     p.add_argument("--pad", type=int, default=featvis.Transforms().pad, help="featvis.transforms.pad (px)")
+    p.add_argument("--p-scale-rotate", type=float, default=featvis.Transforms().p_scale_rotate,
+                   help="featvis.transforms.p_scale_rotate (1 = scale and rotate in every step, as Lucent)")
     p.add_argument("--repeats", type=int, default=2, help="renders timed per layer (best reported)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = BlurscopeNet(build_model("resnet_narrow", 10), sigma_px=0.0).eval()
-    tf = featvis.Transforms(pad=args.pad)
+    tf = featvis.Transforms(pad=args.pad, p_scale_rotate=args.p_scale_rotate)
     canvas = args.size + 2 * tf.pad
     print(f"narrow ResNet (untrained), size {args.size} px (canvas {canvas} px), {args.steps} steps, "
-          f"{args.grid_neurons} neurons/layer, threads={args.threads}, best of {args.repeats}")
+          f"{args.grid_neurons} neurons/layer, p_scale_rotate {tf.p_scale_rotate:g}, threads={args.threads}, "
+          f"best of {args.repeats}")
     total = total_cpu = 0.0
     for layer in args.layers.split(","):
         n_ch = featvis.layer_channels(model, layer, canvas)

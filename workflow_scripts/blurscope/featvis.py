@@ -31,10 +31,15 @@ the parameterisation and transforms of Lucid / its PyTorch port Lucent):
 * **Robustness transforms** (:class:`Transforms`), drawn independently for every
   image and step: the image is placed on a grey (0.5) canvas ``pad`` px larger
   on every side, translated by an integer ``(dy, dx)`` uniform in
-  ``[−jitter, jitter]``, scaled by a factor uniform in ``[1 − scale, 1 + scale]``
-  and rotated by an angle uniform in ``[−rotate, rotate]`` degrees about the
-  image centre — one bilinear resampling (``grid_sample``) per step. Without
-  them the optimum is a brittle high-frequency pattern.
+  ``[−jitter, jitter]`` and, with probability ``p_scale_rotate`` (default 0.5),
+  scaled by a factor uniform in ``[1 − scale, 1 + scale]`` and rotated by an
+  angle uniform in ``[−rotate, rotate]`` degrees about the image centre — one
+  bilinear resampling (``grid_sample``) per step. Without them the optimum is a
+  brittle high-frequency pattern. Scaling and rotating in every step (Lucent)
+  hides what a channel tuned near Nyquist wants: they move its grating by a
+  frequency ∝ f, out of the channel's band in most steps; the steps without them
+  let the render find it, and the render is still optimised for the scaled and
+  rotated views (docs/featvis.md: known answers and robustness, measured).
 * **Objective**: the mean over spatial positions of the channel's output
   (``"mean"``, default) or its centre unit (``"center"``, position
   ``(h // 2, w // 2)`` of the feature map). All channels are optimised together
@@ -111,9 +116,15 @@ LUCID_SCALE = 4.0
 class Transforms:
     """Random robustness transforms applied to every image at every step.
 
-    The defaults are Lucent's ``standard_transforms`` (pad 12, jitter 8 then 4,
+    The ranges are Lucent's ``standard_transforms`` (pad 12, jitter 8 then 4,
     scale 0.9–1.1, rotation ±10° at 224 px) with the pixel sizes scaled to the
-    embedded default's 64 px.
+    embedded default's 64 px. Scale and rotation apply to a random fraction
+    ``p_scale_rotate`` of the steps (every image draws its own); the other steps
+    only pad and jitter (an exact pixel copy). Scaling by ``s`` moves a grating at
+    ``f`` c/px to ``f/s`` and rotating turns it: a shift that grows with ``f``
+    (±0.04 c/px at 0.44 c/px), so a channel tuned near Nyquist is hit in few
+    steps when every step is scaled and rotated, and its render loses it
+    (docs/featvis.md measures this; the resampling itself is not the cause).
 
     Attributes:
         pad: grey (0.5) border in px added on every side; the model sees
@@ -121,12 +132,15 @@ class Transforms:
         jitter: integer translation in px, each axis uniform in ``[−jitter, jitter]``.
         scale: scale factor uniform in ``[1 − scale, 1 + scale]`` (0 = none).
         rotate: rotation angle uniform in ``[−rotate, rotate]`` degrees (0 = none).
+        p_scale_rotate: probability that an image is scaled and rotated at a step
+            (1 = every step, the Lucent transforms; 0 = pad and jitter only).
     """
 
     pad: int = 4
     jitter: int = 3
     scale: float = 0.1
     rotate: float = 10.0
+    p_scale_rotate: float = 0.5
 
     def __post_init__(self) -> None:
         if int(self.pad) != self.pad or self.pad < 0:
@@ -137,15 +151,25 @@ class Transforms:
             raise ValueError(f"featvis.transforms.scale must lie in [0, 1), got {self.scale}")
         if not 0 <= self.rotate <= 180:
             raise ValueError(f"featvis.transforms.rotate must lie in [0, 180] degrees, got {self.rotate}")
+        if not 0 <= self.p_scale_rotate <= 1:
+            raise ValueError(f"featvis.transforms.p_scale_rotate must lie in [0, 1], got {self.p_scale_rotate}")
+
+    @property
+    def identity(self) -> bool:
+        """No transform at all: no pad, no jitter, and no scale or rotation at any step."""
+        resample = self.p_scale_rotate > 0 and (self.scale > 0 or self.rotate > 0)
+        return self.pad == 0 and self.jitter == 0 and not resample
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any] | None) -> Transforms:
-        """From a config mapping ``{pad, jitter, scale, rotate}`` (missing keys: defaults; ``None``: none)."""
+        """From a config mapping ``{pad, jitter, scale, rotate, p_scale_rotate}`` (missing keys: defaults;
+        ``None``: none)."""
         if cfg is None:
-            return cls(pad=0, jitter=0, scale=0.0, rotate=0.0)
-        unknown = sorted(set(cfg) - {"pad", "jitter", "scale", "rotate"})
+            return NO_TRANSFORMS
+        keys = ("pad", "jitter", "scale", "rotate", "p_scale_rotate")
+        unknown = sorted(set(cfg) - set(keys))
         if unknown:
-            raise ValueError(f"featvis.transforms: unknown keys {unknown}; valid: pad, jitter, scale, rotate")
+            raise ValueError(f"featvis.transforms: unknown keys {unknown}; valid: {', '.join(keys)}")
         return cls(**cfg)
 
 
@@ -195,15 +219,24 @@ def _stream(seed: int, layer: str, channel: int) -> np.random.Generator:
 def _draws(
     seed: int, layer: str, channels: Sequence[int], size: int, steps: int, init_sd: float, tf: Transforms
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Initial spectra ``[n,3,S,S//2+1,2]``, shifts ``[steps,n,2]`` (px), scales, angles ``[steps,n]`` (rad)."""
+    """Initial spectra ``[n,3,S,S//2+1,2]``, shifts ``[steps,n,2]`` (px), scales, angles ``[steps,n]`` (rad).
+
+    Per image, in this order from its stream: spectrum, shifts, scales, angles, then
+    one uniform per step; a step whose uniform is not below ``tf.p_scale_rotate``
+    gets scale 1 and angle 0 (so ``p_scale_rotate = 1`` gives the draws of the
+    plain Lucent transforms, bit for bit).
+    """
     shape = (3, size, size // 2 + 1, 2)
     spec, shift, scale, angle = [], [], [], []
     for c in channels:
         rng = _stream(seed, layer, c)
         spec.append(rng.standard_normal(shape) * init_sd)
         shift.append(rng.integers(-tf.jitter, tf.jitter + 1, size=(steps, 2)))
-        scale.append(1.0 + tf.scale * rng.uniform(-1.0, 1.0, size=steps))
-        angle.append(np.deg2rad(tf.rotate) * rng.uniform(-1.0, 1.0, size=steps))
+        s = 1.0 + tf.scale * rng.uniform(-1.0, 1.0, size=steps)
+        a = np.deg2rad(tf.rotate) * rng.uniform(-1.0, 1.0, size=steps)
+        on = rng.uniform(0.0, 1.0, size=steps) < tf.p_scale_rotate
+        scale.append(np.where(on, s, 1.0))
+        angle.append(np.where(on, a, 0.0))
     return (np.stack(spec), np.stack(shift, axis=1), np.stack(scale, axis=1), np.stack(angle, axis=1))
 
 
@@ -512,7 +545,7 @@ def _optimise(
     """Adam on one batch of Fourier parameters; returns the final images ``[n, 3, S, S]``."""
     param = spectrum.clone().requires_grad_(True)
     opt = torch.optim.Adam([param], lr=lr)
-    identity = tf == NO_TRANSFORMS
+    identity = tf.identity
     with torch.enable_grad():
         for t in range(steps):
             image = spectrum_to_image(param, amp, decorrelate)
