@@ -48,8 +48,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.fft
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 from torch import nn
@@ -166,21 +166,59 @@ def _numpy(t: torch.Tensor, like: np.ndarray) -> np.ndarray:
     return out[..., 0] if like.ndim == 2 else out
 
 
+@functools.lru_cache(maxsize=64)
+def _gaussian_taps(sigma_px: float) -> np.ndarray:
+    """:func:`blurscope.blur.gaussian_kernel1d` in float64 as numpy (read-only: cached)."""
+    taps = blur.gaussian_kernel1d(sigma_px, torch.float64).numpy()
+    taps.setflags(write=False)
+    return taps
+
+
 def gaussian_filter(x: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Gaussian blur of ``[H, W]`` / ``[H, W, C]`` with :func:`blurscope.blur.gaussian_blur` (σ in px of ``x``)."""
+    """Gaussian blur of float ``[H, W]`` / ``[H, W, C]`` (σ in px of ``x``): the filter of
+    :func:`blurscope.blur.gaussian_blur` (its taps, :func:`blurscope.blur.gaussian_kernel1d`, and its
+    mirror border) as two 1-D correlations (``scipy.ndimage.correlate1d``): equal to it to float64
+    round-off, and at 224 px ~4× faster than its dense-matrix products."""
+    taps = _gaussian_taps(float(sigma_px))
+    out = ndimage.correlate1d(np.asarray(x, dtype=np.float64), taps, axis=1, mode="mirror")
+    return ndimage.correlate1d(out, taps, axis=0, mode="mirror")
+
+
+def gaussian_filter_exact(x: np.ndarray, sigma_px: float) -> np.ndarray:
+    """:func:`gaussian_filter` computed by :func:`blurscope.blur.gaussian_blur` itself (the same numbers
+    to the last bit), for ``glass_blur``, which truncates its blur to 8 bits without a guard."""
     return _numpy(blur.gaussian_blur(_torch(x), sigma_px), x)
 
 
+@functools.lru_cache(maxsize=16)
+def _kernel_spectrum(kernel: bytes, k: int, shape: tuple[int, int]) -> np.ndarray:
+    """Real FFT ``[L0, L1 // 2 + 1]`` of the flipped float64 ``[k, k]`` kernel zero-padded to ``shape``."""
+    taps = np.frombuffer(kernel, dtype=np.float64).reshape(k, k)
+    out = scipy.fft.rfft2(taps[::-1, ::-1], s=shape, workers=1)
+    out.setflags(write=False)
+    return out
+
+
 def filter_reflect101(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Correlate every channel of ``[H, W, C]`` with an odd ``[k, k]`` kernel, mirror border
-    (edge not repeated; OpenCV's default ``BORDER_REFLECT_101``)."""
+    """Correlate every channel of ``[H, W, C]`` (any real dtype) with an odd ``[k, k]`` kernel, mirror
+    border (edge not repeated; OpenCV's default ``BORDER_REFLECT_101``): float64 ``[H, W, C]``.
+
+    A product of float64 real FFTs of the padded image, whose size ``H + k − 1`` is rounded up to
+    a fast length (nothing wraps round into the result): equal to direct summation to ~1e-15 of
+    the values' scale, so the same 8-bit pixels after :func:`quantise`, and at 224 px ~100× faster
+    than direct summation for ImageNet-C's 17 × 17 disk.
+    """
+    h, w, _ = x.shape
     r = kernel.shape[0] // 2
-    t = _torch(x)
-    if r:
-        t = F.pad(t, (r, r, r, r), mode="reflect") if r < min(x.shape[:2]) else blur._reflect_pad(t, (r, r, r, r))
-    kt = torch.from_numpy(np.ascontiguousarray(kernel, dtype=np.float64))[None, None]
-    c = t.shape[1]
-    return _numpy(F.conv2d(t, kt.expand(c, 1, -1, -1), groups=c), x)
+    shape = (scipy.fft.next_fast_len(h + 2 * r, real=True), scipy.fft.next_fast_len(w + 2 * r, real=True))
+    # np.pad's "reflect" is the mirror without the edge, repeated for pads beyond the size
+    padded = np.pad(np.moveaxis(x, -1, 0), ((0, 0), (r, shape[0] - h - r), (r, shape[1] - w - r)), mode="reflect")
+    spec = scipy.fft.rfft2(padded.astype(np.float64, copy=False), workers=1, overwrite_x=True)
+    spec *= _kernel_spectrum(np.ascontiguousarray(kernel, dtype=np.float64).tobytes(), kernel.shape[0], shape)
+    # inverse over columns, then over rows only for the rows kept
+    spec = scipy.fft.ifft(spec, axis=1, workers=1, overwrite_x=True)[:, 2 * r : 2 * r + h]
+    out = scipy.fft.irfft(spec, n=shape[1], axis=2, workers=1, overwrite_x=True)[:, :, 2 * r : 2 * r + w]
+    return out.transpose(1, 2, 0)
 
 
 def gaussian_taps(ksize: int, sigma: float) -> np.ndarray:
@@ -190,16 +228,20 @@ def gaussian_taps(ksize: int, sigma: float) -> np.ndarray:
     return g / g.sum()
 
 
+@functools.lru_cache(maxsize=16)
 def disk_kernel(radius: float, alias_sigma: float) -> np.ndarray:
     """ImageNet-C's defocus kernel at 224 px: a disk of ``radius`` px on a grid of at least
-    ±8 px, normalised, then smoothed by a 3×3 (radius ≤ 8) or 5×5 Gaussian of σ ``alias_sigma``."""
+    ±8 px, normalised, then smoothed by a 3×3 (radius ≤ 8) or 5×5 Gaussian of σ ``alias_sigma``
+    (read-only: cached)."""
     half = 8 if radius <= 8 else int(radius)
     grid = np.arange(-half, half + 1)
     xx, yy = np.meshgrid(grid, grid)
     disk = ((xx**2 + yy**2) <= radius**2).astype(np.float32)
     disk /= disk.sum()
     g = gaussian_taps(3 if radius <= 8 else 5, alias_sigma)
-    return filter_reflect101(disk[..., None].astype(np.float64), np.outer(g, g))[..., 0]
+    k = np.ascontiguousarray(filter_reflect101(disk[..., None].astype(np.float64), np.outer(g, g))[..., 0])
+    k.setflags(write=False)
+    return k
 
 
 def motion_kernel_blur(x: np.ndarray, radius: float, sigma: float, angle: float) -> np.ndarray:
@@ -221,20 +263,28 @@ def motion_kernel_blur(x: np.ndarray, radius: float, sigma: float, angle: float)
     m = max(max(abs(dx), abs(dy)) for _, dx, dy in shifts)
     pad = [(m, m), (m, m)] + [(0, 0)] * (x.ndim - 2)
     padded = np.pad(np.asarray(x, dtype=np.float64), pad, mode="edge")  # edge pixels repeated
-    out = np.zeros(x.shape, dtype=np.float64)
+    out, term = np.zeros(x.shape, dtype=np.float64), np.empty(x.shape, dtype=np.float64)
     for i, dx, dy in shifts:  # out[r, c] += k[i] · x[clip(r − dy), clip(c − dx)]
-        out += k[i] * padded[m - dy : m - dy + h, m - dx : m - dx + w]
+        out += np.multiply(padded[m - dy : m - dy + h, m - dx : m - dx + w], k[i], out=term)
     return out
 
 
 def clipped_zoom(x: np.ndarray, factor: float) -> np.ndarray:
-    """Zoom ``[H, W, C]`` by ``factor`` ≥ 1 about the centre (bilinear), cropped back to ``[H, W, C]``."""
+    """Zoom ``[H, W, C]`` by ``factor`` ≥ 1 about the centre (bilinear), cropped back to ``[H, W, C]``.
+
+    SciPy's ``zoom`` (order 1) of each channel: the same numbers as zooming ``[h, w, C]`` by
+    ``(factor, factor, 1)`` (the channel axis only adds taps of weight 0) in half the time.
+    """
     h, w = x.shape[:2]
     ch, cw = math.ceil(h / factor), math.ceil(w / factor)
     top, left = (h - ch) // 2, (w - cw) // 2
-    z = ndimage.zoom(x[top : top + ch, left : left + cw], (factor, factor, 1), order=1)
-    th, tw = (z.shape[0] - h) // 2, (z.shape[1] - w) // 2
-    return z[th : th + h, tw : tw + w]
+    crop = x[top : top + ch, left : left + cw]
+    out = np.empty_like(x)
+    for k in range(x.shape[2]):
+        z = ndimage.zoom(crop[..., k], (factor, factor), order=1)
+        th, tw = (z.shape[0] - h) // 2, (z.shape[1] - w) // 2
+        out[..., k] = z[th : th + h, tw : tw + w]
+    return out
 
 
 def plasma_fractal(mapsize: int, decay: float, rng: Rng) -> np.ndarray:
@@ -297,47 +347,124 @@ def _affine_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.linalg.solve(a, dst.astype(np.float64)).T
 
 
+def _map_coordinate(c: np.ndarray, n: int, mode: str) -> np.ndarray:
+    """SciPy's ``map_coordinate`` (``ndimage/src/ni_interpolation.c``, 1.17): coordinates ``c`` along
+    an axis of ``n`` samples folded into it, ``mirror`` (edge not repeated) or ``reflect`` (repeated)."""
+    c = np.array(c, dtype=np.float64)
+    if n <= 1:
+        c[(c < 0) | (c > n - 1)] = 0.0
+        return c
+    lo, hi = c < 0, c > n - 1
+    v, u = c[lo], c[hi]
+    if mode == "mirror":
+        sz2 = 2 * n - 2
+        v = sz2 * np.trunc(-v / sz2) + v
+        c[lo] = np.where(v <= 1 - n, v + sz2, -v)
+        u = u - sz2 * np.trunc(u / sz2)
+        c[hi] = np.where(u >= n, sz2 - u, u)
+    else:
+        sz2 = 2 * n
+        v = np.where(v < -sz2, sz2 * np.trunc(-v / sz2) + v, v)
+        c[lo] = np.where(v < -n, v + sz2, np.where(v > -1e-15, 1e-15, -v) - 1)
+        u = u - sz2 * np.trunc(u / sz2)
+        c[hi] = np.where(u >= n, sz2 - u - 1, u)
+    return c
+
+
+SAMPLE_BLOCK = 8192
+"""Output pixels per block of :func:`bilinear_sample`: its temporaries stay small (64 kB) and are
+reused, instead of a dozen image-sized arrays allocated (and page-faulted) per call."""
+
+
+def bilinear_sample(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, mode: str) -> np.ndarray:
+    """Sample float ``[H, W, C]`` at fractional pixel positions ``rows``, ``cols`` (``[h, w]``) bilinearly:
+    float64 ``[h, w, C]``, ``mode`` ``"mirror"`` or ``"reflect"`` beyond the border.
+
+    The numbers of ``scipy.ndimage.map_coordinates(x[..., k], [rows, cols], order=1, mode=mode)``
+    (1.17: its coordinate folding, tap indices, weights ``1 − f`` and ``1 − (1 − f)``, and the
+    four products summed in its order), with the taps and weights computed once for all
+    channels, in blocks of rows.
+    """
+    h, w, ch = x.shape
+    fold_y = _map_coordinate(np.arange(-1, h + 1), h, mode).astype(np.intp)  # taps -1 … n, folded
+    fold_x = _map_coordinate(np.arange(-1, w + 1), w, mode).astype(np.intp)
+    src = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+    rows, cols = np.broadcast_arrays(rows, cols)
+    out = np.empty((*rows.shape, ch))
+    step = max(1, SAMPLE_BLOCK // max(1, rows.shape[-1]))
+    for r0 in range(0, rows.shape[0], step):
+        taps = []
+        for c, n, fold in ((rows[r0 : r0 + step], h, fold_y), (cols[r0 : r0 + step], w, fold_x)):
+            c = _map_coordinate(c, n, mode)  # in [-1, n)
+            f = np.floor(c)
+            w0 = 1.0 - (c - f)
+            i = f.astype(np.intp)
+            i += 1
+            taps.append((fold[i], fold[i + 1], w0, 1.0 - w0))
+        (y0, y1, wy0, wy1), (x0, x1, wx0, wx1) = taps
+        y0 *= w * ch
+        y1 *= w * ch
+        x0 *= ch
+        x1 *= ch
+        block = out[r0 : r0 + step]
+        for k in range(ch):
+            acc = None
+            for iy, wy in ((y0, wy0), (y1, wy1)):
+                for ix, wx in ((x0, wx0), (x1, wx1)):
+                    v = np.take(src, iy + ix + k)
+                    v *= wy
+                    v *= wx
+                    acc = v if acc is None else np.add(acc, v, out=acc)
+            block[..., k] = acc
+    return out
+
+
 def warp_affine(x: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``out(p) = x(M⁻¹ p)`` for every pixel p = (x, y) (OpenCV's ``warpAffine``), bilinear,
-    mirror border (edge not repeated)."""
-    full = np.vstack([m, [0, 0, 1]])
-    inv = np.linalg.inv(full)
-    # (x, y) → (row, col) order for scipy
-    mat = np.array([[inv[1, 1], inv[1, 0]], [inv[0, 1], inv[0, 0]]])
-    off = np.array([inv[1, 2], inv[0, 2]])
-    return np.stack([ndimage.affine_transform(x[..., c], mat, off, order=1, mode="mirror")
-                     for c in range(x.shape[2])], axis=-1)
+    mirror border (edge not repeated); the numbers of SciPy's ``affine_transform`` (order 1)."""
+    inv = np.linalg.inv(np.vstack([m, [0, 0, 1]]))
+    h, w = x.shape[:2]
+    r, c = np.arange(h, dtype=np.float64)[:, None], np.arange(w, dtype=np.float64)[None, :]
+    # (x, y) → (row, col); SciPy adds the offset first, then each coordinate × its matrix entry
+    rows = (inv[1, 2] + r * inv[1, 1]) + c * inv[1, 0]
+    cols = (inv[0, 2] + r * inv[0, 1]) + c * inv[0, 0]
+    return bilinear_sample(x, rows, cols, "mirror")
 
 
 # ------------------------------------------------------------------ the corruptions
-# Each: (image uint8 [H, W, 3], parameter, rng, s) -> float [H, W, 3] in [0, 1] units (clipped later).
+# Each: (image uint8 [H, W, 3], parameter, rng, s) -> float [H, W, 3] in [0, 1] units (clipped later),
+# or uint8 [H, W, 3] where the result is 8-bit already (the pixels quantise() would give).
+# In-place arithmetic where it gives the same numbers: at 224 px, allocating a fresh
+# 1.2 MB array costs about as much as the arithmetic on it.
 def gaussian_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
     """Additive white Gaussian noise of std ``c``."""
-    x = img / 255.0
-    return x + rng.normal(size=x.shape, scale=c)
+    out = rng.normal(size=img.shape, scale=c)
+    out += img / 255.0
+    return out
 
 
 def shot_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
     """Poisson noise: ``Poisson(x · c) / c``."""
     x = img / 255.0
-    return rng.poisson(x * c) / float(c)
+    x *= c
+    return np.divide(rng.poisson(x), float(c), out=x)
 
 
 def impulse_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
-    """Salt and pepper: each value is replaced with probability ``c``, by 0 or 1 with equal odds."""
-    x = img / 255.0
-    flip = rng.random_sample(x.shape) < c
-    salt = rng.random_sample(x.shape) < 0.5
-    out = x.copy()
-    out[flip & salt] = 1.0
-    out[flip & ~salt] = 0.0
-    return out
+    """Salt and pepper: each value is replaced with probability ``c``, by 0 or 1 with equal odds (uint8)."""
+    u = rng.random_sample((2, *img.shape))  # all "replaced?" draws, then all "salt?" draws
+    salt = (u[1] < 0.5).astype(np.uint8)
+    salt *= 255
+    return np.where(u[0] < c, salt, img)
 
 
 def speckle_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
     """Multiplicative noise ``x + x · N(0, c²)``."""
+    out = rng.normal(size=img.shape, scale=c)
     x = img / 255.0
-    return x + x * rng.normal(size=x.shape, scale=c)
+    out *= x
+    out += x
+    return out
 
 
 def highpass_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
@@ -358,7 +485,7 @@ def gaussian_blur(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
 def defocus_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
     """Convolution with ImageNet-C's anti-aliased disk (radius ``c[0]`` px at 224, resampled to ``s``)."""
     k = disk_kernel(c[0], c[1])
-    return filter_reflect101(img / 255.0, k if s == 1 else resample_kernel(k, s))
+    return filter_reflect101(img, (k if s == 1 else resample_kernel(k, s)) / 255.0)  # x / 255 ⊛ k = x ⊛ k / 255
 
 
 def glass_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
@@ -370,7 +497,10 @@ def glass_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
     """
     sigma, d, passes = c[0] * s, max(1, round(c[1] * s)), c[2]
     h, w = img.shape[:2]
-    x = (gaussian_filter(img / 255.0, sigma) * 255).astype(np.uint8)
+    # ImageNet-C truncates this blur (np.uint8(255 · x)) without quantise()'s guard: a flat region's
+    # last bit decides its level, so the blur keeps blurscope.blur's own arithmetic (with
+    # gaussian_filter's round-off 0.1 % of the pixels moved by one level, measured)
+    x = (gaussian_filter_exact(img / 255.0, sigma) * 255).astype(np.uint8)
     hs, ws = np.arange(h - d, d, -1), np.arange(w - d, d, -1)
     dst = (hs[:, None] * w + ws[None, :]).ravel()
     packed = (x[..., 0].astype(np.int64) << 16 | x[..., 1].astype(np.int64) << 8 | x[..., 2]).ravel().tolist()
@@ -381,7 +511,7 @@ def glass_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
             packed[t] = packed[u]
     p = np.asarray(packed, dtype=np.int64).reshape(h, w)
     x = np.stack([(p >> 16) & 255, (p >> 8) & 255, p & 255], axis=-1).astype(np.uint8)
-    return gaussian_filter(x / 255.0, sigma)
+    return gaussian_filter_exact(x / 255.0, sigma)
 
 
 def motion_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
@@ -439,7 +569,10 @@ def fog(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
     size = 1 << (max(hr, wr) - 1).bit_length()  # the next power of 2 (256 at 224 px, as ImageNet-C)
     layer = resample_area(plasma_fractal(size, c[1], rng)[:hr, :wr], img.shape[:2])
     peak = x.max()
-    return (x + c[0] * layer[..., None]) * peak / (peak + c[0])
+    x += c[0] * layer[..., None]
+    x *= peak
+    x /= peak + c[0]
+    return x
 
 
 def brightness(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
@@ -454,7 +587,10 @@ def contrast(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
     """Deviations from each channel's mean scaled by ``c``."""
     x = img / 255.0
     m = x.mean(axis=(0, 1), keepdims=True)
-    return (x - m) * c + m
+    x -= m
+    x *= c
+    x += m
+    return x
 
 
 def elastic_transform(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
@@ -478,32 +614,46 @@ def elastic_transform(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarr
     dx = rows @ rng.uniform(-1, 1, size=(hr, wr)) @ cols.T * c[0]
     dy = rows @ rng.uniform(-1, 1, size=(hr, wr)) @ cols.T * c[0]
     dx, dy = resample_area(dx, (h, w)) * sx, resample_area(dy, (h, w)) * sy
-    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    coords = np.stack([yy + dy, xx + dx])
-    return np.stack([ndimage.map_coordinates(x[..., k], coords, order=1, mode="reflect")
-                     for k in range(x.shape[2])], axis=-1)
+    dy += np.arange(h)[:, None]
+    dx += np.arange(w)[None, :]
+    return bilinear_sample(x, dy, dx, "reflect")
+
+
+@functools.lru_cache(maxsize=64)
+def box_enlarge_index(n_in: int, n_out: int) -> np.ndarray:
+    """Source pixel of each of ``n_out`` pixels when PIL's ``BOX`` filter enlarges ``n_in ≤ n_out``
+    pixels: the one under the output pixel's centre, ``floor((i + ½) · n_in / n_out)`` (its box,
+    one input pixel wide, covers exactly that pixel, with weight 1)."""
+    idx = np.floor((np.arange(n_out) + 0.5) * (n_in / n_out)).astype(np.intp)
+    idx.setflags(write=False)
+    return idx
 
 
 def pixelate(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
-    """PIL ``BOX`` down-sampling to ``int(c · W) × int(c · H)`` and ``BOX`` back up."""
+    """PIL ``BOX`` down-sampling to ``int(c · W) × int(c · H)`` and ``BOX`` back up (uint8; the
+    enlargement as the index gather :func:`box_enlarge_index`, the same pixels in a fifth of the time)."""
     h, w = img.shape[:2]
-    im = Image.fromarray(img).resize((max(1, int(w * c)), max(1, int(h * c))), Image.BOX)
-    return np.asarray(im.resize((w, h), Image.BOX)) / 255.0
+    small = np.asarray(Image.fromarray(img).resize((max(1, int(w * c)), max(1, int(h * c))), Image.BOX))
+    sh, sw, ch = small.shape
+    byte = (ch * box_enlarge_index(sw, w)[:, None] + np.arange(ch)).ravel()  # gather bytes: 2× faster than pixels
+    cols = np.take(small.reshape(sh, sw * ch), byte, axis=1)
+    return np.take(cols, box_enlarge_index(sh, h), axis=0).reshape(h, w, ch)
 
 
 def jpeg_compression(img: np.ndarray, c: int, rng: Rng, s: float) -> np.ndarray:
-    """Pillow JPEG round trip at quality ``c``."""
+    """Pillow JPEG round trip at quality ``c`` (uint8)."""
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="JPEG", quality=int(c))
     buf.seek(0)
-    with Image.open(buf) as im:
-        return np.asarray(im.convert("RGB")) / 255.0
+    with Image.open(buf, formats=("JPEG",)) as im:
+        return np.array(im if im.mode == "RGB" else im.convert("RGB"))
 
 
 CORRUPTIONS: dict[str, Callable[[np.ndarray, object, Rng, float], np.ndarray]] = {
     name: globals()[name] for name in ALL
 }
-"""All corruptions by name: ``(image uint8 [H,W,3], parameter, rng, s) → float [H,W,3]``."""
+"""All corruptions by name: ``(image uint8 [H,W,3], parameter, rng, s) → float [H,W,3]`` in [0, 1]
+units (or uint8 where 8-bit already), always a new array (:func:`corrupt_image` clips it in place)."""
 
 
 # ------------------------------------------------------------------ applying them
@@ -514,10 +664,16 @@ def image_seed(seed: int, name: str, severity: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), key, int(severity), int(index)]).generate_state(1)[0])
 
 
-def quantise(x: np.ndarray) -> np.ndarray:
+def quantise(x: np.ndarray, overwrite: bool = False) -> np.ndarray:
     """Clip to [0, 1] and truncate to uint8 as ImageNet-C's ``np.uint8(255 · x)`` (+1e-6 against
-    float round-off of exact levels)."""
-    return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 1e-6).astype(np.uint8)
+    float round-off of exact levels); a uint8 image (already 8-bit) is returned as it is.
+    ``overwrite``: ``x`` is a temporary of the caller's and may be used as the work array."""
+    if x.dtype == np.uint8:
+        return x
+    y = np.clip(x, 0.0, 1.0, out=x if overwrite else None)
+    y *= 255.0
+    y += 1e-6
+    return y.astype(np.uint8, order="C")  # truncation: the floor of y > 0
 
 
 def corrupt_image(img: np.ndarray, name: str, severity: int, rng: Rng) -> np.ndarray:
@@ -530,15 +686,17 @@ def corrupt_image(img: np.ndarray, name: str, severity: int, rng: Rng) -> np.nda
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 16:
         raise ValueError(f"corruptions expect uint8 [H, W, 3] images of at least 16 px, got {img.dtype} {img.shape}")
     s = min(img.shape[:2]) / REFERENCE_SIZE
-    return quantise(CORRUPTIONS[name](img, PARAMS[name][severity - 1], rng, s))
+    return quantise(CORRUPTIONS[name](img, PARAMS[name][severity - 1], rng, s), overwrite=True)  # a new array
 
 
 def corrupt_images(images: np.ndarray, name: str, severity: int, seed: int = 0, first_index: int = 0) -> np.ndarray:
     """Corrupt uint8 ``[N, H, W, 3]``; image ``i`` uses ``RandomState(image_seed(seed, name, severity,
     first_index + i))``, so any subset or order of images gives the same pixels."""
     out = np.empty_like(images)
+    rng = Rng()
     for i, img in enumerate(images):
-        out[i] = corrupt_image(img, name, severity, Rng(image_seed(seed, name, severity, first_index + i)))
+        rng.seed(image_seed(seed, name, severity, first_index + i))  # = a new RandomState(seed), 25× faster
+        out[i] = corrupt_image(img, name, severity, rng)
     return out
 
 
