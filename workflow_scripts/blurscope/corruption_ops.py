@@ -114,16 +114,19 @@ def filter_reflect101(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     the values' scale, so the same 8-bit pixels after :func:`quantise`, and at 224 px ~100× faster
     than direct summation for ImageNet-C's 17 × 17 disk.
     """
-    h, w, _ = x.shape
+    h, w, ch = x.shape
     r = kernel.shape[0] // 2
     shape = (scipy.fft.next_fast_len(h + 2 * r, real=True), scipy.fft.next_fast_len(w + 2 * r, real=True))
-    # np.pad's "reflect" is the mirror without the edge, repeated for pads beyond the size
-    padded = np.pad(np.moveaxis(x, -1, 0), ((0, 0), (r, shape[0] - h - r), (r, shape[1] - w - r)), mode="reflect")
-    spec = scipy.fft.rfft2(padded.astype(np.float64, copy=False), workers=1, overwrite_x=True)
-    spec *= _kernel_spectrum(np.ascontiguousarray(kernel, dtype=np.float64).tobytes(), kernel.shape[0], shape)
-    # inverse over columns, then over rows only for the rows kept
-    spec = scipy.fft.ifft(spec, axis=1, workers=1, overwrite_x=True)[:, 2 * r : 2 * r + h]
-    out = scipy.fft.irfft(spec, n=shape[1], axis=2, workers=1, overwrite_x=True)[:, :, 2 * r : 2 * r + w]
+    kernel_spec = _kernel_spectrum(np.ascontiguousarray(kernel, dtype=np.float64).tobytes(), kernel.shape[0], shape)
+    out = np.empty((ch, h, w))
+    for c in range(ch):  # one channel at a time: its half-megabyte buffers are reused, not page-faulted anew
+        # np.pad's "reflect" is the mirror without the edge, repeated for pads beyond the size
+        padded = np.pad(x[..., c], ((r, shape[0] - h - r), (r, shape[1] - w - r)), mode="reflect")
+        spec = scipy.fft.rfft2(padded.astype(np.float64, copy=False), workers=1, overwrite_x=True)
+        spec *= kernel_spec
+        # inverse over columns, then over rows only for the rows kept
+        spec = scipy.fft.ifft(spec, axis=0, workers=1, overwrite_x=True)[2 * r : 2 * r + h]
+        out[c] = scipy.fft.irfft(spec, n=shape[1], axis=1, workers=1, overwrite_x=True)[:, 2 * r : 2 * r + w]
     return out.transpose(1, 2, 0)
 
 
