@@ -118,11 +118,12 @@ def filter_reflect101(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     r = kernel.shape[0] // 2
     shape = (scipy.fft.next_fast_len(h + 2 * r, real=True), scipy.fft.next_fast_len(w + 2 * r, real=True))
     kernel_spec = _kernel_spectrum(np.ascontiguousarray(kernel, dtype=np.float64).tobytes(), kernel.shape[0], shape)
+    # np.pad's "reflect" is the mirror without the edge, repeated for pads beyond the size
+    padded = np.pad(x, ((r, shape[0] - h - r), (r, shape[1] - w - r), (0, 0)), mode="reflect")
     out = np.empty((ch, h, w))
     for c in range(ch):  # one channel at a time: its half-megabyte buffers are reused, not page-faulted anew
-        # np.pad's "reflect" is the mirror without the edge, repeated for pads beyond the size
-        padded = np.pad(x[..., c], ((r, shape[0] - h - r), (r, shape[1] - w - r)), mode="reflect")
-        spec = scipy.fft.rfft2(padded.astype(np.float64, copy=False), workers=1, overwrite_x=True)
+        spec = scipy.fft.rfft(padded[..., c].astype(np.float64), axis=1, workers=1, overwrite_x=True)
+        spec = scipy.fft.fft(spec, axis=0, workers=1, overwrite_x=True)
         spec *= kernel_spec
         # inverse over columns, then over rows only for the rows kept
         spec = scipy.fft.ifft(spec, axis=0, workers=1, overwrite_x=True)[2 * r : 2 * r + h]
