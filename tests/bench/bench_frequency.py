@@ -1,6 +1,7 @@
 """Benchmark of the frequency-preference analyses on one CPU thread.
 
-Run: ``.venv/bin/python tests/bench/bench_frequency.py [--size 64] [--out bench.json]``
+Run: ``.venv/bin/python tests/bench/bench_frequency.py [--size 64] [--corruption-repeats 5] [--out bench.json]``
+(about 3 minutes on one core, most of it the reference's glass blur).
 
 Measures, on the embedded default's narrow ResNet (untrained; speed does not
 depend on the weights) at ``--size`` px:

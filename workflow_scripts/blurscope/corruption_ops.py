@@ -111,7 +111,7 @@ def filter_reflect101(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
     A product of float64 real FFTs of the padded image, whose size ``H + k − 1`` is rounded up to
     a fast length (nothing wraps round into the result): equal to direct summation to ~1e-15 of
-    the values' scale, so the same 8-bit pixels after :func:`quantise`, and at 224 px ~100× faster
+    the values' scale, so the same 8-bit pixels after :func:`blurscope.corruptions.quantise`; at 224 px ~100× faster
     than direct summation for ImageNet-C's 17 × 17 disk.
     """
     h, w, ch = x.shape

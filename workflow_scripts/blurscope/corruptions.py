@@ -24,7 +24,10 @@ At 224 px (``s = 1``) every corruption is the reference definition; the
 deviations from it (border modes, the ImageMagick motion blur, JPEG-85 storage)
 are listed in ``docs/frequency.md`` and checked against the ``imagecorruptions``
 package in ``tests/test_corruptions.py``. The result is clipped to [0, 1] and
-quantised like ImageNet-C's ``np.uint8`` (truncation).
+quantised like ImageNet-C's ``np.uint8`` (truncation). The image operations they are
+built from (filters, resampling, bilinear sampling) are :mod:`blurscope.corruption_ops`;
+at 224 px every type costs at most what the ``imagecorruptions`` package costs per image
+(``tests/bench/bench_frequency.py``).
 
 Extras (not in the ImageNet-C mean): ``speckle_noise`` and ``gaussian_blur``
 (ImageNet-C's held-out corruptions) and ``highpass_noise`` (Gaussian noise with
