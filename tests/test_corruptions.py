@@ -4,15 +4,15 @@ forwards, corruption errors (mCE) and a cross-check against the ``imagecorruptio
 from __future__ import annotations
 
 import math
-import os
-import sys
-import types
 
+import corruptions_before  # tests/corruptions_before.py: the corruptions before the speed-up
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from imagecorruptions_compat import imagecorruptions_module  # tests/bench/
 from PIL import Image
+from scipy import ndimage
 from torch import nn
 
 from blurscope import blur, freq
@@ -160,7 +160,7 @@ def test_warp_affine_translation_and_identity() -> None:
     shifted = C.warp_affine(x, np.array([[1.0, 0, 2], [0, 1, 1]]))  # out(x, y) = in(x - 2, y - 1)
     np.testing.assert_allclose(shifted[1:, 2:], x[:-1, :-2], atol=1e-12)
     src = np.float32([[0, 0], [10, 0], [0, 10]])
-    m = C._affine_from_points(src, src * 2 + 3)
+    m = C.affine_from_points(src, src * 2 + 3)
     np.testing.assert_allclose(m, [[2, 0, 3], [0, 2, 3]], atol=1e-12)
 
 
@@ -191,7 +191,7 @@ def test_pixel_parameters_scale_with_the_image_size(name: str) -> None:
 def test_defocus_at_64_px_uses_the_resampled_disk() -> None:
     img = natural_images(1, 64)[0]
     k = C.resample_kernel(C.disk_kernel(6, 0.5), 64 / 224)
-    want = C.quantise(C.filter_reflect101(img / 255.0, k))
+    want = C.quantise(corruptions_before.filter_reflect101(img / 255.0, k))  # direct summation
     np.testing.assert_array_equal(C.corrupt_image(img, "defocus_blur", 3, rng()), want)
 
 
@@ -202,6 +202,130 @@ def test_glass_blur_moves_pixels_within_the_scaled_distance() -> None:
     assert out.max() > 0
     ys, xs = np.nonzero(out.max(2))
     assert abs(ys - 32).max() <= 6 and abs(xs - 32).max() <= 6
+
+
+# ------------------------------------------------------------------ the speed-up keeps every pixel
+def photos(size: tuple[int, int]) -> list[np.ndarray]:
+    """scikit-image's astronaut, chelsea and coffee photos, centre crops of ``size``, uint8 RGB."""
+    from skimage import data
+
+    out = []
+    for load in (data.astronaut, data.chelsea, data.coffee):
+        a = load()[..., :3]
+        top, left = (a.shape[0] - size[0]) // 2, (a.shape[1] - size[1]) // 2
+        out.append(np.ascontiguousarray(a[top : top + size[0], left : left + size[1]]))
+    return out
+
+
+def stripes(size: tuple[int, int]) -> np.ndarray:
+    """Flat white with black rows every 7 px: exact levels, saturation and flat regions."""
+    img = np.full((*size, 3), 255, np.uint8)
+    img[::7] = 0
+    return img
+
+
+@pytest.mark.parametrize("name", C.ALL)
+def test_same_pixels_as_before_the_speed_up(name: str) -> None:
+    """Every corruption gives, byte for byte, the pixels of the code before the speed-up
+    (``tests/corruptions_before.py``: direct summation for the defocus disk, one SciPy call per
+    channel, a new RandomState per image) at the embedded default's 64 px, at 224 px and at odd
+    sizes, on photos, 1/f noise and a saturated striped image, every severity, through
+    ``corruption_set`` (one RandomState, reseeded per image)."""
+    for size in ((64, 64), (224, 224), (48, 40), (16, 16)):
+        imgs = photos(size) + [natural_images(1, size, seed=3)[0], stripes(size)]
+        if size == (224, 224):
+            imgs = imgs[:1] + imgs[3:4]  # the old defocus takes ~0.3 s an image here
+        imgs = np.stack(imgs)
+        new = C.corruption_set(imgs, name, C.SEVERITIES, seed=5)
+        for k, sev in enumerate(C.SEVERITIES):
+            old = np.stack([corruptions_before.corrupt_image(img, name, sev, rng(C.image_seed(5, name, sev, i)))
+                            for i, img in enumerate(imgs)])
+            np.testing.assert_array_equal(new[k], old, err_msg=f"{name} severity {sev} at {size}")
+
+
+def test_bilinear_sample_and_warp_are_scipys_numbers() -> None:
+    """SciPy's order-1 map_coordinates (mirror, reflect) and affine_transform, to the last bit:
+    far outside the image, on exact integers and halves (where the border folding has its edge
+    cases, e.g. reflect's −2n → −1 + 1e-15), on 1-px axes, in several blocks."""
+    g = np.random.RandomState(0)
+    for trial in range(40):
+        h, w = g.randint(1, 30, 2) if trial % 3 == 0 else g.randint(16, 90, 2)
+        x = g.rand(h, w, 3)
+        scale = (0.5, 3, 40, 600)[trial % 4]
+        shape = (150, 100) if trial == 5 else (17, 23)  # 15 000 samples: two blocks of SAMPLE_BLOCK
+        rows, cols = g.uniform(-scale, h + scale, shape), g.uniform(-scale, w + scale, shape)
+        if trial % 2:
+            rows, cols = np.round(rows * 2) / 2, np.round(cols * 2) / 2
+        rows[0, :8] = [-2 * h, -4 * h, -h, -1, 0, h - 1, h, 2 * h - 1]
+        for mode in ("mirror", "reflect"):
+            want = np.stack([ndimage.map_coordinates(x[..., k], [rows, cols], order=1, mode=mode)
+                             for k in range(3)], -1)
+            np.testing.assert_array_equal(C.bilinear_sample(x, rows, cols, mode), want, err_msg=f"{mode} {h}x{w}")
+        m = np.array([[1.0, 0, 0], [0, 1, 0]]) + g.uniform(-0.2, 0.2, (2, 3)) * [[1, 1, 30], [1, 1, 30]]
+        np.testing.assert_array_equal(C.warp_affine(x, m), corruptions_before.warp_affine(x, m))
+
+
+def test_filter_reflect101_is_direct_summation() -> None:
+    """The FFT correlation equals direct summation (the old torch conv) to ~1e-15, pads larger
+    than the image included."""
+    g = np.random.RandomState(1)
+    for h, w, k in ((64, 64, 7), (224, 224, 17), (48, 40, 21), (5, 9, 17), (1, 3, 5)):
+        x, kernel = g.rand(h, w, 3), g.rand(k, k)
+        want = corruptions_before.filter_reflect101(x, kernel)
+        np.testing.assert_allclose(C.filter_reflect101(x, kernel), want, rtol=0, atol=1e-13 * kernel.sum())
+    flat, disk = np.full((30, 30, 3), 0.7), C.disk_kernel(10, 0.5)  # sums to 1.011 (ImageNet-C's kernel)
+    np.testing.assert_allclose(C.filter_reflect101(flat, disk), 0.7 * disk.sum(), rtol=0, atol=1e-15)
+
+
+def test_gaussian_filter_is_blurscope_blur() -> None:
+    """The separable Gaussian is blurscope.blur's filter (taps, mirror border) to ~1e-16, radii
+    beyond the size included."""
+    g = np.random.RandomState(2)
+    for h, w in ((224, 224), (64, 40), (3, 2), (1, 5)):
+        x = g.rand(h, w, 3)
+        for sigma in (0.3, 1.0, 2.5, 6.0, 10.0):
+            want = blur.gaussian_blur(torch.from_numpy(x).permute(2, 0, 1)[None], sigma)[0].permute(1, 2, 0).numpy()
+            np.testing.assert_allclose(C.gaussian_filter(x, sigma), want, rtol=0, atol=1e-14)
+            exact = corruptions_before.gaussian_filter(x, sigma)  # blur.gaussian_blur's own arithmetic
+            np.testing.assert_array_equal(C.gaussian_filter_exact(x, sigma), exact)
+
+
+def test_box_enlarge_index_is_pillows_box() -> None:
+    """PIL's BOX enlargement copies the input pixel under each output pixel's centre (checked on
+    an image whose pixels encode their own index, for pixelate's ratios at many sizes)."""
+    for n_out in list(range(16, 120)) + list(range(120, 1200, 37)):
+        for c in C.PARAMS["pixelate"]:
+            n_in = max(1, int(n_out * c))
+            idx = np.arange(n_in)
+            row = np.stack([idx % 256, idx // 256, np.zeros_like(idx)], -1).astype(np.uint8)[None]
+            for shape, size in ((row, (n_out, 1)), (row.transpose(1, 0, 2), (1, n_out))):
+                big = np.asarray(Image.fromarray(np.ascontiguousarray(shape)).resize(size, Image.BOX)).astype(int)
+                got = (big[..., 0] + 256 * big[..., 1]).ravel()
+                np.testing.assert_array_equal(got, C.box_enlarge_index(n_in, n_out), err_msg=f"{n_in} -> {n_out}")
+
+
+def test_clipped_zoom_per_channel_is_the_channel_zoom() -> None:
+    g = np.random.RandomState(3)
+    for trial in range(30):
+        h, w = g.randint(16, 120, 2)
+        x = g.rand(h, w, (1, 3)[trial % 2]).astype((np.float32, np.float64)[trial % 3 == 0])
+        f = float(g.choice(np.concatenate(C.PARAMS["zoom_blur"])) if trial % 4 else g.uniform(1, 4))
+        new, old = C.clipped_zoom(x, f), corruptions_before.clipped_zoom(x, f)
+        assert new.dtype == old.dtype
+        np.testing.assert_array_equal(new, old)
+
+
+def test_quantise_levels_and_uint8() -> None:
+    levels = np.arange(256, dtype=np.uint8)
+    for dtype in (np.float64, np.float32):
+        x = (levels / 255.0).astype(dtype)
+        np.testing.assert_array_equal(C.quantise(x), levels)  # every exact level survives
+        np.testing.assert_array_equal(x, (levels / 255.0).astype(dtype))  # input untouched
+    np.testing.assert_array_equal(C.quantise(np.array([-0.5, 0.999, 1.0, 7.0])), [0, 254, 255, 255])
+    assert C.quantise(levels) is levels  # 8-bit already (pixelate, JPEG, impulse noise)
+    y = np.array([0.5, 2.0])
+    np.testing.assert_array_equal(C.quantise(y, overwrite=True), [127, 255])
+
 
 
 # ------------------------------------------------------------------ the shared set and forwards
@@ -334,26 +458,9 @@ def test_check_reference_names_the_key() -> None:
 @pytest.fixture(scope="module")
 def imagecorruptions():
     """The ``imagecorruptions`` package (test-only, pinned in requirements.lock), made importable on
-    today's stack: its ``pkg_resources`` import (gone from setuptools >= 81) gets a stand-in that
-    resolves its bundled files, ``np.float_`` (removed in NumPy 2) is aliased for its fog, and its
-    scikit-image ``gaussian(..., multichannel=True)`` calls (removed in 0.19) are translated to
-    ``channel_axis=-1``. Its randomness comes from ``np.random``: seeding that makes it deterministic."""
-    mp = pytest.MonkeyPatch()
-    stand_in = types.ModuleType("pkg_resources")
-    stand_in.resource_filename = lambda pkg, name: os.path.join(os.path.dirname(sys.modules[pkg].__file__), name)
-    mp.setitem(sys.modules, "pkg_resources", stand_in)
-    mp.setattr(np, "float_", np.float64, raising=False)
-    import imagecorruptions as ic
-    import imagecorruptions.corruptions as icc
-
-    original = icc.gaussian
-
-    def gaussian(image, sigma=1, multichannel=None, **kw):
-        return original(image, sigma=sigma, **({"channel_axis": -1} if multichannel else {}), **kw)
-
-    mp.setattr(icc, "gaussian", gaussian)
-    yield ic
-    mp.undo()
+    today's stack by ``tests/bench/imagecorruptions_compat.py`` (shared with the benchmark)."""
+    with imagecorruptions_module() as ic:
+        yield ic
 
 
 @pytest.fixture(scope="module")
@@ -421,7 +528,6 @@ def test_elastic_transform_is_imagenet_c_built_from_opencv_and_scipy(image224) -
     relative to the size), so the reference here is ImageNet-C's definition composed from
     OpenCV's affine warp, SciPy's Gaussian and bilinear sampling."""
     import cv2
-    from scipy import ndimage
 
     def reference(img, c, r):
         x = img.astype(np.float32) / 255

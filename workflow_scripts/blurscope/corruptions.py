@@ -24,7 +24,10 @@ At 224 px (``s = 1``) every corruption is the reference definition; the
 deviations from it (border modes, the ImageMagick motion blur, JPEG-85 storage)
 are listed in ``docs/frequency.md`` and checked against the ``imagecorruptions``
 package in ``tests/test_corruptions.py``. The result is clipped to [0, 1] and
-quantised like ImageNet-C's ``np.uint8`` (truncation).
+quantised like ImageNet-C's ``np.uint8`` (truncation). The image operations they are
+built from (filters, resampling, bilinear sampling) are :mod:`blurscope.corruption_ops`;
+at 224 px every type costs at most what the ``imagecorruptions`` package costs per image
+(``tests/bench/bench_frequency.py``).
 
 Extras (not in the ImageNet-C mean): ``speckle_noise`` and ``gaussian_blur``
 (ImageNet-C's held-out corruptions) and ``highpass_noise`` (Gaussian noise with
@@ -49,7 +52,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 from torch import nn
@@ -63,6 +65,20 @@ from blurscope.corruption_config import (  # noqa: F401 (names and checks live t
     SEVERITIES,
     check_names,
     check_reference,
+)
+from blurscope.corruption_ops import (  # noqa: F401 (the image operations live there, re-exported here)
+    affine_from_points,
+    bilinear_sample,
+    box_enlarge_index,
+    box_matrix,
+    clipped_zoom,
+    filter_reflect101,
+    gaussian_filter,
+    gaussian_filter_exact,
+    motion_kernel_blur,
+    resample_area,
+    resample_kernel,
+    warp_affine,
 )
 
 REFERENCE_SIZE = blur.REFERENCE_SIZE
@@ -116,73 +132,6 @@ def _reference_shape(h: int, w: int) -> tuple[int, int, float]:
     return max(1, round(h / s)), max(1, round(w / s)), s
 
 
-def box_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """Area (box) resampling weights ``[n_out, n_in]``: overlap of output cell ``i``
-    (``[i·n_in/n_out, (i+1)·n_in/n_out)`` in input pixels) with input pixel ``j``, rows sum to 1."""
-    scale = n_in / n_out
-    lo = np.arange(n_out, dtype=np.float64)[:, None] * scale
-    j = np.arange(n_in, dtype=np.float64)[None, :]
-    w = np.clip(np.minimum(lo + scale, j + 1) - np.maximum(lo, j), 0.0, None)
-    return w / w.sum(1, keepdims=True)
-
-
-def resample_area(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Area-resample ``[h, w, ...]`` to ``[H, W, ...]`` (exact fractional box weights; identity if equal)."""
-    h, w = a.shape[:2]
-    if (h, w) == tuple(shape):
-        return a
-    rows, cols = box_matrix(h, shape[0]), box_matrix(w, shape[1])
-    out = np.tensordot(rows, a, axes=(1, 0))  # [H, w, ...]
-    return np.moveaxis(np.tensordot(out, cols, axes=(1, 1)), -1, 1)  # [H, W, ...]
-
-
-def resample_kernel(k: np.ndarray, s: float) -> np.ndarray:
-    """Resample a centred odd ``[n, n]`` kernel defined in 224-px pixels to pixels of pitch ``1/s``.
-
-    Output tap ``j`` covers ``[(j − ½)/s, (j + ½)/s)`` around the centre; its weight is the
-    kernel's integral over that cell (piecewise-constant pixels); renormalised to sum 1.
-    ``s = 1`` returns the kernel unchanged.
-    """
-    n = k.shape[0]
-    half = (n - 1) / 2
-    m = max(0, math.ceil((half + 0.5) * s - 0.5 - 1e-9))
-    lo_out = (np.arange(-m, m + 1) - 0.5) / s
-    lo_in = np.arange(n) - half - 0.5
-    a = np.clip(
-        np.minimum(lo_out[:, None] + 1 / s, lo_in[None] + 1) - np.maximum(lo_out[:, None], lo_in[None]), 0, None
-    )
-    out = a @ k @ a.T
-    return out / out.sum()
-
-
-def _torch(x: np.ndarray) -> torch.Tensor:
-    """``[H, W]`` or ``[H, W, C]`` numpy → float64 ``[1, C, H, W]``."""
-    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
-    return (t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]).contiguous()
-
-
-def _numpy(t: torch.Tensor, like: np.ndarray) -> np.ndarray:
-    out = t[0].permute(1, 2, 0).numpy()
-    return out[..., 0] if like.ndim == 2 else out
-
-
-def gaussian_filter(x: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Gaussian blur of ``[H, W]`` / ``[H, W, C]`` with :func:`blurscope.blur.gaussian_blur` (σ in px of ``x``)."""
-    return _numpy(blur.gaussian_blur(_torch(x), sigma_px), x)
-
-
-def filter_reflect101(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Correlate every channel of ``[H, W, C]`` with an odd ``[k, k]`` kernel, mirror border
-    (edge not repeated; OpenCV's default ``BORDER_REFLECT_101``)."""
-    r = kernel.shape[0] // 2
-    t = _torch(x)
-    if r:
-        t = F.pad(t, (r, r, r, r), mode="reflect") if r < min(x.shape[:2]) else blur._reflect_pad(t, (r, r, r, r))
-    kt = torch.from_numpy(np.ascontiguousarray(kernel, dtype=np.float64))[None, None]
-    c = t.shape[1]
-    return _numpy(F.conv2d(t, kt.expand(c, 1, -1, -1), groups=c), x)
-
-
 def gaussian_taps(ksize: int, sigma: float) -> np.ndarray:
     """``ksize`` normalised Gaussian taps of std ``sigma`` centred on the middle tap (OpenCV's kernel)."""
     x = np.arange(ksize) - (ksize - 1) / 2
@@ -190,51 +139,20 @@ def gaussian_taps(ksize: int, sigma: float) -> np.ndarray:
     return g / g.sum()
 
 
+@functools.lru_cache(maxsize=16)
 def disk_kernel(radius: float, alias_sigma: float) -> np.ndarray:
     """ImageNet-C's defocus kernel at 224 px: a disk of ``radius`` px on a grid of at least
-    ±8 px, normalised, then smoothed by a 3×3 (radius ≤ 8) or 5×5 Gaussian of σ ``alias_sigma``."""
+    ±8 px, normalised, then smoothed by a 3×3 (radius ≤ 8) or 5×5 Gaussian of σ ``alias_sigma``
+    (read-only: cached)."""
     half = 8 if radius <= 8 else int(radius)
     grid = np.arange(-half, half + 1)
     xx, yy = np.meshgrid(grid, grid)
     disk = ((xx**2 + yy**2) <= radius**2).astype(np.float32)
     disk /= disk.sum()
     g = gaussian_taps(3 if radius <= 8 else 5, alias_sigma)
-    return filter_reflect101(disk[..., None].astype(np.float64), np.outer(g, g))[..., 0]
-
-
-def motion_kernel_blur(x: np.ndarray, radius: float, sigma: float, angle: float) -> np.ndarray:
-    """ImageMagick's ``MotionBlurImage`` (as ported by ``imagecorruptions``): a one-sided
-    Gaussian streak of ``2·ceil(radius) + 1`` taps (std ``sigma`` px) along ``angle`` degrees."""
-    width = 2 * math.ceil(radius - 1e-9) + 1
-    k = np.exp(-(np.arange(width) ** 2) / (2 * sigma**2))
-    k /= k.sum()
-    py, px = width * math.sin(math.radians(angle)), width * math.cos(math.radians(angle))
-    hyp = math.hypot(py, px)
-    h, w = x.shape[:2]
-    shifts = []
-    for i in range(width):
-        dy = -math.ceil(i * py / hyp - 0.5)
-        dx = -math.ceil(i * px / hyp - 0.5)
-        if abs(dy) >= h or abs(dx) >= w:
-            break  # the streak left the image (the reference stops here too)
-        shifts.append((i, dx, dy))
-    m = max(max(abs(dx), abs(dy)) for _, dx, dy in shifts)
-    pad = [(m, m), (m, m)] + [(0, 0)] * (x.ndim - 2)
-    padded = np.pad(np.asarray(x, dtype=np.float64), pad, mode="edge")  # edge pixels repeated
-    out = np.zeros(x.shape, dtype=np.float64)
-    for i, dx, dy in shifts:  # out[r, c] += k[i] · x[clip(r − dy), clip(c − dx)]
-        out += k[i] * padded[m - dy : m - dy + h, m - dx : m - dx + w]
-    return out
-
-
-def clipped_zoom(x: np.ndarray, factor: float) -> np.ndarray:
-    """Zoom ``[H, W, C]`` by ``factor`` ≥ 1 about the centre (bilinear), cropped back to ``[H, W, C]``."""
-    h, w = x.shape[:2]
-    ch, cw = math.ceil(h / factor), math.ceil(w / factor)
-    top, left = (h - ch) // 2, (w - cw) // 2
-    z = ndimage.zoom(x[top : top + ch, left : left + cw], (factor, factor, 1), order=1)
-    th, tw = (z.shape[0] - h) // 2, (z.shape[1] - w) // 2
-    return z[th : th + h, tw : tw + w]
+    k = np.ascontiguousarray(filter_reflect101(disk[..., None].astype(np.float64), np.outer(g, g))[..., 0])
+    k.setflags(write=False)
+    return k
 
 
 def plasma_fractal(mapsize: int, decay: float, rng: Rng) -> np.ndarray:
@@ -291,53 +209,40 @@ def field_smoothing_matrix(n: int, sigma: float) -> np.ndarray:
     return m
 
 
-def _affine_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2×3 affine matrix mapping three (x, y) points ``src`` onto ``dst``."""
-    a = np.hstack([src.astype(np.float64), np.ones((3, 1))])
-    return np.linalg.solve(a, dst.astype(np.float64)).T
-
-
-def warp_affine(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``out(p) = x(M⁻¹ p)`` for every pixel p = (x, y) (OpenCV's ``warpAffine``), bilinear,
-    mirror border (edge not repeated)."""
-    full = np.vstack([m, [0, 0, 1]])
-    inv = np.linalg.inv(full)
-    # (x, y) → (row, col) order for scipy
-    mat = np.array([[inv[1, 1], inv[1, 0]], [inv[0, 1], inv[0, 0]]])
-    off = np.array([inv[1, 2], inv[0, 2]])
-    return np.stack([ndimage.affine_transform(x[..., c], mat, off, order=1, mode="mirror")
-                     for c in range(x.shape[2])], axis=-1)
-
-
 # ------------------------------------------------------------------ the corruptions
-# Each: (image uint8 [H, W, 3], parameter, rng, s) -> float [H, W, 3] in [0, 1] units (clipped later).
+# Each: (image uint8 [H, W, 3], parameter, rng, s) -> float [H, W, 3] in [0, 1] units (clipped later),
+# or uint8 [H, W, 3] where the result is 8-bit already (the pixels quantise() would give).
+# In-place arithmetic where it gives the same numbers: at 224 px, allocating a fresh
+# 1.2 MB array costs about as much as the arithmetic on it.
 def gaussian_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
     """Additive white Gaussian noise of std ``c``."""
-    x = img / 255.0
-    return x + rng.normal(size=x.shape, scale=c)
+    out = rng.normal(size=img.shape, scale=c)
+    out += img / 255.0
+    return out
 
 
 def shot_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
     """Poisson noise: ``Poisson(x · c) / c``."""
     x = img / 255.0
-    return rng.poisson(x * c) / float(c)
+    x *= c
+    return np.divide(rng.poisson(x), float(c), out=x)
 
 
 def impulse_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
-    """Salt and pepper: each value is replaced with probability ``c``, by 0 or 1 with equal odds."""
-    x = img / 255.0
-    flip = rng.random_sample(x.shape) < c
-    salt = rng.random_sample(x.shape) < 0.5
-    out = x.copy()
-    out[flip & salt] = 1.0
-    out[flip & ~salt] = 0.0
-    return out
+    """Salt and pepper: each value is replaced with probability ``c``, by 0 or 1 with equal odds (uint8)."""
+    u = rng.random_sample((2, *img.shape))  # all "replaced?" draws, then all "salt?" draws
+    salt = (u[1] < 0.5).astype(np.uint8)
+    salt *= 255
+    return np.where(u[0] < c, salt, img)
 
 
 def speckle_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
     """Multiplicative noise ``x + x · N(0, c²)``."""
+    out = rng.normal(size=img.shape, scale=c)
     x = img / 255.0
-    return x + x * rng.normal(size=x.shape, scale=c)
+    out *= x
+    out += x
+    return out
 
 
 def highpass_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
@@ -358,7 +263,7 @@ def gaussian_blur(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
 def defocus_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
     """Convolution with ImageNet-C's anti-aliased disk (radius ``c[0]`` px at 224, resampled to ``s``)."""
     k = disk_kernel(c[0], c[1])
-    return filter_reflect101(img / 255.0, k if s == 1 else resample_kernel(k, s))
+    return filter_reflect101(img, (k if s == 1 else resample_kernel(k, s)) / 255.0)  # x / 255 ⊛ k = x ⊛ k / 255
 
 
 def glass_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
@@ -370,7 +275,10 @@ def glass_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
     """
     sigma, d, passes = c[0] * s, max(1, round(c[1] * s)), c[2]
     h, w = img.shape[:2]
-    x = (gaussian_filter(img / 255.0, sigma) * 255).astype(np.uint8)
+    # ImageNet-C truncates this blur (np.uint8(255 · x)) without quantise()'s guard: a flat region's
+    # last bit decides its level, so the blur keeps blurscope.blur's own arithmetic (with
+    # gaussian_filter's round-off 0.1 % of the pixels moved by one level, measured)
+    x = (gaussian_filter_exact(img / 255.0, sigma) * 255).astype(np.uint8)
     hs, ws = np.arange(h - d, d, -1), np.arange(w - d, d, -1)
     dst = (hs[:, None] * w + ws[None, :]).ravel()
     packed = (x[..., 0].astype(np.int64) << 16 | x[..., 1].astype(np.int64) << 8 | x[..., 2]).ravel().tolist()
@@ -381,7 +289,7 @@ def glass_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
             packed[t] = packed[u]
     p = np.asarray(packed, dtype=np.int64).reshape(h, w)
     x = np.stack([(p >> 16) & 255, (p >> 8) & 255, p & 255], axis=-1).astype(np.uint8)
-    return gaussian_filter(x / 255.0, sigma)
+    return gaussian_filter_exact(x / 255.0, sigma)
 
 
 def motion_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
@@ -439,7 +347,10 @@ def fog(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
     size = 1 << (max(hr, wr) - 1).bit_length()  # the next power of 2 (256 at 224 px, as ImageNet-C)
     layer = resample_area(plasma_fractal(size, c[1], rng)[:hr, :wr], img.shape[:2])
     peak = x.max()
-    return (x + c[0] * layer[..., None]) * peak / (peak + c[0])
+    x += c[0] * layer[..., None]
+    x *= peak
+    x /= peak + c[0]
+    return x
 
 
 def brightness(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
@@ -454,7 +365,10 @@ def contrast(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
     """Deviations from each channel's mean scaled by ``c``."""
     x = img / 255.0
     m = x.mean(axis=(0, 1), keepdims=True)
-    return (x - m) * c + m
+    x -= m
+    x *= c
+    x += m
+    return x
 
 
 def elastic_transform(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
@@ -469,7 +383,7 @@ def elastic_transform(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarr
     pts1 = np.float32([centre + half, [centre[0] + half, centre[1] - half], centre - half])
     pts2 = pts1 + rng.uniform(-c[2], c[2], size=pts1.shape).astype(np.float32)
     to_image = np.array([sx, sy])  # points are (x, y), as OpenCV reads them
-    x = warp_affine(x.astype(np.float64), _affine_from_points(pts1 * to_image, pts2 * to_image))
+    x = warp_affine(x.astype(np.float64), affine_from_points(pts1 * to_image, pts2 * to_image))
     # The field is ImageNet-C's random-field definition, not an image blur: smoothed as there
     # (scipy's Gaussian, edge-repeating border, taps to 3σ). blurscope.blur's mirror border
     # moves the field near the borders, which the field's amplitude (up to 488 px) turns
@@ -478,32 +392,36 @@ def elastic_transform(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarr
     dx = rows @ rng.uniform(-1, 1, size=(hr, wr)) @ cols.T * c[0]
     dy = rows @ rng.uniform(-1, 1, size=(hr, wr)) @ cols.T * c[0]
     dx, dy = resample_area(dx, (h, w)) * sx, resample_area(dy, (h, w)) * sy
-    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    coords = np.stack([yy + dy, xx + dx])
-    return np.stack([ndimage.map_coordinates(x[..., k], coords, order=1, mode="reflect")
-                     for k in range(x.shape[2])], axis=-1)
+    dy += np.arange(h)[:, None]
+    dx += np.arange(w)[None, :]
+    return bilinear_sample(x, dy, dx, "reflect")
 
 
 def pixelate(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
-    """PIL ``BOX`` down-sampling to ``int(c · W) × int(c · H)`` and ``BOX`` back up."""
+    """PIL ``BOX`` down-sampling to ``int(c · W) × int(c · H)`` and ``BOX`` back up (uint8; the
+    enlargement as the index gather :func:`box_enlarge_index`, the same pixels in a fifth of the time)."""
     h, w = img.shape[:2]
-    im = Image.fromarray(img).resize((max(1, int(w * c)), max(1, int(h * c))), Image.BOX)
-    return np.asarray(im.resize((w, h), Image.BOX)) / 255.0
+    small = np.asarray(Image.fromarray(img).resize((max(1, int(w * c)), max(1, int(h * c))), Image.BOX))
+    sh, sw, ch = small.shape
+    byte = (ch * box_enlarge_index(sw, w)[:, None] + np.arange(ch)).ravel()  # gather bytes: 2× faster than pixels
+    cols = np.take(small.reshape(sh, sw * ch), byte, axis=1)
+    return np.take(cols, box_enlarge_index(sh, h), axis=0).reshape(h, w, ch)
 
 
 def jpeg_compression(img: np.ndarray, c: int, rng: Rng, s: float) -> np.ndarray:
-    """Pillow JPEG round trip at quality ``c``."""
+    """Pillow JPEG round trip at quality ``c`` (uint8)."""
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="JPEG", quality=int(c))
     buf.seek(0)
-    with Image.open(buf) as im:
-        return np.asarray(im.convert("RGB")) / 255.0
+    with Image.open(buf, formats=("JPEG",)) as im:
+        return np.array(im if im.mode == "RGB" else im.convert("RGB"))
 
 
 CORRUPTIONS: dict[str, Callable[[np.ndarray, object, Rng, float], np.ndarray]] = {
     name: globals()[name] for name in ALL
 }
-"""All corruptions by name: ``(image uint8 [H,W,3], parameter, rng, s) → float [H,W,3]``."""
+"""All corruptions by name: ``(image uint8 [H,W,3], parameter, rng, s) → float [H,W,3]`` in [0, 1]
+units (or uint8 where 8-bit already), always a new array (:func:`corrupt_image` clips it in place)."""
 
 
 # ------------------------------------------------------------------ applying them
@@ -514,10 +432,16 @@ def image_seed(seed: int, name: str, severity: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), key, int(severity), int(index)]).generate_state(1)[0])
 
 
-def quantise(x: np.ndarray) -> np.ndarray:
+def quantise(x: np.ndarray, overwrite: bool = False) -> np.ndarray:
     """Clip to [0, 1] and truncate to uint8 as ImageNet-C's ``np.uint8(255 · x)`` (+1e-6 against
-    float round-off of exact levels)."""
-    return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 1e-6).astype(np.uint8)
+    float round-off of exact levels); a uint8 image (already 8-bit) is returned as it is.
+    ``overwrite``: ``x`` is a temporary of the caller's and may be used as the work array."""
+    if x.dtype == np.uint8:
+        return x
+    y = np.clip(x, 0.0, 1.0, out=x if overwrite else None)
+    y *= 255.0
+    y += 1e-6
+    return y.astype(np.uint8, order="C")  # truncation: the floor of y > 0
 
 
 def corrupt_image(img: np.ndarray, name: str, severity: int, rng: Rng) -> np.ndarray:
@@ -530,15 +454,17 @@ def corrupt_image(img: np.ndarray, name: str, severity: int, rng: Rng) -> np.nda
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 16:
         raise ValueError(f"corruptions expect uint8 [H, W, 3] images of at least 16 px, got {img.dtype} {img.shape}")
     s = min(img.shape[:2]) / REFERENCE_SIZE
-    return quantise(CORRUPTIONS[name](img, PARAMS[name][severity - 1], rng, s))
+    return quantise(CORRUPTIONS[name](img, PARAMS[name][severity - 1], rng, s), overwrite=True)  # a new array
 
 
 def corrupt_images(images: np.ndarray, name: str, severity: int, seed: int = 0, first_index: int = 0) -> np.ndarray:
     """Corrupt uint8 ``[N, H, W, 3]``; image ``i`` uses ``RandomState(image_seed(seed, name, severity,
     first_index + i))``, so any subset or order of images gives the same pixels."""
     out = np.empty_like(images)
+    rng = Rng()
     for i, img in enumerate(images):
-        out[i] = corrupt_image(img, name, severity, Rng(image_seed(seed, name, severity, first_index + i)))
+        rng.seed(image_seed(seed, name, severity, first_index + i))  # = a new RandomState(seed), 25× faster
+        out[i] = corrupt_image(img, name, severity, rng)
     return out
 
 
