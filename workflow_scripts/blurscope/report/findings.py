@@ -86,16 +86,23 @@ def summary_sentences(src: Sources, ctx: Context, models: Mapping[str, Any] | No
     out = []
     prim = tab[tab["family"] == "primary"]
     found = prim[prim["verdict"].isin(rl.DIRECTIONS)]
-    if len(found):
+    untest = prim[prim["verdict"] == "not testable"]
+    why = f" ({str(untest.iloc[0]['note']).split(': ', 1)[-1]})" if len(untest) else ""
+    if len(untest) == len(prim):
+        out.append(f"**What blur training changed (learned).** Not testable: none of the {len(prim)} primary tests "
+                   f"can be computed with this design{why}; the findings table gives each σ max − σ 0 difference "
+                   "without a test, and no direction can be claimed.")
+    elif len(found):
         out.append(f"**What blur training changed (learned).** {len(found)} of the {len(prim)} primary tests are "
                    f"findings after Holm (α = {fmt_num(ctx.alpha)}), σ max against σ 0: "
-                   + "; ".join(rl.compact(r) for _, r in found.iterrows()) + ".")
+                   + "; ".join(rl.compact(r) for _, r in found.iterrows())
+                   + (f"; {len(untest)} could not be tested{why}" if len(untest) else "") + ".")
     else:
         closest = prim.dropna(subset=["p_holm"]).sort_values("p_holm").head(1)
         near = (f"; the closest: {rl.compact(closest.iloc[0])}" if len(closest) else "")
         out.append(f"**What blur training changed (learned).** None of the {len(prim)} primary tests is a finding "
                    f"after Holm (α = {fmt_num(ctx.alpha)}): this run detects no learned change in what the networks "
-                   f"prefer{near}.")
+                   f"prefer{near}" + (f"; {len(untest)} could not be tested{why}" if len(untest) else "") + ".")
     filt = tab[tab["comparison"] == "filter"]
     if len(filt):
         top = filt["sigma_to"].astype(float).max()
@@ -111,7 +118,6 @@ def summary_sentences(src: Sources, ctx: Context, models: Mapping[str, Any] | No
         out.append(text + ".")
     same = prim[prim["verdict"] == "no detectable change"]
     unin = tab[tab["verdict"] == "uninformative"].drop_duplicates("metric")
-    untest = prim[prim["verdict"] == "not testable"]
     parts = []
     if len(same):
         parts.append("no detectable change (primary, after Holm): "
@@ -119,9 +125,6 @@ def summary_sentences(src: Sources, ctx: Context, models: Mapping[str, Any] | No
     if len(unin):
         parts.append("uninformative: " + rl.listing(f"{r['measure']} ({str(r['note']).split(': ', 1)[-1]})"
                                                     for _, r in unin.iterrows()))
-    if len(untest):
-        parts.append("not testable: " + rl.listing(rl.name(r) for _, r in untest.iterrows())
-                     + f" ({str(untest.iloc[0]['note']).split(': ', 1)[-1]})")
     if parts:
         out.append("**What did not change.** " + capitalize("; ".join(parts)) + ".")
     out.append("**Training runs.** " + runs_sentence(ctx.config, tab))
