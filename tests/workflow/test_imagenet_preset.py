@@ -32,7 +32,8 @@ PRESET_TIMEOUT_S = 2400
 # Tables that record where a model came from, by design different when it was imported: the
 # training table (role, epochs, origin, hash), the stem diagnostic (a checkpoint has no known
 # initialisation: trained rows only) and the report's source list.
-PROVENANCE_TABLES = {"evaluation/training.tsv", "evaluation/stem_hf.tsv", "report/sources.tsv"}
+PROVENANCE_TABLES = {"evaluation/training.tsv", "evaluation/stem_hf.tsv", "report/sources.tsv"} | {
+    f"evaluation/{m}_stem.tsv" for m in ("sigma0", "sigma6", "blurpool")}
 
 
 def _config(work: Path, root: Path, extra: dict | None = None, name: str = "imagenet_run.yaml") -> str:
