@@ -161,7 +161,7 @@ def wildcard_sigma(wildcards):
 
 def is_blurpool(wildcards):
     """Param: whether the {model} wildcard is the BlurPool model (its backbone is the antialiased variant)."""
-    return wildcards.model == BLURPOOL
+    return model_group(wildcards.model) == BLURPOOL
 
 
 def reference_blur(wildcards):

@@ -222,6 +222,10 @@ def test_checkpoint_of_the_wrong_architecture_fails_at_parse_time(cfg: dict, tmp
     cfg["analysis"]["layers"], cfg["bands"]["layers"] = ["layer2.0"], ["layer1.0"]
     cfg["model"]["checkpoints"] = {"blurpool": str(tmp_path / "r18.pt")}
     torch.save(build_model("resnet18", 10).state_dict(), tmp_path / "r18.pt")
+    replicate = copy.deepcopy(cfg)  # a BlurPool replicate is a BlurPool network too
+    replicate["model"]["checkpoints"] = {"blurpool-seed1": str(tmp_path / "r18.pt")}
+    with pytest.raises(ValueError, match=r"'model.checkpoints.blurpool-seed1': .* BlurPool architecture"):
+        check_model_config(replicate)
     with pytest.raises(ValueError, match=r"'model.checkpoints.blurpool': .* does not fit the BlurPool architecture "
                                          r"resnet18 with 10 classes \(model blurpool\): "
                                          r".*missing 25 keys \(e.g. maxpool.1.filt"):

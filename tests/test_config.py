@@ -120,7 +120,7 @@ CASES = [
         {"model.checkpoints": {"sigma6.0": "/x.pt", "sigma5": "/y.pt"}},
         f"config key 'model.checkpoints': ['sigma6.0', 'sigma5'] are not models of this config; the models are "
         f"{DEFAULT_MODELS} (sigma<s> per entry of 'sigmas', written as in sigma1.5; replicates sigma<s>-seed<k> of "
-        "training.seed_sigmas; blurpool)",
+        "training.seed_sigmas; blurpool, blurpool-seed<k>)",
     ),
     (
         "checkpoint files exist",

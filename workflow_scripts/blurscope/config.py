@@ -193,7 +193,7 @@ def _check_checkpoints(cfg: Mapping[str, Any]) -> None:
         raise ValueError(
             f"config key 'model.checkpoints': {unknown} are not models of this config; the models are "
             f"{ids.all_trained} (sigma<s> per entry of 'sigmas', written as in {model_id(1.5)}; replicates "
-            f"sigma<s>-seed<k> of training.seed_sigmas; {BLURPOOL})"
+            f"sigma<s>-seed<k> of training.seed_sigmas; {BLURPOOL}, {BLURPOOL}-seed<k>)"
         )
     for mid, path in ids.checkpoints.items():
         if not Path(path).is_file():
@@ -204,7 +204,7 @@ def _check_checkpoints(cfg: Mapping[str, Any]) -> None:
         # fine-tunes (mode finetune, sigma > 0) train for finetune_epochs >= 1 from their parent
         finetuned = cfg["training"]["mode"] == "finetune"
         untrained = [m for m in ids.trained_here
-                     if not (finetuned and m != BLURPOOL and model_sigma_of(m) > 0)]
+                     if not (finetuned and not is_blurpool(m) and model_sigma_of(m) > 0)]
         if untrained:
             raise ValueError(
                 f"config key 'training.epochs' is 0 (nothing trained from scratch) but {untrained} have no "
@@ -214,10 +214,15 @@ def _check_checkpoints(cfg: Mapping[str, Any]) -> None:
 
 
 def model_sigma_of(mid: str) -> float:
-    """Training σ (px at 224) of a trained model id (``sigma<σ>[-seed<k>]``; ``blurpool``: 0)."""
-    if mid == BLURPOOL:
+    """Training σ (px at 224) of a trained model id (``sigma<σ>[-seed<k>]``; ``blurpool[-seed<k>]``: 0)."""
+    if is_blurpool(mid):
         return 0.0
     return float(mid.split("-seed")[0][len("sigma"):])
+
+
+def is_blurpool(mid: str) -> bool:
+    """Whether a model id is a BlurPool run (``blurpool`` or a replicate ``blurpool-seed<k>``)."""
+    return mid.split("-seed")[0] == BLURPOOL
 
 
 def _check_features(cfg: Mapping[str, Any]) -> None:
@@ -359,7 +364,7 @@ def check_model_config(cfg: Mapping[str, Any], cache: str | Path | None = None) 
     n_classes = dataset_num_classes(cfg)
     for mid, path in used_as_is.items():
         key = f"model.checkpoints.{mid}" if mid in given else (
-            "model.blurpool_weights" if mid == BLURPOOL else "model.weights")
+            "model.blurpool_weights" if is_blurpool(mid) else "model.weights")
         try:
             shapes = checkpoints.describe(path, cache).shapes
         except (OSError, ValueError) as err:
@@ -369,9 +374,9 @@ def check_model_config(cfg: Mapping[str, Any], cache: str | Path | None = None) 
             n_classes_here = max(2, int(fc[0][0]) if fc else 10)
         else:
             n_classes_here = n_classes
-        problem = archinfo.checkpoint_mismatch(_state_shapes(m, n_classes_here, mid == BLURPOOL), shapes)
+        problem = archinfo.checkpoint_mismatch(_state_shapes(m, n_classes_here, is_blurpool(mid)), shapes)
         if problem:
-            kind = "BlurPool " if mid == BLURPOOL else ""
+            kind = "BlurPool " if is_blurpool(mid) else ""
             raise ValueError(
                 f"config key '{key}': checkpoint {path} does not fit the {kind}architecture {m['arch']} with "
                 f"{n_classes_here} classes (model {mid}): {problem}"
