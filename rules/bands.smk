@@ -66,7 +66,8 @@ rule band_probe_images:
         "../workflow_scripts/band_probe_images.py"
 
 
-BAND_MODELS = PREFERENCE_MODELS
+# the first bands.runs training runs of each condition (an exploratory stage; docs/bands.md)
+BAND_MODELS = _IDS.band_models
 
 
 rule band_intervention:

@@ -84,6 +84,9 @@ class ModelIds:
     """Models of the clear-input analyses: the trained ones (+ references when ``analysis.own_blur``)."""
     deployed_models: list[str]
     """Models of the deployed-model analyses (AVR/SIS, hybrids, shape bias, corruptions)."""
+    band_models: list[str]
+    """Models of the band intervention: ``preference_models`` of the first ``bands.runs`` runs of
+    each condition (σ level, BlurPool; references likewise), all with ``bands.runs: null``."""
     checkpoints: dict[str, str]
     """Model id → checkpoint file of every model trained elsewhere (:func:`model_checkpoints`)."""
     trained_here: list[str]
@@ -115,9 +118,21 @@ def model_ids(cfg: Mapping[str, Any]) -> ModelIds:
         reference_models=ref_models,
         preference_models=all_trained + (ref_models if cfg["analysis"]["own_blur"] else []),
         deployed_models=all_trained + ref_models,
+        band_models=_first_runs(all_trained + (ref_models if cfg["analysis"]["own_blur"] else []),
+                                cfg["bands"].get("runs")),
         checkpoints={m: checkpoints[m] for m in all_trained if m in checkpoints},
         trained_here=[m for m in all_trained if m not in checkpoints],
     )
+
+
+def seed_index(mid: str) -> int:
+    """The replicate index of a model id (``sigma6-seed2`` → 2, ``sigma6`` / ``blurpool`` → 0)."""
+    return int(mid.rsplit("-seed", 1)[1]) if "-seed" in mid else 0
+
+
+def _first_runs(models: Sequence[str], runs: int | None) -> list[str]:
+    """The ids of ``models`` whose replicate index is below ``runs`` (None: all)."""
+    return list(models) if runs is None else [m for m in models if seed_index(m) < int(runs)]
 
 
 def model_checkpoints(cfg: Mapping[str, Any]) -> dict[str, str]:

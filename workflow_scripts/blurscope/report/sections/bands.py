@@ -86,6 +86,7 @@ def section(src: Sources, ctx: Context) -> Section:
         + "and the forward pass continues. Heads: `own` = the model's remaining layers; `mlp` = an MLP trained on the "
         f"layer's unmodified features. Accuracy with {ci_name(LEVEL)}s of an image bootstrap; controls: `unmodified`, "
         "`union` (FFT round trip through all bands, must equal unmodified) and `empty` (all-zero map, chance)."
+        + _runs_note(summ, bcfg.get("runs"))
     )
     for fig, title in FIGURES:
         sec.add(src.figure(fig, title, caption=fig))
@@ -101,6 +102,16 @@ def section(src: Sources, ctx: Context) -> Section:
                                   "paired over the same images, conditional on these networks.")
             sec.to_appendix(ref_table)
     return sec
+
+
+def _runs_note(summ: pd.DataFrame, runs: object) -> str:
+    """Says how many training runs of each condition the band intervention used (``bands.runs``)."""
+    if runs is None:
+        return ""
+    n = int(summ["model"].nunique())
+    return (f" An exploratory stage: it ran on the first {int(runs)} training run{'s' if int(runs) != 1 else ''} "
+            f"of each condition only (`bands.runs`; {n} models), fewer than the primary family's; its σ contrast "
+            "rests on those runs (see the runs column of the findings table).")
 
 
 def _reference_claims(summ: pd.DataFrame, ref: str, ctx: Context) -> list[Claim]:
