@@ -203,7 +203,6 @@ def test_replicate_counts_read_as_words() -> None:
     assert common.runs_vs(1, float("nan")) == ""
     assert statistics.single_run_caveat(2) == ""
     assert "not the spread between training runs" in statistics.single_run_caveat(1)
-    assert statistics.is_reference("ref-sigma6") and not statistics.is_reference("sigma6")
 
 
 def test_frequency_states_tests_over_runs_confounds_and_censoring(results: Path, build_report) -> None:
