@@ -134,6 +134,12 @@ CASES = [
     ),
     ("topk.n_show at most k", {"topk.n_show": 51}, "config key 'topk.n_show' (51) exceeds 'topk.k' (50)"),
     (
+        "aliasing images from the analysis set",
+        {"aliasing.n_images": 1001},
+        "config key 'aliasing.n_images' (1001) exceeds 'analysis.n_images' (1000), the images AVR and SIS are "
+        "measured on (0 = all of them)",
+    ),
+    (
         "baseline patches a multiple of its images",
         {"baseline.n_patches": 4001},
         "config key 'baseline.n_patches' (4001) must be a multiple of 'baseline.n_images' (250)",

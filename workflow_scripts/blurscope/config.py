@@ -268,8 +268,15 @@ def _check_baseline(cfg: Mapping[str, Any]) -> None:
 
 
 def _check_aliasing(cfg: Mapping[str, Any], ids: ModelIds) -> None:
-    """The standard model is a σ model, the sweep's models exist, the sweep's range is ordered."""
+    """AVR/SIS images come from the analysis set; the standard model is a σ model, the sweep's models
+    exist, the sweep's range is ordered."""
     alias = cfg["aliasing"]
+    n_images = cfg["analysis"]["n_images"]
+    if alias["n_images"] > n_images:
+        raise ValueError(
+            f"config key 'aliasing.n_images' ({alias['n_images']}) exceeds 'analysis.n_images' ({n_images}), "
+            "the images AVR and SIS are measured on (0 = all of them)"
+        )
     standard = alias["standard_model"]
     if standard not in ids.sigma_models:
         raise ValueError(
