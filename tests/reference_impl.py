@@ -45,16 +45,8 @@ def brute_force_topk(fmaps: np.ndarray, neurons: np.ndarray, k: int) -> tuple[np
 # --------------------------------------------------------------------------- SmoothGrad (blurscope.saliency)
 
 
-def smoothgrad_loop(
-    forward: Callable[[torch.Tensor], torch.Tensor],
-    images: torch.Tensor,
-    targets: torch.Tensor,
-    n_samples: int,
-    noise_level: float,
-    seed: int = 0,
-    *,
-    input_range: float = 1.0,
-) -> torch.Tensor:
+def smoothgrad_loop(forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, targets: torch.Tensor,
+                    n_samples: int, noise_level: float, seed: int = 0, *, input_range: float = 1.0) -> torch.Tensor:
     """Per-sample loop: one forward/backward per noisy copy, the noise of :func:`blurscope.saliency.smoothgrad`.
 
     Returns float32 ``[B, C, H, W]``; the oracle of the batched version and the
@@ -74,15 +66,8 @@ def smoothgrad_loop(
     return out
 
 
-def smoothgrad_captum(
-    forward: Callable[[torch.Tensor], torch.Tensor],
-    images: torch.Tensor,
-    targets: torch.Tensor,
-    n_samples: int,
-    noise_level: float,
-    *,
-    input_range: float = 1.0,
-) -> torch.Tensor:
+def smoothgrad_captum(forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, targets: torch.Tensor,
+                      n_samples: int, noise_level: float, *, input_range: float = 1.0) -> torch.Tensor:
     """captum ``NoiseTunnel(Saliency)`` SmoothGrad with :mod:`blurscope.saliency`'s convention.
 
     Signed gradients (``abs=False``) averaged over ``n_samples`` noisy copies of

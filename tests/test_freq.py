@@ -1,7 +1,7 @@
 """Tests for blurscope.freq: the one frequency grid and the one radial binning that the patch spectra,
 the perturbation spectra (f_0.5) and the band intervention share.
 
-The pinned numbers ("before") were computed with the separate binnings these replaced (blurscope 0.5.0:
+The pinned numbers ("before") were computed with the separate binnings these replaced (before issue 29:
 spectra._binning, frequency.radial_power_profile's own grouping, bands.band_table's masks); the shared
 binning must reproduce them.
 """

@@ -26,21 +26,20 @@ Definition (one place, used for model patches and baseline patches alike):
    (Parseval); with the power-normalised window that holds in expectation for
    stationary content. Units: grey-level² per frequency sample, the same for
    every patch size.
-4. **radial average**: the radius of every frequency sample comes from the
-   library's one frequency grid, :func:`blurscope.freq.radius_cpp`
-   (cycles/pixel). With ``N = min(H, W)`` the grid's largest per-axis
+4. **radial average**: radii and bins come from the library's one frequency
+   grid and radial binning, :func:`blurscope.freq.radial_bins` (cycles/pixel,
+   right-closed bins, DC in none). With ``N = min(H, W)`` the grid's largest per-axis
    frequency is ``f_max = floor(N/2)/N`` (0.5 for even ``N``); the bin width
    is ``Δ = f_max / n_bins`` and bin ``k = 0 … n_bins−1`` is **centred on**
    ``(k+1)·Δ``: it holds the radii in ``((k+½)·Δ, (k+1½)·Δ]``, the first bin
    also the few radii in ``(0, ½·Δ]``. With the default ``n_bins = floor(N/2)``,
    ``Δ = 1/N``: one bin per frequency step, centred on the grid frequencies
    ``k/N`` themselves. Each bin's value is the mean of ``P`` over its samples
-   and its label (``freqs``) is the **mean radius of its samples** (so a pure
+   and its label (``freqs``) is the **mean radius of its samples**, so a pure
    cosine at a grid frequency lands in a bin labelled within a quarter bin of
-   it; the old labels, bin centres of ``(kΔ, (k+1)Δ]``, sat about half a bin
-   low and bent log-log slopes: about −1.55 instead of −2 for a 1/f² field
-   at 18 px). Radii above ``f_max + ½Δ`` (the spectrum's corners, where annuli
-   are incomplete and only diagonal orientations exist) are not binned; they
+   it and a 1/f² field at 18 px has a log-log slope of about −2. Radii above
+   ``f_max + ½Δ`` (the spectrum's corners, where annuli are incomplete and
+   only diagonal orientations exist) are not binned; they
    do count in the high-frequency power fraction (below), a sum over the whole
    2-D spectrum. A bin with no frequency sample (``n_bins > floor(N/2)``) is
    an error.
