@@ -107,6 +107,7 @@ rule feature_grids:
     params:
         cfg=GRID_CFG,
         n_show=config["topk"]["n_show"],
+        window=config["spectra"]["window"],
         device=config["topk"]["device"],
         own_blur=config["analysis"]["own_blur"],
         plots=cfg("plots"),
