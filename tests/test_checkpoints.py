@@ -205,7 +205,7 @@ def test_zero_epochs_with_a_checkpoint_for_every_model(cfg: dict, tmp_path: Path
     assert model_ids(cfg).trained_here == [] and model_ids(cfg).checkpoints["sigma0"] == str(tmp_path / "base.pt")
     # ... but not for the replicate of sigma0, which would be analysed untrained
     del cfg["model"]["checkpoints"]["sigma0-seed1"]
-    with pytest.raises(ValueError, match=r"epochs' is 0 .* but \['sigma0-seed1'\] have no checkpoint"):
+    with pytest.raises(ValueError, match=r"epochs': 0 .* but \['sigma0-seed1'\] have no checkpoint"):
         check_config(cfg)
 
 
