@@ -31,7 +31,7 @@ def figure_sections(html: str) -> dict[str, str]:
 def registered_figures(parsed: dict, inputs: dict, layers: list[str]) -> list[dict]:
     """The figures the rules register, one per report input of the fixture results (``source``), with
     ``category``, ``caption`` and ``layer`` (one of the fixture's ``layers`` for a per-layer figure)."""
-    kinds = {(f["name"], f["layer"] is not None): f for f in smokerun.reported_figures(parsed)}
+    kinds = {(f["name"], f["layer"] is not None): f for f in smokerun.reported_figures(parsed) if f["name"]}
     out = []
     for (name, per_layer), fig in sorted(kinds.items()):
         for layer in layers if per_layer else [None]:

@@ -1,8 +1,9 @@
 """Helpers shared by the SLURM, rerun and failure tests.
 
 Run the workflow on a private copy of the repository in a temporary folder,
-parse Snakemake's structured outputs (dry-run job stats, ``--summary``), hash
-result tables, start/locate the one-node test SLURM cluster.
+parse Snakemake's structured outputs (dry-run job stats, ``--summary``) and the
+workflow itself (``parse_workflow``: the report's wiring), hash result tables,
+start/locate the one-node test SLURM cluster.
 
 Import from a test module with::
 
