@@ -86,13 +86,13 @@ rule aliasing_stats:
         summary=report(
             f"{RESULTS}/aliasing/stats/summary.tsv",
             caption="../report/aliasing_stats.rst",
-            category="5. Aliasing and shift stability",
+            category=report_category("aliasing"),
             labels={"table": "summary"},
         ),
         paired=report(
             f"{RESULTS}/aliasing/stats/paired.tsv",
             caption="../report/aliasing_stats.rst",
-            category="5. Aliasing and shift stability",
+            category=report_category("aliasing"),
             labels={"table": "paired tests"},
         ),
         correlation=f"{RESULTS}/aliasing/stats/correlation.tsv",
@@ -129,25 +129,25 @@ rule aliasing_figures:
         layers=report(
             f"{RESULTS}/figures/aliasing_layers.png",
             caption="../report/aliasing_layers.rst",
-            category="5. Aliasing and shift stability",
+            category=report_category("aliasing"),
             labels={"figure": "AVR per point"},
         ),
         scatter=report(
             f"{RESULTS}/figures/aliasing_avr_sis.png",
             caption="../report/aliasing_avr_sis.rst",
-            category="5. Aliasing and shift stability",
+            category=report_category("aliasing"),
             labels={"figure": "AVR vs SIS"},
         ),
         sweep=report(
             f"{RESULTS}/figures/aliasing_sweep.png",
             caption="../report/aliasing_sweep.rst",
-            category="5. Aliasing and shift stability",
+            category=report_category("aliasing"),
             labels={"figure": "sinusoid sweep"},
         ),
         sis_sigma=report(
             f"{RESULTS}/figures/aliasing_sis_sigma.png",
             caption="../report/aliasing_sis_sigma.rst",
-            category="5. Aliasing and shift stability",
+            category=report_category("aliasing"),
             labels={"figure": "SIS vs sigma"},
         ),
     log:
@@ -172,3 +172,15 @@ TARGETS["aliasing"] = [
     rules.frequency_sweep.output.table,
     *rules.aliasing_figures.output,
 ]
+# the report's named inputs from this stage (REPORT_INPUTS, common.smk)
+REPORT_INPUTS.update(
+    aliasing_summary=rules.aliasing_stats.output.summary,
+    aliasing_paired=rules.aliasing_stats.output.paired,
+    aliasing_correlation=rules.aliasing_stats.output.correlation,
+    aliasing_sigma_trend=rules.aliasing_stats.output.sigma_trend,
+    aliasing_timing=rules.aliasing_timing.output.table,
+    aliasing_layers=rules.aliasing_figures.output.layers,
+    aliasing_avr_sis=rules.aliasing_figures.output.scatter,
+    aliasing_sweep=rules.aliasing_figures.output.sweep,
+    aliasing_sis_sigma=rules.aliasing_figures.output.sis_sigma,
+)

@@ -112,14 +112,14 @@ rule band_summary:
         summary=report(
             f"{RESULTS}/bands/band_summary.tsv",
             caption="../report/bands_tables.rst",
-            category="6. Band interventions",
+            category=report_category("bands"),
             labels={"table": "band summary"},
         ),
         shift=f"{RESULTS}/bands/band_shift.tsv",
         trend=report(
             f"{RESULTS}/bands/band_trend.tsv",
             caption="../report/bands_tables.rst",
-            category="6. Band interventions",
+            category=report_category("bands"),
             labels={"table": "centroid trends"},
         ),
     log:
@@ -148,19 +148,19 @@ rule band_figures:
         accuracy=report(
             f"{RESULTS}/figures/bands_accuracy.png",
             caption="../report/bands_accuracy.rst",
-            category="6. Band interventions",
+            category=report_category("bands"),
             labels={"figure": "accuracy per band"},
         ),
         gt_rank=report(
             f"{RESULTS}/figures/bands_gt_rank.png",
             caption="../report/bands_gt_rank.rst",
-            category="6. Band interventions",
+            category=report_category("bands"),
             labels={"figure": "GT rank per band"},
         ),
         shift=report(
             f"{RESULTS}/figures/bands_shift.png",
             caption="../report/bands_shift.rst",
-            category="6. Band interventions",
+            category=report_category("bands"),
             labels={"figure": "band centroid vs sigma"},
         ),
     log:
@@ -191,3 +191,12 @@ TARGETS["bands"] = [
     rules.band_figures.output.gt_rank,
     rules.band_figures.output.shift,
 ]
+# the report's named inputs from this stage (REPORT_INPUTS, common.smk)
+REPORT_INPUTS.update(
+    band_summary=rules.band_summary.output.summary,
+    band_trend=rules.band_summary.output.trend,
+    band_shift=rules.band_summary.output.shift,
+    bands_accuracy=rules.band_figures.output.accuracy,
+    bands_gt_rank=rules.band_figures.output.gt_rank,
+    bands_shift=rules.band_figures.output.shift,
+)

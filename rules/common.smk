@@ -4,46 +4,34 @@
 
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.20")
 
 
-def _validate(cfg):
-    """Schema validation whose error names the offending key (e.g. 'training.epochs')."""
-    import jsonschema
+# Every config check, from one entry point (blurscope.config.validate, tests/test_config.py):
+# the schema (defaults filled in), the canonical key order (reordering keys in a config file
+# reruns nothing), the cross-key checks stage by stage, the *.device keys, and layer names and
+# checkpoints against the architecture. Every error reads "config key '<key>': ...".
+# What runs where: a GPU asked for must exist only in the invocation that plans the run and
+# runs its jobs here; cluster jobs (remote mode: every SLURM job parses the workflow twice)
+# skip the architecture check, which the planning invocation did before any job started.
+# Fingerprints of checkpoint files (SHA-256, cached by size and mtime) live here, in
+# Snakemake's own folder of the working directory: not an output, so no rerun depends on it.
+CHECKPOINT_CACHE = ".snakemake/blurscope/checkpoint_fingerprints.json"
 
-    try:
-        validate(cfg, workflow.source_path("../config/schema.yaml"))
-    except Exception as err:
-        e = err.__context__ or err.__cause__
-        if not isinstance(e, jsonschema.ValidationError):
-            raise
-        key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
-        raise ValueError(f"config key '{key}': {e.message}") from None
+import blurscope.config
 
+blurscope.config.validate(
+    config,
+    workflow.source_path("../config/schema.yaml"),
+    main_process=workflow.is_main_process,
+    local_exec=workflow.local_exec,
+    remote_exec=workflow.remote_exec,
+    cache=CHECKPOINT_CACHE,
+)
 
-_validate(config)
-
-
-def _canonical(obj):
-    """The config with every mapping's keys sorted (lists keep their order)."""
-    if isinstance(obj, dict):
-        return {k: _canonical(obj[k]) for k in sorted(obj)}
-    if isinstance(obj, list):
-        return [_canonical(v) for v in obj]
-    return obj
-
-
-# Snakemake compares params by repr, and a dict's repr follows key order: sort
-# once here so that reordering keys in a config file (same values) reruns nothing.
-_sorted_config = _canonical(config)
-config.clear()
-config.update(_sorted_config)
-
-
-# every cross-key check JSON Schema cannot express (blurscope.config, tests/test_config.py)
-from blurscope.config import check_config, check_model_config, model_ids
+from blurscope.config import model_ids
 
 # the one model-id grammar (sigma<s>[-seed<k>], blurpool[-seed<k>], ref-sigma<s>[-seed<k>], baseline)
 from blurscope.model_id import (
@@ -56,22 +44,6 @@ from blurscope.model_id import (
     seed_of_suffix,
 )
 from blurscope.model_id import WILDCARD as MODEL_WILDCARD
-
-check_config(config)
-
-# every *.device key: a valid name, and (in the invocation that runs jobs here) a GPU asked for exists
-from blurscope.device import check_config as check_devices
-
-check_devices(config, check_available=workflow.is_main_process and workflow.local_exec)
-
-# Layer names and checkpoints against the architecture. The invocation that plans the run
-# checks before any job starts; cluster jobs (remote mode: every SLURM job parses the
-# workflow twice) skip it.
-# Fingerprints of checkpoint files (SHA-256, cached by size and mtime) live here, in
-# Snakemake's own folder of the working directory: not an output, so no rerun depends on it.
-CHECKPOINT_CACHE = ".snakemake/blurscope/checkpoint_fingerprints.json"
-if not workflow.remote_exec:
-    check_model_config(config, cache=CHECKPOINT_CACHE)
 
 RESULTS = config["results"]
 _IDS = model_ids(config)
@@ -141,7 +113,8 @@ def checkpoint_fingerprint(wildcards):
     reruns the import and that model's analyses, and a touch (same bytes) reruns nothing. Computed
     by the Snakemake that plans the run; a cluster job (which parses the workflow again) reads no file.
     """
-    if not workflow.is_main_process:  # as dataset_state: only the main process compares params
+    # as dataset_state: only the main process compares params
+    if not workflow.is_main_process:
         return "not computed in a cluster job or subprocess (the submitting Snakemake hashes the file)"
     from blurscope.checkpoints import describe
 
@@ -303,6 +276,27 @@ def sources_table(wildcards, output):
 
 # Final targets of every stage; rule all collects them.
 TARGETS = {}
+
+# The report rule's named inputs, filled by each stage file from its rules' outputs
+# (rules.<rule>.output.<name>); blurscope.report's sections read them by these names. A
+# figure's name is also the name of its caption, report/<name>.rst.
+REPORT_INPUTS = {}
+
+
+def per_layer(name, paths):
+    """Named report inputs "<name>/<layer>" of an output with one path per analysed layer (LAYERS order)."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    if len(paths) != len(LAYERS):
+        raise ValueError(
+            f"report input {name!r}: {len(paths)} paths for the layers {LAYERS}"
+        )
+    return {f"{name}/{layer}": path for layer, path in zip(LAYERS, paths)}
+
+
+# Snakemake's report (snakemake --report): a stage's figures and tables are registered with
+# report(..., category=report_category("<part>")), the category of the part of blurscope's
+# report that shows them (blurscope.report.parts: the one ordered list of parts).
+from blurscope.report.parts import category as report_category
 
 
 def all_targets(wildcards):

@@ -72,7 +72,7 @@ rule feature_grids:
         all_neurons=report(
             expand(f"{RESULTS}/figures/all_neurons_grid_{{layer}}.png", layer=LAYERS),
             caption="../report/all_neurons_grid.rst",
-            category="2. Feature visualisations",
+            category=report_category("features"),
             labels={"figure": "all neurons"},
         ),
         representative_fig=report(
@@ -81,13 +81,13 @@ rule feature_grids:
                 layer=LAYERS,
             ),
             caption="../report/representative_neurons_grid.rst",
-            category="2. Feature visualisations",
+            category=report_category("features"),
             labels={"figure": "representative neurons"},
         ),
         methods=report(
             expand(f"{RESULTS}/figures/patch_methods_{{layer}}.png", layer=LAYERS),
             caption="../report/patch_methods.rst",
-            category="2. Feature visualisations",
+            category=report_category("features"),
             labels={"figure": "patch methods"},
         ),
         representative=expand(
@@ -106,6 +106,7 @@ rule feature_grids:
     params:
         cfg=GRID_CFG,
         n_show=config["topk"]["n_show"],
+        window=config["spectra"]["window"],
         device=config["topk"]["device"],
         own_blur=config["analysis"]["own_blur"],
         plots=cfg("plots"),
@@ -120,4 +121,13 @@ TARGETS["features"] = (
     expand(f"{RESULTS}/activations/{{model}}.npz", model=PREFERENCE_MODELS)
     + [f for m in PREFERENCE_MODELS for f in patch_files(m) + patch_files(m, "tsv")]
     + list(rules.feature_grids.output)
+)
+# the report's named inputs from this stage (REPORT_INPUTS, common.smk)
+REPORT_INPUTS.update(
+    **per_layer("representative", rules.feature_grids.output.representative),
+    **per_layer("all_neurons_grid", rules.feature_grids.output.all_neurons),
+    **per_layer(
+        "representative_neurons_grid", rules.feature_grids.output.representative_fig
+    ),
+    **per_layer("patch_methods", rules.feature_grids.output.methods),
 )

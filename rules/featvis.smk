@@ -51,7 +51,7 @@ rule featvis_stats:
         trends=report(
             f"{RESULTS}/featvis/trends.tsv",
             caption="../report/featvis_spectra.rst",
-            category="4. Statistics",
+            category=report_category("statistics"),
             labels={"table": "feature visualisation trends"},
         ),
         effects=f"{RESULTS}/featvis/effects.tsv",
@@ -83,13 +83,13 @@ rule featvis_figures:
         grid=report(
             expand(f"{RESULTS}/figures/featvis_grid_{{layer}}.png", layer=LAYERS),
             caption="../report/featvis_grid.rst",
-            category="2. Feature visualisations",
+            category=report_category("features"),
             labels={"figure": "feature visualisation"},
         ),
         spectra=report(
             expand(f"{RESULTS}/figures/featvis_spectra_{{layer}}.png", layer=LAYERS),
             caption="../report/featvis_spectra.rst",
-            category="2. Feature visualisations",
+            category=report_category("features"),
             labels={"figure": "feature visualisation spectra"},
         ),
     log:
@@ -111,3 +111,12 @@ rule featvis_figures:
 
 
 TARGETS["featvis"] = [*rules.featvis_stats.output, *rules.featvis_figures.output]
+# the report's named inputs from this stage (REPORT_INPUTS, common.smk)
+REPORT_INPUTS.update(
+    featvis_summary=rules.featvis_stats.output.summary,
+    featvis_trends=rules.featvis_stats.output.trends,
+    featvis_effects=rules.featvis_stats.output.effects,
+    featvis_runs=rules.featvis_stats.output.runs,
+    **per_layer("featvis_grid", rules.featvis_figures.output.grid),
+    **per_layer("featvis_spectra", rules.featvis_figures.output.spectra),
+)

@@ -129,7 +129,7 @@ rule frequency_summary:
         summary=report(
             f"{RESULTS}/frequency/summary.tsv",
             caption="../report/frequency_tables.rst",
-            category="7. Frequency preference",
+            category=report_category("frequency"),
             labels={"table": "summary"},
         ),
         curves=f"{RESULTS}/frequency/curves.tsv",
@@ -140,13 +140,13 @@ rule frequency_summary:
         reference=report(
             f"{RESULTS}/frequency/reference.tsv",
             caption="../report/frequency_tables.rst",
-            category="7. Frequency preference",
+            category=report_category("frequency"),
             labels={"table": "trained vs filter-only reference"},
         ),
         trends=report(
             f"{RESULTS}/frequency/trends.tsv",
             caption="../report/frequency_tables.rst",
-            category="7. Frequency preference",
+            category=report_category("frequency"),
             labels={"table": "trends"},
         ),
     log:
@@ -183,7 +183,7 @@ rule frequency_figures:
                 "shape_bias": report(
                     f"{RESULTS}/figures/frequency_shape_bias.png",
                     caption="../report/frequency_shape_bias.rst",
-                    category="7. Frequency preference",
+                    category=report_category("frequency"),
                     labels={"figure": "shape bias"},
                 )
             }
@@ -193,19 +193,19 @@ rule frequency_figures:
         preference=report(
             f"{RESULTS}/figures/frequency_preference.png",
             caption="../report/frequency_preference.rst",
-            category="7. Frequency preference",
+            category=report_category("frequency"),
             labels={"figure": "hybrid preference"},
         ),
         corruption_vs_frev=report(
             f"{RESULTS}/figures/frequency_corruption_vs_frev.png",
             caption="../report/frequency_corruption_vs_frev.rst",
-            category="7. Frequency preference",
+            category=report_category("frequency"),
             labels={"figure": "corruptions vs f_rev"},
         ),
         corruption_heatmap=report(
             f"{RESULTS}/figures/frequency_corruption_heatmap.png",
             caption="../report/frequency_corruption_heatmap.rst",
-            category="7. Frequency preference",
+            category=report_category("frequency"),
             labels={"figure": "corruption heatmap"},
         ),
     log:
@@ -227,4 +227,18 @@ rule frequency_figures:
 
 TARGETS["frequency"] = list(rules.frequency_summary.output) + list(
     rules.frequency_figures.output
+)
+# the report's named inputs from this stage (REPORT_INPUTS, common.smk)
+REPORT_INPUTS.update(
+    frequency_summary=rules.frequency_summary.output.summary,
+    frequency_trends=rules.frequency_summary.output.trends,
+    frequency_reference=rules.frequency_summary.output.reference,
+    frequency_preference=rules.frequency_figures.output.preference,
+    frequency_corruption_vs_frev=rules.frequency_figures.output.corruption_vs_frev,
+    frequency_corruption_heatmap=rules.frequency_figures.output.corruption_heatmap,
+    **(
+        {"frequency_shape_bias": rules.frequency_figures.output.shape_bias}
+        if FREQ_HAS_CUE_CONFLICT
+        else {}
+    ),
 )

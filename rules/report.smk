@@ -45,7 +45,7 @@ rule pipeline_info:
         versions=report(
             f"{RESULTS}/pipeline_info/versions.tsv",
             caption="../report/pipeline_versions.rst",
-            category="Reproducibility",
+            category=report_category("reproducibility"),
             labels={"file": "package versions"},
         ),
         git=f"{RESULTS}/pipeline_info/git.txt",
@@ -53,7 +53,7 @@ rule pipeline_info:
         benchmarks=report(
             f"{RESULTS}/pipeline_info/benchmarks.tsv",
             caption="../report/pipeline_benchmarks.rst",
-            category="Reproducibility",
+            category=report_category("reproducibility"),
             labels={"file": "job runtimes"},
         ),
     log:
@@ -78,22 +78,22 @@ rule pipeline_info:
 # training runs, in one table that the report's summary, findings table and sections quote.
 rule findings:
     input:
-        patch_trends=f"{RESULTS}/stats/patch_trends.tsv",
-        patch_effects=f"{RESULTS}/stats/patch_effects.tsv",
-        featvis_trends=f"{RESULTS}/featvis/trends.tsv",
-        featvis_effects=f"{RESULTS}/featvis/effects.tsv",
-        aliasing_trend=f"{RESULTS}/aliasing/stats/sigma_trend.tsv",
-        aliasing_runs=f"{RESULTS}/aliasing/stats/runs.tsv",
-        frequency_trends=f"{RESULTS}/frequency/trends.tsv",
-        frequency_summary=f"{RESULTS}/frequency/summary.tsv",
-        band_trend=f"{RESULTS}/bands/band_trend.tsv",
+        patch_trends=rules.patch_stats.output.trends,
+        patch_effects=rules.patch_stats.output.effects,
+        featvis_trends=rules.featvis_stats.output.trends,
+        featvis_effects=rules.featvis_stats.output.effects,
+        aliasing_trend=rules.aliasing_stats.output.sigma_trend,
+        aliasing_runs=rules.aliasing_stats.output.runs,
+        frequency_trends=rules.frequency_summary.output.trends,
+        frequency_summary=rules.frequency_summary.output.summary,
+        band_trend=rules.band_summary.output.trend,
         # per model (evaluate), not accuracy_matrix's summary: a plot option must not rerun this table
-        stem=expand(f"{RESULTS}/evaluation/{{model}}_stem.tsv", model=ALL_TRAINED),
+        stem=expand(rules.evaluate.output.stem, model=ALL_TRAINED),
     output:
         table=report(
             f"{RESULTS}/stats/findings.tsv",
             caption="../report/patch_stats.rst",
-            category="4. Statistics",
+            category=report_category("statistics"),
             labels={"table": "findings (run-level tests)"},
         ),
     log:
@@ -117,85 +117,6 @@ rule findings:
         "../workflow_scripts/findings.py"
 
 
-# The report's named inputs: every table and figure it reads, by name (blurscope.report's
-# sections address them by these names; a per-layer output is "<name>/<layer>", and a figure's
-# name is also the name of its caption, report/<name>.rst). The paths are the stages' outputs.
-REPORT_FIGURES_PER_LAYER = [
-    "all_neurons_grid",
-    "representative_neurons_grid",
-    "patch_methods",
-    "featvis_grid",
-    "featvis_spectra",
-    "models_relative_to_baseline",
-    "models_complexity_comparison",
-]
-REPORT_FIGURES = [
-    "accuracy_matrix",
-    "stem_hf",
-    "aliasing_layers",
-    "aliasing_sis_sigma",
-    "aliasing_avr_sis",
-    "aliasing_sweep",
-    "bands_accuracy",
-    "bands_gt_rank",
-    "bands_shift",
-    "frequency_preference",
-    *(["frequency_shape_bias"] if has_cue_conflict() else []),
-    "frequency_corruption_vs_frev",
-    "frequency_corruption_heatmap",
-    "saliency_overlays",
-    "saliency_distances",
-    "saliency_activations",
-]
-REPORT_INPUTS = {
-    # every claim about training sigma, tested over training runs (the summary and findings table)
-    "findings": rules.findings.output.table,
-    "patch_runs": f"{RESULTS}/stats/patch_runs.tsv",
-    "featvis_runs": f"{RESULTS}/featvis/runs.tsv",
-    # models and accuracy
-    "accuracy_table": f"{RESULTS}/evaluation/accuracy_matrix.tsv",
-    "training": f"{RESULTS}/evaluation/training.tsv",
-    "stem_table": f"{RESULTS}/evaluation/stem_hf.tsv",
-    "models": expand(f"{RESULTS}/models/{{model}}.json", model=ALL_TRAINED),
-    # features
-    **{
-        f"representative/{layer}": f"{RESULTS}/patches/representative_{layer}.tsv"
-        for layer in LAYERS
-    },
-    # feature visualisation by optimisation
-    "featvis_summary": f"{RESULTS}/featvis/summary.tsv",
-    "featvis_trends": f"{RESULTS}/featvis/trends.tsv",
-    "featvis_effects": f"{RESULTS}/featvis/effects.tsv",
-    # spectra, complexity, statistics
-    "patch_summary": f"{RESULTS}/stats/patch_summary.tsv",
-    "patch_spectra": f"{RESULTS}/stats/patch_spectra.tsv",
-    "patch_trends": f"{RESULTS}/stats/patch_trends.tsv",
-    "patch_effects": f"{RESULTS}/stats/patch_effects.tsv",
-    "complexity_table": f"{RESULTS}/stats/complexity_table.tsv",
-    # aliasing
-    "aliasing_summary": f"{RESULTS}/aliasing/stats/summary.tsv",
-    "aliasing_paired": f"{RESULTS}/aliasing/stats/paired.tsv",
-    "aliasing_correlation": f"{RESULTS}/aliasing/stats/correlation.tsv",
-    "aliasing_sigma_trend": f"{RESULTS}/aliasing/stats/sigma_trend.tsv",
-    "aliasing_timing": f"{RESULTS}/aliasing/timing.tsv",
-    # bands
-    "band_summary": f"{RESULTS}/bands/band_summary.tsv",
-    "band_trend": f"{RESULTS}/bands/band_trend.tsv",
-    "band_shift": f"{RESULTS}/bands/band_shift.tsv",
-    # frequency
-    "frequency_summary": f"{RESULTS}/frequency/summary.tsv",
-    "frequency_trends": f"{RESULTS}/frequency/trends.tsv",
-    "frequency_reference": f"{RESULTS}/frequency/reference.tsv",
-    # saliency
-    "saliency_stats": f"{RESULTS}/saliency/stats.tsv",
-    # figures
-    **{name: f"{RESULTS}/figures/{name}.png" for name in REPORT_FIGURES},
-    **{
-        f"{name}/{layer}": f"{RESULTS}/figures/{name}_{layer}.png"
-        for name in REPORT_FIGURES_PER_LAYER
-        for layer in LAYERS
-    },
-}
 # the figure captions, shared with Snakemake's own report (a caption edit reruns the report);
 # relative to the working directory, so that a copied or moved run stays up to date
 REPORT_CAPTIONS = sorted(
@@ -203,9 +124,13 @@ REPORT_CAPTIONS = sorted(
 )
 
 
+# The report reads every table and figure by name (blurscope.report's sections address them by
+# these names): the stages' outputs that each stage file adds to REPORT_INPUTS (common.smk),
+# the findings, the captions and pipeline_info's outputs.
 rule report:
     input:
         **REPORT_INPUTS,
+        findings=rules.findings.output.table,
         captions=REPORT_CAPTIONS,
         config=rules.pipeline_info.output.config,
         versions=rules.pipeline_info.output.versions,
@@ -216,7 +141,7 @@ rule report:
         html=report(
             f"{RESULTS}/report/report.html",
             caption="../report/report_html.rst",
-            category="Report",
+            category=report_category("report"),
             labels={"file": "report.html"},
         ),
         md=f"{RESULTS}/report/report.md",

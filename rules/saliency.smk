@@ -63,7 +63,7 @@ rule saliency_stats:
         stats=report(
             f"{RESULTS}/saliency/stats.tsv",
             caption="../report/saliency_tables.rst",
-            category="8. Saliency",
+            category=report_category("saliency"),
             labels={"table": "focus tests"},
         ),
     log:
@@ -91,19 +91,19 @@ rule saliency_figures:
         overlays=report(
             f"{RESULTS}/figures/saliency_overlays.png",
             caption="../report/saliency_overlays.rst",
-            category="8. Saliency",
+            category=report_category("saliency"),
             labels={"figure": "SmoothGrad overlays"},
         ),
         activations=report(
             f"{RESULTS}/figures/saliency_activations.png",
             caption="../report/saliency_activations.rst",
-            category="8. Saliency",
+            category=report_category("saliency"),
             labels={"figure": "activation maps"},
         ),
         distances=report(
             f"{RESULTS}/figures/saliency_distances.png",
             caption="../report/saliency_distances.rst",
-            category="8. Saliency",
+            category=report_category("saliency"),
             labels={"figure": "focus distances"},
         ),
     log:
@@ -126,3 +126,10 @@ TARGETS["saliency"] = [
     rules.smoothgrad.output.predictions,
     *rules.saliency_figures.output,
 ]
+# the report's named inputs from this stage (REPORT_INPUTS, common.smk)
+REPORT_INPUTS.update(
+    saliency_stats=rules.saliency_stats.output.stats,
+    saliency_overlays=rules.saliency_figures.output.overlays,
+    saliency_activations=rules.saliency_figures.output.activations,
+    saliency_distances=rules.saliency_figures.output.distances,
+)

@@ -80,19 +80,19 @@ rule patch_stats:
         trends=report(
             f"{RESULTS}/stats/patch_trends.tsv",
             caption="../report/patch_stats.rst",
-            category="4. Statistics",
+            category=report_category("statistics"),
             labels={"table": "trends over sigma"},
         ),
         effects=report(
             f"{RESULTS}/stats/patch_effects.tsv",
             caption="../report/patch_stats.rst",
-            category="4. Statistics",
+            category=report_category("statistics"),
             labels={"table": "effect sizes"},
         ),
         table_tsv=report(
             f"{RESULTS}/stats/complexity_table.tsv",
             caption="../report/patch_stats.rst",
-            category="4. Statistics",
+            category=report_category("statistics"),
             labels={"table": "complexity summary"},
         ),
         table_md=f"{RESULTS}/stats/complexity_table.md",
@@ -131,7 +131,7 @@ rule spectra_figures:
                 layer=LAYERS,
             ),
             caption="../report/models_relative_to_baseline.rst",
-            category="3. Spectra and complexity",
+            category=report_category("spectra"),
             labels={"figure": "spectra vs baseline"},
         ),
         complexity=report(
@@ -140,7 +140,7 @@ rule spectra_figures:
                 layer=LAYERS,
             ),
             caption="../report/models_complexity_comparison.rst",
-            category="3. Spectra and complexity",
+            category=report_category("spectra"),
             labels={"figure": "complexity"},
         ),
     log:
@@ -163,3 +163,16 @@ TARGETS["spectra"] = [
     *rules.patch_stats.output,
     *rules.spectra_figures.output,
 ]
+# the report's named inputs from this stage (REPORT_INPUTS, common.smk)
+REPORT_INPUTS.update(
+    patch_summary=rules.patch_stats.output.summary,
+    patch_spectra=rules.patch_stats.output.spectra,
+    patch_trends=rules.patch_stats.output.trends,
+    patch_effects=rules.patch_stats.output.effects,
+    patch_runs=rules.patch_stats.output.runs,
+    complexity_table=rules.patch_stats.output.table_tsv,
+    **per_layer("models_relative_to_baseline", rules.spectra_figures.output.relative),
+    **per_layer(
+        "models_complexity_comparison", rules.spectra_figures.output.complexity
+    ),
+)

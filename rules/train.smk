@@ -10,15 +10,12 @@ wildcard_constraints:
 
 # Training params are the rerun trigger: only what changes the weights (blurscope.train_config).
 # Loader workers, val_every, device, keep_checkpoint travel as resources train_* (rerun nothing).
+# (their cross-key checks run with every other config check: blurscope.config.validate)
 from blurscope.train_config import (
-    check_training_config,
     model_params,
     runtime_resources,
     training_params,
 )
-
-check_training_config(config)
-
 
 TRAIN_PARAMS = {
     role: dict(
@@ -205,26 +202,26 @@ rule accuracy_matrix:
         table=report(
             f"{RESULTS}/evaluation/accuracy_matrix.tsv",
             caption="../report/accuracy_matrix.rst",
-            category="1. Models and accuracy",
+            category=report_category("models"),
             labels={"file": "accuracy table"},
         ),
         figure=report(
             f"{RESULTS}/figures/accuracy_matrix.png",
             caption="../report/accuracy_matrix.rst",
-            category="1. Models and accuracy",
+            category=report_category("models"),
             labels={"figure": "accuracy matrix"},
         ),
         training=f"{RESULTS}/evaluation/training.tsv",
         stem_summary=report(
             f"{RESULTS}/evaluation/stem_hf.tsv",
             caption="../report/stem_hf.rst",
-            category="1. Models and accuracy",
+            category=report_category("models"),
             labels={"table": "stem kernel HF energy"},
         ),
         stem_figure=report(
             f"{RESULTS}/figures/stem_hf.png",
             caption="../report/stem_hf.rst",
-            category="1. Models and accuracy",
+            category=report_category("models"),
             labels={"figure": "stem kernel HF energy"},
         ),
     log:
@@ -248,3 +245,12 @@ rule accuracy_matrix:
 
 
 TARGETS["train"] = list(rules.accuracy_matrix.output)
+# the report's named inputs from this stage (REPORT_INPUTS, common.smk)
+REPORT_INPUTS.update(
+    accuracy_table=rules.accuracy_matrix.output.table,
+    accuracy_matrix=rules.accuracy_matrix.output.figure,
+    training=rules.accuracy_matrix.output.training,
+    stem_table=rules.accuracy_matrix.output.stem_summary,
+    stem_hf=rules.accuracy_matrix.output.stem_figure,
+    models=rules.accuracy_matrix.input.metas,
+)

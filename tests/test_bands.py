@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from reference_impl import isolate_band
 from timm.models.resnet import BasicBlock, ResNet
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
@@ -139,7 +140,7 @@ def test_isolate_band_keeps_a_sinusoid_in_its_band_and_removes_it_elsewhere(h: i
             home = [i for i in range(len(masks)) if masks[i, ky % h, kx % w]]
             assert len(home) == 1
             for i in range(len(masks)):
-                out = bands.isolate_band(x, masks[i])
+                out = isolate_band(x, masks[i])
                 assert out.dtype == x.dtype and out.shape == x.shape
                 if i == home[0]:
                     torch.testing.assert_close(out, x, atol=1e-10, rtol=0)
@@ -157,14 +158,14 @@ def test_isolate_many_matches_isolate_band_and_bands_sum_to_identity() -> None:
         many = bands.isolate_many(x, masks)
         assert many.shape == (len(masks), 3, 5, h, w)
         for i, m in enumerate(masks):
-            torch.testing.assert_close(many[i], bands.isolate_band(x, m), atol=1e-12, rtol=0)
+            torch.testing.assert_close(many[i], isolate_band(x, m), atol=1e-12, rtol=0)
         torch.testing.assert_close(many.sum(0), x, atol=1e-12, rtol=0)
-        assert bands.isolate_band(x, torch.zeros(h, w, dtype=torch.bool)).abs().max() == 0
+        assert isolate_band(x, torch.zeros(h, w, dtype=torch.bool)).abs().max() == 0
 
 
-def test_isolate_band_rejects_a_wrong_mask_shape() -> None:
+def test_isolate_many_rejects_a_wrong_mask_shape() -> None:
     with pytest.raises(ValueError, match="does not match"):
-        bands.isolate_band(torch.zeros(1, 1, 4, 4), torch.ones(4, 5, dtype=torch.bool))
+        bands.isolate_many(torch.zeros(1, 1, 4, 4), torch.ones(2, 4, 5, dtype=torch.bool))
 
 
 # --------------------------------------------------------------------------
@@ -363,21 +364,21 @@ def test_gt_rank_counts_ties_half() -> None:
 def test_band_sample_counts_of_the_default_maps() -> None:
     e = bands.DEFAULT_EDGES
     # narrow ResNet at 64 px: layer2.0 8x8, layer3.0 4x4, layer4.0 2x2
-    assert bands.band_sample_counts(8, 8, e) == [1, 8, 36, 19]
-    assert bands.band_sample_counts(4, 4, e) == [1, 0, 8, 7]
-    assert bands.band_sample_counts(2, 2, e) == [1, 0, 0, 3]
-    assert bands.band_sample_counts(8, 8, e, exclude_dc=True) == [0, 8, 36, 19]
+    assert freq.band_sample_counts(8, 8, e) == [1, 8, 36, 19]
+    assert freq.band_sample_counts(4, 4, e) == [1, 0, 8, 7]
+    assert freq.band_sample_counts(2, 2, e) == [1, 0, 0, 3]
+    assert freq.band_sample_counts(8, 8, e, exclude_dc=True) == [0, 8, 36, 19]
     # act1 32x32 and layer1.0 16x16 hold every band beyond DC
-    assert bands.band_sample_counts(16, 16, e) == [9, 36, 148, 63]
-    assert bands.band_sample_counts(32, 32, e) == [45, 148, 600, 231]
+    assert freq.band_sample_counts(16, 16, e) == [9, 36, 148, 63]
+    assert freq.band_sample_counts(32, 32, e) == [45, 148, 600, 231]
     for h, w in SIZES:
-        assert sum(bands.band_sample_counts(h, w, e)) == h * w
-    assert bands.bands_without_samples(8, 8, e) == ["ultra-low"]
-    assert bands.bands_without_samples(4, 4, e) == ["ultra-low", "low"]
-    assert bands.bands_without_samples(16, 16, e) == []
+        assert sum(freq.band_sample_counts(h, w, e)) == h * w
+    assert freq.bands_without_samples(8, 8, e) == [0]
+    assert freq.bands_without_samples(4, 4, e) == [0, 1]
+    assert freq.bands_without_samples(16, 16, e) == []
     # 2/9 < 0.25: a 9x9 map is the smallest square one whose ultra-low band holds more than DC
-    assert bands.smallest_square_map(e) == 9
-    assert bands.bands_without_samples(9, 9, e) == [] and bands.bands_without_samples(8, 8, e)
+    assert freq.smallest_square_map(e) == 9
+    assert freq.bands_without_samples(9, 9, e) == [] and freq.bands_without_samples(8, 8, e)
 
 
 def test_check_band_layers_names_keys_layers_and_bands() -> None:
@@ -399,8 +400,12 @@ def test_check_band_layers_names_keys_layers_and_bands() -> None:
 
 @pytest.mark.parametrize("edges", [bands.DEFAULT_EDGES, (0.0, 0.1, 0.3, 0.7, 1.2, 1.5), (0.0, math.sqrt(2))])
 def test_torch_free_sample_counts_equal_the_band_masks(edges: tuple[float, ...]) -> None:
+    """freq's radial bins (counts, masks) against the contract's one-band mask, band by band."""
+    n = len(edges) - 1
     for h, w in SIZES + [(32, 32), (14, 14), (7, 7)]:
-        assert freq.band_sample_counts(h, w, edges) == bands.band_masks(h, w, edges).sum(dim=(-2, -1)).tolist()
+        one = torch.stack([bands.band_mask(h, w, edges[i], edges[i + 1], closed=i == n - 1) for i in range(n)])
+        assert torch.equal(bands.band_masks(h, w, edges), one)
+        assert freq.band_sample_counts(h, w, edges) == one.sum(dim=(-2, -1)).tolist()
 
 
 def test_band_layer_check_runs_without_torch() -> None:

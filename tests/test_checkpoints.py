@@ -16,11 +16,10 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import save_file
-from snakemake.utils import validate
 
 from blurscope import checkpoints
 from blurscope.checkpoints import describe, import_checkpoint, read_checkpoint
-from blurscope.config import check_config, check_model_config, model_ids
+from blurscope.config import check_config, check_model_config, model_ids, validate_schema
 from blurscope.models import BlurscopeNet, build_model, load_model, save_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,7 +172,7 @@ def test_fingerprint_follows_the_bytes_and_is_cached(tmp_path: Path, monkeypatch
 @pytest.fixture
 def cfg() -> dict:
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    validate(cfg, str(REPO / "config" / "schema.yaml"))
+    validate_schema(cfg, REPO / "config" / "schema.yaml")
     return copy.deepcopy(cfg)
 
 
@@ -205,7 +204,7 @@ def test_zero_epochs_with_a_checkpoint_for_every_model(cfg: dict, tmp_path: Path
     assert model_ids(cfg).trained_here == [] and model_ids(cfg).checkpoints["sigma0"] == str(tmp_path / "base.pt")
     # ... but not for the replicate of sigma0, which would be analysed untrained
     del cfg["model"]["checkpoints"]["sigma0-seed1"]
-    with pytest.raises(ValueError, match=r"epochs' is 0 .* but \['sigma0-seed1'\] have no checkpoint"):
+    with pytest.raises(ValueError, match=r"epochs': 0 .* but \['sigma0-seed1'\] have no checkpoint"):
         check_config(cfg)
 
 

@@ -1,4 +1,5 @@
-"""blurscope.config: the model ids of a config and every cross-key check, one test per check.
+"""blurscope.config: the model ids of a config, every cross-key check (one test per check) and
+the one entry point that runs every config check (``validate``, called by rules/common.smk).
 
 Each check's message is asserted in full (tests/workflow/test_failures.py and
 docs/bad_inputs.md match the same words on real runs).
@@ -7,20 +8,32 @@ docs/bad_inputs.md match the same words on real runs).
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from safetensors.numpy import save_file
-from snakemake.utils import validate
+from snakemake.utils import validate as snakemake_validate
 
 from blurscope import archinfo
-from blurscope.config import check_config, check_model_config, model_id, model_ids, reference_sigmas
+from blurscope.config import (
+    canonical,
+    check_config,
+    check_model_config,
+    model_id,
+    model_ids,
+    reference_sigmas,
+    validate,
+    validate_schema,
+)
 
 REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "config" / "schema.yaml"
 # the trained models of config/config.yaml (3 sigma levels x 3 runs + 3 BlurPool runs)
 DEFAULT_MODELS = [f"sigma{s}" for s in (0, 3, 6)] + ["blurpool"] + [
     f"{m}-seed{k}" for m in ("sigma0", "sigma3", "sigma6", "blurpool") for k in (1, 2)]
@@ -30,7 +43,7 @@ DEFAULT_MODELS = [f"sigma{s}" for s in (0, 3, 6)] + ["blurpool"] + [
 def default_config() -> dict:
     """config/config.yaml with the schema's defaults filled in, as rules/common.smk sees it."""
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    validate(cfg, str(REPO / "config" / "schema.yaml"))
+    validate_schema(cfg, SCHEMA)
     return cfg
 
 
@@ -96,11 +109,11 @@ def test_importing_the_checks_does_not_import_torch() -> None:
 MODELS = "['sigma0', 'sigma3', 'sigma6', 'blurpool']"
 CASES = [
     # (check, {dotted config key: value}, the whole message), in the order check_config runs them
-    ("sigmas contain 0", {"sigmas": [2, 6]}, "config key 'sigmas' must contain 0 (the baseline), got [2, 6]"),
+    ("sigmas contain 0", {"sigmas": [2, 6]}, "config key 'sigmas': must contain 0 (the baseline), got [2, 6]"),
     (
         "imagefolder needs a root",
         {"dataset.kind": "imagefolder", "dataset.root": None},
-        "config key 'dataset.root' is required when dataset.kind is 'imagefolder'",
+        "config key 'dataset.root': required when dataset.kind is 'imagefolder'",
     ),
     (
         "references at training sigmas",
@@ -111,7 +124,7 @@ CASES = [
     (
         "zero epochs: every model needs a checkpoint",
         {"training.epochs": 0},
-        f"config key 'training.epochs' is 0 (nothing trained from scratch) but {DEFAULT_MODELS} have no "
+        f"config key 'training.epochs': 0 (nothing trained from scratch), but {DEFAULT_MODELS} have no "
         "checkpoint: they would be analysed untrained. Give each a file in 'model.checkpoints' (or train them: "
         "training.epochs >= 1)",
     ),
@@ -128,20 +141,32 @@ CASES = [
         "config key 'model.checkpoints.sigma6': file /no/such/sigma6.pth.tar does not exist",
     ),
     (
+        "training batch a multiple of the processes",
+        {"training.world_size": 3},
+        "config key 'training.batch_size': 64 is not a multiple of training.world_size=3 (the batch is global; "
+        "each process takes batch_size / world_size images)",
+    ),
+    (
         "topk.k at most analysis.n_images",
         {"topk.k": 1001},
-        "config key 'topk.k' (1001) exceeds 'analysis.n_images' (1000), the images the top-k is taken from",
+        "config key 'topk.k': 1001 exceeds analysis.n_images (1000), the images the top-k is taken from",
     ),
-    ("topk.n_show at most k", {"topk.n_show": 51}, "config key 'topk.n_show' (51) exceeds 'topk.k' (50)"),
+    ("topk.n_show at most k", {"topk.n_show": 51}, "config key 'topk.n_show': 51 exceeds topk.k (50)"),
+    (
+        "aliasing images from the analysis set",
+        {"aliasing.n_images": 1001},
+        "config key 'aliasing.n_images' (1001) exceeds 'analysis.n_images' (1000), the images AVR and SIS are "
+        "measured on (0 = all of them)",
+    ),
     (
         "baseline patches a multiple of its images",
         {"baseline.n_patches": 4001},
-        "config key 'baseline.n_patches' (4001) must be a multiple of 'baseline.n_images' (250)",
+        "config key 'baseline.n_patches': 4001 is not a multiple of baseline.n_images (250)",
     ),
     (
         "baseline images at most analysis images",
         {"baseline.n_images": 2000, "baseline.n_patches": 4000},
-        "config key 'baseline.n_images' (2000) exceeds 'analysis.n_images' (1000), "
+        "config key 'baseline.n_images': 2000 exceeds analysis.n_images (1000), "
         "the images baseline patches are drawn from",
     ),
     (
@@ -158,7 +183,7 @@ CASES = [
     (
         "aliasing sweep range ordered",
         {"aliasing.sweep.freq_min": 0.6, "aliasing.sweep.freq_max": 0.5},
-        "config key 'aliasing.sweep.freq_min' (0.6) exceeds 'aliasing.sweep.freq_max' (0.5)",
+        "config key 'aliasing.sweep.freq_min': 0.6 exceeds aliasing.sweep.freq_max (0.5)",
     ),
     (
         "band edges start at 0",
@@ -181,9 +206,16 @@ CASES = [
     (
         "saliency expert a training sigma",
         {"saliency.expert_sigma": 2.5},
-        "config key 'saliency.expert_sigma' = 2.5 is not one of the configured sigmas (0, 3, 6)",
+        "config key 'saliency.expert_sigma': 2.5 is not one of the configured sigmas (0, 3, 6)",
     ),
 ]
+
+
+def test_every_message_reads_config_key_colon() -> None:
+    """One convention, ``config key '<key>': ...`` (the band edges' messages come from blurscope.freq)."""
+    for _, _, expected in CASES:
+        if not expected.startswith("config key 'bands.edges' must"):
+            assert re.match(r"config key '[\w.]+': \S", expected), expected
 
 
 def set_keys(cfg: dict, changes: dict) -> dict:
@@ -273,3 +305,89 @@ def test_checkpoint_shapes_are_checked_against_the_architecture(cfg: dict, tmp_p
     msg = str(err.value)
     assert msg.startswith(f"config key 'model.weights': checkpoint {bad} does not fit architecture resnet_narrow: ")
     assert "conv1.weight" in msg
+
+
+# ----------------------------------------------------------------------------- the entry point
+
+
+def raw_config() -> dict:
+    """config/config.yaml as Snakemake loads it: no defaults yet, the file's key order."""
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def run_validate(cfg: dict, *, main_process: bool = True, local_exec: bool = True, remote_exec: bool = False) -> dict:
+    validate(cfg, SCHEMA, main_process=main_process, local_exec=local_exec, remote_exec=remote_exec)
+    return cfg
+
+
+@pytest.mark.parametrize("extra", [None, "tests/workflow/smoke.yaml", "config/imagenet.yaml"])
+def test_schema_defaults_are_the_ones_snakemake_fills_in(extra: str | None) -> None:
+    cfg = raw_config()
+    if extra:
+        cfg.update(yaml.safe_load((REPO / extra).read_text()))  # top-level keys replace, as in these files
+    ours, snakemakes = copy.deepcopy(cfg), copy.deepcopy(cfg)
+    validate_schema(ours, SCHEMA)
+    snakemake_validate(snakemakes, str(SCHEMA))
+    assert repr(ours) == repr(snakemakes)
+    assert ours != cfg  # defaults were filled in
+
+
+def test_validate_fills_defaults_and_sorts_every_mapping(default_config: dict) -> None:
+    cfg = dict(reversed(list(raw_config().items())))
+    assert run_validate(cfg) == default_config
+    assert list(cfg) == sorted(cfg) and list(cfg["training"]) == sorted(cfg["training"])
+    assert repr(cfg) == repr(canonical(default_config))
+    assert cfg["sigmas"] == [0, 3, 6]  # lists keep their order
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"training.epochs": "ten"}, "config key 'training.epochs': 'ten' is not of type 'integer'"),
+        ({"sigmas": [0, -1, 2]}, "config key 'sigmas.1': -1 is less than the minimum of 0"),
+        ({"trainig": {"epochs": 1}},
+         "config key '(top level)': Additional properties are not allowed ('trainig' was unexpected)"),
+    ],
+    ids=["type", "minimum", "unknown key"],
+)
+def test_validate_names_the_key_of_a_schema_error(changes: dict, expected: str) -> None:
+    cfg = raw_config()
+    if "trainig" in changes:
+        cfg.update(changes)
+    else:
+        set_keys(cfg, changes)
+    with pytest.raises(ValueError) as err:
+        run_validate(cfg)
+    assert str(err.value) == expected
+
+
+def test_validate_runs_every_check_in_stage_order() -> None:
+    """Training before the features' checks, the cross-key checks before the devices and layers."""
+    cfg = set_keys(raw_config(), {"training.world_size": 3, "topk.n_show": 51, "training.device": "tpu"})
+    with pytest.raises(ValueError, match=r"^config key 'training.batch_size': 64 is not a multiple"):
+        run_validate(cfg)
+    cfg = set_keys(raw_config(), {"training.device": "tpu", "analysis.layers": ["layer9.9"]})
+    with pytest.raises(ValueError, match=r"^config key 'training.device': 'tpu' is not a device"):
+        run_validate(cfg)
+    cfg = set_keys(raw_config(), {"analysis.layers": ["layer9.9"]})
+    with pytest.raises(ValueError, match=r"^config key 'analysis.layers': 'layer9.9' is not a layer of resnet_narrow"):
+        run_validate(cfg)
+
+
+def test_a_cluster_job_skips_the_architecture_check() -> None:
+    """Remote mode (a cluster job's parse) leaves layers and checkpoints to the planning invocation."""
+    bad_layer = {"analysis.layers": ["layer9.9"]}
+    run_validate(set_keys(raw_config(), bad_layer), main_process=False, local_exec=False, remote_exec=True)
+    with pytest.raises(ValueError, match="'analysis.layers'"):  # a local subprocess still checks
+        run_validate(set_keys(raw_config(), bad_layer), main_process=False, local_exec=True, remote_exec=False)
+
+
+def test_a_gpu_must_exist_only_where_the_planning_invocation_runs_jobs(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    gpu = {"evaluation.device": "cuda"}
+    with pytest.raises(ValueError, match=r"^config key 'evaluation.device': device 'cuda' asked for, but no CUDA GPU"):
+        run_validate(set_keys(raw_config(), gpu))
+    run_validate(set_keys(raw_config(), gpu), local_exec=False)  # a cluster's submit host
+    run_validate(set_keys(raw_config(), gpu), main_process=False, remote_exec=True)  # a cluster job
+    with pytest.raises(ValueError, match="'evaluation.device': 'gpu' is not a device"):  # the spelling, everywhere
+        run_validate(set_keys(raw_config(), {"evaluation.device": "gpu"}), main_process=False, remote_exec=True)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from imagecorruptions_compat import imagecorruptions_module  # tests/bench/
 from PIL import Image
+from reference_impl import psnr
 from scipy import ndimage
 from torch import nn
 
@@ -82,7 +83,7 @@ than severity 3's)."""
 @pytest.mark.parametrize("name", MONOTONE)
 def test_severity_monotone_psnr(name: str) -> None:
     imgs = natural_images(6, 64, seed=2)
-    p = [float(np.mean(C.psnr(imgs, C.corrupt_images(imgs, name, s, seed=3)))) for s in C.SEVERITIES]
+    p = [float(np.mean(psnr(imgs, C.corrupt_images(imgs, name, s, seed=3)))) for s in C.SEVERITIES]
     assert all(math.isfinite(v) for v in p)
     assert np.all(np.diff(p) < 0), f"{name}: PSNR per severity {p}"
 
@@ -444,11 +445,11 @@ def test_check_reference_names_the_key() -> None:
     C.check_reference("published", ALEXNET, names, sev, models)
     with pytest.raises(ValueError, match="'frequency.mce_reference': 'sigma9' is not a trained model"):
         C.check_reference("sigma9", None, names, sev, models)
-    with pytest.raises(ValueError, match="'frequency.mce_reference_errors' is required"):
+    with pytest.raises(ValueError, match="'frequency.mce_reference_errors': required when"):
         C.check_reference("published", None, names, sev, models)
     with pytest.raises(ValueError, match=r"lacks \['snow'\]"):
         C.check_reference("published", {"fog": 0.8, "clean": 0.4}, names, sev, models)
-    with pytest.raises(ValueError, match="'frequency.severities' must be all of"):
+    with pytest.raises(ValueError, match="'frequency.severities': must be all of"):
         C.check_reference("published", ALEXNET, names, [1, 5], models)
     with pytest.raises(ValueError, match=r"in \(0, 1\]"):
         C.check_reference("published", {**ALEXNET, "fog": 81.9}, names, sev, models)

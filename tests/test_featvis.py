@@ -93,7 +93,7 @@ def kernel_band(ker: np.ndarray, size: int) -> tuple[float, float]:
 
 def peak_2d(image: torch.Tensor) -> float:
     """Radius (cycles/pixel) of the largest sample of the image's 2-D periodogram (library definition)."""
-    p2 = periodogram(fv.grey_levels(image[None]))[0]
+    p2 = periodogram(fv.grey_levels(image[None]), "hann")[0]
     p2[0, 0] = 0.0  # DC
     return float(radius_cpp(*p2.shape).ravel()[np.argmax(p2)])
 
@@ -140,11 +140,11 @@ def test_zero_spectrum_is_grey_and_colour_matrix_is_lucids() -> None:
 
 
 def test_initial_image_has_a_one_over_f_squared_spectrum() -> None:
-    from blurscope.spectra import loglog_slope, mean_spectrum
+    from reference_impl import loglog_slope, mean_spectrum
 
     starts = fv.render(conv_relu([gaussian_kernel(3, 1.0)] * 16), "1", list(range(16)), 64, 0, 3)
     logits = torch.logit(starts.double()).mean(dim=1).numpy()  # grey logit images [16, 64, 64]
-    freqs, power, _ = patch_spectra(logits, 32)
+    freqs, power, _ = patch_spectra(logits, 32, window="hann")
     assert loglog_slope(freqs, mean_spectrum(power), fmin=0.03, fmax=0.45) == pytest.approx(-2.0, abs=0.2)
 
 
@@ -213,7 +213,7 @@ def test_default_render_finds_planted_frequencies_up_to_near_nyquist() -> None:
     images = fv.render(model, "2", channels, size, int(cfg["steps"]), int(cfg["seed"]), lr=float(cfg["lr"]),
                        objective=cfg["objective"], transforms=tf, decorrelate=bool(cfg["decorrelate"]),
                        init_sd=float(cfg["init_sd"]), redirect_relu=bool(cfg["redirect_relu"]))
-    m = fv.featvis_metrics(images, hf_cutoff)
+    m = fv.featvis_metrics(images, hf_cutoff, window="hann")
     found = np.round(m["peak_freq"], 4).tolist()
     assert np.all(np.abs(m["peak_freq"] - planted) <= 1 / size + 1e-9), f"planted {planted}, found {found}"
     for hf in (m["hf_fraction"][:5], m["hf_fraction"][5:]):  # per orientation: below < at < above the cutoff
@@ -251,8 +251,8 @@ def test_lowpass_channel_renders_less_high_frequency_than_highpass() -> None:
     delta[k // 2, k // 2] = 1.0
     high = delta - gaussian_kernel(k, 1.0)
     model = conv_relu([low / np.abs(low).sum(), high / np.abs(high).sum()])
-    hf = fv.featvis_metrics(fv.render(model, "1", [0, 1], 32, 96, 0), 0.25)["hf_fraction"]
-    hf0 = fv.featvis_metrics(fv.render(model, "1", [0, 1], 32, 0, 0), 0.25)["hf_fraction"]
+    hf = fv.featvis_metrics(fv.render(model, "1", [0, 1], 32, 96, 0), 0.25, window="hann")["hf_fraction"]
+    hf0 = fv.featvis_metrics(fv.render(model, "1", [0, 1], 32, 0, 0), 0.25, window="hann")["hf_fraction"]
     assert hf[0] < hf0[0] and hf0[1] < hf[1]
     assert hf[0] < 0.15 and hf[1] > 0.5
 
@@ -369,8 +369,8 @@ def test_metrics_use_the_patch_spectrum_definition() -> None:
     grating = 0.5 + 0.3 * np.cos(2 * np.pi * 12 * x / size)  # 0.375 c/px, vertical stripes
     blob = 0.5 + 0.4 * np.exp(-((y - 16.0) ** 2 + (x - 16.0) ** 2) / (2 * 5.0**2))
     images = torch.as_tensor(np.stack([grating, blob])[:, None].repeat(3, axis=1), dtype=torch.float32)
-    m = fv.featvis_metrics(images, 0.25)
-    freqs, power, hf = patch_spectra(fv.grey_levels(images), 16, hf_cutoff=0.25)
+    m = fv.featvis_metrics(images, 0.25, window="hann")
+    freqs, power, hf = patch_spectra(fv.grey_levels(images), 16, hf_cutoff=0.25, window="hann")
     np.testing.assert_allclose(m["freqs"], freqs)
     np.testing.assert_allclose(m["power"], power)
     np.testing.assert_allclose(m["hf_fraction"], hf)
@@ -381,7 +381,8 @@ def test_metrics_use_the_patch_spectrum_definition() -> None:
     stored = fv.to_uint8(images)
     assert stored.dtype == np.uint8 and stored.shape == (2, size, size, 3)
     assert stored[0, 0, 0, 0] == 204 and stored[0, 0, 4, 0] == 51  # round(255·0.8), round(255·0.2)
-    np.testing.assert_allclose(fv.featvis_metrics(stored, 0.25)["hf_fraction"], m["hf_fraction"], atol=2e-3)
+    again = fv.featvis_metrics(stored, 0.25, window="hann")
+    np.testing.assert_allclose(again["hf_fraction"], m["hf_fraction"], atol=2e-3)
 
 
 def test_grid_channels_are_the_feature_grids_neurons() -> None:
@@ -395,7 +396,7 @@ def test_grid_channels_are_the_feature_grids_neurons() -> None:
 
 def test_render_layers_save_and_load_round_trip(tmp_path) -> None:
     model = conv_relu([cosine_kernel(5, 0.25, 0.0), gaussian_kernel(5, 1.0), cosine_kernel(5, 0.1, 1.0)])
-    results, table = fv.render_layers(model, ["1"], 64, 2, 16, 6, 0, 0.25,
+    results, table = fv.render_layers(model, ["1"], 64, 2, 16, 6, 0, 0.25, window="hann",
                                       transforms=fv.Transforms(pad=2, jitter=1))
     assert list(table.columns) == ["layer", "neuron", "objective", "objective_init", "active", "hf_fraction",
                                    "peak_freq"]
@@ -534,7 +535,7 @@ def test_rule_scripts_render_summarise_and_plot(tmp_path, monkeypatch) -> None: 
         _run_script(scripts / "featvis.py", monkeypatch, input={"model": str(tmp_path / f"{m}.safetensors")},
                     output={"npz": str(tmp_path / f"{m}.npz"), "tsv": str(tmp_path / f"{m}.tsv")},
                     params={"cfg": cfg, "layers": layers, "neurons_per_layer": 64, "grid_neurons": 4,
-                            "spectra": {"hf_cutoff": 0.25, "n_bins": 0}},
+                            "spectra": {"hf_cutoff": 0.25, "n_bins": 0, "window": "hann"}},
                     wildcards={"model": m}, log=[str(tmp_path / f"featvis_{m}.log")])
     _run_script(scripts / "featvis_stats.py", monkeypatch, input={"tsv": [str(tmp_path / f"{m}.tsv") for m in models]},
                 output={k: str(tmp_path / f"{k}.tsv") for k in ("summary", "trends", "effects", "runs")},

@@ -52,7 +52,7 @@ def _preferred_hf(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
     ps = make_patches("vital", model, images, top, LAYER, n_show=8, window_224=128, batch_size=256)
     n, s, p = ps.patches.shape[:3]
     grey = ps.patches.astype(np.float64).mean(-1).reshape(n * s, p, p)
-    return hf_power_fraction(grey, CUTOFF).reshape(n, s).mean(1)
+    return hf_power_fraction(grey, CUTOFF, "hann").reshape(n, s).mean(1)
 
 
 def _low_passed_stem(backbone: torch.nn.Module, sigma_px: float) -> torch.nn.Module:

@@ -194,7 +194,7 @@ def test_representative_neurons_largest_hf_drop() -> None:
     last = noise.copy()
     last[2] = smooth[2]  # neuron 2 loses its HF power at the largest sigma
     last[0] = (0.5 * noise[0] + 0.5 * smooth[0]).astype(np.uint8)  # neuron 0 loses some
-    hf0, hf1 = patch_hf(first, 0.25), patch_hf(last, 0.25)
+    hf0, hf1 = patch_hf(first, 0.25, "hann"), patch_hf(last, 0.25, "hann")
     assert hf1[2] < hf1[0] < hf1[1]
     assert representative_neurons(hf0, hf1, 1).tolist() == [2]
     assert representative_neurons(hf0, hf1, 2).tolist() == [0, 2]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from reference_impl import smoothgrad_captum, smoothgrad_loop
 from torch import nn
 
 from blurscope import saliency as S
@@ -107,7 +108,7 @@ def test_captum_noise_tunnel_agrees_under_the_same_noise() -> None:
         return model(z)
 
     torch.manual_seed(123)  # captum draws from the global RNG
-    ref = S.smoothgrad_captum(forward, x, t, n, noise_level=0.2)
+    ref = smoothgrad_captum(forward, x, t, n, noise_level=0.2)
     assert len(seen) == 1 and seen[0].shape == (3 * n, 3, 16, 16)  # captum also batches all samples
     noise = (seen[0] - x.repeat_interleave(n, 0)).view(3, n, 3, 16, 16)
     assert 0.15 < noise.std().item() < 0.25
@@ -123,7 +124,7 @@ def test_batched_equals_per_sample_loop_and_is_batch_size_independent() -> None:
     t = torch.tensor([1, 2, 3])
     a = S.smoothgrad(fwd, x, t, 5, 0.1, seed=9, batch_size=3)
     b = S.smoothgrad(fwd, x, t, 5, 0.1, seed=9, batch_size=1)
-    c = S.smoothgrad_loop(fwd, x, t, 5, 0.1, seed=9)
+    c = smoothgrad_loop(fwd, x, t, 5, 0.1, seed=9)
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(a, c, rtol=1e-4, atol=1e-6)
     d = S.smoothgrad(fwd, x, t, 5, 0.1, seed=10, batch_size=3)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from blurscope.models import BlurscopeNet, build_model
-from blurscope.stride_points import discover_stride_points, match_points, stride_layers
+from blurscope.stride_points import discover_stride_points, match_points
 
 
 def test_discovery_torchvision_resnet50():
@@ -21,7 +21,7 @@ def test_discovery_torchvision_resnet50():
     assert names[:2] == ["conv1", "maxpool"]  # execution order
     assert all(p.stride == 2 for p in pts)
     assert {p.name: p.kind for p in pts}["maxpool"] == "pool"
-    assert stride_layers(torchvision.models.resnet50(weights=None), None).keys() == set(expected)
+    assert {p.name for p in discover_stride_points(torchvision.models.resnet50(weights=None), None)} == set(expected)
 
 
 NARROW_TABLE = [

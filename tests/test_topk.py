@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from reference_impl import brute_force_topk
 from torch import nn
 
 from blurscope.data import to_float
 from blurscope.hooks import record_outputs
 from blurscope.models import BlurscopeNet, build_model
 from blurscope.topk import (
-    brute_force_topk,
     extract_topk,
     load_topk,
     sample_neurons,

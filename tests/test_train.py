@@ -87,10 +87,10 @@ def test_lr_is_per_256_images_and_the_default_is_todays_rate() -> None:
 def test_training_params_hold_only_weight_keys() -> None:
     """Loader workers, val_every, device, keep_checkpoint are resources (rerun nothing); every key
     that changes the weights is a param; a fine-tune gets its own epochs/lr, a scratch model not."""
-    from snakemake.utils import validate
+    from blurscope.config import validate_schema
 
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    validate(cfg, str(REPO / "config" / "schema.yaml"))  # fills the defaults
+    validate_schema(cfg, REPO / "config" / "schema.yaml")  # fills the defaults
     scratch, fine = training_params(cfg["training"], "scratch"), training_params(cfg["training"], "finetune")
     for runtime in ("num_workers", "val_every", "device", "keep_checkpoint"):
         assert runtime not in scratch and f"train_{runtime}" in runtime_resources(cfg["training"])

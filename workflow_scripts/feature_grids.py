@@ -4,7 +4,7 @@
   patches.grid_neurons evenly spread sampled neurons, cells 4x4 mosaics;
 * representative_neurons_grid_<layer>.png + representative_<layer>.tsv: the
   patches.n_representative neurons with the largest drop of mean patch HF power
-  fraction (> patches.hf_cutoff cycles/pixel) from the first to the last σ model;
+  fraction (> patches.hf_cutoff cycles/pixel, window spectra.window) from the first to the last σ model;
 * patch_methods_<layer>.png: VITAL windows vs exact receptive-field crops for
   those neurons (both computed here for those neurons only).
 """
@@ -68,7 +68,7 @@ for li, layer in enumerate(layers):
     log.info("%s: all-neurons grid, %d models x %d neurons", layer, len(models), len(cols))
 
     # --- representative neurons ----------------------------------------------------
-    hf = np.stack([pf.patch_hf(p, cutoff) for p in patches])  # [models, n]
+    hf = np.stack([pf.patch_hf(p, cutoff, smk.params.window) for p in patches])  # [models, n]
     reps = pf.representative_neurons(hf[first], hf[last], int(pcfg["n_representative"]))
     table = pd.DataFrame({
         "layer": layer, "neuron": neurons[reps], "neuron_row": reps,

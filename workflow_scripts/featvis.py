@@ -6,7 +6,7 @@ transforms, decorrelate, init_sd, redirect_relu, batch_size, device, threads); `
 ``neurons_per_layer`` (topk.neurons_per_layer) and ``grid_neurons``
 (patches.grid_neurons), which choose the same channel ids as the feature grids;
 ``spectra`` = ``{hf_cutoff, n_bins, window}`` of config ``spectra`` (the patch metrics'
-definition; a missing ``window`` = the spectrum functions' default).
+definition).
 Outputs: ``npz`` (results/featvis/<model>.npz, :func:`blurscope.featvis.save_featvis`)
 and ``tsv`` (results/featvis/<model>.tsv, one row per layer × neuron). The network
 runs without its training blur layer (clear-input protocol). docs/featvis.md.
@@ -46,7 +46,7 @@ t0 = time.perf_counter()
 results, table = featvis.render_layers(
     model, layers, int(smk.params.neurons_per_layer), int(smk.params.grid_neurons),
     size, int(cfg["steps"]), int(cfg["seed"]), float(spectra["hf_cutoff"]), int(spectra["n_bins"]),
-    spectra.get("window"), **options,
+    window=spectra["window"], **options,
 )
 seconds = time.perf_counter() - t0
 table.insert(0, "sigma", float(meta["sigma"]))

@@ -9,7 +9,7 @@ pipeline):
   ``batch_size`` images in one forward/backward), for several batch sizes;
 * ``captum``    — captum ``NoiseTunnel(Saliency)`` called on chunks of
   ``batch_size`` images (it also puts all n samples of a chunk in one pass);
-* ``loop``      — :func:`blurscope.saliency.smoothgrad_loop`, one
+* ``loop``      — ``smoothgrad_loop`` (tests/reference_impl.py), one
   forward/backward per noisy sample.
 
 A map = one image's SmoothGrad over ``n_samples`` noisy copies. Single thread
@@ -23,12 +23,15 @@ Run: ``.venv/bin/python tests/bench/bench_saliency.py [--n-samples 50] [--images
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # tests/reference_impl.py: the captum and loop references
 
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from reference_impl import smoothgrad_captum, smoothgrad_loop  # noqa: E402
 from timing import interleaved  # noqa: E402  (tests/bench/timing.py)
 
 from blurscope import saliency as S  # noqa: E402
@@ -68,7 +71,7 @@ def main() -> None:
 
     def captum_chunks(bs: int) -> None:
         for i in range(0, args.images, bs):
-            S.smoothgrad_captum(fwd, x[i : i + bs], t[i : i + bs], n, lvl)
+            smoothgrad_captum(fwd, x[i : i + bs], t[i : i + bs], n, lvl)
 
     k = args.loop_images
     methods, meta = {}, {}
@@ -77,7 +80,7 @@ def main() -> None:
         meta[f"batched/{bs}"] = ("batched", bs, args.images)
         methods[f"captum/{bs}"] = synced(lambda bs=bs: captum_chunks(bs))
         meta[f"captum/{bs}"] = ("captum", bs, args.images)
-    methods["loop/1"] = synced(lambda: S.smoothgrad_loop(fwd, x[:k], t[:k], n, lvl, seed=0))
+    methods["loop/1"] = synced(lambda: smoothgrad_loop(fwd, x[:k], t[:k], n, lvl, seed=0))
     meta["loop/1"] = ("loop", 1, k)
     times = interleaved(methods, args.repeats)
     rows = []

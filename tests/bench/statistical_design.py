@@ -135,24 +135,22 @@ def candidate_tables(n_sim: int, family: int, seed: int = 0) -> None:
 
 
 # effects measured on the embedded default (docs/statistics.md, "What was measured"): (δ, τ) per primary row —
-# δ = mean of the σ 6 runs − mean of the σ 0 runs (run = mean over 64 neurons), τ = pooled between-run sd at a
-# fixed σ; from the baseline run of main 609ef49 (2 runs of σ 0 and σ 6) and, where measured, the three runs of
-# docs/training.md (pooled; df in docs/statistics.md)
+# δ = mean of the σ 6 runs − mean of the σ 0 runs (run = mean over its neurons / renders), τ = pooled between-run sd
+# at a fixed σ (df 6); from the default `make run` of this release (3 runs each of σ 0, 3, 6; the render that can
+# express frequencies near Nyquist), results/stats/patch_runs.tsv and results/featvis/runs.tsv
 MEASURED: dict[str, tuple[float, float]] = {
-    "patches layer2.0 hf_fraction": (-0.0431, 0.0182),
-    "patches layer2.0 edge_density": (-0.0540, 0.0215),
-    "patches layer2.0 entropy": (-0.170, 0.054),
-    "patches layer3.0 hf_fraction": (-0.0226, 0.0226),
-    "patches layer3.0 edge_density": (-0.0229, 0.0476),
-    "patches layer3.0 entropy": (-0.104, 0.112),
-    "patches layer4.0 hf_fraction": (-0.0932, 0.0158),
-    "patches layer4.0 edge_density": (-0.179, 0.0338),
-    "patches layer4.0 entropy": (-0.340, 0.0549),
-    # optimised stimuli, the render of main 609ef49 (two runs each of σ 0 and σ 6; df 2; to be re-measured on the
-    # render of issue 28 item 5)
-    "featvis layer2.0 hf_fraction": (-0.134, 0.0354),
-    "featvis layer3.0 hf_fraction": (-0.0309, 0.0335),
-    "featvis layer4.0 hf_fraction": (-0.0407, 0.0137),
+    "patches layer2.0 hf_fraction": (-0.0492, 0.0250),
+    "patches layer2.0 edge_density": (-0.0542, 0.0316),
+    "patches layer2.0 entropy": (-0.140, 0.0626),
+    "patches layer3.0 hf_fraction": (-0.0251, 0.0169),
+    "patches layer3.0 edge_density": (-0.0315, 0.0379),
+    "patches layer3.0 entropy": (-0.121, 0.0778),
+    "patches layer4.0 hf_fraction": (-0.0915, 0.0140),
+    "patches layer4.0 edge_density": (-0.166, 0.0307),
+    "patches layer4.0 entropy": (-0.315, 0.0586),
+    "featvis layer2.0 hf_fraction": (-0.144, 0.0179),
+    "featvis layer3.0 hf_fraction": (-0.0421, 0.0195),
+    "featvis layer4.0 hf_fraction": (-0.0279, 0.0142),
 }
 
 

@@ -1,22 +1,22 @@
-"""Both reports number their parts the same way and show the same captions.
+"""Both reports number their parts the same way, show the same captions, and read the same outputs.
 
 Snakemake's report groups the outputs a rule registers with
-``report(..., caption=, category="N. Name")`` (rules/*.smk, read statically
-here); the pipeline's report numbers its sections from
-``blurscope.report.sections.PARTS``. Each registered figure must sit in the
-HTML section numbered N (or N.k) and carry the caption of the same rst file.
+``report(..., caption=, category=report_category("<part>"))``; the pipeline's report
+numbers its sections from ``blurscope.report.parts.PARTS``. Each registered figure must
+be a named input of the report rule, sit in the HTML section numbered as its category
+and carry the caption of the same rst file. The rules are read as Snakemake parses them
+(the session fixture ``parsed_workflow``, tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+
+import pytest
+import smokerun
 
 from blurscope import report as R
-from blurscope.report.sections import registered_outputs
-
-REPO = Path(__file__).resolve().parents[2]
-RULES = sorted((REPO / "rules").glob("*.smk"))
+from blurscope.report.sections import BUILDERS
 
 
 def figure_sections(html: str) -> dict[str, str]:
@@ -28,24 +28,35 @@ def figure_sections(html: str) -> dict[str, str]:
     return out
 
 
-def registered_figures(layers: list[str]) -> list[dict[str, str]]:
-    """The figures of rules/*.smk with ``{layer}`` expanded, each with ``file`` = its file name."""
+def registered_figures(parsed: dict, inputs: dict, layers: list[str]) -> list[dict]:
+    """The figures the rules register, one per report input of the fixture results (``source``), with
+    ``category``, ``caption`` and ``layer`` (one of the fixture's ``layers`` for a per-layer figure)."""
+    kinds = {(f["name"], f["layer"] is not None): f for f in smokerun.reported_figures(parsed) if f["name"]}
     out = []
-    for reg in registered_outputs(RULES):
-        name = reg["path"].replace("{RESULTS}/", "")
-        if not name.startswith("figures/"):
-            continue
-        for layer in layers if "{{layer}}" in name else [None]:
-            file = Path(name.replace("{{layer}}", layer or "")).name
-            out.append({**reg, "file_name": file, "layer": layer})
+    for (name, per_layer), fig in sorted(kinds.items()):
+        for layer in layers if per_layer else [None]:
+            key = f"{name}/{layer}" if per_layer else name
+            if key in inputs:  # frequency_shape_bias only with cue-conflict images
+                out.append({**fig, "layer": layer, "source": inputs[key]})
     return out
 
 
-def test_snakemake_categories_are_the_report_parts() -> None:
-    used = {reg["category"] for reg in registered_outputs(RULES)}
+def test_categories_come_from_the_parts() -> None:
+    assert R.category("spectra") == "3. Spectra and complexity"
+    assert R.category("aliasing") == "5. Aliasing and shift stability"
+    assert R.category("reproducibility") == "Reproducibility" and R.category("report") == R.REPORT_CATEGORY
+    with pytest.raises(ValueError, match=r"'methods' \(Methods\) registers no outputs in Snakemake's report"):
+        R.category("methods")
+    with pytest.raises(ValueError, match=r"'spectrum' is not a part of the report; parts with outputs: \['models'"):
+        R.category("spectrum")
+    assert list(BUILDERS) == [part.key for part in R.PARTS]
+
+
+def test_snakemake_categories_are_the_report_parts(parsed_workflow: dict) -> None:
+    used = {reg["category"] for reg in parsed_workflow["reported"]}
     parts = R.categories()
     assert used - {R.REPORT_CATEGORY} == set(parts), (
-        f"categories in rules/*.smk but not in blurscope.report.sections.PARTS: {sorted(used - set(parts))}; "
+        f"categories of registered outputs but not in blurscope.report.parts.PARTS: {sorted(used - set(parts))}; "
         f"parts no rule uses: {sorted(set(parts) - used)}"
     )
     for category, number in parts.items():
@@ -55,50 +66,63 @@ def test_snakemake_categories_are_the_report_parts() -> None:
     assert parts["3. Spectra and complexity"] == "3" and parts["5. Aliasing and shift stability"] == "5"
 
 
-def test_every_figure_sits_in_the_section_of_its_category(results: Path, build_report) -> None:
-    doc = build_report(results)
-    where = figure_sections(R.render_html(doc))
+def test_every_figure_sits_in_the_section_of_its_category(results, build_report, report_inputs, parsed_workflow):
+    where = figure_sections(R.render_html(build_report(results)))
     numbers = R.categories()
-    figures = registered_figures(["layer2.0", "4.2"])
-    registered = {str(results / "figures" / fig["file_name"]) for fig in figures}
+    figures = registered_figures(parsed_workflow, report_inputs(results), fixture_layers(results))
+    registered = {fig["source"] for fig in figures}
     assert registered == set(where), (
-        f"registered in rules/*.smk but not in the report: {sorted(Path(p).name for p in registered - set(where))}; "
-        f"in the report but not registered: {sorted(Path(p).name for p in set(where) - registered)}"
+        f"registered but not in the report: {sorted(registered - set(where))}; "
+        f"in the report but not registered: {sorted(set(where) - registered)}"
     )
     for fig in figures:
-        source = str(results / "figures" / fig["file_name"])
         number = numbers[fig["category"]]
-        assert where[source] == number or where[source].startswith(
+        assert where[fig["source"]] == number or where[fig["source"]].startswith(
             number + "."
-        ), f"{fig['file_name']}: category {fig['category']!r} in {fig['file']}, section {where[source]} in the report"
+        ), f"{fig['path']}: category {fig['category']!r} (rule {fig['rule']}), section {where[fig['source']]}"
 
 
-def test_every_figure_has_the_caption_its_rule_registers(results: Path, build_report, report_inputs) -> None:
+def test_every_figure_has_the_caption_its_rule_registers(results, build_report, report_inputs, parsed_workflow):
     doc = build_report(results)
     captions = R.Captions(report_inputs(results)["captions"], doc_config(results))
     shown = {f.source: f.caption for _, f in doc.figures}
-    for fig in registered_figures(["layer2.0", "4.2"]):
+    for fig in registered_figures(parsed_workflow, report_inputs(results), fixture_layers(results)):
         wildcards = {"layer": fig["layer"]} if fig["layer"] else {}
-        expected = captions.text(fig["caption"], **wildcards)
-        assert shown[str(results / "figures" / fig["file_name"])] == expected, fig["file_name"]
+        assert shown[fig["source"]] == captions.text(fig["caption"], **wildcards), fig["path"]
 
 
-def test_the_report_rule_reads_every_registered_figure() -> None:
-    """rules/report.smk names every figure of the other rules as an input (its file stem)."""
-    text = (REPO / "rules" / "report.smk").read_text()
-    names = set()
-    for var in ("REPORT_FIGURES", "REPORT_FIGURES_PER_LAYER"):
-        block = re.search(rf"^{var} = \[\n(.*?)^\]", text, re.M | re.S)
-        assert block, f"rules/report.smk has no {var} list"
-        names |= set(re.findall(r'"(\w+)"', block.group(1)))
-    stems = {Path(r["path"]).name.replace("_{{layer}}", "").removesuffix(".png") for r in registered_figures(["x"])}
-    assert (
-        stems == names
-    ), f"registered but not read: {sorted(stems - names)}; read but not registered: {sorted(names - stems)}"
+def test_the_report_rule_reads_every_registered_figure(parsed_workflow: dict) -> None:
+    """Every figure registered for Snakemake's report is a named input of rule report, named as its
+    caption (report/<name>.rst), and every figure the report rule reads is registered."""
+    figures = smokerun.reported_figures(parsed_workflow)
+    unread = [f["path"] for f in figures if f["name"] is None]
+    assert not unread, f"registered for Snakemake's report but not read by rule report: {unread}"
+    for fig in figures:
+        assert fig["name"] == fig["caption"], f"{fig['path']}: report input {fig['name']!r}, caption {fig['caption']}"
+    read = {p for v in parsed_workflow["report_inputs"].values() for p in ([v] if isinstance(v, str) else v)
+            if "/figures/" in p}
+    assert read == {f["path"] for f in figures}
 
 
-def doc_config(res: Path) -> dict:
+def test_the_fixture_names_the_report_rules_inputs(results, report_inputs, parsed_workflow: dict) -> None:
+    """tests/report/conftest.py gives the report the inputs rule report gives it, by name."""
+    def kinds(names):
+        return {name.split("/")[0] + ("/<layer>" if "/" in name else "") for name in names}
+
+    rule = kinds(parsed_workflow["report_inputs"])
+    fixture = kinds(report_inputs(results))
+    assert fixture <= rule, f"the fixture names inputs rule report does not have: {sorted(fixture - rule)}"
+    # two tables the fixture does not write
+    left_out = rule - fixture
+    assert left_out <= {"aliasing_timing", "patch_runs"}, f"inputs the fixture leaves out: {sorted(left_out)}"
+
+
+def doc_config(res) -> dict:
     """The resolved config of the fixture results."""
     import yaml
 
     return yaml.safe_load((res / "pipeline_info" / "config.yaml").read_text())
+
+
+def fixture_layers(res) -> list[str]:
+    return [str(layer) for layer in doc_config(res)["analysis"]["layers"]]

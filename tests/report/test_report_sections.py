@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from blurscope import report as R
-from blurscope.report.sections import common, features, methods, statistics
+from blurscope.report.sections import features, methods, statistics
 
 
 def _text(doc: R.Document, key: str) -> str:
@@ -197,12 +197,6 @@ def test_replicate_counts_read_as_words() -> None:
         "2 training runs",
         "",
     )
-    assert statistics.runs_range(1, 1) == "1 training run per σ"
-    assert statistics.runs_range(1, 3) == "1–3 training runs per σ"
-    assert common.runs_vs(1, 2) == "training runs: 1 vs 2"
-    assert common.runs_vs(1, float("nan")) == ""
-    assert statistics.single_run_caveat(2) == ""
-    assert "not the spread between training runs" in statistics.single_run_caveat(1)
 
 
 def test_frequency_states_tests_over_runs_confounds_and_censoring(results: Path, build_report) -> None:

@@ -1,8 +1,9 @@
 """Helpers shared by the SLURM, rerun and failure tests.
 
 Run the workflow on a private copy of the repository in a temporary folder,
-parse Snakemake's structured outputs (dry-run job stats, ``--summary``), hash
-result tables, start/locate the one-node test SLURM cluster.
+parse Snakemake's structured outputs (dry-run job stats, ``--summary``) and the
+workflow itself (``parse_workflow``: the report's wiring), hash result tables,
+start/locate the one-node test SLURM cluster.
 
 Import from a test module with::
 
@@ -205,6 +206,67 @@ def summary(workdir: Path, *args: str, **kw) -> list[dict[str, str]]:
         return []
     header = rows[0]
     return [dict(zip(header, r)) for r in rows[1:]]
+
+
+_PARSE_WORKFLOW = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+work, out, configfiles = Path(sys.argv[1]), Path(sys.argv[2]), [Path(p).resolve() for p in sys.argv[3:]]
+with SnakemakeApi(OutputSettings()) as api:
+    wf = api.workflow(resource_settings=ResourceSettings(cores=1),
+                      config_settings=ConfigSettings(configfiles=configfiles),
+                      snakefile=work / "Snakefile", workdir=work)._workflow
+    reported = []
+    for rule in wf.rules:
+        names = {i: name for name, (start, end) in rule.output._names.items() for i in range(start, end or start + 1)}
+        for i, f in enumerate(rule.output):
+            if "report" in f.flags:
+                r = f.flags["report"]
+                reported.append({"rule": rule.name, "output": names.get(i), "path": str(f), "category": r.category,
+                                 "caption": Path(str(r.caption)).stem, "labels": r.labels})
+    report = wf.get_rule("report")
+    inputs = {name: [str(f) for f in report.input[start:end]] if end is not None else str(report.input[start])
+              for name, (start, end) in report.input._names.items()}
+    out.write_text(json.dumps({"reported": reported, "report_inputs": inputs}))
+"""
+
+
+def parse_workflow(work: Path, *configfiles: str) -> dict:
+    """The workflow in ``work`` as Snakemake parses it (with ``configfiles`` after config/config.yaml).
+
+    ``reported``: every output registered for Snakemake's report (``rule``, ``output`` name,
+    ``path``, ``category``, ``caption`` = the rst file's stem, ``labels``); ``report_inputs``:
+    the named inputs of rule ``report`` (name → path or [paths]). Runs in a subprocess.
+    """
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "parsed.json"
+        proc = subprocess.run([sys.executable, "-c", _PARSE_WORKFLOW, str(work), str(out), *configfiles],
+                              cwd=work, env=env(), capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise AssertionError(describe(proc))
+        return json.loads(out.read_text())
+
+
+def reported_figures(parsed: dict) -> list[dict]:
+    """The figures (``.png``) of ``parse_workflow(...)["reported"]``, each with the report input it is:
+    ``name`` (None: the report rule does not read it) and ``layer`` (a per-layer input
+    ``<name>/<layer>``; else None)."""
+    input_of = {}
+    for name, paths in parsed["report_inputs"].items():
+        for path in [paths] if isinstance(paths, str) else paths:
+            input_of[path] = name
+    out = []
+    for reg in parsed["reported"]:
+        if reg["path"].endswith(".png"):
+            name, _, layer = input_of.get(reg["path"], "").partition("/")
+            out.append({**reg, "name": name or None, "layer": layer or None})
+    return out
 
 
 # ---------------------------------------------------------------- result files

@@ -312,43 +312,41 @@ def html_figures(html: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-def registered_figures(run: Path) -> list[dict]:
-    """The figures rules/*.smk register for Snakemake's report that this run made, {layer} expanded."""
-    from blurscope.report.sections import registered_outputs
+@pytest.fixture(scope="module")
+def smoke_figures(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """The figures the rules register for Snakemake's report with the smoke config, as Snakemake parses them."""
+    import smokerun
 
-    layers = yaml.safe_load((run / "results" / "pipeline_info" / "config.yaml").read_text())["analysis"]["layers"]
-    out = []
-    for reg in registered_outputs(sorted((REPO / "rules").glob("*.smk"))):
-        path = reg["path"].replace("{RESULTS}", "results")
-        if not path.startswith("results/figures/"):
-            continue
-        for layer in layers if "{{layer}}" in path else [None]:
-            source = path.replace("{{layer}}", layer) if layer else path
-            if (run / source).is_file():  # e.g. frequency_shape_bias.png only with cue-conflict images
-                out.append({**reg, "source": source, "layer": layer})
-    return out
+    work = smokerun.copy_workflow(tmp_path_factory.mktemp("parsed") / "w")
+    return smokerun.reported_figures(smokerun.parse_workflow(work, smokerun.SMOKE_CONFIG))
+
+
+def registered_figures(run: Path, figures: list[dict]) -> list[dict]:
+    """The registered ``figures`` this run made (``source``: the path below the run folder)."""
+    # e.g. frequency_shape_bias.png only with cue-conflict images
+    return [{**fig, "source": fig["path"]} for fig in figures if (run / fig["path"]).is_file()]
 
 
 @pytest.mark.workflow
-def test_sections_are_numbered_as_snakemake_categories(report: dict) -> None:
+def test_sections_are_numbered_as_snakemake_categories(report: dict, smoke_figures: list[dict]) -> None:
     """A figure registered under category "N. Name" in rules/*.smk is in section N (or N.k) of the HTML."""
     from blurscope.report import categories
 
     figures, numbers = html_figures(report["html"]), categories()
-    registered = registered_figures(report["run"])
+    registered = registered_figures(report["run"], smoke_figures)
     assert {f["source"] for f in registered} == set(figures), "every figure of the report is registered, and back"
     for fig in registered:
         number = numbers[fig["category"]]
         section = figures[fig["source"]][0]
         assert section == number or section.startswith(
             number + "."
-        ), f"{fig['source']}: category {fig['category']!r} ({fig['file']}), section {section} of report.html"
+        ), f"{fig['source']}: category {fig['category']!r} (rule {fig['rule']}), section {section} of report.html"
     toc = re.findall(r'<li><a href="#[^"]+">([0-9A-Z.]+)\. ', report["html"])
     assert toc[:6] == ["1", "2.1", "2.2", "3.1", "3.2", "4"], toc  # 2.2: feature visualisation
 
 
 @pytest.mark.workflow
-def test_figure_captions_come_from_the_rst_files(report: dict) -> None:
+def test_figure_captions_come_from_the_rst_files(report: dict, smoke_figures: list[dict]) -> None:
     """report.html shows, for each figure, the caption Snakemake's report shows (the same report/*.rst)."""
     from blurscope.report import Captions
     from blurscope.report.document import inline_html
@@ -356,7 +354,7 @@ def test_figure_captions_come_from_the_rst_files(report: dict) -> None:
     config = yaml.safe_load((report["results"] / "pipeline_info" / "config.yaml").read_text())
     captions = Captions(sorted((REPO / "report").glob("*.rst")), config)
     figures = html_figures(report["html"])
-    for fig in registered_figures(report["run"]):
+    for fig in registered_figures(report["run"], smoke_figures):
         wildcards = {"layer": fig["layer"]} if fig["layer"] else {}
         assert figures[fig["source"]][1] == inline_html(captions.text(fig["caption"], **wildcards)), fig["source"]
 

@@ -42,7 +42,7 @@ def test_default_config_dry_run(tmp_path: Path) -> None:
     assert jobs["train_blur"] == 6 and jobs["train_baseline"] == 3 and jobs["train_blurpool"] == 3
     assert jobs["evaluate"] == 12 and jobs["features"] == 12 and jobs["featvis"] == 12
     assert jobs["deployed"] == 15  # AVR/SIS, hybrids, PGD, shape bias, corruptions: one job per model
-    assert jobs["band_intervention"] == 12 and jobs["findings"] == 1
+    assert jobs["band_intervention"] == 8 and jobs["findings"] == 1  # bands.runs: 2 (an exploratory stage)
     assert sum(v for k, v in jobs.items() if k != "total") <= 105, jobs
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.6.0"
+"""The package version, its one source: ``pyproject.toml`` reads it (``[tool.setuptools.dynamic]``)."""
 
 _EXPORTS = {
     "gaussian_blur": "blur",

@@ -73,49 +73,6 @@ def _check_map(feature_map: torch.Tensor) -> None:
         raise ValueError(f"expected a feature map [B, C, H, W], got {shape}")
 
 
-def power_spectrum(feature_map: torch.Tensor, shift: bool = False) -> torch.Tensor:
-    """Channel-mean power spectrum ``mean_c |FFT2(F_c)|²``.
-
-    Args:
-        feature_map: ``[B, C, H, W]`` real tensor.
-        shift: apply ``fftshift`` (DC at the centre, for display); default is
-            unshifted FFT order, matching :mod:`blurscope.freq` grids.
-
-    Returns:
-        float ``[B, H, W]`` (float64 for float64 input, else float32), >= 0.
-    """
-    _check_map(feature_map)
-    x = feature_map if feature_map.dtype == torch.float64 else feature_map.float()
-    spec = torch.fft.fft2(x)
-    power = (spec.real**2 + spec.imag**2).mean(dim=1)
-    return torch.fft.fftshift(power, dim=(-2, -1)) if shift else power
-
-
-def radial_profile(power: torch.Tensor, n_bins: int = 32) -> tuple[np.ndarray, torch.Tensor]:
-    """Mean power per ring of normalised radius (unshifted ``power`` ``[..., H, W]``).
-
-    Bins split ``[0, √2]`` (corner of the spectrum) into ``n_bins`` equal rings;
-    the DC bin is the first. Empty rings (tiny maps) are 0.
-
-    Returns:
-        ``(centers [n_bins] normalised radius, profile [..., n_bins])``.
-    """
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-    h, w = power.shape[-2:]
-    r = freq.normalized_radius(h, w)
-    edges = np.linspace(0.0, math.sqrt(2.0), n_bins + 1)
-    idx = np.clip(np.digitize(r, edges[1:-1], right=False), 0, n_bins - 1)
-    idx_t = torch.as_tensor(idx.reshape(-1), device=power.device)
-    flat = power.reshape(-1, h * w)
-    sums = torch.zeros(flat.shape[0], n_bins, dtype=flat.dtype, device=power.device)
-    sums.index_add_(1, idx_t, flat)
-    counts = torch.bincount(idx_t, minlength=n_bins).to(flat.dtype)
-    prof = torch.where(counts > 0, sums / counts.clamp(min=1), torch.zeros_like(sums))
-    centers = 0.5 * (edges[:-1] + edges[1:])
-    return centers, prof.reshape(*power.shape[:-2], n_bins)
-
-
 def alias_mask(h: int, w: int, stride: int = 2, region: str = "radial") -> np.ndarray:
     """Boolean ``[h, w]`` (unshifted FFT order): True where power counts as aliased.
 

@@ -136,11 +136,11 @@ validate_bands = freq.validate_bands
 def band_masks(h: int, w: int, edges: Sequence[float]) -> torch.Tensor:
     """Masks ``[n_bands, h, w]`` of the configured bands; the last band is closed.
 
-    With valid edges (:func:`validate_bands`) every bin is in exactly one band.
+    The bands are :func:`blurscope.freq.band_bins`: with valid edges
+    (:func:`validate_bands`) every bin is in exactly one band, and band ``i``
+    equals ``band_mask(h, w, edges[i], edges[i+1], closed=i == n_bands - 1)``.
     """
-    edges, _ = validate_bands(edges)
-    n = len(edges) - 1
-    return torch.stack([band_mask(h, w, edges[i], edges[i + 1], closed=i == n - 1) for i in range(n)])
+    return torch.from_numpy(freq.band_bins(h, w, edges).masks())
 
 
 def band_table(h: int, w: int, edges: Sequence[float], names: Sequence[str] | None = None) -> pd.DataFrame:
@@ -150,68 +150,23 @@ def band_table(h: int, w: int, edges: Sequence[float], names: Sequence[str] | No
     ``mean_radius`` = mean normalised radius of those bins (NaN when empty).
     """
     edges, names = validate_bands(edges, names)
-    masks = band_masks(h, w, edges).numpy()
-    r = freq.normalized_radius(h, w)
-    rows = []
-    for i, name in enumerate(names):
-        m = masks[i]
-        rows.append(
-            dict(
-                band=name,
-                low=edges[i],
-                high=edges[i + 1],
-                n_freqs=int(m.sum()),
-                mean_radius=float(r[m].mean()) if m.any() else float("nan"),
-            )
-        )
-    return pd.DataFrame(rows)
+    bins = freq.band_bins(h, w, edges)
+    return pd.DataFrame({
+        "band": names,
+        "low": edges[:-1],
+        "high": edges[1:],
+        "n_freqs": bins.counts.tolist(),
+        "mean_radius": bins.radius.tolist(),
+    })
 
 
-# --------------------------------------------------------------------------
-# which layers can carry the bands (torch-free, in blurscope.freq: usable at parse time)
-
-
-def band_sample_counts(h: int, w: int, edges: Sequence[float], *, exclude_dc: bool = False) -> list[int]:
-    """Frequency samples per band of an ``h × w`` map (the sums of :func:`band_masks`).
-
-    The DC sample (the spatial mean) is in the first band; ``exclude_dc=True``
-    leaves it out. Default edges at 8×8 / 4×4 / 2×2: ``[1, 8, 36, 19]``,
-    ``[1, 0, 8, 7]``, ``[1, 0, 0, 3]``. See :func:`blurscope.freq.band_sample_counts`.
-    """
-    edges, _ = validate_bands(edges)
-    return freq.band_sample_counts(h, w, edges, exclude_dc=exclude_dc)
-
-
-def bands_without_samples(h: int, w: int, edges: Sequence[float], names: Sequence[str] | None = None) -> list[str]:
-    """Names of the bands with no frequency sample beyond DC on an ``h × w`` map (empty = all usable)."""
-    edges, names = validate_bands(edges, names)
-    return [names[i] for i in freq.bands_without_samples(h, w, edges)]
-
-
-smallest_square_map = freq.smallest_square_map
+# which layers can carry the bands: torch-free, in blurscope.freq (band_sample_counts,
+# bands_without_samples, smallest_square_map), usable at parse time
 check_band_layers = freq.check_band_layers
 
 
 # --------------------------------------------------------------------------
 # isolation
-
-
-def isolate_band(feature_map: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Keep only the frequencies in ``mask``: ``real(ifft2(fft2(x) * mask))``.
-
-    Args:
-        feature_map: ``[..., H, W]`` (typically ``[B, C, H, W]``), real.
-        mask: bool ``[H, W]`` in unshifted FFT order (:func:`band_mask`).
-
-    Returns:
-        Tensor like ``feature_map`` (same dtype; FFT in float32/float64).
-    """
-    if feature_map.shape[-2:] != mask.shape:
-        raise ValueError(f"mask shape {tuple(mask.shape)} does not match feature map {tuple(feature_map.shape)}")
-    x = feature_map.float() if feature_map.dtype not in (torch.float32, torch.float64) else feature_map
-    spec = torch.fft.fft2(x, dim=(-2, -1))
-    out = torch.fft.ifft2(spec * mask.to(device=x.device, dtype=x.dtype), dim=(-2, -1)).real
-    return out.to(feature_map.dtype)
 
 
 def half_masks(masks: torch.Tensor) -> torch.Tensor:
@@ -224,7 +179,7 @@ def isolate_many(x: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
     ``masks``: bool ``[R, H, W]``, each symmetric under ``f -> -f`` (any mask
     from :func:`band_mask`); uses ``rfft2``/``irfft2``, equal to
-    :func:`isolate_band` per mask. A 5-D ``x`` pairs row ``r`` with mask ``r``;
+    ``real(ifft2(fft2(x) * mask))`` per mask. A 5-D ``x`` pairs row ``r`` with mask ``r``;
     a 4-D ``x`` is transformed once and shared by all masks.
     """
     h, w = x.shape[-2:]

@@ -53,7 +53,7 @@ Measures (column names are the library contract):
     ``"symmetric"``): a mirrored border continues smooth content without a
     jump, so a linear ramp has detail fraction 0.001 at 18 px, where
     ``"periodization"`` wraps the opposite border round and gives 0.05 at one
-    level (0.45 at the three levels used before), and mirroring around a
+    level, and mirroring around a
     whole sample keeps white noise at its ideal one-level detail fraction
     (0.75; ``"symmetric"`` repeats the border sample and gives 0.66). The
     transform is then not orthogonal (extension coefficients), so the

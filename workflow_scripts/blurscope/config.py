@@ -1,13 +1,16 @@
 """The workflow config's model ids and the checks JSON Schema cannot express.
 
-``rules/common.smk`` validates the config against ``config/schema.yaml`` (types,
-ranges, defaults, unknown keys) and then calls :func:`check_config` once: every
-check that relates two keys (``topk.k`` at most ``analysis.n_images``, a model id
-that must exist, a file that must exist) lives here, before any job starts, and
-each error names the key and what was expected. :func:`check_model_config` checks
-layer names and checkpoints against the architecture (from the torch-free tables of
-:mod:`blurscope.archinfo`; only untabulated architectures or torch-pickle
-checkpoints import torch).
+``rules/common.smk`` calls :func:`validate` once, the one entry point of every
+config check, in order: the JSON Schema ``config/schema.yaml`` (types, ranges,
+defaults, unknown keys), the canonical key order, :func:`check_config` (every check
+that relates two keys — ``topk.k`` at most ``analysis.n_images``, a model id that
+must exist, a file that must exist — stage by stage, training's from
+:mod:`blurscope.train_config` and the corruptions' from
+:mod:`blurscope.corruption_config` included), the ``*.device`` keys
+(:mod:`blurscope.device`) and :func:`check_model_config` (layer names and checkpoints
+against the architecture, from the torch-free tables of :mod:`blurscope.archinfo`;
+only untabulated architectures or torch-pickle checkpoints import torch). Every error
+is a ``ValueError`` that reads ``config key '<key>': <what is wrong, what was expected>``.
 
 The model ids a config asks for (:func:`model_ids`) are listed here too, so the rules
 and the checks name the same models (the grammar of an id is :mod:`blurscope.model_id`):
@@ -20,14 +23,15 @@ Importing this module does not import torch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import archinfo, freq
+from . import archinfo, device, freq
 from .corruption_config import check_config as check_corruption_config
 from .model_id import BLURPOOL, CHECKPOINT, ModelId, fmt_sigma, model_id, reference_id, replicate_id, seed_index
+from .train_config import check_training_config
 
 
 def reference_sigmas(sigmas: Sequence[float], configured: Sequence[float] | None) -> list[float]:
@@ -131,6 +135,89 @@ def model_checkpoints(cfg: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def validate(
+    cfg: dict[str, Any],
+    schema: str | Path,
+    *,
+    main_process: bool,
+    local_exec: bool,
+    remote_exec: bool,
+    cache: str | Path | None = None,
+) -> None:
+    """Every check of a workflow config, in order; fills in the defaults and sorts the keys, in place.
+
+    1. :func:`validate_schema`: types, ranges, unknown keys; every default filled in.
+    2. :func:`canonical`: every mapping's keys sorted. Snakemake compares params by ``repr``, and a
+       dict's ``repr`` follows key order: reordering keys in a config file (same values) reruns nothing.
+    3. :func:`check_config`: the cross-key checks, stage by stage.
+    4. :func:`blurscope.device.check_config`: every ``*.device`` key is a device name; a GPU asked for
+       must exist only in the invocation that plans the run and runs its jobs here
+       (``main_process and local_exec``: a cluster's submit host has no GPU).
+    5. :func:`check_model_config`: layer names and checkpoints against the architecture, except in a
+       cluster job's parse (``not remote_exec``; every SLURM job parses the workflow twice): the
+       invocation that planned the run checked them before any job started.
+
+    Args:
+        cfg: Snakemake's ``config`` as loaded from the config files (changed in place).
+        schema: the JSON Schema file (``config/schema.yaml``).
+        main_process, local_exec, remote_exec: ``workflow.is_main_process`` (the invocation that plans
+            the run), ``workflow.local_exec`` (its jobs run on this machine), ``workflow.remote_exec``
+            (a cluster job's own parse of the workflow).
+        cache: fingerprint cache of checkpoint files (:func:`check_model_config`).
+
+    Raises:
+        ValueError: the first problem found, as ``config key '<key>': <what is wrong, what was expected>``.
+    """
+    validate_schema(cfg, schema)
+    ordered = canonical(cfg)
+    cfg.clear()
+    cfg.update(ordered)
+    check_config(cfg)
+    device.check_config(cfg, check_available=main_process and local_exec)
+    if not remote_exec:
+        check_model_config(cfg, cache=cache)
+
+
+def validate_schema(cfg: dict[str, Any], schema: str | Path) -> None:
+    """Validate ``cfg`` against a JSON Schema file (YAML or JSON) and fill in its defaults, in place.
+
+    As ``snakemake.utils.validate(cfg, schema)`` does for a config: Draft 2020-12, each property's
+    ``default`` set before the properties are checked, the first error found. Imports jsonschema
+    (a Snakemake dependency) only when called.
+
+    Raises:
+        ValueError: ``config key '<dotted key>': <the schema's message>`` (``'(top level)'`` for a
+        top-level key the schema does not know).
+    """
+    import yaml
+    from jsonschema import Draft202012Validator, validators
+
+    doc = yaml.safe_load(Path(schema).read_text(encoding="utf-8"))
+    check_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def fill_defaults(validator: Any, properties: Mapping[str, Any], instance: Any, subschema: Any) -> Iterator[Any]:
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, sub["default"])
+        yield from check_properties(validator, properties, instance, subschema)
+
+    filling = validators.extend(Draft202012Validator, {"properties": fill_defaults})
+    error = next(iter(filling(doc).iter_errors(cfg)), None)
+    if error is not None:
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ValueError(f"config key '{key}': {error.message}")
+
+
+def canonical(obj: Any) -> Any:
+    """``obj`` with every mapping's keys sorted (lists keep their order)."""
+    if isinstance(obj, Mapping):
+        return {k: canonical(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list):
+        return [canonical(v) for v in obj]
+    return obj
+
+
 def check_config(cfg: Mapping[str, Any]) -> None:
     """Every cross-key check of a schema-valid config, in the order of the stages.
 
@@ -138,9 +225,10 @@ def check_config(cfg: Mapping[str, Any]) -> None:
         cfg: the whole config, validated against ``config/schema.yaml`` (defaults filled in).
 
     Raises:
-        ValueError: ``config key '<key>' ...``, naming the key and what was expected.
+        ValueError: ``config key '<key>': ...``, naming the key and what was expected.
     """
     _check_common(cfg)
+    check_training_config(cfg)
     ids = model_ids(cfg)
     _check_features(cfg)
     _check_baseline(cfg)
@@ -153,11 +241,11 @@ def check_config(cfg: Mapping[str, Any]) -> None:
 def _check_common(cfg: Mapping[str, Any]) -> None:
     """σ 0 present, data and checkpoint files exist, references at training σ, something to start from."""
     if 0 not in [float(s) for s in cfg["sigmas"]]:
-        raise ValueError(f"config key 'sigmas' must contain 0 (the baseline), got {cfg['sigmas']}")
+        raise ValueError(f"config key 'sigmas': must contain 0 (the baseline), got {cfg['sigmas']}")
     ds = cfg["dataset"]
     if ds["kind"] == "imagefolder":
         if not ds.get("root"):
-            raise ValueError("config key 'dataset.root' is required when dataset.kind is 'imagefolder'")
+            raise ValueError("config key 'dataset.root': required when dataset.kind is 'imagefolder'")
         if not Path(ds["root"]).is_dir():
             raise ValueError(f"config key 'dataset.root': folder {ds['root']} does not exist")
     for key in ("weights", "blurpool_weights"):
@@ -202,7 +290,7 @@ def _check_checkpoints(cfg: Mapping[str, Any]) -> None:
                      if not (finetuned and ModelId.parse(m).kind != BLURPOOL and ModelId.parse(m).sigma > 0)]
         if untrained:
             raise ValueError(
-                f"config key 'training.epochs' is 0 (nothing trained from scratch) but {untrained} have no "
+                f"config key 'training.epochs': 0 (nothing trained from scratch), but {untrained} have no "
                 "checkpoint: they would be analysed untrained. Give each a file in 'model.checkpoints' "
                 "(or train them: training.epochs >= 1)"
             )
@@ -213,11 +301,11 @@ def _check_features(cfg: Mapping[str, Any]) -> None:
     topk, n_images = cfg["topk"], cfg["analysis"]["n_images"]
     if topk["k"] > n_images:
         raise ValueError(
-            f"config key 'topk.k' ({topk['k']}) exceeds 'analysis.n_images' "
-            f"({n_images}), the images the top-k is taken from"
+            f"config key 'topk.k': {topk['k']} exceeds analysis.n_images ({n_images}), "
+            "the images the top-k is taken from"
         )
     if topk["n_show"] > topk["k"]:
-        raise ValueError(f"config key 'topk.n_show' ({topk['n_show']}) exceeds 'topk.k' ({topk['k']})")
+        raise ValueError(f"config key 'topk.n_show': {topk['n_show']} exceeds topk.k ({topk['k']})")
 
 
 def _check_baseline(cfg: Mapping[str, Any]) -> None:
@@ -225,19 +313,26 @@ def _check_baseline(cfg: Mapping[str, Any]) -> None:
     base, n_images = cfg["baseline"], cfg["analysis"]["n_images"]
     if base["n_patches"] % base["n_images"]:
         raise ValueError(
-            f"config key 'baseline.n_patches' ({base['n_patches']}) must be a multiple of "
-            f"'baseline.n_images' ({base['n_images']})"
+            f"config key 'baseline.n_patches': {base['n_patches']} is not a multiple of "
+            f"baseline.n_images ({base['n_images']})"
         )
     if base["n_images"] > n_images:
         raise ValueError(
-            f"config key 'baseline.n_images' ({base['n_images']}) exceeds 'analysis.n_images' "
+            f"config key 'baseline.n_images': {base['n_images']} exceeds analysis.n_images "
             f"({n_images}), the images baseline patches are drawn from"
         )
 
 
 def _check_aliasing(cfg: Mapping[str, Any], ids: ModelIds) -> None:
-    """The standard model is a σ model, the sweep's models exist, the sweep's range is ordered."""
+    """AVR/SIS images come from the analysis set; the standard model is a σ model, the sweep's models
+    exist, the sweep's range is ordered."""
     alias = cfg["aliasing"]
+    n_images = cfg["analysis"]["n_images"]
+    if alias["n_images"] > n_images:
+        raise ValueError(
+            f"config key 'aliasing.n_images' ({alias['n_images']}) exceeds 'analysis.n_images' ({n_images}), "
+            "the images AVR and SIS are measured on (0 = all of them)"
+        )
     standard = alias["standard_model"]
     if standard not in ids.sigma_models:
         raise ValueError(
@@ -249,8 +344,8 @@ def _check_aliasing(cfg: Mapping[str, Any], ids: ModelIds) -> None:
         raise ValueError(f"config key 'aliasing.sweep.models': {unknown} are not models (models: {ids.models})")
     if alias["sweep"]["freq_min"] > alias["sweep"]["freq_max"]:
         raise ValueError(
-            f"config key 'aliasing.sweep.freq_min' ({alias['sweep']['freq_min']}) exceeds "
-            f"'aliasing.sweep.freq_max' ({alias['sweep']['freq_max']})"
+            f"config key 'aliasing.sweep.freq_min': {alias['sweep']['freq_min']} exceeds "
+            f"aliasing.sweep.freq_max ({alias['sweep']['freq_max']})"
         )
 
 
@@ -280,7 +375,7 @@ def _check_saliency(cfg: Mapping[str, Any], ids: ModelIds) -> None:
     expert = float(cfg["saliency"]["expert_sigma"])
     if not any(abs(expert - s) < 1e-9 for s in ids.sigmas):
         raise ValueError(
-            f"config key 'saliency.expert_sigma' = {expert:g} is not one of the "
+            f"config key 'saliency.expert_sigma': {expert:g} is not one of the "
             f"configured sigmas ({', '.join(fmt_sigma(s) for s in ids.sigmas)})"
         )
 

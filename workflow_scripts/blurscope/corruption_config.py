@@ -57,17 +57,17 @@ def check_reference(
                              f"(models: {list(models)}; or '{PUBLISHED}' with frequency.mce_reference_errors)")
         return
     if not errors:
-        raise ValueError(f"config key 'frequency.mce_reference_errors' is required when "
+        raise ValueError(f"config key 'frequency.mce_reference_errors': required when "
                          f"frequency.mce_reference is '{PUBLISHED}'")
     missing = [n for n in [*names, "clean"] if n not in errors]
     if missing:
-        raise ValueError(f"config key 'frequency.mce_reference_errors' lacks {missing} "
+        raise ValueError(f"config key 'frequency.mce_reference_errors': lacks {missing} "
                          f"(one error per configured corruption, plus 'clean')")
     bad = {k: v for k, v in errors.items() if not 0 < float(v) <= 1}
     if bad:
         raise ValueError(f"config key 'frequency.mce_reference_errors': errors must be in (0, 1], got {bad}")
     if sorted(int(s) for s in severities) != list(SEVERITIES):
-        raise ValueError(f"config key 'frequency.severities' must be all of {list(SEVERITIES)} when "
+        raise ValueError(f"config key 'frequency.severities': must be all of {list(SEVERITIES)} when "
                          f"frequency.mce_reference is '{PUBLISHED}' (published errors average all five), "
                          f"got {list(severities)}")
 

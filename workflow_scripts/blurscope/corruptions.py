@@ -504,14 +504,6 @@ def load_corruption_set(path: str | Path, name: str, severities: Sequence[int]) 
     return out
 
 
-def psnr(clean: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """Peak signal-to-noise ratio in dB (peak 255) per image of uint8 ``[N, H, W, 3]``, ``[N]``."""
-    d = clean.astype(np.float64) - other.astype(np.float64)
-    mse = (d**2).reshape(len(d), -1).mean(1)
-    with np.errstate(divide="ignore"):
-        return 10 * np.log10(255.0**2 / mse)
-
-
 @torch.inference_mode()
 def corruption_hits(
     model: nn.Module,

@@ -587,7 +587,7 @@ def grey_levels(images: torch.Tensor | np.ndarray) -> np.ndarray:
 
 
 def featvis_metrics(
-    images: torch.Tensor | np.ndarray, hf_cutoff: float, n_bins: int = 0, window: str | None = None
+    images: torch.Tensor | np.ndarray, hf_cutoff: float, n_bins: int = 0, *, window: str
 ) -> dict[str, np.ndarray]:
     """Spectrum measures of each rendered image, with the patch metrics' one definition.
 
@@ -596,25 +596,24 @@ def featvis_metrics(
         hf_cutoff: cycles/pixel; HF fraction = AC power above it / all AC power.
         n_bins: radial bins (:func:`blurscope.spectra.patch_spectra`); 0 = ``S // 2``,
             one per frequency step.
-        window: the spectra's patch window (config ``spectra.window``); ``None`` = the
-            spectrum functions' own default, so that both measures follow one definition.
+        window: the spectra's patch window (config ``spectra.window``), so that both
+            measures follow the patch metrics' definition.
 
     Returns:
         ``freqs`` ``[n_bins]`` (cycles/pixel), ``power`` ``[N, n_bins]`` (grey levels²
         per frequency sample), ``hf_fraction`` ``[N]`` (both from
-        :func:`blurscope.spectra.patch_spectra` with its defaults, window included),
+        :func:`blurscope.spectra.patch_spectra`),
         and ``peak_freq`` ``[N]``: the radius (cycles/pixel,
         :func:`blurscope.freq.radius_cpp`) of the largest non-DC sample of the 2-D
-        periodogram (:func:`blurscope.spectra.periodogram`, its defaults) — the
+        periodogram (:func:`blurscope.spectra.periodogram`, same window) — the
         image's dominant frequency.
     """
     grey = grey_levels(images)
     bins = int(n_bins) or grey.shape[1] // 2
-    extra = {} if window is None else {"window": window}
-    freqs, power, hf = patch_spectra(grey, bins, hf_cutoff=float(hf_cutoff), **extra)
+    freqs, power, hf = patch_spectra(grey, bins, hf_cutoff=float(hf_cutoff), window=window)
     assert hf is not None
     r = radius_cpp(grey.shape[1], grey.shape[2]).ravel()
-    p2 = periodogram(grey, **extra).reshape(grey.shape[0], -1)
+    p2 = periodogram(grey, window).reshape(grey.shape[0], -1)
     peak = r[np.argmax(np.where(r > 0, p2, -np.inf), axis=1)]  # DC is not a frequency of the pattern
     return {"freqs": freqs, "power": power, "hf_fraction": hf, "peak_freq": peak}
 
@@ -629,7 +628,8 @@ def render_layers(
     seed: int,
     hf_cutoff: float,
     n_bins: int = 0,
-    window: str | None = None,
+    *,
+    window: str,
     **options: Any,
 ) -> tuple[list[dict[str, np.ndarray]], pd.DataFrame]:
     """Render the grid neurons of every layer of one model and measure them (rule featvis).
@@ -660,7 +660,7 @@ def render_layers(
         ids = channels.tolist()
         start = render(net, layer, ids, size, 0, seed, **options)
         images = render(net, layer, ids, size, steps, seed, **options)
-        res = featvis_metrics(images, hf_cutoff, n_bins, window)
+        res = featvis_metrics(images, hf_cutoff, n_bins, window=window)
         res["objective"] = channel_objective(net, layer, images, ids, objective, pad).numpy().astype(np.float64)
         res["objective_init"] = channel_objective(net, layer, start, ids, objective, pad).numpy().astype(np.float64)
         res["images"] = to_uint8(images)

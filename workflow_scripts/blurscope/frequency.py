@@ -447,8 +447,8 @@ def radial_power_profile(delta: torch.Tensor | np.ndarray) -> tuple[np.ndarray, 
 
     Returns:
         ``(radii_cpp [R], power [N, R])``: the distinct radii of the
-        :mod:`blurscope.freq` grid in cycles/pixel (increasing, DC excluded) and
-        each image's power fraction at each radius.
+        :mod:`blurscope.freq` grid in cycles/pixel (increasing, DC excluded;
+        :func:`blurscope.freq.distinct_radii`) and each image's power fraction at each radius.
     """
     x = torch.as_tensor(delta).detach()
     if x.ndim == 3:
@@ -456,22 +456,17 @@ def radial_power_profile(delta: torch.Tensor | np.ndarray) -> tuple[np.ndarray, 
     if x.ndim != 4:
         raise ValueError(f"perturbations must be [N,C,H,W] or [N,H,W], got {tuple(x.shape)}")
     n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
-    r = freq.radius_cpp(h, w).ravel()
-    order = np.argsort(r, kind="stable")
-    rs = np.round(r[order], 12)
-    starts = np.flatnonzero(np.r_[True, rs[1:] != rs[:-1]])
-    radii = r[order][starts]
+    radii, bins = freq.distinct_radii(h, w)  # DC (zero after mean removal) is in no bin
     prof = np.empty((n, radii.size))
     for i in range(0, n, 64):  # chunks keep the float64 [chunk, H*W] power array small at 224 px
         xc = x[i : i + 64].to("cpu", torch.float64)
         xc = xc - xc.mean(dim=(-2, -1), keepdim=True)
         p = (torch.fft.fft2(xc).abs() ** 2).sum(1).reshape(xc.shape[0], -1).numpy()  # [chunk, H*W]
-        prof[i : i + 64] = np.add.reduceat(p[:, order], starts, axis=1)  # summed per distinct radius
-    prof = prof[:, 1:]  # drop DC (radius 0; zero after mean removal)
+        prof[i : i + 64] = bins.sums(p)  # summed per distinct radius
     tot = prof.sum(1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         prof = np.where(tot > 0, prof / tot, np.nan)
-    return radii[1:], prof
+    return radii, prof
 
 
 def half_power_frequency(radii: np.ndarray, power: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ first convolution of every stride-2 block; Zhang 2019). Module names, state-dict
 and shapes and the forward computation are timm's (``tests/test_models.py`` checks
 that a timm-built network with the same weights gives bitwise the same logits), so
 every layer name of the config (``layer2.0``, ``maxpool.1``, ``layer4.0.aa``) means
-what it meant before. Written out here because importing timm costs ~2 CPU-s (it
+what it means in timm's network. Written out here because importing timm costs ~2 CPU-s (it
 pulls in torchvision), paid by every torch job of the pipeline.
 
 Input ``[B, 3, H, W]`` (normalised images), output logits ``[B, num_classes]``.

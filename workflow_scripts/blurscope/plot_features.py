@@ -64,10 +64,10 @@ def even_subset(n_total: int, n: int) -> np.ndarray:
     return ((2 * np.arange(n) + 1) * n_total) // (2 * n)
 
 
-def patch_hf(patches: np.ndarray, cutoff: float) -> np.ndarray:
-    """Mean HF power fraction per neuron: ``patches [n, s, P, P, 3]`` → ``[n]``."""
+def patch_hf(patches: np.ndarray, cutoff: float, window: str) -> np.ndarray:
+    """Mean HF power fraction per neuron, ``patches [n, s, P, P, 3]`` → ``[n]`` (window: ``spectra.window``)."""
     n, s = patches.shape[:2]
-    return hf_power_fraction(patches.reshape(n * s, *patches.shape[2:]), cutoff).reshape(n, s).mean(axis=1)
+    return hf_power_fraction(patches.reshape(n * s, *patches.shape[2:]), cutoff, window).reshape(n, s).mean(axis=1)
 
 
 def representative_neurons(hf_first: np.ndarray, hf_last: np.ndarray, n: int) -> np.ndarray:

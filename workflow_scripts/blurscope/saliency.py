@@ -11,8 +11,9 @@ Pipeline of this module, shapes and units:
    noisy copies of ``batch_size`` images go through ONE forward/backward. The
    noise of image ``i`` under seed ``s`` comes from a CPU ``torch.Generator``
    seeded with ``(s, i)``, so it does not depend on batching or device.
-   :func:`smoothgrad_captum` is captum's ``NoiseTunnel(Saliency)`` with the same
-   convention (``abs=False``), kept for the agreement test and the benchmark.
+   captum's ``NoiseTunnel(Saliency)`` with the same convention (``abs=False``)
+   agrees with it under the same noise (``tests/reference_impl.py``: the
+   agreement test and the benchmark).
 2. :func:`saliency_map` — channel reduction: ``max_c |g_c|`` → ``[B,H,W]``
    (the strongest colour channel's sensitivity, as in Simonyan et al.).
 3. :func:`top_k_pixels` — the *focus*: coordinates ``(row, col)`` of the ``k``
@@ -160,7 +161,7 @@ def smoothgrad(
             ``batch_size × n_samples`` inputs).
         image_indices: global index of each image for the noise (default ``0..B-1``).
         noise: explicit noise ``[B, n, C, H, W]`` instead of drawing it
-            (used to compare with captum under identical noise).
+            (the agreement test with captum uses it).
 
     Returns:
         float32 ``[B,C,H,W]`` SmoothGrad gradient (signed), on ``images.device``.
@@ -204,70 +205,6 @@ def smoothgrad(
             (grad,) = torch.autograd.grad(selected, xin)
         out[start:stop] = grad.view(b, n_samples, c, h, w).mean(dim=1)
     return out
-
-
-def smoothgrad_loop(
-    forward: Callable[[torch.Tensor], torch.Tensor],
-    images: torch.Tensor,
-    targets: torch.Tensor,
-    n_samples: int,
-    noise_level: float,
-    seed: int = 0,
-    *,
-    input_range: float = 1.0,
-) -> torch.Tensor:
-    """Reference per-sample loop: one forward/backward per noisy copy (same noise as :func:`smoothgrad`).
-
-    Only for tests and the benchmark's batched/loop ratio.
-    """
-    import torch
-
-    _check_inputs(images, targets, n_samples, noise_level)
-    b_all, c, h, w = images.shape
-    std = float(noise_level) * float(input_range)
-    out = torch.zeros(images.shape, dtype=torch.float32, device=images.device)
-    for i in range(b_all):
-        eps = image_noise(seed, i, n_samples, (c, h, w), std).to(images.device)
-        for j in range(n_samples):
-            xin = (images[i : i + 1].detach().float() + eps[j : j + 1]).requires_grad_(True)
-            with torch.enable_grad():
-                logit = forward(xin)[0, int(targets[i])]
-                (grad,) = torch.autograd.grad(logit, xin)
-            out[i] += grad[0] / n_samples
-    return out
-
-
-def smoothgrad_captum(
-    forward: Callable[[torch.Tensor], torch.Tensor],
-    images: torch.Tensor,
-    targets: torch.Tensor,
-    n_samples: int,
-    noise_level: float,
-    *,
-    input_range: float = 1.0,
-) -> torch.Tensor:
-    """captum ``NoiseTunnel(Saliency)`` SmoothGrad with this module's convention.
-
-    Signed gradients (``abs=False``) averaged over ``n_samples`` noisy copies
-    of std ``noise_level × input_range``. captum draws its noise from torch's
-    *global* RNG (no generator argument), which is why the pipeline uses
-    :func:`smoothgrad`; see ``tests/bench/bench_saliency.py`` for the timing.
-
-    Returns:
-        ``[B,C,H,W]`` signed SmoothGrad gradient.
-    """
-    from captum.attr import NoiseTunnel, Saliency
-
-    _check_inputs(images, targets, n_samples, noise_level)
-    tunnel = NoiseTunnel(Saliency(forward))
-    return tunnel.attribute(
-        images.detach().float(),
-        nt_type="smoothgrad",
-        nt_samples=int(n_samples),
-        stdevs=float(noise_level) * float(input_range),
-        target=targets.long(),
-        abs=False,
-    ).detach()
 
 
 def saliency_map(grad: torch.Tensor) -> torch.Tensor:

@@ -5,8 +5,8 @@ Definition (one place, used for model patches and baseline patches alike):
 1. **grey** = mean of the R, G, B channels, as float64 in 8-bit grey levels
    (0–255). The input is the *raw* patch (uint8 or float in the same units),
    never a display-stretched one. A ``[N, H, W]`` input is taken as grey.
-2. the patch's own **mean is removed**, then (``window="hann"``, the default)
-   the patch is multiplied by a 2-D periodic ("DFT-even") Hann window
+2. the patch's own **mean is removed**, then (``window="hann"``, config
+   ``spectra.window``'s default) the patch is multiplied by a 2-D periodic ("DFT-even") Hann window
    ``w[y, x] = h_H[y]·h_W[x]``, ``h_N[n] = ½ − ½ cos(2πn/N)``, scaled so that
    ``mean(w²) = 1`` (power normalised: white noise keeps its level). Without
    a window the FFT treats the patch as one period of a periodic image, so
@@ -26,21 +26,20 @@ Definition (one place, used for model patches and baseline patches alike):
    (Parseval); with the power-normalised window that holds in expectation for
    stationary content. Units: grey-level² per frequency sample, the same for
    every patch size.
-4. **radial average**: the radius of every frequency sample comes from the
-   library's one frequency grid, :func:`blurscope.freq.radius_cpp`
-   (cycles/pixel). With ``N = min(H, W)`` the grid's largest per-axis
+4. **radial average**: radii and bins come from the library's one frequency
+   grid and radial binning, :func:`blurscope.freq.radial_bins` (cycles/pixel,
+   right-closed bins, DC in none). With ``N = min(H, W)`` the grid's largest per-axis
    frequency is ``f_max = floor(N/2)/N`` (0.5 for even ``N``); the bin width
    is ``Δ = f_max / n_bins`` and bin ``k = 0 … n_bins−1`` is **centred on**
    ``(k+1)·Δ``: it holds the radii in ``((k+½)·Δ, (k+1½)·Δ]``, the first bin
    also the few radii in ``(0, ½·Δ]``. With the default ``n_bins = floor(N/2)``,
    ``Δ = 1/N``: one bin per frequency step, centred on the grid frequencies
    ``k/N`` themselves. Each bin's value is the mean of ``P`` over its samples
-   and its label (``freqs``) is the **mean radius of its samples** (so a pure
+   and its label (``freqs``) is the **mean radius of its samples**, so a pure
    cosine at a grid frequency lands in a bin labelled within a quarter bin of
-   it; the old labels, bin centres of ``(kΔ, (k+1)Δ]``, sat about half a bin
-   low and bent log-log slopes: about −1.55 instead of −2 for a 1/f² field
-   at 18 px). Radii above ``f_max + ½Δ`` (the spectrum's corners, where annuli
-   are incomplete and only diagonal orientations exist) are not binned; they
+   it and a 1/f² field at 18 px has a log-log slope of about −2. Radii above
+   ``f_max + ½Δ`` (the spectrum's corners, where annuli are incomplete and
+   only diagonal orientations exist) are not binned; they
    do count in the high-frequency power fraction (below), a sum over the whole
    2-D spectrum. A bin with no frequency sample (``n_bins > floor(N/2)``) is
    an error.
@@ -57,10 +56,12 @@ import functools
 
 import numpy as np
 
-from blurscope.freq import radius_cpp
+from blurscope import freq
 
 WINDOWS: tuple[str, ...] = ("hann", "none")
-"""Patch windows of :func:`periodogram` (``hann`` = default; ``none`` = no window, as the VITAL report)."""
+"""Patch windows (config ``spectra.window``, whose schema lists the same): ``hann`` = power-normalised
+periodic Hann; ``none`` = no window, as the VITAL report. Every function here takes the window from its
+caller; only the contract's :func:`radial_power_spectrum` has a default (the schema's, ``hann``)."""
 
 _CHUNK_PIXELS = 1 << 22
 """Patches are transformed in chunks of about this many pixels (bounded memory)."""
@@ -79,20 +80,16 @@ def _as_grey(patches: np.ndarray) -> np.ndarray:
     raise ValueError(f"patches must be [N,H,W] (grey) or [N,H,W,3] (RGB), got shape {arr.shape}")
 
 
-def _check_window(window: str) -> str:
-    if window not in WINDOWS:
-        raise ValueError(f"spectra.window must be one of {WINDOWS}, got {window!r}")
-    return window
-
-
 @functools.lru_cache(maxsize=32)
-def patch_window(h: int, w: int, window: str = "hann") -> np.ndarray:
+def patch_window(h: int, w: int, window: str) -> np.ndarray:
     """Power-normalised 2-D window ``[h, w]`` (``mean(w²) = 1``; read-only float64).
 
     ``hann``: outer product of periodic Hann windows ``½ − ½ cos(2πn/N)``;
-    ``none``: all ones.
+    ``none``: all ones. Any other name is an error naming ``spectra.window``
+    (the one check of the window in the library: every spectrum goes through here).
     """
-    _check_window(window)
+    if window not in WINDOWS:
+        raise ValueError(f"spectra.window must be one of {WINDOWS}, got {window!r}")
     if window == "none":
         win = np.ones((h, w))
     else:
@@ -110,17 +107,19 @@ def _prepare(grey: np.ndarray, window: str) -> np.ndarray:
     The first pixel is subtracted first (exact for integer grey levels): the
     result does not change, and a constant patch becomes exactly 0.
     """
+    win = patch_window(grey.shape[-2], grey.shape[-1], window)
     grey -= grey[:, :1, :1].copy()
     grey -= grey.mean(axis=(-2, -1), keepdims=True)
     if window != "none":
-        grey *= patch_window(grey.shape[-2], grey.shape[-1], window)
+        grey *= win
     return grey
 
 
 @functools.lru_cache(maxsize=32)
-def _binning(h: int, w: int, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bin labels ``[n_bins]`` (mean radius, cycles/pixel), the bin of every sample
-    ``[h*w]`` (−1 = not binned) and the sample count per bin ``[n_bins]``."""
+def _binning(h: int, w: int, n_bins: int) -> freq.RadialBins:
+    """The radial bins of ``h × w`` patches (:func:`blurscope.freq.radial_bins`, cycles/pixel):
+    ``radius`` = labels ``[n_bins]``, ``index`` = the bin of every sample ``[h*w]`` (−1 = not
+    binned: DC and the corners), ``counts`` ``[n_bins]``."""
     if n_bins < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
     n = min(h, w)
@@ -130,21 +129,14 @@ def _binning(h: int, w: int, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.nd
             f"radial spectrum of {h}x{w} patches with n_bins={n_bins}: too many bins for the "
             f"frequency grid; use n_bins <= {limit} for this patch size"
         )
-    r = radius_cpp(h, w).ravel()
     width = (n // 2) / n / n_bins
     # bin k is centred on (k+1)*width and holds ((k+1/2)*width, (k+3/2)*width]; (0, width/2] joins bin 0
-    idx = np.ceil(r / width - 0.5 - 1e-9).astype(np.int64) - 1
-    idx = np.where((r > 0) & (idx < 0), 0, idx)
-    idx = np.where((r > 0) & (idx < n_bins), idx, -1)
-    inside = idx >= 0
-    counts = np.bincount(idx[inside], minlength=n_bins)
-    if np.any(counts == 0):  # cannot happen for n_bins <= floor(N/2); kept as a guard
-        empty = np.flatnonzero(counts == 0).tolist()
+    edges = np.concatenate([[0.0], (np.arange(1, n_bins + 1) + 0.5) * width])
+    bins = freq.radial_bins(h, w, edges, closed="right", tol=1e-9 * width, dc=False)
+    if np.any(bins.counts == 0):  # cannot happen for n_bins <= floor(N/2); kept as a guard
+        empty = np.flatnonzero(bins.counts == 0).tolist()
         raise ValueError(f"radial spectrum of {h}x{w} patches with n_bins={n_bins}: bins {empty} are empty")
-    labels = np.bincount(idx[inside], weights=r[inside], minlength=n_bins) / counts
-    for arr in (labels, idx, counts):
-        arr.setflags(write=False)
-    return labels, idx, counts
+    return bins
 
 
 @functools.lru_cache(maxsize=32)
@@ -154,40 +146,36 @@ def _half_operator(h: int, w: int, n_bins: int, hf_cutoff: float | None) -> np.n
     sums over radius > 0 (AC power) and radius > cutoff. Each half-plane column is
     weighted by how many full-plane samples it stands for (Hermitian symmetry), so the
     results equal the full-FFT ones."""
-    _, idx, counts = _binning(h, w, n_bins)
+    bins = _binning(h, w, n_bins)
     wr = w // 2 + 1
-    mult = np.full(wr, 2.0)
-    mult[0] = 1.0
-    if w % 2 == 0:
-        mult[-1] = 1.0
-    mult2 = np.broadcast_to(mult, (h, wr)).ravel() / (h * w)
-    half_idx = idx.reshape(h, w)[:, :wr].ravel()
+    mult2 = np.broadcast_to(freq.rfft_multiplicity(w), (h, wr)).ravel() / (h * w)
+    half_idx = bins.index.reshape(h, w)[:, :wr].ravel()
     inside = half_idx >= 0
     op = np.zeros((h * wr, n_bins + (2 if hf_cutoff is not None else 0)))
-    op[np.flatnonzero(inside), half_idx[inside]] = mult2[inside] / counts[half_idx[inside]]
+    op[np.flatnonzero(inside), half_idx[inside]] = mult2[inside] / bins.counts[half_idx[inside]]
     if hf_cutoff is not None:
-        r = radius_cpp(h, w)[:, :wr].ravel()
+        r = freq.radius_cpp(h, w)[:, :wr].ravel()
         op[:, n_bins] = (r > 0) * mult2
         op[:, n_bins + 1] = (r > hf_cutoff) * mult2
     op.setflags(write=False)
     return op
 
 
-def periodogram(patches: np.ndarray, window: str = "hann") -> np.ndarray:
+def periodogram(patches: np.ndarray, window: str) -> np.ndarray:
     """Periodogram ``|FFT(prepared grey)|² / (H·W)``, float64 ``[N, H, W]`` (unshifted order).
 
     ``patches``: ``[N,H,W]`` grey or ``[N,H,W,3]`` RGB, in grey levels.
     The patch mean is removed first; ``window``: ``"hann"`` (power-normalised
     periodic Hann) or ``"none"``; see the module docstring.
     """
-    grey = _prepare(_as_grey(patches), _check_window(window))
+    grey = _prepare(_as_grey(patches), window)
     f = np.fft.fft2(grey, axes=(-2, -1))
     h, w = grey.shape[-2:]
     return (f.real**2 + f.imag**2) / (h * w)
 
 
 def patch_spectra(
-    patches: np.ndarray, n_bins: int, hf_cutoff: float | None = None, window: str = "hann"
+    patches: np.ndarray, n_bins: int, hf_cutoff: float | None = None, *, window: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Radial power spectrum and (optionally) high-frequency power fraction, one FFT pass.
 
@@ -196,21 +184,21 @@ def patch_spectra(
         n_bins: number of radial bins (width ``floor(N/2)/N / n_bins`` cycles/pixel,
             ``N = min(H, W)``; at most ``floor(N/2)``).
         hf_cutoff: cycles/pixel; if given, also return the fraction of AC power above it.
-        window: ``"hann"`` (default) or ``"none"`` (no window, as the VITAL report).
+        window: ``"hann"`` or ``"none"`` (no window, as the VITAL report): config ``spectra.window``.
 
     Returns:
         ``freqs`` float64 ``[n_bins]`` (cycles/pixel, mean radius of each bin's samples),
         ``power`` float64 ``[N, n_bins]`` (grey-level² per frequency sample),
         ``hf_fraction`` float64 ``[N]`` in [0, 1] (``None`` without ``hf_cutoff``).
     """
-    _check_window(window)
     arr = np.asarray(patches)
     if arr.ndim not in (3, 4) or arr.shape[0] == 0:
         raise ValueError(f"patches must be a non-empty [N,H,W] or [N,H,W,3] array, got shape {arr.shape}")
     n, h, w = (int(v) for v in arr.shape[:3])
-    freqs, _, _ = _binning(h, w, int(n_bins))
+    patch_window(h, w, window)  # a bad window fails before any work
+    freqs = _binning(h, w, int(n_bins)).radius
     if hf_cutoff is not None:
-        rmax = radius_cpp(h, w).max()
+        rmax = freq.radius_cpp(h, w).max()
         if not 0 <= hf_cutoff < rmax:
             raise ValueError(
                 f"hf_cutoff must lie in [0, {rmax:.3f}) cycles/pixel for {h}x{w} patches, got {hf_cutoff}"
@@ -240,7 +228,8 @@ def radial_power_spectrum(
         patches: ``[N,H,W]`` grey or ``[N,H,W,3]`` RGB (grey = mean RGB), raw grey levels.
         n_bins: radial bins centred on multiples of ``floor(N/2)/N / n_bins`` cycles/pixel
             (``N = min(H, W)``; default in the pipeline ``floor(N/2)``: one per grid step).
-        window: ``"hann"`` (default, power-normalised) or ``"none"`` (no window).
+        window: ``"hann"`` (default, power-normalised; config ``spectra.window``'s default)
+            or ``"none"`` (no window).
 
     Returns:
         ``freqs`` ``[n_bins]`` cycles/pixel (mean radius of each bin's samples) and
@@ -251,43 +240,14 @@ def radial_power_spectrum(
     return freqs, power
 
 
-def hf_power_fraction(patches: np.ndarray, cutoff: float, window: str = "hann") -> np.ndarray:
-    """Fraction ``[N]`` of each patch's AC power at radius > ``cutoff`` cycles/pixel (0 if no AC power)."""
+def hf_power_fraction(patches: np.ndarray, cutoff: float, window: str) -> np.ndarray:
+    """Fraction ``[N]`` of each patch's AC power at radius > ``cutoff`` cycles/pixel (0 if no AC power).
+
+    ``window``: config ``spectra.window`` (:func:`patch_spectra`).
+    """
     _, _, hf = patch_spectra(patches, 1, hf_cutoff=cutoff, window=window)
     assert hf is not None
     return hf
-
-
-def mean_spectrum(power: np.ndarray) -> np.ndarray:
-    """Mean radial spectrum ``[n_bins]`` over all leading axes of ``power[..., n_bins]``."""
-    power = np.asarray(power, dtype=np.float64)
-    return power.reshape(-1, power.shape[-1]).mean(axis=0)
-
-
-def ratio_to_baseline(power: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """``power / baseline`` per frequency bin; a non-positive baseline bin is an error."""
-    power = np.asarray(power, dtype=np.float64)
-    baseline = np.asarray(baseline, dtype=np.float64)
-    if baseline.shape[-1] != power.shape[-1]:
-        raise ValueError(f"spectrum has {power.shape[-1]} bins but baseline has {baseline.shape[-1]}")
-    if np.any(~(baseline > 0)):
-        raise ValueError("baseline spectrum has non-positive or NaN bins: cannot form a ratio")
-    return power / baseline
-
-
-def loglog_slope(freqs: np.ndarray, power: np.ndarray, fmin: float = 0.0, fmax: float = np.inf) -> float:
-    """Least-squares slope of ``log10(power)`` against ``log10(freqs)`` for ``fmin <= f <= fmax``.
-
-    ``power`` is one spectrum ``[n_bins]`` (average first for many patches). A 1/f²
-    power spectrum (natural-image statistics) has slope −2.
-    """
-    freqs = np.asarray(freqs, dtype=np.float64)
-    power = np.asarray(power, dtype=np.float64)
-    keep = (freqs >= fmin) & (freqs <= fmax) & (power > 0)
-    if keep.sum() < 2:
-        raise ValueError(f"need >= 2 positive bins in [{fmin}, {fmax}] cycles/pixel for a slope")
-    slope, _ = np.polyfit(np.log10(freqs[keep]), np.log10(power[keep]), 1)
-    return float(slope)
 
 
 def random_patches(

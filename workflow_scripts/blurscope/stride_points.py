@@ -131,11 +131,6 @@ def discover_stride_points(model: nn.Module, image_size: int | None = 64, in_cha
     return sorted(points, key=lambda p: p.order)
 
 
-def stride_layers(model: nn.Module, image_size: int | None = 64) -> dict[str, int]:
-    """``{layer name: stride}`` of every stride>1 point, in execution order."""
-    return {p.name: p.stride for p in discover_stride_points(model, image_size)}
-
-
 def _common_prefix_len(a: str, b: str) -> int:
     n = 0
     for x, y in zip(a.split("."), b.split(".")):

@@ -235,29 +235,6 @@ def extract_topk(
     return {name: states[name].result() for name in layers}
 
 
-def brute_force_topk(fmaps: np.ndarray, neurons: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reference top-k from full feature maps (tests): same definition and tie rules.
-
-    Args:
-        fmaps: ``[N, C, h, w]`` all images' activations.
-        neurons: channel indices ``[n]``.
-
-    Returns:
-        ``values [n, k]``, ``image_index [n, k]``, ``pos [n, k]`` (flat ``y·w + x``).
-    """
-    sel = fmaps[:, neurons].reshape(fmaps.shape[0], len(neurons), -1)
-    values = sel.max(axis=2)  # [N, n]
-    pos = sel.argmax(axis=2)  # first maximum
-    idx = np.arange(fmaps.shape[0])
-    out_v, out_i, out_p = [], [], []
-    for j in range(len(neurons)):
-        order = np.lexsort((idx, -values[:, j]))[:k]  # value desc, then index asc
-        out_v.append(values[order, j])
-        out_i.append(order)
-        out_p.append(pos[order, j])
-    return np.array(out_v), np.array(out_i, dtype=np.int64), np.array(out_p, dtype=np.int64)
-
-
 def topk_arrays(results: dict[str, LayerTopK], image_ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Flatten results into ``.npz`` arrays: ``layers`` plus ``<layer>__<key>`` per layer.
 

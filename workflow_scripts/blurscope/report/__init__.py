@@ -18,10 +18,13 @@ package, one module per concern:
   training σ, tested over training runs) as a sentence, a table cell, a summary
   clause: the one wording, so summary, findings table and sections agree.
 * ``findings`` — the first screen: at most five sentences and the findings table.
+* ``parts`` — :data:`PARTS`, the one ordered list of the report's parts that
+  numbers both reports, and :func:`category`, a part's category in Snakemake's
+  report (what ``report_category`` in ``rules/common.smk`` returns).
 * ``sections/`` — one module per stage (``models``, ``features``, ``spectra``,
   ``statistics``, ``aliasing``, ``bands``, ``frequency``, ``saliency``,
-  ``methods``, ``reproducibility``, ``appendix``); ``sections.PARTS`` is the
-  one ordered list that numbers both reports.
+  ``methods``, ``reproducibility``, ``appendix``); ``sections.BUILDERS`` holds
+  each part's section builders.
 
 The public names below are imported lazily, so ``import blurscope.report``
 stays cheap.
@@ -87,7 +90,8 @@ _EXPORTS = {
     ),
     **dict.fromkeys(("ID_COLUMNS", "Sources", "read_table"), "sources"),
     **dict.fromkeys(("Captions", "rst_to_inline"), "captions"),
-    **dict.fromkeys(("PARTS", "Part", "REPORT_CATEGORY", "build_sections", "categories", "part_numbers"), "sections"),
+    **dict.fromkeys(("PARTS", "Part", "REPORT_CATEGORY", "categories", "category", "part_numbers"), "parts"),
+    "build_sections": "sections",
     "Context": "sections.common",
 }
 

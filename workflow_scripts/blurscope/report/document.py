@@ -104,7 +104,7 @@ class Section:
 
     ``key`` is the HTML anchor; ``short`` the section's name (default: ``title``);
     ``number`` is set by the report's ordered list of sections
-    (``blurscope.report.sections.PARTS``); ``appendix`` holds the section's long
+    (``blurscope.report.parts.PARTS``); ``appendix`` holds the section's long
     tables, which the "Detailed tables" appendix shows under the section's name.
     """
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..claims import Claim, as_float, compare_sentence, fmt_interval, fmt_num, layer_label
+from ..claims import as_float, fmt_interval, fmt_num, layer_label
 from ..document import Figure, Section, Table
 
 
@@ -103,14 +103,6 @@ def field(row: Any, key: str) -> Any:
     return row[key] if isinstance(row, Mapping | pd.Series) else getattr(row, key)
 
 
-def runs_vs(n: object, n_reference: object) -> str:
-    """The training runs on both sides of a difference: "training runs: 1 vs 2" ("" when unknown)."""
-    a, b = as_float(n), as_float(n_reference)
-    if a is None or b is None:
-        return ""
-    return f"training runs: {int(a)} vs {int(b)}"
-
-
 def diff_interval(row: Any) -> str:
     """A result row's difference with its CI, "0.12 [0.05, 0.2]"; "n/a" without a row."""
     if row is None:
@@ -123,33 +115,3 @@ def runs_pair(row: Any) -> str:
     return f"{fmt_num(field(row, 'n_replicates'))} / {fmt_num(field(row, 'n_replicates_reference'))}"
 
 
-def difference_claim(
-    subject: str,
-    quantity: str,
-    reference: str,
-    row: Any,
-    *,
-    alpha: float,
-    level: float,
-    p_key: str | None = None,
-    rel_key: str | None = None,
-    effect: str = "",
-    **kwargs: Any,
-) -> Claim:
-    """:func:`blurscope.report.claims.compare_sentence` of a result row: its difference and CI, the p of
-    column ``p_key`` and the relative change of column ``rel_key`` (when given), and ``effect``
-    followed by the training runs on both sides; ``kwargs`` go to ``compare_sentence``."""
-    return compare_sentence(
-        subject,
-        quantity,
-        reference,
-        field(row, "diff"),
-        field(row, "diff_ci_low"),
-        field(row, "diff_ci_high"),
-        None if p_key is None else field(row, p_key),
-        alpha=alpha,
-        level=level,
-        rel=None if rel_key is None else field(row, rel_key),
-        effect=effect + runs_vs(field(row, "n_replicates"), field(row, "n_replicates_reference")),
-        **kwargs,
-    )

@@ -33,7 +33,6 @@ KEY_PACKAGES = [
     "matplotlib",
     "seaborn",
     "safetensors",
-    "captum",
     "pyyaml",
     "cuda",
 ]

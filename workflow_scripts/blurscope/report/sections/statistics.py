@@ -54,28 +54,6 @@ def runs(n: object) -> str:
     return f"{int(v)} training run{'' if int(v) == 1 else 's'}"
 
 
-def runs_range(low: object, high: object) -> str:
-    """The replicate counts over the σ of a trend: "1 training run per σ", "1–2 training runs per σ"."""
-    lo, hi = as_float(low), as_float(high)
-    if lo is None or hi is None:
-        return ""
-    if lo == hi:
-        return f"{runs(lo)} per σ"
-    return f"{int(lo)}–{int(hi)} training runs per σ"
-
-
-def single_run_caveat(max_replicates: object) -> str:
-    """The caveat of docs/statistics.md when no condition has more than one training run ("" otherwise)."""
-    v = as_float(max_replicates)
-    if v is None or v > 1:
-        return ""
-    return (
-        "Every condition here is one training run: the intervals and p-values describe these networks (their "
-        "neurons or images), not the spread between training runs, which only replicates measure "
-        "(`training.seeds`)."
-    )
-
-
 def section(src: Sources, ctx: Context) -> Section:
     """The design (docs/statistics.md) and every preferred-patch claim of the findings table: the σ contrast of
     each metric × layer (primary or exploratory), BlurPool and, with filter-only references, filter and learned."""
