@@ -155,7 +155,7 @@ CASES = [
     (
         "aliasing images from the analysis set",
         {"aliasing.n_images": 1001},
-        "config key 'aliasing.n_images' (1001) exceeds 'analysis.n_images' (1000), the images AVR and SIS are "
+        "config key 'aliasing.n_images': 1001 exceeds analysis.n_images (1000), the images AVR and SIS are "
         "measured on (0 = all of them)",
     ),
     (

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import smokerun as sr
 import torch
@@ -120,7 +121,10 @@ def test_checkpoints_reproduce_the_run_without_training(trained, tmp_path: Path)
     diffs = [d for d in sr.diff_tables(a, b) if d.split(": ", 1)[1] not in PROVENANCE_TABLES]
     assert not diffs, diffs
     assert len(a) > 60  # every stage's tables were compared
-    origins = (res2 / "pipeline_info" / "models.tsv").read_text()
-    assert origins.count("\tcheckpoint\t") == 3 and files["sigma0"] in origins
+    origins = pd.read_csv(res2 / "pipeline_info" / "models.tsv", sep="\t")
+    imported = origins[origins["origin"] == "checkpoint"]
+    assert sorted(imported["model"]) == sorted(files), origins
+    assert dict(zip(imported["model"], imported["checkpoint"])) == files
+    assert imported["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
     report = (res2 / "report" / "report.html").read_text()
     assert "model_best.pth.tar" in report and "trained elsewhere" in report

@@ -70,7 +70,7 @@ def test_imagenet_config_dry_run(tmp_path: Path) -> None:
         ({"sigmas": [0, -1]}, r"sigmas"),
         ({"training": {"epochs": "ten"}}, r"ten.*epochs|epochs.*ten"),
         ({"dataset": {"kind": "imagenet"}}, r"imagenet.*(embedded|kind)"),
-        ({"sigmas": [1, 2]}, r"sigmas' must contain 0"),
+        ({"sigmas": [1, 2]}, r"'sigmas': must contain 0"),
         ({"dataset": {"kind": "imagefolder", "root": "/no/such/dir"}}, r"dataset.root.*/no/such/dir"),
         ({"model": {"weights": "/no/such.safetensors"}}, r"model.weights.*/no/such.safetensors"),
     ],

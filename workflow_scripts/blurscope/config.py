@@ -330,7 +330,7 @@ def _check_aliasing(cfg: Mapping[str, Any], ids: ModelIds) -> None:
     n_images = cfg["analysis"]["n_images"]
     if alias["n_images"] > n_images:
         raise ValueError(
-            f"config key 'aliasing.n_images' ({alias['n_images']}) exceeds 'analysis.n_images' ({n_images}), "
+            f"config key 'aliasing.n_images': {alias['n_images']} exceeds analysis.n_images ({n_images}), "
             "the images AVR and SIS are measured on (0 = all of them)"
         )
     standard = alias["standard_model"]
