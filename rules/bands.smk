@@ -94,7 +94,6 @@ rule band_intervention:
         cfg=BAND_RUN_CFG,
         layers=BAND_LAYERS,
         own_blur=config["analysis"]["own_blur"],
-        reference_blur=reference_blur,
         # the MLP heads are trained: their weights depend on the thread count
         train_threads=config["training"]["threads"],
     script:

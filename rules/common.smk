@@ -31,13 +31,19 @@ blurscope.config.validate(
     cache=CHECKPOINT_CACHE,
 )
 
-from blurscope.config import (
+from blurscope.config import model_ids
+
+# the one model-id grammar (sigma<s>[-seed<k>], blurpool[-seed<k>], ref-sigma<s>[-seed<k>], baseline)
+from blurscope.model_id import (
     BLURPOOL,
-    REFERENCE_PREFIX,
-    fmt_sigma,
+    POSITIVE_SIGMA_WILDCARD,
+    SEED_SUFFIX_WILDCARD,
+    TRAINED_WILDCARD,
+    ModelId,
     model_id,
-    model_ids,
+    seed_of_suffix,
 )
+from blurscope.model_id import WILDCARD as MODEL_WILDCARD
 
 RESULTS = config["results"]
 _IDS = model_ids(config)
@@ -55,7 +61,6 @@ LAYERS = list(config["analysis"]["layers"])
 # Every analysis that runs a model behind a blur (the deployed-model analyses, and the
 # preference analyses when analysis.own_blur is true) also runs them; trained minus
 # reference is what training changed, the reference alone what the filter does.
-REFERENCE_NETWORK = model_id(0.0)
 REF_SIGMAS = _IDS.reference_sigmas
 REF_MODELS = _IDS.reference_models
 # the models of the preference analyses (clear input: no references unless own_blur)
@@ -65,33 +70,24 @@ DEPLOYED_MODELS = _IDS.deployed_models
 
 
 def is_reference(model):
-    return model.startswith(REFERENCE_PREFIX)
+    """Whether a model id is a filter-only reference (ref-sigma<s>[-seed<k>])."""
+    return ModelId.parse(model).is_reference
 
 
 def model_sigma(model):
-    """Training sigma (px at 224) of a model id (a reference: the sigma of its blur); BlurPool is trained at 0."""
-    if model_group(model) == BLURPOOL:
-        return 0.0
-    if is_reference(model):
-        model = model[len(REFERENCE_PREFIX) :]
-    return float(model.split("-seed")[0][len("sigma") :])
-
-
-def model_seed_index(model):
-    return int(model.split("-seed")[1]) if "-seed" in model else 0
+    """Training sigma (px at 224) of a model id (a reference: the sigma of its blur; BlurPool: 0)."""
+    return ModelId.parse(model).sigma
 
 
 def model_group(model):
     """The model a replicate belongs to (sigma6-seed1 -> sigma6); other ids unchanged."""
-    return model.split("-seed")[0]
+    return str(ModelId.parse(model).group)
 
 
 def model_path(model):
     """Weights of a model id; a reference's are those of the sigma 0 run it is built on
     (ref-sigma<s>-seed<k> -> sigma0-seed<k>)."""
-    if is_reference(model):
-        model = model_id(0.0, model_seed_index(model))
-    return f"{RESULTS}/models/{model}.safetensors"
+    return f"{RESULTS}/models/{ModelId.parse(model).network}.safetensors"
 
 
 def model_inputs(wildcards):
@@ -131,18 +127,8 @@ def wildcard_sigma(wildcards):
 
 
 def is_blurpool(wildcards):
-    """Param: whether the {model} wildcard is the BlurPool model (its backbone is the antialiased variant)."""
-    return model_group(wildcards.model) == BLURPOOL
-
-
-def reference_blur(wildcards):
-    """Param: the blur sigma (px at 224) a reference puts in front of the sigma 0 network; None otherwise."""
-    return model_sigma(wildcards.model) if is_reference(wildcards.model) else None
-
-
-MODEL_WILDCARD = (
-    r"sigma[0-9.]+(-seed[0-9]+)?|blurpool(-seed[0-9]+)?|ref-sigma[0-9.]+(-seed[0-9]+)?"
-)
+    """Param: whether the {model} wildcard is a BlurPool run (its backbone is the antialiased variant)."""
+    return ModelId.parse(wildcards.model).is_blurpool
 
 
 def cfg(*sections):
@@ -228,7 +214,7 @@ def parent_model(wildcards):
     if config["training"]["mode"] == "scratch":
         return []
     sigma = float(wildcards.blursigma)
-    seed_index = int(wildcards.rep[len("-seed") :]) if wildcards.rep else 0
+    seed_index = seed_of_suffix(wildcards.rep)
     parent_sigma = 0.0
     if config["training"]["finetune_from"] == "previous" and seed_index == 0:
         parent_sigma = max(s for s in SIGMAS if s < sigma)
@@ -236,7 +222,8 @@ def parent_model(wildcards):
 
 
 # Input, param and path functions of the stages' rules (one place, as Snakemake's linter asks).
-BASELINE_MODEL = "baseline"  # pseudo-model of the spectra stage: random patches of the analysis images
+# pseudo-model of the spectra stage: random patches of the analysis images
+BASELINE_MODEL = str(ModelId.baseline())
 
 
 def embedded_images_dir(wildcards, output):

@@ -1,10 +1,10 @@
 # Stage "deployed": every analysis of a model as deployed (its training blur layer included;
 # the filter-only references ref-sigma<s> are the sigma 0 network behind the blur of s), one job
-# per model: AVR at every stride point and SIS (workflow_scripts/avr_sis.py, docs/aliasing.md),
-# then the hybrid sweep, PGD, the shape-bias test and the corruption accuracies
-# (workflow_scripts/frequency_preference.py, docs/frequency.md). Each part is seconds of work and
-# a torch job's start-up ~2.5 s, so they share one model load and one torch import; a change to
-# any key of either part (aliasing.* run keys, frequency.* per-model keys) reruns the whole job.
+# per model (workflow_scripts/deployed.py, library blurscope.deployed): AVR at every stride point
+# and SIS (aliasing_part, docs/aliasing.md), then the hybrid sweep, PGD, the shape-bias test and the
+# corruption accuracies (frequency_part, docs/frequency.md). Each part is seconds of work and a torch
+# job's start-up ~2.5 s, so they share one model load and one torch import; a change to any key of
+# either part (aliasing.* run keys, frequency.* per-model keys) reruns the whole job.
 
 
 rule deployed:
@@ -47,6 +47,5 @@ rule deployed:
     params:
         aliasing_cfg=ALIAS_RUN_CFG,
         frequency_cfg=FREQ_MODEL_CFG,
-        reference_blur=reference_blur,
     script:
         "../workflow_scripts/deployed.py"

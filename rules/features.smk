@@ -58,7 +58,6 @@ rule features:
         n_show=config["topk"]["n_show"],
         layers=LAYERS,
         own_blur=config["analysis"]["own_blur"],
-        reference_blur=reference_blur,
     script:
         "../workflow_scripts/features.py"
 

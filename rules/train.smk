@@ -3,8 +3,8 @@
 
 
 wildcard_constraints:
-    rep=r"(-seed[1-9][0-9]*)?",
-    blursigma=r"0\.[0-9]+|[1-9][0-9]*(\.[0-9]+)?",
+    rep=SEED_SUFFIX_WILDCARD,
+    blursigma=POSITIVE_SIGMA_WILDCARD,
     model=MODEL_WILDCARD,
 
 
@@ -175,7 +175,7 @@ rule evaluate:
     benchmark:
         rule_bench("evaluate", "{model}")
     wildcard_constraints:
-        model=r"sigma[0-9.]+(-seed[0-9]+)?|blurpool(-seed[0-9]+)?",
+        model=TRAINED_WILDCARD,
     conda:
         "../envs/torch.yaml"
     threads: THREADS["torch"]

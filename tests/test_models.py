@@ -236,3 +236,36 @@ def test_reference_model_puts_the_given_blur_in_front(tmp_path):
     assert meta["reference_sigma_px"] == 1.5
     with pytest.raises(ValueError, match="own_blur=False"):
         load_model(path, own_blur=False, blur_sigma_px=1.0)
+
+
+def test_load_model_id_loads_any_id_references_included(tmp_path: Path) -> None:
+    """A reference is the σ 0 run's weights behind the blur of its σ (px at 224 px scaled to the model's images),
+    with one meta: its own id, the run it is built on, the blur's σ; trained ids load as load_model does."""
+    from blurscope.blur import gaussian_blur
+    from blurscope.models import load_model_id
+
+    torch.manual_seed(0)
+    runs = {}
+    for mid in ("sigma0", "sigma0-seed1"):
+        net = BlurscopeNet(build_model("resnet_narrow", 4, widths=(8, 8, 16, 16)), 0.0).eval()
+        save_model(net, tmp_path / f"{mid}.safetensors", _meta(model_id=mid, sigma=0.0, sigma_px=0.0))
+        runs[mid] = net
+    x = torch.rand(3, 3, 32, 32)
+    ref, meta = load_model_id(tmp_path / "sigma0-seed1.safetensors", "ref-sigma7-seed1")
+    assert meta["model_id"] == "ref-sigma7-seed1" and meta["reference_of"] == "sigma0-seed1"
+    assert meta["sigma"] == 7.0 and meta["sigma_px"] == meta["reference_sigma_px"] == 1.0  # 7 * 32 / 224
+    with torch.inference_mode():
+        assert torch.allclose(ref(x), runs["sigma0-seed1"](gaussian_blur(x, 1.0)), atol=1e-5)
+        # own_blur concerns a trained model's training blur: a reference keeps the blur that makes it one
+        same, _ = load_model_id(tmp_path / "sigma0-seed1.safetensors", "ref-sigma7-seed1", own_blur=False)
+        assert torch.equal(same(x), ref(x))
+        plain, pmeta = load_model_id(tmp_path / "sigma0.safetensors", "sigma0")
+        assert torch.equal(plain(x), runs["sigma0"](x)) and pmeta["model_id"] == "sigma0"
+        assert "reference_of" not in pmeta
+    with pytest.raises(ValueError, match=r"holds model 'sigma0', but model ref-sigma7-seed1 uses the weights of "
+                                         r"sigma0-seed1"):
+        load_model_id(tmp_path / "sigma0.safetensors", "ref-sigma7-seed1")
+    with pytest.raises(ValueError, match="not a network"):
+        load_model_id(tmp_path / "sigma0.safetensors", "baseline")
+    with pytest.raises(ValueError, match="is not one of"):
+        load_model_id(tmp_path / "sigma0.safetensors", "sigma0.0")

@@ -50,13 +50,15 @@ def test_one_label_and_style_per_model_kind() -> None:
     """One display label per model id (the report's words), one marker per kind, σ colours in σ order."""
     from blurscope.report import claims
 
-    for m in [*MODELS, "baseline", "my-checkpoint", "sigma1.5", "sigma2-seed3"]:
+    for m in [*MODELS, "baseline", "my-checkpoint", "sigma1.5", "sigma2-seed3", "blurpool-seed1", "ref-sigma6-seed1"]:
         assert pc.model_label(m) == claims.model_label(m), m
     assert pc.model_label("sigma2") == "σ = 2" and pc.model_label("blurpool") == "BlurPool"
-    kinds = {m: pc.model_kind(m) for m in MODELS}
-    assert kinds == {"sigma0": "sigma", "sigma0-seed1": "replicate", "sigma2": "sigma", "sigma4": "sigma",
-                     "sigma6": "sigma", "sigma6-seed1": "replicate", "blurpool": "blurpool",
-                     "ref-sigma2": "reference", "ref-sigma4": "reference", "ref-sigma6": "reference"}
+    assert pc.model_label("blurpool-seed1") == "BlurPool (seed 1)"
+    kinds = {m: pc.model_kind(m) for m in [*MODELS, "blurpool-seed1", "baseline", "my-checkpoint"]}
+    assert kinds == {"sigma0": "trained", "sigma0-seed1": "replicate", "sigma2": "trained", "sigma4": "trained",
+                     "sigma6": "trained", "sigma6-seed1": "replicate", "blurpool": "blurpool",
+                     "ref-sigma2": "reference", "ref-sigma4": "reference", "ref-sigma6": "reference",
+                     "blurpool-seed1": "blurpool", "baseline": "other", "my-checkpoint": "other"}
     markers = {k: pc.KIND_STYLE[k]["marker"] for k in pc.KINDS}
     assert len(set(markers.values())) == len(pc.KINDS)
     colours = pc.sigma_colours(MODELS.values())

@@ -5,8 +5,8 @@ Inputs: ``tables`` (avr_sis TSVs, one per model), ``infos`` (their JSON).
 Outputs: ``summary``, ``paired``, ``correlation``, ``sigma_trend``, ``runs``, ``matching`` (TSVs).
 Params: ``cfg`` = config["aliasing"], ``models`` (ids in the order of the inputs),
 ``standard`` (reference model id); optional ``group_of`` {model: replicate group}
-(default: every model its own group) and ``reference_prefix`` (ids of the filter-only
-references, default ``"ref-"``).
+(default: every model its own group). The filter-only references are the models whose id names one
+(blurscope.model_id).
 """
 
 import pandas as pd
@@ -14,22 +14,22 @@ import pandas as pd
 from blurscope import runlog, stats
 from blurscope.aliasing_stats import aliasing_statistics
 from blurscope.io import read_json, read_tsv, write_tsv
+from blurscope.model_id import is_reference
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 cfg = smk.params.cfg
 models = list(smk.params.models)
 group_of = {str(k): str(v) for k, v in (getattr(smk.params, "group_of", None) or {}).items()}
-prefix = str(getattr(smk.params, "reference_prefix", None) or "ref-")
 tables = {m: read_tsv(p) for m, p in zip(models, smk.input.tables)}
 infos = {m: read_json(p) for m, p in zip(models, smk.input.infos)}
 sigmas = {m: float(infos[m]["sigma"]) for m in models}
 aa = {m: bool(infos[m]["antialiased"]) for m in models}
 
 groups = stats.replicate_groups(models, group_of)
-series = [g for g, ms in groups.items() if not aa[ms[0]] and not ms[0].startswith(prefix)]
+series = [g for g, ms in groups.items() if not aa[ms[0]] and not is_reference(ms[0])]
 references = stats.filter_references(models, {**sigmas, **{g: sigmas[ms[0]] for g, ms in groups.items()}}, series,
-                                     prefix=prefix, group_of=group_of)
+                                     group_of=group_of)
 out = aliasing_statistics(tables, sigmas, aa, smk.params.standard, int(cfg["bootstrap_iterations"]),
                                    int(cfg["permutations"]), int(cfg["seed"]), group_of=group_of,
                                    references=references)

@@ -21,9 +21,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from blurscope import band_stats, bands, device, io  # noqa: E402
-from blurscope.blur import sigma_to_px  # noqa: E402
 from blurscope.data import load_images_npz, to_float  # noqa: E402
-from blurscope.models import load_model  # noqa: E402
+from blurscope.models import load_model_id  # noqa: E402
 
 cfg = smk.params.cfg
 model_id = smk.wildcards.model
@@ -46,11 +45,8 @@ def subset(arrays: dict, n: int, what: str, path: str) -> tuple[np.ndarray, np.n
 
 
 images, labels, ids = subset(load_images_npz(smk.input.images), int(cfg["n_images"]), "evaluation", smk.input.images)
-ref = smk.params.reference_blur
-ref_px = None if ref is None else sigma_to_px(ref, images.shape[1])
-model, meta = load_model(smk.input.model, device=dev, own_blur=smk.params.own_blur or ref_px is not None,
-                         blur_sigma_px=ref_px)
-sigma = float(ref) if ref is not None else float(meta.get("sigma", float("nan")))
+model, meta = load_model_id(smk.input.model, model_id, device=dev, own_blur=smk.params.own_blur)
+sigma = float(meta.get("sigma", float("nan")))
 k = int(meta["num_classes"])
 if labels.min() < 0 or labels.max() >= k:
     raise ValueError(

@@ -7,14 +7,15 @@ vs the filter-only references) and ``band_trend.tsv`` (the run-level σ contrast
 centroids, always one row per layer × head × centroid, ``note`` when not testable); keys in
 docs/statistics.md.
 Params: ``cfg`` (bands: reference_model, bootstrap, seed),
-``pairs``; optional ``group_of`` {model: replicate group} and ``reference_prefix``
-(ids of the filter-only references, default ``"ref-"``).
+``pairs``; optional ``group_of`` {model: replicate group}. The filter-only references are the
+models whose id names one (blurscope.model_id).
 """
 
 
 import pandas as pd
 
 from blurscope import band_stats, io, runlog, stats
+from blurscope.model_id import is_reference
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
@@ -38,12 +39,11 @@ for (model, layer), tsv, npz, info_path in zip(pairs, smk.input.tsv, smk.input.n
 
 summary = pd.concat(frames, ignore_index=True)
 group_of = {str(k): str(v) for k, v in (getattr(smk.params, "group_of", None) or {}).items()}
-prefix = str(getattr(smk.params, "reference_prefix", None) or "ref-")
 models = list(dict.fromkeys(m for m, _ in pairs))
 groups = stats.replicate_groups(models, group_of)
-series = [g for g, ms in groups.items() if not antialiased[ms[0]] and not ms[0].startswith(prefix)]
+series = [g for g, ms in groups.items() if not antialiased[ms[0]] and not is_reference(ms[0])]
 references = stats.filter_references(models, {**sigma, **{g: sigma[ms[0]] for g, ms in groups.items()}}, series,
-                                     prefix=prefix, group_of=group_of)
+                                     group_of=group_of)
 shift, trend = band_stats.shift_tables(
     runs, sigma, reference=cfg["reference_model"], antialiased=antialiased,
     iterations=int(cfg["bootstrap"]), seed=int(cfg["seed"]),

@@ -15,11 +15,10 @@ log = runlog.start(smk.log[0], smk.threads)
 
 import numpy as np  # noqa: E402
 
-from blurscope.blur import sigma_to_px  # noqa: E402
 from blurscope.data import load_images_npz  # noqa: E402
 from blurscope.device import pick  # noqa: E402
 from blurscope.io import save_npz, write_tsv  # noqa: E402
-from blurscope.models import load_model  # noqa: E402
+from blurscope.models import load_model_id  # noqa: E402
 from blurscope.patches import make_patches, patch_arrays, patch_table, vital_geometry  # noqa: E402
 from blurscope.receptive_field import receptive_field  # noqa: E402
 from blurscope.topk import extract_topk, topk_arrays  # noqa: E402
@@ -35,15 +34,14 @@ if "ids" not in data:
     raise ValueError(f"{smk.input.images}: missing 'ids' (manifest rows of the analysis images)")
 ids = data["ids"]
 size = images.shape[1]
-ref_px = None if p.reference_blur is None else sigma_to_px(p.reference_blur, size)
-model, meta = load_model(smk.input.model, device, own_blur=p.own_blur or ref_px is not None, blur_sigma_px=ref_px)
+model, meta = load_model_id(smk.input.model, model_id, device, own_blur=p.own_blur)
 if int(meta.get("image_size", size)) != size or images.shape[1:3] != (size, size):
     raise ValueError(f"{smk.input.images}: images are {images.shape[1]}x{images.shape[2]} px but model "
                      f"{model_id} was trained at {meta.get('image_size')} px")
 blur_px = float(model.blur.sigma_px) if hasattr(model, "blur") else 0.0
 log.info("model %s (%s) on %s, input blur %.3g px (%s); %d images %s; layers %s; k=%d, %d neurons/layer",
          model_id, meta.get("arch"), device, blur_px,
-         "reference" if ref_px is not None else ("own blur layer" if p.own_blur else "clear, network alone"),
+         "reference" if "reference_of" in meta else ("own blur layer" if p.own_blur else "clear, network alone"),
          len(images), images.shape[1:3], ", ".join(layers), tcfg["k"], tcfg["neurons_per_layer"])
 
 # --- top-k: one streaming pass, all layers ------------------------------------------

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from blurscope import corruptions, frequency, io, stats  # noqa: E402
+from blurscope.model_id import in_sigma_series  # noqa: E402
 
 cfg = smk.params.cfg
 inp = smk.input
@@ -61,7 +62,7 @@ for model, path, hits_path in zip(p.models, inp.units, inp.hits):
     units[model].update(corruption_hits=hits, corruption_names=conds["corruption"].to_numpy(str))
 trained = [m for m in p.models if m not in p.references]
 groups = stats.replicate_groups(trained, {m: p.group_of[m] for m in trained})
-sigma_groups = {float(p.sigma_of[g]): members for g, members in groups.items() if g.startswith("sigma")}
+sigma_groups = {float(p.sigma_of[g]): members for g, members in groups.items() if in_sigma_series(g)}
 refs: dict[float, list[str]] = {}
 for r in p.references:  # one reference per sigma 0 run (ref-sigma<s>, ref-sigma<s>-seed<k>)
     refs.setdefault(float(p.sigma_of[r]), []).append(r)

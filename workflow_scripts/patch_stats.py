@@ -8,7 +8,7 @@ Params: ``cfg`` = config ``stats``; ``sigma_of`` {model: σ}; ``sigma_models`` (
 series, group ids sorted by σ); ``table_layer`` (layer of the complexity table);
 ``group_of`` {model: replicate group} (``sigma6-seed1`` → ``sigma6``; a model without an
 entry is its own group); ``references`` (the filter-only reference models among the
-inputs; default: the models named ``reference_prefix``…, ``"ref-"``).
+inputs; default: the models whose id names one, blurscope.model_id).
 Outputs: see docs/spectra.md and docs/statistics.md (summary, spectra, neuron_means:
 one row set per model; ``runs``: one value per training run and measure; ``trends``: the
 run-level σ contrast per layer × metric (family primary / exploratory); ``effects``: each
@@ -21,6 +21,7 @@ import pandas as pd
 
 from blurscope import io, runlog, stats
 from blurscope.complexity import COLUMNS
+from blurscope.model_id import BASELINE
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
@@ -30,9 +31,7 @@ sigma_of = {str(k): float(v) for k, v in params.sigma_of.items()}
 sigma_models = list(params.sigma_models)
 pairs = [tuple(p) for p in params.pairs]
 group_of = {str(k): str(v) for k, v in (getattr(params, "group_of", None) or {}).items()}
-prefix = str(getattr(params, "reference_prefix", None) or "ref-")
 iterations, seed, ci = int(cfg["bootstrap_iterations"]), int(cfg["seed"]), float(cfg["ci"])
-BASELINE = "baseline"
 METRICS = (*COLUMNS, "wavelet_detail", "hf_fraction")
 TREND_METRICS = (*COLUMNS, "hf_fraction")  # wavelet_detail = 1 - wavelet_approx: not a separate test
 
@@ -111,7 +110,7 @@ means_df = pd.concat(means_rows, ignore_index=True)
 metric_means = means_df[means_df["metric"].isin(TREND_METRICS)]
 reference_group = sigma_models[0]
 ref_param = getattr(params, "references", None)
-references = stats.filter_references(models, {**sigma_of, **sigma_of_group}, sigma_models, prefix=prefix,
+references = stats.filter_references(models, {**sigma_of, **sigma_of_group}, sigma_models,
                                      references=None if ref_param is None else [str(r) for r in ref_param],
                                      group_of=group_of_model)
 ref_groups = {r for g, r in references.items() if r != g}

@@ -20,6 +20,7 @@ from blurscope.checkpoints import sha256_of  # noqa: E402
 from blurscope.data import read_manifest, select_split  # noqa: E402
 from blurscope.device import pick  # noqa: E402
 from blurscope.io import read_json  # noqa: E402
+from blurscope.model_id import ModelId, seed_of_suffix  # noqa: E402
 from blurscope.models import (  # noqa: E402
     BlurscopeNet,
     initial_network,
@@ -43,8 +44,10 @@ if smk.threads < tr["threads"]:
     log.info("Snakemake granted %d core(s); training uses training.threads=%d all the same (the weights depend on it)",
              smk.threads, tr["threads"])
 role = p.role
-out_id = smk.output.weights.rsplit("/", 1)[-1].removesuffix(".safetensors")
-seed_index = int(out_id.split("-seed")[1]) if "-seed" in out_id else 0
+# the run of this job: the {rep} wildcard ("" or "-seed<k>") of the role's condition
+seed_index = seed_of_suffix(smk.wildcards.rep)
+run = ModelId.blurpool(seed_index) if role == "blurpool" else ModelId.trained(p.sigma, seed_index)
+out_id = str(run)
 seed = tr["seed"] + 1000 * seed_index
 device = pick(res.train_device)
 size = p.image_size

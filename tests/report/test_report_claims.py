@@ -150,3 +150,18 @@ def test_small_labels() -> None:
     assert R.sigma_label(1.5) == "σ = 1.5" and R.sigma_label(None) == "σ n/a"
     assert R.capitalize("σ falls") == "Σ falls" and R.capitalize("edge Density") == "Edge Density"
     assert R.ci_name(0.9) == "90 % CI" and R.model_label("baseline") == "random patches"
+
+
+def test_a_deployed_sigma_trend_is_labelled_as_deployed_not_learned() -> None:
+    """A deployed model's σ trend mixes training with its own blur; its label says so, a clear-input one does not."""
+    import pandas as pd
+
+    from blurscope.findings import DEPLOYED_EFFECT, EFFECTS
+    from blurscope.report import runlevel as rl
+
+    row = {"comparison": "sigma", "sigma_from": 0.0, "sigma_to": 6.0}
+    deployed = rl.comparison_text(pd.Series({**row, "effect": DEPLOYED_EFFECT}))
+    clear = rl.comparison_text(pd.Series({**row, "effect": EFFECTS["sigma"]}))
+    assert deployed == "σ = 0 → σ = 6 as deployed: training with its blur"
+    assert clear == "σ = 0 → σ = 6"
+    assert not DEPLOYED_EFFECT.startswith("learned")

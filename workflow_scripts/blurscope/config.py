@@ -12,10 +12,10 @@ against the architecture, from the torch-free tables of :mod:`blurscope.archinfo
 only untabulated architectures or torch-pickle checkpoints import torch). Every error
 is a ``ValueError`` that reads ``config key '<key>': <what is wrong, what was expected>``.
 
-The model ids of a config (:func:`model_ids`) are defined here too, so the rules
-and the checks name the same models: ``sigma<σ>`` per configured σ, ``blurpool``,
-training replicates ``sigma<σ>-seed<k>`` and ``blurpool-seed<k>``, and filter-only references
-``ref-sigma<σ>`` (on ``sigma0``) and ``ref-sigma<σ>-seed<k>`` (on ``sigma0-seed<k>``): one per σ 0 run.
+The model ids a config asks for (:func:`model_ids`) are listed here too, so the rules
+and the checks name the same models (the grammar of an id is :mod:`blurscope.model_id`):
+``sigma<σ>`` per configured σ, ``blurpool``, training replicates ``sigma<σ>-seed<k>`` and
+``blurpool-seed<k>``, and filter-only references ``ref-sigma<σ>[-seed<k>]``: one per σ 0 run.
 A model id with a checkpoint (:func:`model_checkpoints`) is imported instead of trained.
 
 Importing this module does not import torch.
@@ -30,28 +30,8 @@ from typing import Any
 
 from . import archinfo, device, freq
 from .corruption_config import check_config as check_corruption_config
+from .model_id import BLURPOOL, CHECKPOINT, ModelId, fmt_sigma, model_id, reference_id, replicate_id, seed_index
 from .train_config import check_training_config
-
-BLURPOOL = "blurpool"
-"""Model id of the anti-aliased (BlurPool) network, trained at σ 0."""
-REFERENCE_PREFIX = "ref-"
-"""Prefix of a filter-only reference: ``ref-sigma<σ>`` = the σ 0 network behind the blur of σ."""
-
-
-def fmt_sigma(sigma: float) -> str:
-    """σ as it appears in model ids and tables: ``0``, ``0.5``, ``1``, ``1.5`` …"""
-    return f"{float(sigma):g}"
-
-
-def model_id(sigma: float, seed_index: int = 0) -> str:
-    """``sigma<σ>`` for the first training run of σ, ``sigma<σ>-seed<k>`` for replicate ``k``."""
-    base = f"sigma{fmt_sigma(sigma)}"
-    return base if seed_index == 0 else f"{base}-seed{seed_index}"
-
-
-def replicate_id(model: str, seed_index: int = 0) -> str:
-    """Replicate ``k`` of a model id: ``blurpool`` → ``blurpool-seed<k>`` (``k = 0``: the id itself)."""
-    return model if seed_index == 0 else f"{model}-seed{seed_index}"
 
 
 def reference_sigmas(sigmas: Sequence[float], configured: Sequence[float] | None) -> list[float]:
@@ -96,6 +76,11 @@ class ModelIds:
     trained_here: list[str]
     """The ids of ``all_trained`` that a training job makes (those without a checkpoint)."""
 
+    def kind(self, model: str) -> str:
+        """The kind of a model id in this config: ``checkpoint`` for a model trained elsewhere
+        (``model.checkpoints``), else :attr:`blurscope.model_id.ModelId.kind`."""
+        return CHECKPOINT if str(model) in self.checkpoints else ModelId.parse(model).kind
+
 
 def model_ids(cfg: Mapping[str, Any]) -> ModelIds:
     """Every model id a config asks for."""
@@ -110,7 +95,7 @@ def model_ids(cfg: Mapping[str, Any]) -> ModelIds:
     n_sigma0_runs = int(cfg["training"]["seeds"]) if 0.0 in seed_sigmas else 1
     all_trained = models + seed_models
     ref_sigmas = reference_sigmas(sigmas, cfg["references"]["sigmas"])
-    ref_models = [REFERENCE_PREFIX + model_id(s, k) for s in ref_sigmas for k in range(n_sigma0_runs)]
+    ref_models = [reference_id(s, k) for s in ref_sigmas for k in range(n_sigma0_runs)]
     checkpoints = model_checkpoints(cfg)
     return ModelIds(
         sigmas=sigmas,
@@ -127,11 +112,6 @@ def model_ids(cfg: Mapping[str, Any]) -> ModelIds:
         checkpoints={m: checkpoints[m] for m in all_trained if m in checkpoints},
         trained_here=[m for m in all_trained if m not in checkpoints],
     )
-
-
-def seed_index(mid: str) -> int:
-    """The replicate index of a model id (``sigma6-seed2`` → 2, ``sigma6`` / ``blurpool`` → 0)."""
-    return int(mid.rsplit("-seed", 1)[1]) if "-seed" in mid else 0
 
 
 def _first_runs(models: Sequence[str], runs: int | None) -> list[str]:
@@ -307,25 +287,13 @@ def _check_checkpoints(cfg: Mapping[str, Any]) -> None:
         # fine-tunes (mode finetune, sigma > 0) train for finetune_epochs >= 1 from their parent
         finetuned = cfg["training"]["mode"] == "finetune"
         untrained = [m for m in ids.trained_here
-                     if not (finetuned and not is_blurpool(m) and model_sigma_of(m) > 0)]
+                     if not (finetuned and ModelId.parse(m).kind != BLURPOOL and ModelId.parse(m).sigma > 0)]
         if untrained:
             raise ValueError(
                 f"config key 'training.epochs': 0 (nothing trained from scratch), but {untrained} have no "
                 "checkpoint: they would be analysed untrained. Give each a file in 'model.checkpoints' "
                 "(or train them: training.epochs >= 1)"
             )
-
-
-def model_sigma_of(mid: str) -> float:
-    """Training σ (px at 224) of a trained model id (``sigma<σ>[-seed<k>]``; ``blurpool[-seed<k>]``: 0)."""
-    if is_blurpool(mid):
-        return 0.0
-    return float(mid.split("-seed")[0][len("sigma"):])
-
-
-def is_blurpool(mid: str) -> bool:
-    """Whether a model id is a BlurPool run (``blurpool`` or a replicate ``blurpool-seed<k>``)."""
-    return mid.split("-seed")[0] == BLURPOOL
 
 
 def _check_features(cfg: Mapping[str, Any]) -> None:
@@ -473,8 +441,9 @@ def check_model_config(cfg: Mapping[str, Any], cache: str | Path | None = None) 
     given = m.get("checkpoints") or {}
     n_classes = dataset_num_classes(cfg)
     for mid, path in used_as_is.items():
+        blurpool = ModelId.parse(mid).is_blurpool
         key = f"model.checkpoints.{mid}" if mid in given else (
-            "model.blurpool_weights" if is_blurpool(mid) else "model.weights")
+            "model.blurpool_weights" if blurpool else "model.weights")
         try:
             shapes = checkpoints.describe(path, cache).shapes
         except (OSError, ValueError) as err:
@@ -484,9 +453,9 @@ def check_model_config(cfg: Mapping[str, Any], cache: str | Path | None = None) 
             n_classes_here = max(2, int(fc[0][0]) if fc else 10)
         else:
             n_classes_here = n_classes
-        problem = archinfo.checkpoint_mismatch(_state_shapes(m, n_classes_here, is_blurpool(mid)), shapes)
+        problem = archinfo.checkpoint_mismatch(_state_shapes(m, n_classes_here, blurpool), shapes)
         if problem:
-            kind = "BlurPool " if is_blurpool(mid) else ""
+            kind = "BlurPool " if blurpool else ""
             raise ValueError(
                 f"config key '{key}': checkpoint {path} does not fit the {kind}architecture {m['arch']} with "
                 f"{n_classes_here} classes (model {mid}): {problem}"

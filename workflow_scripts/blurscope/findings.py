@@ -118,6 +118,8 @@ EFFECTS = {
     "filter": "filter (σ 0 network behind the blur − the same network alone)",
     "learned": "learned (trained σ model − its filter-only reference)",
 }
+DEPLOYED_EFFECT = "as deployed (training + its blur: filter and training mixed)"
+"""What a deployed-model σ trend measures: each σ model behind its own blur, so training and filter together."""
 
 
 def deployed_runs(aliasing_runs: pd.DataFrame | None, frequency_summary: pd.DataFrame | None) -> pd.DataFrame:
@@ -234,14 +236,13 @@ def findings(
     if aliasing_trend is not None:
         out = aliasing_trend[(aliasing_trend["point"] == "output") & aliasing_trend["metric"].isin(["sis",
                                                                                                      "consistency"])]
-        got = _from_trend(out, "aliasing", "point", names, "the deployed model", "learned (deployed, blur layer "
-                          "included: filter and training mixed)", src.get("aliasing_sigma_trend", ""))
+        got = _from_trend(out, "aliasing", "point", names, "the deployed model", DEPLOYED_EFFECT,
+                          src.get("aliasing_sigma_trend", ""))
         for r in got:
             r["layer"], r["claim"] = "", f"aliasing/output/{r['metric']}/sigma"
         rows += got
     if frequency_trends is not None:
-        got = _from_trend(frequency_trends, "frequency", "x", names, "the deployed model",
-                          "learned (deployed, blur layer included: filter and training mixed)",
+        got = _from_trend(frequency_trends, "frequency", "x", names, "the deployed model", DEPLOYED_EFFECT,
                           src.get("frequency_trends", ""))
         for r in got:
             r["layer"], r["claim"] = "", f"frequency/output/{r['metric']}/sigma"

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blurscope import freq, stats
+from blurscope import freq, model_id, stats
 
 F_MAX = math.sqrt(2.0)
 """Largest normalised radius on the grid (spectrum corners)."""
@@ -688,14 +688,14 @@ TREND_COLUMNS = ["x", "y", *stats.runs.TREND_COLUMNS]
 def trends(summary: pd.DataFrame, group_of: dict[str, str] | None = None, ci: float = 0.95) -> pd.DataFrame:
     """The run-level σ contrast of every measure of :data:`SUMMARY_METRICS` (:func:`blurscope.stats.sigma_table`).
 
-    Over the σ models (ids ``sigma*``: training replicates ``sigma*-seed*`` are runs of their
-    σ; filter references ``ref-*`` and BlurPool are not σ models), each model's value one run.
+    Over the σ models (:func:`blurscope.model_id.in_sigma_series`: training replicates are runs of
+    their σ; filter references and BlurPool are not σ models), each model's value one run.
     Always one row per measure; ``note`` says when the design cannot test it (``x`` is
     ``sigma`` in every row).
     """
-    sig = summary[summary["model"].astype(str).str.startswith("sigma")]
+    sig = summary[summary["model"].map(model_id.in_sigma_series).astype(bool)]
     long = sig.melt(id_vars=["model"], value_vars=list(SUMMARY_METRICS), var_name="y", value_name="value")
-    grp = {m: str((group_of or {}).get(m, str(m).split("-seed")[0])) for m in sig["model"]}
+    grp = {m: str((group_of or {}).get(m, model_id.group_of(m))) for m in sig["model"]}
     sigma_of = {grp[m]: float(s) for m, s in zip(sig["model"], sig["sigma"])}
     series = sorted(dict.fromkeys(grp.values()), key=lambda g: sigma_of[g])
     out = stats.sigma_table(long, ["y"], series, sigma_of, grp, ci=ci)

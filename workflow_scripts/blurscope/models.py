@@ -19,8 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .blur import GaussianBlur
+from .blur import GaussianBlur, sigma_to_px
 from .io import atomic_path, write_json
+from .model_id import BASELINE, ModelId
 
 log = logging.getLogger("blurscope.models")
 
@@ -273,3 +274,47 @@ def load_model(
         model, meta = reference, {**meta, "reference_sigma_px": float(blur_sigma_px)}
     model = model if own_blur else without_blur(model)
     return model.to(device).eval(), meta
+
+
+def load_model_id(
+    weights: str | os.PathLike, model: str | ModelId, device: str | torch.device = "cpu", own_blur: bool = True,
+) -> tuple[BlurscopeNet, dict[str, Any]]:
+    """Load the network of any model id (:mod:`blurscope.model_id`), filter-only references included.
+
+    Args:
+        weights: the ``.safetensors`` file of the trained network the id uses
+            (:attr:`blurscope.model_id.ModelId.network`: a reference ``ref-sigma<σ>[-seed<k>]`` uses the
+            weights of the σ 0 run ``sigma0[-seed<k>]``); its ``.json`` meta lies beside it.
+        model: the model id (``str`` or :class:`~blurscope.model_id.ModelId`).
+        device: where the model goes.
+        own_blur: keep a trained model's fixed training blur in front of the network (``False``: the
+            network alone, :func:`without_blur`). A reference always has its blur: the blur of σ
+            (px at 224 px, scaled to the model's ``image_size``) in front of the σ 0 network *is* the
+            reference.
+
+    Returns:
+        ``(model, meta)`` in eval mode. For a reference ``meta`` is the σ 0 run's with ``model_id`` =
+        the reference's id, ``reference_of`` = the σ 0 run's id, ``sigma`` = the blur's σ (px at
+        224 px), ``sigma_px`` = ``reference_sigma_px`` = the blur's σ in px of the image.
+
+    Raises:
+        ValueError: the id is outside the grammar or the baseline, or ``weights`` hold another network.
+    """
+    mid = model if isinstance(model, ModelId) else ModelId.parse(model)
+    if mid.kind == BASELINE:
+        raise ValueError(f"model id {mid} (random patches) is not a network")
+    meta_path = Path(weights).with_suffix(".json")
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"model meta {meta_path} (written beside {Path(weights).name} by training) is missing")
+    stored = json.loads(meta_path.read_text())
+    if str(stored.get("model_id", mid.network)) != str(mid.network):
+        raise ValueError(f"{weights} holds model {stored['model_id']!r}, but model {mid} uses the weights of "
+                         f"{mid.network}")
+    if not mid.is_reference:
+        return load_model(weights, device, own_blur=own_blur)
+    if "image_size" not in stored:
+        raise ValueError(f"{meta_path}: no 'image_size' (the blur of reference {mid} is given in px at 224 px)")
+    blur_px = sigma_to_px(mid.sigma, int(stored["image_size"]))
+    net, meta = load_model(weights, device, blur_sigma_px=blur_px)
+    return net, {**meta, "model_id": str(mid), "reference_of": meta["model_id"], "sigma": mid.sigma,
+                 "sigma_px": blur_px}

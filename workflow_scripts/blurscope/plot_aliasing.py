@@ -23,11 +23,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from blurscope import plot_common as pc  # noqa: E402
+from blurscope.model_id import is_reference  # noqa: E402
 from blurscope.plot_common import ci_err  # noqa: E402
 
 REGION_LABEL = {"radial": "radial (r > 1/s)", "separable": "separable (max|f| > 1/s)"}
-REFERENCE_PREFIX = "ref-"
-"""Model ids of the filter-only references (rules/common.smk ``REFERENCE_PREFIX``)."""
 
 
 def _models(summary: pd.DataFrame) -> pd.DataFrame:
@@ -35,7 +34,7 @@ def _models(summary: pd.DataFrame) -> pd.DataFrame:
     m = summary.drop_duplicates("model").copy()
     if "group" not in m.columns:
         m["group"] = m["model"]
-    m["reference"] = m["model"].astype(str).str.startswith(REFERENCE_PREFIX)
+    m["reference"] = m["model"].map(is_reference).astype(bool)
     return m.sort_values(["sigma", "model"], kind="stable")
 
 

@@ -34,11 +34,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from blurscope import plot_common as pc  # noqa: E402
+from blurscope.model_id import is_reference  # noqa: E402
 from blurscope.plot_common import ci_err  # noqa: E402
 
 HEADS = ("own", "mlp")
-REFERENCE_PREFIX = "ref-"
-"""Model ids of the filter-only references (rules/common.smk ``REFERENCE_PREFIX``)."""
 HEAD_LABEL = {"own": "own head", "mlp": "MLP head (frozen features)"}
 METRIC_LABEL = {"accuracy": "accuracy", "gt_rank": "mean GT rank (1 = best)"}
 
@@ -156,7 +155,7 @@ def shift_figure(
     sig = shift[shift["statistic"].isin(statistics) & against]
     if "antialiased" in sig.columns:
         sig = sig[~sig["antialiased"].astype(bool)]
-    is_ref = sig["model"].astype(str).str.startswith(REFERENCE_PREFIX)
+    is_ref = sig["model"].map(is_reference).astype(bool)
     filt, sig = sig[is_ref], sig[~is_ref]
     heads = [h for h in HEADS if h in set(sig["head"])]
     layer_list = _order(sig["layer"], layers)
@@ -175,7 +174,7 @@ def shift_figure(
                     if d.empty:
                         continue
                     ax.errorbar(d["sigma"], d["value"], yerr=ci_err(d["value"], d["ci_low"], d["ci_high"]),
-                                capsize=2, label=layer, **{**pc.KIND_STYLE["sigma"], "color": colours[layer]})
+                                capsize=2, label=layer, **{**pc.KIND_STYLE["trained"], "color": colours[layer]})
                     f = filt[(filt["statistic"] == stat) & (filt["head"] == head) & (filt["layer"] == layer)]
                     if len(f):
                         f = f.sort_values("sigma")
@@ -188,7 +187,7 @@ def shift_figure(
                 ax.set_title(f"{HEAD_LABEL.get(head, head)}: {stat}")
                 ax.set_ylim(-0.02, max(0.3, 1.15 * top) if np.isfinite(top) else 1.45)
                 ax.grid(alpha=0.3)
-        kinds = {"sigma"} | ({"reference"} if len(filt) else set())
+        kinds = {"trained"} | ({"reference"} if len(filt) else set())
         pc.figure_legend(fig, ncols=4, extra=pc.kind_handles(kinds))
         fig.suptitle("Which bands carry class information, by training σ\n"
                      "(lower = lower bands; 1 = per-axis Nyquist of the map)")

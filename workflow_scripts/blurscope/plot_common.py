@@ -19,7 +19,6 @@ width the sizes were computed for.
 from __future__ import annotations
 
 import os
-import re
 import textwrap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from . import model_id as ids  # noqa: E402
 from .io import atomic_path  # noqa: E402
 
 REPORT_IMAGE_PX = 1102
@@ -190,13 +190,12 @@ def wrap(text: str, width_in: float, size_pt: float) -> str:
 
 # --------------------------------------------------------------------------- models: label, kind, style
 
-_SIGMA = re.compile(r"sigma([0-9.]+)(?:-seed([0-9]+))?")
-_REFERENCE = re.compile(r"ref-sigma([0-9.]+)")
-KINDS = ("sigma", "replicate", "reference", "blurpool", "other")
-"""Model kinds: the σ series ``sigma<σ>``, a further training run ``sigma<σ>-seed<k>``, a filter-only
-reference ``ref-sigma<σ>`` (the σ 0 network behind the σ blur), ``blurpool``, any other id."""
+KINDS = (ids.TRAINED, ids.REPLICATE, ids.REFERENCE, ids.BLURPOOL, "other")
+"""Model kinds drawn (:attr:`blurscope.model_id.ModelId.kind`): the first run of a σ ``sigma<σ>``, a further
+training run ``sigma<σ>-seed<k>``, a filter-only reference ``ref-sigma<σ>[-seed<k>]`` (the σ 0 network
+behind the σ blur), a BlurPool run, any other id."""
 KIND_STYLE: dict[str, dict[str, object]] = {
-    "sigma": {"marker": "o", "linestyle": "-"},
+    "trained": {"marker": "o", "linestyle": "-"},
     "replicate": {"marker": "^", "linestyle": "-"},
     "reference": {"marker": "s", "linestyle": ":", "markerfacecolor": "white"},
     "blurpool": {"marker": "D", "linestyle": "--", "color": "black"},
@@ -206,7 +205,7 @@ KIND_STYLE: dict[str, dict[str, object]] = {
 
 
 KIND_LABEL = {
-    "sigma": "trained at its σ",
+    "trained": "trained at its σ",
     "replicate": "further training run of a σ",
     "reference": "filter only (σ 0 network behind the σ blur)",
     "blurpool": "BlurPool",
@@ -230,33 +229,15 @@ def kind_handles(kinds: Iterable[str], colour: object = "0.35") -> list[tuple[ob
 
 
 def model_label(model: str) -> str:
-    """The display label of a model id: ``sigma2`` → ``σ = 2``, ``sigma2-seed1`` → ``σ = 2 (seed 1)``,
-    ``blurpool`` → ``BlurPool``, ``ref-sigma2`` → ``reference σ = 2 (σ = 0 network behind the blur)``,
-    ``baseline`` → ``random patches``; any other id as it is."""
-    model = str(model)
-    if model == "blurpool":
-        return "BlurPool"
-    if model == "baseline":
-        return "random patches"
-    m = _SIGMA.fullmatch(model)
-    if m:
-        label = f"σ = {float(m.group(1)):g}"
-        return f"{label} (seed {m.group(2)})" if m.group(2) else label
-    m = _REFERENCE.fullmatch(model)
-    if m:
-        return f"reference σ = {float(m.group(1)):g} (σ = 0 network behind the blur)"
-    return model
+    """The display label of a model id, the report's (:attr:`blurscope.model_id.ModelId.label`): ``sigma2`` →
+    ``σ = 2``, ``blurpool`` → ``BlurPool``, ``baseline`` → ``random patches``; any other id as it is."""
+    return ids.label(model)
 
 
 def model_kind(model: str) -> str:
-    """One of :data:`KINDS` for a model id."""
-    model = str(model)
-    m = _SIGMA.fullmatch(model)
-    if m:
-        return "replicate" if m.group(2) else "sigma"
-    if _REFERENCE.fullmatch(model):
-        return "reference"
-    return "blurpool" if model == "blurpool" else "other"
+    """One of :data:`KINDS` for a model id (the baseline and ids outside the grammar: ``other``)."""
+    mid = ids.ModelId.try_parse(model)
+    return "other" if mid is None or mid.kind == ids.BASELINE else mid.kind
 
 
 def sigma_colours(sigmas: Iterable[float], cmap: str | None = None) -> dict[float, tuple]:
@@ -283,18 +264,19 @@ def model_style(model: str, sigma: float | None, colours: Mapping[float, tuple])
 
 
 def model_sort_key(model: str, sigma: float | None = None) -> tuple:
-    """Order of models in figures: σ series and replicates by σ (the first run before its replicates),
-    then BlurPool, then the references by σ, then the rest by name."""
-    kind = model_kind(model)
+    """Order of models in figures, the report's (:attr:`blurscope.model_id.ModelId.sort_key`): σ series and
+    replicates by σ (the first run before its replicates), then BlurPool, then the references by σ; any other
+    model last, by ``sigma`` and name."""
+    if model_kind(model) != "other":
+        return ids.sort_key(model)
     s = float(sigma) if sigma is not None and np.isfinite(float(sigma)) else np.inf
-    rank = {"sigma": 0, "replicate": 0, "blurpool": 1, "reference": 2, "other": 3}[kind]
-    return (rank, s, kind == "replicate", str(model))
+    return (5, s, 0, str(model))
 
 
 def id_sigma(model: str) -> float | None:
-    """The σ written in a ``sigma<σ>[-seed<k>]`` or ``ref-sigma<σ>`` id (None for any other id)."""
-    m = _SIGMA.fullmatch(str(model)) or _REFERENCE.fullmatch(str(model))
-    return float(m.group(1)) if m else None
+    """The σ of a ``sigma<σ>[-seed<k>]`` or ``ref-sigma<σ>[-seed<k>]`` id (None for any other id)."""
+    mid = ids.ModelId.try_parse(model)
+    return mid.sigma if mid is not None and mid.family in (ids.SIGMA, ids.REFERENCE) else None
 
 
 def kind_offsets(sigmas: Iterable[float]) -> dict[str, float]:
@@ -302,7 +284,7 @@ def kind_offsets(sigmas: Iterable[float]) -> dict[str, float]:
     each other: 2.5 % of the σ range per step (replicates right, references left, BlurPool further right)."""
     vals = [float(s) for s in sigmas if s is not None and np.isfinite(float(s))]
     step = 0.025 * (max(vals) - min(vals)) if len(vals) > 1 and max(vals) > min(vals) else 0.1
-    return {"sigma": 0.0, "replicate": step, "reference": -step, "blurpool": 2 * step, "other": 2 * step}
+    return {"trained": 0.0, "replicate": step, "reference": -step, "blurpool": 2 * step, "other": 2 * step}
 
 
 def plot_vs_sigma(ax, models: Sequence[str], sigmas: Sequence[float], values: Sequence[float],  # noqa: ANN001
@@ -321,7 +303,7 @@ def plot_vs_sigma(ax, models: Sequence[str], sigmas: Sequence[float], values: Se
     hi = v if high is None else np.asarray(high, dtype=np.float64)
     kinds = [model_kind(x) for x in m]
     off = kind_offsets(s)
-    for want, ls in ((("sigma", "replicate"), "-"), (("reference",), ":")) if line is not None else ():
+    for want, ls in ((("trained", "replicate"), "-"), (("reference",), ":")) if line is not None else ():
         sel = np.array([k in want for k in kinds]) & np.isfinite(s) & np.isfinite(v)
         if sel.any():
             xs = np.unique(s[sel])

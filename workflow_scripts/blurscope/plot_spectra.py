@@ -35,8 +35,8 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter  # noqa: E402
 
 from blurscope import plot_common as pc  # noqa: E402
+from blurscope.model_id import BASELINE  # noqa: E402
 
-BASELINE = "baseline"
 BASELINE_STYLE = {"color": "0.6", "lw": 4.0, "ls": "-", "alpha": 0.7}
 
 COMPLEXITY_PANELS = (

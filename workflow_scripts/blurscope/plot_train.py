@@ -19,7 +19,7 @@ from . import plot_common as pc  # noqa: E402
 def model_order(table: pd.DataFrame) -> list[str]:
     """Models sorted by training σ, BlurPool and seed replicates after their σ."""
     first = table.drop_duplicates("model").set_index("model")["train_sigma"]
-    return sorted(first.index, key=lambda m: (first[m], m != f"sigma{first[m]:g}", m))
+    return sorted(first.index, key=lambda m: (first[m], pc.model_kind(m) != "trained", pc.model_sort_key(m)))
 
 
 def plot_accuracy_matrix(table: pd.DataFrame, path: str | os.PathLike, plots: dict) -> None:

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .model_id import model_id
 from .stats import holm, paired_test
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -425,7 +426,7 @@ def activation_maps(
 
 
 def expert_model_id(expert_sigma: float, sigmas: Sequence[float]) -> str:
-    """Model id (``sigma<σ:g>``) of the expert; it must be a configured σ > 0.
+    """Model id (``sigma<σ>``, :func:`blurscope.model_id.model_id`) of the expert; it must be a configured σ > 0.
 
     Raises:
         ValueError: naming ``saliency.expert_sigma`` and the configured σ values.
@@ -439,4 +440,4 @@ def expert_model_id(expert_sigma: float, sigmas: Sequence[float]) -> str:
         raise ValueError(f"saliency.expert_sigma = {expert_sigma:g} is not one of the configured σ values ({shown})")
     if not any(s == 0 for s in configured):
         raise ValueError(f"the naive model needs σ = 0 among the configured σ values ({shown})")
-    return f"sigma{float(expert_sigma):g}"
+    return model_id(expert_sigma)

@@ -17,12 +17,13 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .. import model_id
 
 MINUS = "\u2212"  # the typographic minus sign of every formatted number
 
@@ -121,24 +122,9 @@ def sigma_label(sigma: Any) -> str:
 
 
 def model_label(model: str) -> str:
-    """Readable model name: sigma2 → "σ = 2", blurpool → "BlurPool", sigma2-seed1 → "σ = 2 (seed 1)"."""
-    model = str(model)
-    if model == "blurpool":
-        return "BlurPool"
-    m = re.fullmatch(r"blurpool-seed([0-9]+)", model)
-    if m:
-        return f"BlurPool (seed {m.group(1)})"
-    if model == "baseline":
-        return "random patches"
-    m = re.fullmatch(r"sigma([0-9.]+)(?:-seed([0-9]+))?", model)
-    if m:
-        label = f"σ = {float(m.group(1)):g}"
-        return f"{label} (seed {m.group(2)})" if m.group(2) else label
-    m = re.fullmatch(r"ref-sigma([0-9.]+)(?:-seed([0-9]+))?", model)
-    if m:
-        run = f", σ 0 run {m.group(2)}" if m.group(2) else ""
-        return f"reference σ = {float(m.group(1)):g} (σ = 0 network behind the blur{run})"
-    return model
+    """Readable model name, the figures' (:attr:`blurscope.model_id.ModelId.label`): sigma2 → "σ = 2",
+    blurpool → "BlurPool", sigma2-seed1 → "σ = 2 (seed 1)"; any other id as it is."""
+    return model_id.label(model)
 
 
 def layer_label(layer: Any) -> str:
@@ -148,23 +134,14 @@ def layer_label(layer: Any) -> str:
 
 
 def model_sort_key(model: str) -> tuple:
-    """Sort key of a model id: σ models by σ then replicate seed, then BlurPool, then the filter-only
-    references by σ, then the rest by name."""
-    m = re.fullmatch(r"sigma([0-9.]+)(?:-seed([0-9]+))?", str(model))
-    if m:
-        return (0, float(m.group(1)), int(m.group(2) or 0), "")
-    m = re.fullmatch(r"ref-sigma([0-9.]+)(?:-seed([0-9]+))?", str(model))
-    if m:
-        return (2, float(m.group(1)), int(m.group(2) or 0), "")
-    m = re.fullmatch(r"blurpool(?:-seed([0-9]+))?", str(model))
-    if m:
-        return (1, 0.0, int(m.group(1) or 0), "")
-    return (3, 0.0, 0, str(model))
+    """Sort key of a model id (:func:`blurscope.model_id.sort_key`): σ models by σ then replicate seed,
+    then BlurPool, then the filter-only references by σ, then the rest by name."""
+    return model_id.sort_key(model)
 
 
 def order_models(models: Iterable[str]) -> list[str]:
-    """σ models by σ (replicates after their σ), then BlurPool, then the rest."""
-    return sorted(dict.fromkeys(str(m) for m in models), key=model_sort_key)
+    """σ models by σ (replicates after their σ), then BlurPool, then the references, then the rest."""
+    return model_id.ordered(models)
 
 
 def capitalize(text: str) -> str:

@@ -65,10 +65,12 @@ def sigma_text(s: Any) -> str:
 
 
 def comparison_text(r: pd.Series) -> str:
-    """What a row compares, "from → to": "σ = 0 → σ = 6", "σ 0 network alone → behind the σ = 6 blur"."""
+    """What a row compares, "from → to": "σ = 0 → σ = 6" (a deployed-model trend: "σ = 0 → σ = 6
+    as deployed: training with its blur"), "σ 0 network alone → behind the σ = 6 blur"."""
     kind = str(r["comparison"])
     if kind == "sigma":
-        return f"{sigma_text(r['sigma_from'])} → {sigma_text(r['sigma_to'])}"
+        deployed = " as deployed: training with its blur" if str(r.get("effect", "")).startswith("as deployed") else ""
+        return f"{sigma_text(r['sigma_from'])} → {sigma_text(r['sigma_to'])}{deployed}"
     if kind == "blurpool":
         return f"{sigma_text(r['sigma_from'])} → BlurPool"
     if kind == "filter":

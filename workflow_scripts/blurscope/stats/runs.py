@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..model_id import seed_index
 from .effects import holm
 
 VERDICTS = ("lower", "higher", "no detectable change", "not testable", "uninformative")
@@ -305,12 +306,6 @@ COMPARISON_COLUMNS = ["comparison", "model", "sigma", "reference", "family", *DI
 """Columns a run-level comparison table adds to its key columns (:func:`comparison_table`)."""
 
 
-def seed_index(model: str) -> int:
-    """The replicate index of a model id: ``sigma6-seed2`` → 2, ``sigma6`` → 0 (runs are paired by it)."""
-    tail = str(model).rpartition("-seed")
-    return int(tail[2]) if tail[1] and tail[2].isdigit() else 0
-
-
 def run_values(units: pd.DataFrame, keys: Sequence[str], value: str = "value") -> pd.DataFrame:
     """One value per training run: the mean over its units (neurons, renders, images) of ``value``.
 
@@ -380,7 +375,7 @@ def comparison_table(
 ) -> pd.DataFrame:
     """:func:`run_difference` per measure for each ``(kind, group, reference group, paired)``.
 
-    ``paired`` comparisons match runs by :func:`seed_index` (``ref-sigma6-seed1`` with
+    ``paired`` comparisons match runs by :func:`blurscope.model_id.seed_index` (``ref-sigma6-seed1`` with
     ``sigma0-seed1``: the same weights) and use the runs both sides have. Every row is
     exploratory (the primary family is the σ contrast of the preference measures).
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..model_id import is_reference
 from ._common import Replicates, _as_replicates
 from .bootstrap import bootstrap_sem, hierarchical_bootstrap, neuron_bootstrap, percentile_ci
 
@@ -34,20 +35,19 @@ def filter_references(
     models: Sequence[str],
     sigma_of: Mapping[str, float],
     series: Sequence[str],
-    prefix: str = "ref-",
     references: Sequence[str] | None = None,
     group_of: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """``{trained group: filter-only reference group}`` for the σ series.
 
-    The reference models are ``references`` if given, else the models named
-    ``<prefix>...``; with ``group_of`` the references of one σ (``ref-sigma6``,
+    The reference models are ``references`` if given, else the models whose id names a
+    reference (:func:`blurscope.model_id.is_reference`); with ``group_of`` the references of one σ (``ref-sigma6``,
     ``ref-sigma6-seed1``: one per σ 0 run) form one group, named by ``group_of``. A
     reference with σ s belongs to the series group with σ s; the series group with the
     smallest σ (σ 0: the network the references are built from) is its own reference, so
     its difference is exactly 0. Empty when no reference model is present.
     """
-    refs = list(references) if references is not None else [m for m in models if str(m).startswith(prefix)]
+    refs = list(references) if references is not None else [m for m in models if is_reference(m)]
     refs = [m for m in refs if m in models]
     if not refs:
         return {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ...model_id import BLURPOOL, is_reference
 from ...stats.runs import verdict
 from .. import runlevel as rl
 from ..claims import (
@@ -30,7 +31,7 @@ from ..claims import (
 from ..document import Bullets, Section, Table
 from ..sources import Sources
 from .common import Context, diff_interval, first_row, limited_table, not_run
-from .statistics import is_reference, runs
+from .statistics import runs
 
 LEVEL = 0.95  # the confidence level of the aliasing tables' CIs
 SUMMARY_COLUMNS = ["model", "group", "point", "metric", "mean", "ci_low", "ci_high", "n_images"]
@@ -147,7 +148,7 @@ def _avr_points(paired: pd.DataFrame, std: str, ctx: Context, source: str) -> Ta
     """BlurPool vs the standard model at every matched downsampling point, paired over images (conditional on
     these networks: an appendix table, not evidence about training)."""
     bp = paired[
-        (paired["model"] == "blurpool")
+        (paired["model"] == BLURPOOL)
         & (paired["reference"] == std)
         & paired["metric"].isin(["avr_radial", "avr_separable"])
     ]
@@ -243,7 +244,7 @@ def _correlations(cor: pd.DataFrame, std: str, ctx: Context) -> tuple[list[Claim
 
 def _cost_sentence(t: pd.DataFrame) -> str:
     """BlurPool's forward-pass time relative to the standard model ("" when BlurPool was not timed)."""
-    r = first_row(t, model="blurpool")
+    r = first_row(t, model=BLURPOOL)
     if r is None:
         return ""
     # on a CPU shared with other jobs the wall clock measures the neighbours: prefer process CPU time

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ...model_id import is_reference
 from .. import runlevel as rl
 from ..claims import (
     Claim,
@@ -27,7 +28,6 @@ from ..claims import (
 from ..document import Bullets, Section, Table
 from ..sources import Sources
 from .common import Context, diff_interval, first_row, limited_table, not_run, runs_pair
-from .statistics import is_reference
 
 LEVEL = 0.95  # the confidence level of the band tables' CIs
 SUMMARY_COLUMNS = [

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...model_id import group_of, model_id
 from .. import runlevel as rl
 from ..claims import (
     Claim,
@@ -77,7 +78,7 @@ def section(src: Sources, ctx: Context) -> Section:
     size = {m.get("image_size") for m in metas.values()}
     groups: dict[str, int] = {}
     for m in models:
-        groups[m.split("-seed")[0]] = groups.get(m.split("-seed")[0], 0) + 1
+        groups[group_of(m)] = groups.get(group_of(m), 0) + 1
     runs_text = ", ".join(f"{model_label(g)} × {n}" for g, n in groups.items())
     n_elsewhere = sum(str(meta.get("origin", "trained")) == "checkpoint" for meta in metas.values())
     sec.para(
@@ -127,7 +128,7 @@ def fitness(acc: pd.DataFrame, chance: float | None, min_relative: float) -> tup
     own = _own_condition(acc)
     if own.empty:
         return [], ""
-    base = own.loc[[m for m in own.index if m == "sigma0" or m.startswith("sigma0-seed")]]
+    base = own.loc[[m for m in own.index if group_of(m) == model_id(0.0)]]
     floor = chance if chance is not None else 0.0
     ref = float(base["accuracy"].mean()) - floor if len(base) else None
     claims: list[Claim] = []

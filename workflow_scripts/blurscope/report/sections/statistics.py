@@ -46,15 +46,6 @@ def metric_name(metric: str) -> str:
     return PATCH_METRICS.get(metric, (metric.replace("_", " "), ""))[0]
 
 
-# the ids of the filter-only references (the σ 0 network behind the blur of σ s: ref-sigma<s>), as the rules name them
-REFERENCE_PREFIX = "ref-"
-
-
-def is_reference(model: str) -> bool:
-    """Whether ``model`` is a filter-only reference (``ref-sigma<s>``)."""
-    return str(model).startswith(REFERENCE_PREFIX)
-
-
 def runs(n: object) -> str:
     """A replicate count for text: ``2`` → "2 training runs", ``1`` → "1 training run", "" when unknown."""
     v = as_float(n)
