@@ -245,9 +245,9 @@ def _figures(tmp: Path) -> dict[str, Callable[[], None]]:
     from blurscope.featvis import plot as plot_featvis
     from blurscope.frequency import plot as plot_frequency
     from blurscope.saliency import plot as plot_saliency
+    from blurscope.saliency.smoothgrad import COMPARISONS, METRICS
     from blurscope.spectra import plot as plot_spectra
     from blurscope.training import plot as plot_train
-    from blurscope.saliency.smoothgrad import COMPARISONS, METRICS
 
     summary, corr, tables, sweep = aliasing_tables()
     bsum, bshift = band_tables()
