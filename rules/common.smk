@@ -116,7 +116,7 @@ def checkpoint_fingerprint(wildcards):
     # as dataset_state: only the main process compares params
     if not workflow.is_main_process:
         return "not computed in a cluster job or subprocess (the submitting Snakemake hashes the file)"
-    from blurscope.checkpoints import describe
+    from blurscope.models.checkpoints import describe
 
     return describe(CHECKPOINTS[wildcards.model], CHECKPOINT_CACHE).sha256
 
@@ -191,7 +191,7 @@ def dataset_state():
         return ""
     if not workflow.is_main_process:
         return "not computed in a cluster job or subprocess (the submitting Snakemake fingerprints the images)"
-    from blurscope.data import tree_state
+    from blurscope.data.files import tree_state
 
     return tree_state(dataset_inputs())
 

@@ -8,10 +8,10 @@ wildcard_constraints:
     model=MODEL_WILDCARD,
 
 
-# Training params are the rerun trigger: only what changes the weights (blurscope.train_config).
+# Training params are the rerun trigger: only what changes the weights (blurscope.training.config).
 # Loader workers, val_every, device, keep_checkpoint travel as resources train_* (rerun nothing).
 # (their cross-key checks run with every other config check: blurscope.config.validate)
-from blurscope.train_config import (
+from blurscope.training.config import (
     model_params,
     runtime_resources,
     training_params,

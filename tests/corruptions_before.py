@@ -20,7 +20,7 @@ from PIL import Image
 from scipy import ndimage
 
 from blurscope import blur, freq
-from blurscope.corruptions import (
+from blurscope.frequency.corruptions import (
     HIGHPASS_CUTOFF,
     PARAMS,
     REFERENCE_SIZE,

@@ -14,13 +14,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from blurscope.saliency import image_noise
+from blurscope.saliency.smoothgrad import image_noise
 
-# --------------------------------------------------------------------------- top-k (blurscope.topk)
+# --------------------------------------------------------------------------- top-k (blurscope.features.topk)
 
 
 def brute_force_topk(fmaps: np.ndarray, neurons: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top-k from full feature maps with :func:`blurscope.topk.extract_topk`'s definition and tie rules.
+    """Top-k from full feature maps with :func:`blurscope.features.topk.extract_topk`'s definition and tie rules.
 
     Args:
         fmaps: ``[N, C, h, w]`` all images' activations.
@@ -42,12 +42,13 @@ def brute_force_topk(fmaps: np.ndarray, neurons: np.ndarray, k: int) -> tuple[np
     return np.array(out_v), np.array(out_i, dtype=np.int64), np.array(out_p, dtype=np.int64)
 
 
-# --------------------------------------------------------------------------- SmoothGrad (blurscope.saliency)
+# --------------------------------------------------------------------------- SmoothGrad (blurscope.saliency.smoothgrad)
 
 
 def smoothgrad_loop(forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, targets: torch.Tensor,
                     n_samples: int, noise_level: float, seed: int = 0, *, input_range: float = 1.0) -> torch.Tensor:
-    """Per-sample loop: one forward/backward per noisy copy, the noise of :func:`blurscope.saliency.smoothgrad`.
+    """Per-sample loop: one forward/backward per noisy copy, the noise of
+    :func:`blurscope.saliency.smoothgrad.smoothgrad`.
 
     Returns float32 ``[B, C, H, W]``; the oracle of the batched version and the
     benchmark's batched/loop ratio.
@@ -68,12 +69,12 @@ def smoothgrad_loop(forward: Callable[[torch.Tensor], torch.Tensor], images: tor
 
 def smoothgrad_captum(forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, targets: torch.Tensor,
                       n_samples: int, noise_level: float, *, input_range: float = 1.0) -> torch.Tensor:
-    """captum ``NoiseTunnel(Saliency)`` SmoothGrad with :mod:`blurscope.saliency`'s convention.
+    """captum ``NoiseTunnel(Saliency)`` SmoothGrad with :mod:`blurscope.saliency.smoothgrad`'s convention.
 
     Signed gradients (``abs=False``) averaged over ``n_samples`` noisy copies of
     std ``noise_level × input_range``, ``[B, C, H, W]``. captum draws its noise
     from torch's *global* RNG (no generator argument), which is why the pipeline
-    uses :func:`blurscope.saliency.smoothgrad`; ``tests/bench/bench_saliency.py``
+    uses :func:`blurscope.saliency.smoothgrad.smoothgrad`; ``tests/bench/bench_saliency.py``
     times both.
     """
     from captum.attr import NoiseTunnel, Saliency
@@ -89,7 +90,7 @@ def smoothgrad_captum(forward: Callable[[torch.Tensor], torch.Tensor], images: t
     ).detach()
 
 
-# --------------------------------------------------------------------------- spectra (blurscope.spectra, bands)
+# ------------------------------------------------------------------------- spectra (blurscope.spectra.spectrum, bands)
 
 
 def mean_spectrum(power: np.ndarray) -> np.ndarray:
@@ -116,7 +117,7 @@ def loglog_slope(freqs: np.ndarray, power: np.ndarray, fmin: float = 0.0, fmax: 
 def isolate_band(feature_map: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Keep only the frequencies in ``mask``: ``real(ifft2(fft2(x) * mask))``, like ``feature_map``.
 
-    The definition that :func:`blurscope.bands.isolate_many` (``rfft2``, many masks)
+    The definition that :func:`blurscope.bands.intervention.isolate_many` (``rfft2``, many masks)
     computes; ``mask``: bool ``[H, W]`` in unshifted FFT order.
     """
     if feature_map.shape[-2:] != mask.shape:

@@ -1,4 +1,4 @@
-"""Tests for blurscope.aliasing: AVR, SIS, the frequency sweep, statistics (stride points: test_stride_points.py).
+"""Tests for blurscope.aliasing.measure: AVR, SIS, the frequency sweep and statistics (see also test_stride_points.py).
 
 The AVR tests of Kashyap's aliasing study (docs/references.md) come first, then the sampling-theory checks
 (sinusoids, diagonal vs separable region, odd sizes), SIS (with real BlurPool networks),
@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from blurscope import aliasing as A
-from blurscope.models import BlurscopeNet, build_model
-from blurscope.stride_points import discover_stride_points
+from blurscope.aliasing import measure as A
+from blurscope.aliasing.stride_points import discover_stride_points
+from blurscope.models.network import BlurscopeNet, build_model
 
 torch.manual_seed(0)
 
@@ -414,7 +414,7 @@ def test_analyse_images_table_and_uint8_input():
     assert list(df.columns[:6]) == ["image", "image_id", "label", "pred", "correct", "layer"]
     assert df.groupby("image")["sis"].nunique().max() == 1  # one SIS per image
     # same numbers as a direct call on the float images
-    from blurscope.data import to_float
+    from blurscope.data.files import to_float
 
     ref = A.shift_metrics(model, to_float(u8), pts)
     got = df[df["layer"] == "maxpool"].sort_values("image")
@@ -469,8 +469,8 @@ def test_avr_channels_last_maps_give_the_same_numbers():
 
 def test_points_sharing_one_input_get_one_avr_and_equal_values() -> None:
     """A block's conv1 and downsample see the same tensor: AVR is computed once and reported for both."""
-    import blurscope.aliasing as A
-    from blurscope.models import build_model
+    import blurscope.aliasing.measure as A
+    from blurscope.models.network import build_model
 
     torch.manual_seed(0)
     model = build_model("resnet_narrow", 10, False).eval()

@@ -7,9 +7,9 @@ import struct
 import pytest
 import torch
 
-from blurscope import archinfo
 from blurscope.hooks import capture
-from blurscope.models import BlurscopeNet, build_model, save_model
+from blurscope.models import archinfo
+from blurscope.models.network import BlurscopeNet, build_model, save_model
 
 CASES = [
     ("resnet_narrow", False, (16, 32, 64, 128)),

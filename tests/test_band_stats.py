@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from blurscope import band_stats, bands
+from blurscope.bands import intervention as bands
+from blurscope.bands import stats as band_stats
 
 # --------------------------------------------------------------------------
 # summaries and the band centroid
@@ -96,7 +97,7 @@ def test_save_load_and_shift_tables(tmp_path) -> None:
 
 
 def test_figures_are_written(tmp_path) -> None:
-    from blurscope import plot_bands
+    from blurscope.bands import plot as plot_bands
 
     table = bands.band_table(16, 16, bands.DEFAULT_EDGES)
     frames, runs = [], {}

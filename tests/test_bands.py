@@ -14,7 +14,9 @@ from timm.models.resnet import BasicBlock, ResNet
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from blurscope import band_stats, bands, freq
+from blurscope import freq
+from blurscope.bands import intervention as bands
+from blurscope.bands import stats as band_stats
 
 SIZES = [(1, 1), (2, 2), (3, 5), (4, 4), (7, 8), (8, 8), (9, 9), (16, 16), (15, 12)]
 
@@ -426,7 +428,7 @@ def test_union_control_scales_to_resnet50_at_224_px_and_catches_a_dropped_band(m
     """The control is relative to what it protects: at layer3.2 of ResNet-50 at 224 px (14x14 maps) with
     an MLP probe on all 200 704 features it passes; with one band left out of the union it fails, at the
     layer, whatever the logits do."""
-    from blurscope.models import BlurscopeNet, build_model
+    from blurscope.models.network import BlurscopeNet, build_model
 
     torch.manual_seed(0)
     net = BlurscopeNet(build_model("resnet50", 10), 0.0).eval()

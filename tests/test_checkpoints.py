@@ -1,4 +1,4 @@
-"""blurscope.checkpoints: models trained elsewhere, in every layout users have them.
+"""blurscope.models.checkpoints: models trained elsewhere, in every layout users have them.
 
 Known answers: a network saved in each supported layout and imported gives a bitwise-identical
 forward pass; a wrong architecture fails naming the file and the tensors; a pickle that needs
@@ -17,10 +17,10 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from blurscope import checkpoints
-from blurscope.checkpoints import describe, import_checkpoint, read_checkpoint
 from blurscope.config import check_config, check_model_config, model_ids, validate_schema
-from blurscope.models import BlurscopeNet, build_model, load_model, save_model
+from blurscope.models import checkpoints
+from blurscope.models.checkpoints import describe, import_checkpoint, read_checkpoint
+from blurscope.models.network import BlurscopeNet, build_model, load_model, save_model
 
 REPO = Path(__file__).resolve().parents[1]
 

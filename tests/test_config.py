@@ -20,7 +20,6 @@ import yaml
 from safetensors.numpy import save_file
 from snakemake.utils import validate as snakemake_validate
 
-from blurscope import archinfo
 from blurscope.config import (
     canonical,
     check_config,
@@ -31,6 +30,7 @@ from blurscope.config import (
     validate,
     validate_schema,
 )
+from blurscope.models import archinfo
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "config" / "schema.yaml"

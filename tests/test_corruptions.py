@@ -1,4 +1,4 @@
-"""blurscope.corruptions: ImageNet-C's 15 types (+3 extras), size scaling, the shared set,
+"""blurscope.frequency.corruptions: ImageNet-C's 15 types (+3 extras), size scaling, the shared set,
 forwards, corruption errors (mCE) and a cross-check against the ``imagecorruptions`` package."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from scipy import ndimage
 from torch import nn
 
 from blurscope import blur, freq
-from blurscope import corruptions as C
+from blurscope.frequency import corruptions as C
 
 
 def natural_images(n: int = 4, size: int | tuple[int, int] = 64, seed: int = 0) -> np.ndarray:
@@ -565,7 +565,7 @@ def test_frost_textures_are_imagenet_c_s() -> None:
 
 
 def test_summary_table_takes_mce_from_the_ce_tables() -> None:
-    from blurscope import frequency
+    from blurscope.frequency import preference as frequency
 
     models = ["sigma0", "sigma2"]
     pref = pd.DataFrame({"model": models, "sigma": [0.0, 2.0], "f_rev_cpp": 0.1, "f_rev_ci_low_cpp": 0.05,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from blurscope.data import (
+from blurscope.data.files import (
     CorruptImageError,
     analysis_subset,
     load_images_npz,
@@ -156,7 +156,7 @@ def test_int32_and_float_images_scaled_by_their_range(tmp_path: Path, caplog) ->
     f255 = Image.fromarray(np.array([[0.0, 63.6, 255.0]], dtype=np.float32))
     assert np.asarray(to_rgb8(f255))[0, :, 0].tolist() == [0, 64, 255]
     wide = Image.fromarray(np.array([[-1000.0, 0.0, 1000.0]], dtype=np.float32))
-    with caplog.at_level("WARNING", logger="blurscope.data"):
+    with caplog.at_level("WARNING", logger="blurscope.data.files"):
         assert np.asarray(to_rgb8(wide, "wide.tif"))[0, :, 0].tolist() == [0, 128, 255]
     assert "wide.tif" in caplog.text and "min-max" in caplog.text
     nan = Image.fromarray(np.array([[0.0, np.nan]], dtype=np.float32))

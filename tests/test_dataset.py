@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blurscope.dataset import CLASS_NAMES, EmbeddedSpec, generate_embedded, render
+from blurscope.data.embedded import CLASS_NAMES, EmbeddedSpec, generate_embedded, render
 from blurscope.freq import radius_cpp
 
 SMALL = EmbeddedSpec(image_size=32, n_classes=4, n_train=16, n_val=8, n_test=8, n_cue_conflict=8, seed=3)
@@ -112,7 +112,7 @@ def test_bad_texture_coverage(coverage: float) -> None:
 
 def test_pink_noise_equals_the_full_complex_filter() -> None:
     """The half-plane transform gives the field of the full complex FFT filter (1/f^alpha, DC removed)."""
-    from blurscope.dataset import _pink_noise
+    from blurscope.data.embedded import _pink_noise
 
     for size in (16, 17):
         white = np.random.default_rng(3).standard_normal((4, 2, size, size))

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from blurscope import corruptions, deployed, frequency
-from blurscope.data import to_float
-from blurscope.models import BlurscopeNet, build_model, load_model_id, save_model
+from blurscope import deployed
+from blurscope.data.files import to_float
+from blurscope.frequency import corruptions
+from blurscope.frequency import preference as frequency
+from blurscope.models.network import BlurscopeNet, build_model, load_model_id, save_model
 
 SIZE, N, K = 32, 12, 4
 ALIAS = {"n_images": 0, "batch_size": 4, "forward_chunks": 0, "remove_mean": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -105,12 +106,14 @@ def _imports_torch(script: Path) -> tuple[bool, list[str]]:
     import subprocess
     import sys
 
-    text = script.read_text()
-    mods = set(re.findall(r"^\s*from (blurscope[\w.]*) import", text, flags=re.M))
-    mods |= set(re.findall(r"^\s*import (blurscope[\w.]*)", text, flags=re.M))
-    for line in re.findall(r"^\s*from blurscope import ([\w, ]+)", text, flags=re.M):
-        mods |= {f"blurscope.{n.strip()}" for n in line.split(",") if n.strip()}
-    code = "import sys\n" + "".join(f"import {m}\n" for m in sorted(mods)) + "print('torch' in sys.modules)"
+    mods = set()
+    for node in ast.walk(ast.parse(script.read_text())):  # every blurscope import, those inside functions too
+        if isinstance(node, ast.Import):
+            mods |= {a.name for a in node.names if a.name.split(".")[0] == "blurscope"}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "blurscope":
+            mods |= {f"from {node.module} import {a.name}" for a in node.names}  # a submodule or a name
+    code = "import sys\n" + "".join(f"{m if m.startswith('from ') else 'import ' + m}\n" for m in sorted(mods))
+    code += "print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO / "workflow_scripts")
     assert out.returncode == 0, f"{script.name}: {out.stderr[-500:]}"
     return out.stdout.strip() == "True", sorted(mods)

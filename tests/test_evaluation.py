@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-import blurscope.evaluation as ev
-from blurscope.data import CorruptImageError, read_image
-from blurscope.evaluation import (
+import blurscope.training.evaluation as ev
+from blurscope.data.files import CorruptImageError, read_image
+from blurscope.training.evaluation import (
     EvalImages,
     accuracy_by_sigma,
     check_gpu_decode,
@@ -73,7 +73,7 @@ def test_each_image_decoded_once_for_all_sigmas(tmp_path: Path, monkeypatch) -> 
 def test_workers_give_the_same_table(tmp_path: Path) -> None:
     paths, labels = make_split(tmp_path, fmt="jpg")
     torch.manual_seed(0)
-    from blurscope.models import BlurscopeNet, build_model
+    from blurscope.models.network import BlurscopeNet, build_model
 
     model = BlurscopeNet(build_model("resnet_narrow", 2, False, widths=(8, 8, 16, 16)), 0.0).eval()
     data = EvalImages(tmp_path, paths, labels, 24, crop_ratio=0.875)

@@ -1,4 +1,4 @@
-"""Known-answer tests for blurscope.featvis (feature visualisation by optimisation).
+"""Known-answer tests for blurscope.featvis.optimise (feature visualisation by optimisation).
 
 Tiny hand-built models (one conv + ReLU whose kernels are known filters), one
 thread (tests/conftest.py), small images: each render takes about a second.
@@ -16,12 +16,13 @@ import torch
 import yaml
 from torch import nn
 
-from blurscope import featvis as fv
-from blurscope import plot_features, stats
+from blurscope import stats
+from blurscope.features import plot as plot_features
+from blurscope.features.topk import sample_neurons
+from blurscope.featvis import optimise as fv
 from blurscope.freq import radius_cpp
-from blurscope.models import BlurscopeNet, build_model
-from blurscope.spectra import patch_spectra, periodogram
-from blurscope.topk import sample_neurons
+from blurscope.models.network import BlurscopeNet, build_model
+from blurscope.spectra.spectrum import patch_spectra, periodogram
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -473,7 +474,7 @@ def test_summary_leaves_out_renders_that_did_not_move_and_reports_silent_layers(
 
 
 def test_grid_figure_has_one_cell_per_model_and_neuron() -> None:
-    from blurscope import plot_featvis
+    from blurscope.featvis import plot as plot_featvis
 
     rng = np.random.default_rng(0)
     sets = [rng.integers(0, 256, size=(3, 8, 8, 3), dtype=np.uint8) for _ in range(2)]
@@ -516,7 +517,7 @@ def test_rule_scripts_render_summarise_and_plot(tmp_path, monkeypatch) -> None: 
     16 px, 24 steps)."""
     from pathlib import Path
 
-    from blurscope.models import save_model
+    from blurscope.models.network import save_model
 
     repo = Path(__file__).resolve().parents[1]
     models = {"sigma0": (0.0, False), "sigma6": (6.0, False), "blurpool": (0.0, True)}

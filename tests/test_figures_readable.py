@@ -239,17 +239,15 @@ def spectra_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _figures(tmp: Path) -> dict[str, Callable[[], None]]:
-    from blurscope import (
-        plot_aliasing,
-        plot_bands,
-        plot_features,
-        plot_featvis,
-        plot_frequency,
-        plot_saliency,
-        plot_spectra,
-        plot_train,
-    )
-    from blurscope.saliency import COMPARISONS, METRICS
+    from blurscope.aliasing import plot as plot_aliasing
+    from blurscope.bands import plot as plot_bands
+    from blurscope.features import plot as plot_features
+    from blurscope.featvis import plot as plot_featvis
+    from blurscope.frequency import plot as plot_frequency
+    from blurscope.saliency import plot as plot_saliency
+    from blurscope.saliency.smoothgrad import COMPARISONS, METRICS
+    from blurscope.spectra import plot as plot_spectra
+    from blurscope.training import plot as plot_train
 
     summary, corr, tables, sweep = aliasing_tables()
     bsum, bshift = band_tables()
@@ -359,7 +357,7 @@ def test_figure_is_readable_at_the_report_width(name: str, saved: list[Drawn], t
 def test_a_lower_or_higher_dpi_keeps_the_layout(dpi: int, saved: list[Drawn], tmp_path: Path) -> None:
     """config plots.dpi = 60 (the smoke run's) is saved at 120: 1102 px wide, the same layout as the default;
     300 dpi has 2.5× the pixels and the same text size on screen."""
-    from blurscope import plot_aliasing
+    from blurscope.aliasing import plot as plot_aliasing
 
     summary, *_ = aliasing_tables()
     plot_aliasing.plot_layer_avr(summary, tmp_path / "layers.png", POINTS, dpi)

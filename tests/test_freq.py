@@ -17,7 +17,12 @@ import pytest
 import torch
 import yaml
 
-from blurscope import bands, featvis, freq, frequency, plot_features, spectra
+from blurscope import freq
+from blurscope.bands import intervention as bands
+from blurscope.features import plot as plot_features
+from blurscope.featvis import optimise as featvis
+from blurscope.frequency import preference as frequency
+from blurscope.spectra import spectrum as spectra
 
 REPO = Path(__file__).resolve().parents[1]
 

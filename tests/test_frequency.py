@@ -1,4 +1,4 @@
-"""Tests for blurscope.frequency: hybrids, f_rev, f_0.5 (PGD), shape bias."""
+"""Tests for blurscope.frequency.preference: hybrids, f_rev, f_0.5 (PGD), shape bias."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from blurscope import freq, frequency
+from blurscope import freq
 from blurscope.blur import GaussianBlur
+from blurscope.frequency import preference as frequency
 
 H = W = 32
 
@@ -413,7 +414,7 @@ def test_summary_seed_variance_and_trends() -> None:
 
 
 def test_figures_are_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from blurscope import plot_frequency
+    from blurscope.frequency import plot as plot_frequency
 
     pref, corr, shape, curves = fake_tables()
     s = frequency.summary_table(pref, corr, shape)

@@ -1,4 +1,4 @@
-"""blurscope.imagenet16: the 1000 → 16 class aggregation and Geirhos et al.'s cue-conflict layout."""
+"""blurscope.data.imagenet16: the 1000 → 16 class aggregation and Geirhos et al.'s cue-conflict layout."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from blurscope import imagenet16 as I16
-from blurscope.data import analysis_subset, scan_cue_conflict
+from blurscope.data import imagenet16 as I16
+from blurscope.data.files import analysis_subset, scan_cue_conflict
 
 
 def imagenet_wnids() -> list[str]:

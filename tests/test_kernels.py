@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from blurscope.kernels import hf_energy_fraction, kernel_power
+from blurscope.models.kernels import hf_energy_fraction, kernel_power
 
 
 def _cosine(f, k=7, theta=0.0):

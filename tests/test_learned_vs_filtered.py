@@ -7,7 +7,7 @@ Two known answers, with untrained narrow ResNets so that nothing but the manipul
     the reference at σ 0 is the network itself (the trained-minus-reference difference is exactly 0);
 (b) the *learned* path: a network whose stem kernels were explicitly low-passed — no blur layer
     anywhere, clear images in — prefers patches with less HF power than the unmodified network, and
-    the stem diagnostic (:func:`blurscope.kernels.hf_energy_fraction`) sees the change.
+    the stem diagnostic (:func:`blurscope.models.kernels.hf_energy_fraction`) sees the change.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import pytest
 import torch
 
 from blurscope.blur import gaussian_kernel1d
-from blurscope.kernels import hf_energy_fraction, stem_weight
-from blurscope.models import BlurscopeNet, build_model
-from blurscope.patches import make_patches
-from blurscope.spectra import hf_power_fraction
-from blurscope.topk import extract_topk
+from blurscope.features.patches import make_patches
+from blurscope.features.topk import extract_topk
+from blurscope.models.kernels import hf_energy_fraction, stem_weight
+from blurscope.models.network import BlurscopeNet, build_model
+from blurscope.spectra.spectrum import hf_power_fraction
 
 SIZE, LAYER, CUTOFF = 64, "layer2.0", 0.25
 

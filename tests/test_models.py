@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from blurscope.hooks import get_module
-from blurscope.models import (
+from blurscope.models.network import (
     BlurscopeNet,
     build_model,
     load_backbone_weights,
@@ -92,7 +92,7 @@ def test_load_model_without_own_blur_shares_the_network(tmp_path) -> None:
     """own_blur=False: the same weights, no training blur; blurring the input
     once by the model's σ reproduces the full model exactly."""
     from blurscope.blur import gaussian_blur
-    from blurscope.models import BlurscopeNet, build_model, load_model, save_model
+    from blurscope.models.network import BlurscopeNet, build_model, load_model, save_model
 
     torch.manual_seed(0)
     net = BlurscopeNet(build_model("resnet_narrow", 5, widths=(8, 8, 8, 8)), 1.7).eval()
@@ -113,7 +113,7 @@ def test_load_model_without_own_blur_shares_the_network(tmp_path) -> None:
 def test_narrow_net_stem_has_the_first_stage_width(antialiased: bool) -> None:
     """timm builds a 64-channel stem whatever the widths; the narrow net's stem is widths[0] wide,
     layer1 needs no projection, and the module names (conv1, maxpool[.1], layerN.0) are timm's."""
-    from blurscope.narrow import BlurPool2d
+    from blurscope.models.narrow import BlurPool2d
 
     net = build_model("resnet_narrow", 4, antialiased=antialiased, widths=(12, 24, 48, 96)).eval()
     assert net.conv1.out_channels == 12 and net.bn1.num_features == 12
@@ -147,7 +147,7 @@ def _timm_narrow(num_classes: int, antialiased: bool, widths: tuple[int, ...]) -
 
 @pytest.mark.parametrize("antialiased", [False, True])
 def test_narrow_net_computes_exactly_what_timms_does(antialiased: bool) -> None:
-    """blurscope.narrow writes timm's narrow ResNet out without importing timm (2 CPU-s per job): the
+    """blurscope.models.narrow writes timm's narrow ResNet out without importing timm (2 CPU-s per job): the
     same module names, state-dict keys and shapes, and with the same weights bitwise the same logits
     (train and eval mode, so BN statistics update alike)."""
     widths = (16, 32, 64, 128)
@@ -173,7 +173,7 @@ def test_building_the_narrow_net_does_not_import_timm() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from blurscope.models import build_model; build_model('resnet_narrow', 10, True); "
+    code = ("import sys; from blurscope.models.network import build_model; build_model('resnet_narrow', 10, True); "
             "print('timm' in sys.modules, 'torchvision' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
@@ -185,7 +185,7 @@ def test_inference_is_independent_of_the_thread_count():
     PGD) are bitwise the same with 1 and 2 threads; training is not (training.threads)."""
     import torch
 
-    from blurscope.models import BlurscopeNet, build_model
+    from blurscope.models.network import BlurscopeNet, build_model
 
     before = torch.get_num_threads()
     torch.manual_seed(0)
@@ -206,7 +206,7 @@ def test_inference_is_independent_of_the_thread_count():
 def test_initial_network_depends_on_the_seed_only():
     import torch
 
-    from blurscope.models import initial_network, initial_network_of
+    from blurscope.models.network import initial_network, initial_network_of
 
     a = initial_network("resnet_narrow", 10, False, {}, 0.0, seed=3)
     torch.rand(100)  # unrelated draws in between must not matter
@@ -220,7 +220,7 @@ def test_reference_model_puts_the_given_blur_in_front(tmp_path):
     import torch
 
     from blurscope.blur import gaussian_blur
-    from blurscope.models import BlurscopeNet, build_model, load_model, save_model
+    from blurscope.models.network import BlurscopeNet, build_model, load_model, save_model
 
     torch.manual_seed(0)
     net = BlurscopeNet(build_model("resnet_narrow", 10, False), 0.0).eval()
@@ -242,7 +242,7 @@ def test_load_model_id_loads_any_id_references_included(tmp_path: Path) -> None:
     """A reference is the σ 0 run's weights behind the blur of its σ (px at 224 px scaled to the model's images),
     with one meta: its own id, the run it is built on, the blur's σ; trained ids load as load_model does."""
     from blurscope.blur import gaussian_blur
-    from blurscope.models import load_model_id
+    from blurscope.models.network import load_model_id
 
     torch.manual_seed(0)
     runs = {}

@@ -7,10 +7,8 @@ import pytest
 import torch
 
 from blurscope.blur import gaussian_blur
-from blurscope.data import to_float
-from blurscope.hooks import record_outputs
-from blurscope.models import BlurscopeNet, build_model
-from blurscope.patches import (
+from blurscope.data.files import to_float
+from blurscope.features.patches import (
     IMAGENET_MEAN_UINT8,
     TSV_COLUMNS,
     make_patches,
@@ -22,8 +20,10 @@ from blurscope.patches import (
     window_boxes,
     window_scores,
 )
-from blurscope.receptive_field import receptive_field
-from blurscope.topk import extract_topk
+from blurscope.features.receptive_field import receptive_field
+from blurscope.features.topk import extract_topk
+from blurscope.hooks import record_outputs
+from blurscope.models.network import BlurscopeNet, build_model
 
 SIZE = 32
 
@@ -168,7 +168,7 @@ def test_table_and_arrays() -> None:
 
 
 def test_mosaic_normalises_each_patch_for_display_only() -> None:
-    from blurscope.plot_features import mosaic
+    from blurscope.features.plot import mosaic
 
     p = np.zeros((16, 5, 5, 3), np.uint8)
     p[0, 0, 0] = 10  # dim patch: stretched to full range on its own
@@ -184,7 +184,7 @@ def test_mosaic_normalises_each_patch_for_display_only() -> None:
 
 
 def test_representative_neurons_largest_hf_drop() -> None:
-    from blurscope.plot_features import patch_hf, representative_neurons
+    from blurscope.features.plot import patch_hf, representative_neurons
 
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, size=(3, 4, 16, 16, 3)).astype(np.uint8)  # white noise: HF-rich

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from blurscope.features.receptive_field import Affine, receptive_field, receptive_fields
 from blurscope.hooks import record_outputs
-from blurscope.models import BlurscopeNet, build_model
-from blurscope.receptive_field import Affine, receptive_field, receptive_fields
+from blurscope.models.network import BlurscopeNet, build_model
 
 NARROW_LAYERS = ["conv1", "maxpool", "layer1.0", "layer2.0", "layer3.0", "layer4.0"]
 R50_LAYERS = ["layer2.2", "layer3.2", "layer4.2"]

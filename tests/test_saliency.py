@@ -1,4 +1,4 @@
-"""SmoothGrad, focus sets, distances and the paired statistics (blurscope.saliency)."""
+"""SmoothGrad, focus sets, distances and the paired statistics (blurscope.saliency.smoothgrad)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 from reference_impl import smoothgrad_captum, smoothgrad_loop
 from torch import nn
 
-from blurscope import saliency as S
 from blurscope.blur import gaussian_blur
-from blurscope.models import BlurscopeNet, build_model
+from blurscope.models.network import BlurscopeNet, build_model
+from blurscope.saliency import smoothgrad as S
 
 
 class RegionNet(nn.Module):
@@ -304,7 +304,7 @@ def test_bad_inputs_fail_clearly() -> None:
 def test_figures_render_from_real_saliency_arrays(tmp_path) -> None:
     import matplotlib.pyplot as plt
 
-    from blurscope import plot_saliency as P
+    from blurscope.saliency import plot as P
 
     model = BlurscopeNet(build_model("resnet_narrow", 4, widths=(4, 8, 8, 8)), 0.0).eval()
     fwd = S.without_blur(model)

@@ -1,4 +1,4 @@
-"""Known-answer tests for blurscope.spectra (radial power spectra, HF power fraction)."""
+"""Known-answer tests for blurscope.spectra.spectrum (radial power spectra, HF power fraction)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 import torch
 from reference_impl import loglog_slope, mean_spectrum
 
-from blurscope import freq, spectra
+from blurscope import freq
 from blurscope.blur import gaussian_blur
+from blurscope.spectra import spectrum as spectra
 
 
 def _power_law_images(n: int, size: int, exponent: float, seed: int) -> np.ndarray:
@@ -222,7 +223,7 @@ def test_figures_are_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import pandas as pd
     from PIL import Image
 
-    from blurscope import plot_spectra
+    from blurscope.spectra import plot as plot_spectra
 
     freqs = (np.arange(8) + 0.5) / 16
     spec_rows, comp_rows = [], []

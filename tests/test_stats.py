@@ -191,7 +191,7 @@ def test_mean_difference_unpaired_paired_and_identical() -> None:
 
 
 def test_paired_difference_of_f_rev_over_resampled_pairs() -> None:
-    from blurscope import frequency
+    from blurscope.frequency import preference as frequency
 
     f = frequency.f_mix_grid(8)
     p_a = np.clip((f - 0.5) * 1.5, 0, 1)

@@ -1,4 +1,4 @@
-"""Tests for blurscope.stride_points: stride-point discovery on real architectures and
+"""Tests for blurscope.aliasing.stride_points: stride-point discovery on real architectures and
 the one-to-one matching of a standard network's points with its BlurPool twin's."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from blurscope.models import BlurscopeNet, build_model
-from blurscope.stride_points import discover_stride_points, match_points
+from blurscope.aliasing.stride_points import discover_stride_points, match_points
+from blurscope.models.network import BlurscopeNet, build_model
 
 
 def test_discovery_torchvision_resnet50():

@@ -8,16 +8,16 @@ import torch
 from reference_impl import brute_force_topk
 from torch import nn
 
-from blurscope.data import to_float
-from blurscope.hooks import record_outputs
-from blurscope.models import BlurscopeNet, build_model
-from blurscope.topk import (
+from blurscope.data.files import to_float
+from blurscope.features.topk import (
     extract_topk,
     load_topk,
     sample_neurons,
     spatial_max,
     topk_arrays,
 )
+from blurscope.hooks import record_outputs
+from blurscope.models.network import BlurscopeNet, build_model
 
 LAYERS = ["layer1.0", "layer2.0", "layer4.0"]
 

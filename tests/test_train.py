@@ -17,10 +17,11 @@ import torch
 import yaml
 from PIL import Image
 
-from blurscope.data import random_resized_crop_box
-from blurscope.models import BlurscopeNet, build_model
-from blurscope.resume import CheckpointMismatch, StopRequest, TrainingDiverged, TrainingInterrupted
-from blurscope.train import (
+from blurscope.data.files import random_resized_crop_box
+from blurscope.models.network import BlurscopeNet, build_model
+from blurscope.training.config import check_training_config, model_params, runtime_resources, training_params
+from blurscope.training.resume import CheckpointMismatch, StopRequest, TrainingDiverged, TrainingInterrupted
+from blurscope.training.train import (
     FileImages,
     MemoryImages,
     TrainSettings,
@@ -31,7 +32,6 @@ from blurscope.train import (
     state_digest,
     train_model,
 )
-from blurscope.train_config import check_training_config, model_params, runtime_resources, training_params
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -241,8 +241,8 @@ _SIGTERM_SCRIPT = """
 import sys, torch
 sys.path.insert(0, {tests!r})
 from test_train import _data, _net
-from blurscope.resume import StopRequest
-from blurscope.train import TrainSettings, train_model
+from blurscope.training.resume import StopRequest
+from blurscope.training.train import TrainSettings, train_model
 torch.set_num_threads(1)
 stop = StopRequest.on_signals()
 tr, va = _data(256)
@@ -386,7 +386,7 @@ def test_two_process_ddp_agrees_with_one_process(tmp_path: Path) -> None:
 @pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 8])
 def test_one_cycle_schedule_runs_for_any_number_of_steps(steps: int) -> None:
     """A one-epoch test run of a few batches trains (4 steps used to divide by zero in OneCycleLR)."""
-    from blurscope.train import warmup_fraction
+    from blurscope.training.train import warmup_fraction
 
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=steps, pct_start=warmup_fraction(steps))

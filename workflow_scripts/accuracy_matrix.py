@@ -6,7 +6,7 @@ import pandas as pd
 
 from blurscope import runlog, stats
 from blurscope.io import read_json, write_tsv
-from blurscope.plot_train import plot_accuracy_matrix, plot_stem_hf
+from blurscope.training.plot import plot_accuracy_matrix, plot_stem_hf
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

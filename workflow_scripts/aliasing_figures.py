@@ -1,4 +1,4 @@
-"""Rule aliasing_figures: the four aliasing figures (see blurscope.plot_aliasing).
+"""Rule aliasing_figures: the four aliasing figures (see blurscope.aliasing.plot).
 
 Inputs: ``summary``, ``correlation``, ``sweep`` (TSVs), ``tables`` (avr_sis TSVs of
 the scatter models). Outputs: ``layers``, ``scatter``, ``sweep``, ``sis_sigma`` (PNG).
@@ -6,8 +6,8 @@ Params: ``plots`` = config["plots"] (dpi, palette, font_size: blurscope.plot_com
 (ids in input order, the standard model first).
 """
 
-from blurscope import plot_aliasing as P
 from blurscope import plot_common, runlog
+from blurscope.aliasing import plot as P
 from blurscope.io import read_tsv
 
 smk = snakemake  # noqa: F821

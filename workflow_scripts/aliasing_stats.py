@@ -12,7 +12,7 @@ Params: ``cfg`` = config["aliasing"], ``models`` (ids in the order of the inputs
 import pandas as pd
 
 from blurscope import runlog, stats
-from blurscope.aliasing_stats import aliasing_statistics
+from blurscope.aliasing.stats import aliasing_statistics
 from blurscope.io import read_json, read_tsv, write_tsv
 from blurscope.model_id import is_reference
 

@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from blurscope import aliasing, runlog
-from blurscope.data import load_images_npz, to_float
+from blurscope import runlog
+from blurscope.aliasing import measure as aliasing
+from blurscope.aliasing.stride_points import discover_stride_points
+from blurscope.data.files import load_images_npz, to_float
 from blurscope.device import pick
 from blurscope.io import write_tsv
-from blurscope.models import load_model
-from blurscope.stride_points import discover_stride_points
+from blurscope.models.network import load_model
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

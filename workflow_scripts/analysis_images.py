@@ -1,7 +1,7 @@
 """Rule analysis_images: the shared, seeded image subset every analysis reads."""
 
 from blurscope import runlog
-from blurscope.data import analysis_subset, read_manifest, write_images_npz
+from blurscope.data.files import analysis_subset, read_manifest, write_images_npz
 from blurscope.io import read_json
 
 smk = snakemake  # noqa: F821

@@ -1,7 +1,8 @@
 """Rule band_figures: accuracy and GT rank per band against training σ (panels layer × head) and the σ shift plot."""
 
 
-from blurscope import io, plot_bands, plot_common, runlog
+from blurscope import io, plot_common, runlog
+from blurscope.bands import plot as plot_bands
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

@@ -20,9 +20,11 @@ log = runlog.start(smk.log[0], smk.params.train_threads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from blurscope import band_stats, bands, device, io  # noqa: E402
-from blurscope.data import load_images_npz, to_float  # noqa: E402
-from blurscope.models import load_model_id  # noqa: E402
+from blurscope import device, io  # noqa: E402
+from blurscope.bands import intervention as bands  # noqa: E402
+from blurscope.bands import stats as band_stats  # noqa: E402
+from blurscope.data.files import load_images_npz, to_float  # noqa: E402
+from blurscope.models.network import load_model_id  # noqa: E402
 
 cfg = smk.params.cfg
 model_id = smk.wildcards.model

@@ -8,7 +8,7 @@ evaluation images are disjoint (checked again by band_intervention).
 """
 
 from blurscope import runlog
-from blurscope.data import analysis_subset, load_images_npz, read_manifest, write_images_npz
+from blurscope.data.files import analysis_subset, load_images_npz, read_manifest, write_images_npz
 from blurscope.io import read_json
 
 smk = snakemake  # noqa: F821

@@ -14,7 +14,8 @@ models whose id names one (blurscope.model_id).
 
 import pandas as pd
 
-from blurscope import band_stats, io, runlog, stats
+from blurscope import io, runlog, stats
+from blurscope.bands import stats as band_stats
 from blurscope.model_id import is_reference
 
 smk = snakemake  # noqa: F821

@@ -13,8 +13,8 @@ import zipfile
 import numpy as np
 
 from blurscope import io, runlog
-from blurscope.data import load_images_npz
-from blurscope.spectra import random_patches
+from blurscope.data.files import load_images_npz
+from blurscope.spectra.spectrum import random_patches
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

@@ -8,7 +8,8 @@ log = runlog.start(smk.log[0], smk.threads)
 
 import time  # noqa: E402
 
-from blurscope import corruptions, data  # noqa: E402
+from blurscope.data import files as data  # noqa: E402
+from blurscope.frequency import corruptions  # noqa: E402
 
 cfg = smk.params.cfg
 names = list(cfg["corruptions"])

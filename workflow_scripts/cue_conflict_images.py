@@ -1,7 +1,7 @@
 """Rule cue_conflict_images: the cue-conflict split (shape of one class, texture of another)."""
 
 from blurscope import runlog
-from blurscope.data import analysis_subset, read_manifest, write_images_npz
+from blurscope.data.files import analysis_subset, read_manifest, write_images_npz
 from blurscope.io import read_json
 
 smk = snakemake  # noqa: F821

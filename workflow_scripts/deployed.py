@@ -23,9 +23,11 @@ from blurscope import runlog
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log.aliasing, smk.threads)
 
-from blurscope import corruptions, data, deployed, io  # noqa: E402
+from blurscope import deployed, io  # noqa: E402
+from blurscope.data import files as data  # noqa: E402
 from blurscope.device import pick  # noqa: E402
-from blurscope.models import load_model_id  # noqa: E402
+from blurscope.frequency import corruptions  # noqa: E402
+from blurscope.models.network import load_model_id  # noqa: E402
 
 model_id = smk.wildcards.model
 alias_cfg, freq_cfg = smk.params.aliasing_cfg, smk.params.frequency_cfg

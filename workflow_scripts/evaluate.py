@@ -4,12 +4,12 @@ and the stem diagnostic (HF energy of its first-layer kernels, trained vs initia
 import pandas as pd
 
 from blurscope import runlog
-from blurscope.data import read_manifest, select_split
+from blurscope.data.files import read_manifest, select_split
 from blurscope.device import pick
-from blurscope.evaluation import EvalImages, check_gpu_decode, evaluate_split
 from blurscope.io import read_json, write_tsv
-from blurscope.kernels import hf_energy_fraction, stem_weight
-from blurscope.models import initial_network_of, load_model
+from blurscope.models.kernels import hf_energy_fraction, stem_weight
+from blurscope.models.network import initial_network_of, load_model
+from blurscope.training.evaluation import EvalImages, check_gpu_decode, evaluate_split
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

@@ -18,14 +18,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from blurscope import plot_common  # noqa: E402
-from blurscope import plot_features as pf  # noqa: E402
-from blurscope.data import load_images_npz  # noqa: E402
+from blurscope.data.files import load_images_npz  # noqa: E402
 from blurscope.device import pick  # noqa: E402
+from blurscope.features import plot as pf  # noqa: E402
+from blurscope.features.patches import load_patches, rf_patches, vital_patches  # noqa: E402
+from blurscope.features.receptive_field import receptive_field  # noqa: E402
+from blurscope.features.topk import load_topk, subset_topk  # noqa: E402
 from blurscope.io import write_tsv  # noqa: E402
-from blurscope.models import load_model  # noqa: E402
-from blurscope.patches import load_patches, rf_patches, vital_patches  # noqa: E402
-from blurscope.receptive_field import receptive_field  # noqa: E402
-from blurscope.topk import load_topk, subset_topk  # noqa: E402
+from blurscope.models.network import load_model  # noqa: E402
 
 pcfg = smk.params.cfg  # config section "patches"
 models = list(smk.params.models)  # model ids, rows in this order

@@ -15,13 +15,13 @@ log = runlog.start(smk.log[0], smk.threads)
 
 import numpy as np  # noqa: E402
 
-from blurscope.data import load_images_npz  # noqa: E402
+from blurscope.data.files import load_images_npz  # noqa: E402
 from blurscope.device import pick  # noqa: E402
+from blurscope.features.patches import make_patches, patch_arrays, patch_table, vital_geometry  # noqa: E402
+from blurscope.features.receptive_field import receptive_field  # noqa: E402
+from blurscope.features.topk import extract_topk, topk_arrays  # noqa: E402
 from blurscope.io import save_npz, write_tsv  # noqa: E402
-from blurscope.models import load_model_id  # noqa: E402
-from blurscope.patches import make_patches, patch_arrays, patch_table, vital_geometry  # noqa: E402
-from blurscope.receptive_field import receptive_field  # noqa: E402
-from blurscope.topk import extract_topk, topk_arrays  # noqa: E402
+from blurscope.models.network import load_model_id  # noqa: E402
 
 p = smk.params
 tcfg, pcfg = p.topk, p.patches

@@ -7,7 +7,7 @@ transforms, decorrelate, init_sd, redirect_relu, batch_size, device, threads); `
 (patches.grid_neurons), which choose the same channel ids as the feature grids;
 ``spectra`` = ``{hf_cutoff, n_bins, window}`` of config ``spectra`` (the patch metrics'
 definition).
-Outputs: ``npz`` (results/featvis/<model>.npz, :func:`blurscope.featvis.save_featvis`)
+Outputs: ``npz`` (results/featvis/<model>.npz, :func:`blurscope.featvis.optimise.save_featvis`)
 and ``tsv`` (results/featvis/<model>.tsv, one row per layer × neuron). The network
 runs without its training blur layer (clear-input protocol). docs/featvis.md.
 """
@@ -20,9 +20,10 @@ log = runlog.start(smk.log[0], int(cfg["threads"]))
 
 import time  # noqa: E402
 
-from blurscope import featvis, io  # noqa: E402
+from blurscope import io  # noqa: E402
 from blurscope.device import pick  # noqa: E402
-from blurscope.models import load_model  # noqa: E402
+from blurscope.featvis import optimise as featvis  # noqa: E402
+from blurscope.models.network import load_model  # noqa: E402
 
 if smk.threads < int(cfg["threads"]):
     log.info("Snakemake granted %d core(s); featvis uses featvis.threads=%d all the same (the renders depend on it)",

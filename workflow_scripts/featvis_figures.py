@@ -17,8 +17,8 @@ smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 
 from blurscope import plot_common  # noqa: E402
-from blurscope import plot_featvis as pv  # noqa: E402
-from blurscope.featvis_stats import load_featvis  # noqa: E402
+from blurscope.featvis import plot as pv  # noqa: E402
+from blurscope.featvis.stats import load_featvis  # noqa: E402
 
 models = list(smk.params.models)
 sigmas = list(smk.params.sigmas)

@@ -14,7 +14,7 @@ that raised their objective; 0 = a silent layer); columns in docs/featvis.md.
 import pandas as pd
 
 from blurscope import io, runlog
-from blurscope.featvis_stats import featvis_summary
+from blurscope.featvis.stats import featvis_summary
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

@@ -7,14 +7,14 @@ Inputs (named): ``patch_trends``, ``patch_effects``, ``featvis_trends``, ``featv
 Params: ``sigma_of`` / ``group_of`` {model: σ / replicate group} of every model,
 ``series`` (σ series group ids, σ ascending), ``references`` {reference group: trained
 group}, ``blurpool`` (BlurPool group ids), ``alpha`` (config ``report.alpha``), ``ci``.
-Output: ``table`` (results/stats/findings.tsv; :func:`blurscope.findings.findings`,
+Output: ``table`` (results/stats/findings.tsv; :func:`blurscope.stats.findings.findings`,
 columns in docs/statistics.md).
 """
 
 import pandas as pd
 
 from blurscope import io, runlog
-from blurscope.findings import findings
+from blurscope.stats.findings import findings
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

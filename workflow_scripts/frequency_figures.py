@@ -5,7 +5,8 @@ from blurscope import runlog
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)
 
-from blurscope import io, plot_common, plot_frequency  # noqa: E402
+from blurscope import io, plot_common  # noqa: E402
+from blurscope.frequency import plot as plot_frequency  # noqa: E402
 
 plots = smk.params.plots
 plot_common.configure(plots)

@@ -6,7 +6,7 @@ training run, replicates runs of their σ; keys in docs/statistics.md), every mo
 errors (``ce``) and each σ's trained models against their filter-only references (``reference``:
 trained − reference = what training changed, the reference alone = what the blur filter does;
 paired bootstrap over the shared images / pairs, conditional on the networks; the tests over
-runs are in results/stats/findings.tsv; :func:`blurscope.frequency.reference_comparison`).
+runs are in results/stats/findings.tsv; :func:`blurscope.frequency.preference.reference_comparison`).
 """
 
 from blurscope import runlog
@@ -17,7 +17,9 @@ log = runlog.start(smk.log[0], smk.threads)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from blurscope import corruptions, frequency, io, stats  # noqa: E402
+from blurscope import io, stats  # noqa: E402
+from blurscope.frequency import corruptions  # noqa: E402
+from blurscope.frequency import preference as frequency  # noqa: E402
 from blurscope.model_id import in_sigma_series  # noqa: E402
 
 cfg = smk.params.cfg

@@ -7,11 +7,12 @@ source × layer × orientation × frequency). Params: ``cfg`` = config["aliasing
 
 import pandas as pd
 
-from blurscope import aliasing, runlog
+from blurscope import runlog
+from blurscope.aliasing import measure as aliasing
+from blurscope.aliasing.stride_points import discover_stride_points, match_points
 from blurscope.device import pick
 from blurscope.io import write_tsv
-from blurscope.models import load_model, model_from_meta
-from blurscope.stride_points import discover_stride_points, match_points
+from blurscope.models.network import load_model, model_from_meta
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

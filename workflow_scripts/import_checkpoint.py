@@ -10,9 +10,9 @@ import platform
 
 from blurscope import runlog
 from blurscope.blur import sigma_to_px
-from blurscope.checkpoints import describe, import_checkpoint, provenance
 from blurscope.io import read_json
-from blurscope.models import save_model
+from blurscope.models.checkpoints import describe, import_checkpoint, provenance
+from blurscope.models.network import save_model
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

@@ -15,7 +15,7 @@ import numpy as np
 
 from blurscope import io, runlog
 from blurscope.complexity import COLUMNS, complexity_metrics
-from blurscope.spectra import load_patch_set, patch_spectra
+from blurscope.spectra.spectrum import load_patch_set, patch_spectra
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

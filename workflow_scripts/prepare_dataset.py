@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from blurscope import runlog
-from blurscope.data import scan_imagefolder, verify_images
-from blurscope.dataset import CLASS_NAMES, EmbeddedSpec, generate_embedded
+from blurscope.data.embedded import CLASS_NAMES, EmbeddedSpec, generate_embedded
+from blurscope.data.files import scan_imagefolder, verify_images
 from blurscope.io import write_json, write_tsv
 
 smk = snakemake  # noqa: F821
@@ -37,7 +37,7 @@ else:
     if ds.get("cue_conflict_root"):
         import pandas as pd
 
-        from blurscope.data import scan_cue_conflict
+        from blurscope.data.files import scan_cue_conflict
 
         cc = scan_cue_conflict(ds["cue_conflict_root"], class_names)
         manifest = pd.concat([manifest.assign(shape_label=-1, texture_label=-1), cc], ignore_index=True)

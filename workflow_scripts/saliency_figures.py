@@ -3,8 +3,8 @@
 import numpy as np
 
 from blurscope import io, plot_common, runlog
-from blurscope import plot_saliency as P
 from blurscope.plot_common import save_figure as save
+from blurscope.saliency import plot as P
 
 
 def main(smk) -> None:  # noqa: ANN001 - the snakemake object

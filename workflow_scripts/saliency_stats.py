@@ -3,12 +3,12 @@
 SmoothGrad (Smilkov et al. 2017), naive vs expert; docs/saliency.md.
 
 Reads the per-image table of rule smoothgrad and writes one row per test
-(see :func:`blurscope.saliency.focus_statistics`, docs/saliency.md and the result keys
+(see :func:`blurscope.saliency.smoothgrad.focus_statistics`, docs/saliency.md and the result keys
 in docs/statistics.md).
 """
 
 from blurscope import io, runlog
-from blurscope.saliency import focus_statistics
+from blurscope.saliency.smoothgrad import focus_statistics
 
 
 def main(smk) -> None:

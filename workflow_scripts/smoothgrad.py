@@ -3,7 +3,7 @@
 Naive = σ=0 model, expert = ``sigma<saliency.expert_sigma>``; each sees the
 first ``saliency.n_images`` analysis images clear and blurred at the expert's
 training σ (px), through its backbone without its own blur layer
-(:func:`blurscope.saliency.without_blur`). Two independent noise seeds per
+(:func:`blurscope.saliency.smoothgrad.without_blur`). Two independent noise seeds per
 (model, input) give the noise floor. See docs/saliency.md.
 """
 
@@ -12,11 +12,11 @@ import pandas as pd
 import torch
 
 from blurscope import io, runlog
-from blurscope import saliency as S
 from blurscope.blur import gaussian_blur
-from blurscope.data import load_images_npz, to_float
+from blurscope.data.files import load_images_npz, to_float
 from blurscope.device import pick
-from blurscope.models import load_model
+from blurscope.models.network import load_model
+from blurscope.saliency import smoothgrad as S
 
 REQUIRED = (
     "n_images", "n_samples", "noise_level", "top_k_pixels", "seeds", "batch_size", "device",

@@ -10,7 +10,7 @@ Inputs: ``spectra`` (results/stats/patch_spectra.tsv), ``summary``
 import pandas as pd
 
 from blurscope import plot_common, runlog
-from blurscope.plot_spectra import plot_complexity_comparison, plot_relative_to_baseline
+from blurscope.spectra.plot import plot_complexity_comparison, plot_relative_to_baseline
 
 smk = snakemake  # noqa: F821
 log = runlog.start(smk.log[0], smk.threads)

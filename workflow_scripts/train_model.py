@@ -16,12 +16,12 @@ from pathlib import Path
 
 from blurscope import runlog
 from blurscope.blur import sigma_to_px  # noqa: E402
-from blurscope.checkpoints import sha256_of  # noqa: E402
-from blurscope.data import read_manifest, select_split  # noqa: E402
+from blurscope.data.files import read_manifest, select_split  # noqa: E402
 from blurscope.device import pick  # noqa: E402
 from blurscope.io import read_json  # noqa: E402
 from blurscope.model_id import ModelId, seed_of_suffix  # noqa: E402
-from blurscope.models import (  # noqa: E402
+from blurscope.models.checkpoints import sha256_of  # noqa: E402
+from blurscope.models.network import (  # noqa: E402
     BlurscopeNet,
     initial_network,
     load_backbone_weights,
@@ -29,8 +29,8 @@ from blurscope.models import (  # noqa: E402
     read_state_dict,
     save_model,
 )
-from blurscope.resume import StopRequest  # noqa: E402
-from blurscope.train import LR_REFERENCE_BATCH, TrainSettings, load_split, resolve_precision, train_model  # noqa: E402
+from blurscope.training.resume import StopRequest  # noqa: E402
+from blurscope.training.train import LR_REFERENCE_BATCH, TrainSettings, load_split, resolve_precision, train_model  # noqa: E402
 
 smk = snakemake  # noqa: F821
 p, res = smk.params, smk.resources
@@ -109,7 +109,7 @@ identity = {
 }
 checkpoint = Path(p.checkpoints) / f"{out_id}.pt"
 torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
-metrics = train_model(model, train_data, val_data, settings, device, logging.getLogger("blurscope.train"),
+metrics = train_model(model, train_data, val_data, settings, device, logging.getLogger("blurscope.training.train"),
                       name=out_id, checkpoint=checkpoint, identity=identity, stop=stop)
 log.info(
     "%s: val accuracy %.4f after %d epochs (%.0f s)", out_id, metrics["val_accuracy"], epochs, metrics["train_seconds"]

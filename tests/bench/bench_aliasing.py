@@ -8,8 +8,8 @@ For each network it times, on the same images and after a warm-up, the median
 of ``--repeats`` runs of
 
 * ``forward``: a bare ``inference_mode`` forward of the N images;
-* ``sis``: :func:`blurscope.aliasing.shift_metrics` without AVR (5 N images);
-* ``avr_sis``: :func:`blurscope.aliasing.shift_metrics` with AVR (both
+* ``sis``: :func:`blurscope.aliasing.measure.shift_metrics` without AVR (5 N images);
+* ``avr_sis``: :func:`blurscope.aliasing.measure.shift_metrics` with AVR (both
   regions) at every stride point — the measurement the ``avr_sis`` rule runs;
 * ``avr_sis_chunked``: the same with ``chunks=5`` (five forwards of N images
   instead of one of 5 N: what the rule does on a CPU).
@@ -36,10 +36,10 @@ import numpy as np
 import torch
 from timing import interleaved  # noqa: E402  (tests/bench/timing.py)
 
-from blurscope import aliasing as A  # noqa: E402
-from blurscope.data import to_float  # noqa: E402
-from blurscope.models import BlurscopeNet, build_model  # noqa: E402
-from blurscope.stride_points import discover_stride_points  # noqa: E402
+from blurscope.aliasing import measure as A  # noqa: E402
+from blurscope.aliasing.stride_points import discover_stride_points  # noqa: E402
+from blurscope.data.files import to_float  # noqa: E402
+from blurscope.models.network import BlurscopeNet, build_model  # noqa: E402
 
 
 def bench(model: torch.nn.Module, images: torch.Tensor, batch: int, repeats: int) -> dict[str, float]:

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from timing import best_time  # noqa: E402  (tests/bench/timing.py)
 
-from blurscope import bands  # noqa: E402
+from blurscope.bands import intervention as bands  # noqa: E402
 
 
 def narrow_resnet() -> torch.nn.Module:

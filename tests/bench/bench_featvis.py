@@ -3,8 +3,8 @@
 The embedded default's narrow ResNet (``build_model("resnet_narrow", 10)`` in a
 ``BlurscopeNet``; untrained weights cost the same as trained ones), every analysed
 layer (config ``analysis.layers``) × the grid's neurons (``patches.grid_neurons``
-of the ``topk.neurons_per_layer`` sampled channels, :func:`blurscope.featvis.grid_channels`),
-rendered exactly as the rule does: one :func:`blurscope.featvis.render` call per layer,
+of the ``topk.neurons_per_layer`` sampled channels, :func:`blurscope.featvis.optimise.grid_channels`),
+rendered exactly as the rule does: one :func:`blurscope.featvis.optimise.render` call per layer,
 all its neurons in one batch. Single thread (the machine is shared).
 
 Printed per layer: seconds of the render, seconds per optimisation step, and the
@@ -28,8 +28,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch
 
-from blurscope import featvis
-from blurscope.models import BlurscopeNet, build_model
+from blurscope.featvis import optimise as featvis
+from blurscope.models.network import BlurscopeNet, build_model
 
 BUDGET_S = 20.0
 """Per-model budget of the featvis rule on one thread (issue 21 / the pipeline's 10-minute budget)."""

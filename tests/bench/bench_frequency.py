@@ -38,9 +38,10 @@ import torch  # noqa: E402
 from imagecorruptions_compat import imagecorruptions_module  # noqa: E402  (tests/bench/)
 from timing import best_time, interleaved  # noqa: E402  (tests/bench/timing.py)
 
-from blurscope import corruptions, frequency  # noqa: E402
 from blurscope.blur import sigma_to_px  # noqa: E402
-from blurscope.models import BlurscopeNet, build_model  # noqa: E402
+from blurscope.frequency import corruptions  # noqa: E402
+from blurscope.frequency import preference as frequency  # noqa: E402
+from blurscope.models.network import BlurscopeNet, build_model  # noqa: E402
 
 IMAGENET_VAL = 50_000
 """Images in the ImageNet validation set (ImageNet-C corrupts all of them)."""

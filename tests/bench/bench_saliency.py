@@ -1,11 +1,11 @@
 """Benchmark: SmoothGrad saliency maps per second for the default model.
 
-Compares, on the embedded default network (``blurscope.models.build_model
+Compares, on the embedded default network (``blurscope.models.network.build_model
 ("resnet_narrow")`` = timm ``ResNet(BasicBlock, [1,1,1,1], channels=(16,32,64,128),
 stem_width=16)``, 64 px, 10 classes, eval mode, blur layer removed as in the
 pipeline):
 
-* ``batched``   — :func:`blurscope.saliency.smoothgrad` (all n noise samples of
+* ``batched``   — :func:`blurscope.saliency.smoothgrad.smoothgrad` (all n noise samples of
   ``batch_size`` images in one forward/backward), for several batch sizes;
 * ``captum``    — captum ``NoiseTunnel(Saliency)`` called on chunks of
   ``batch_size`` images (it also puts all n samples of a chunk in one pass);
@@ -34,8 +34,8 @@ import torch  # noqa: E402
 from reference_impl import smoothgrad_captum, smoothgrad_loop  # noqa: E402
 from timing import interleaved  # noqa: E402  (tests/bench/timing.py)
 
-from blurscope import saliency as S  # noqa: E402
-from blurscope.models import BlurscopeNet, build_model  # noqa: E402
+from blurscope.models.network import BlurscopeNet, build_model  # noqa: E402
+from blurscope.saliency import smoothgrad as S  # noqa: E402
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from timing import best_time  # noqa: E402  (tests/bench/timing.py)
 
-from blurscope import complexity, spectra, stats  # noqa: E402
+from blurscope import complexity, stats  # noqa: E402
+from blurscope.spectra import spectrum as spectra  # noqa: E402
 
 torch.set_num_threads(1)
 

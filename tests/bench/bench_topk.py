@@ -29,9 +29,9 @@ def child(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from blurscope.data import to_float
-    from blurscope.models import BlurscopeNet, build_model
-    from blurscope.topk import extract_topk
+    from blurscope.data.files import to_float
+    from blurscope.features.topk import extract_topk
+    from blurscope.models.network import BlurscopeNet, build_model
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

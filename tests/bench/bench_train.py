@@ -5,11 +5,11 @@ augmenting ImageNet-sized JPEGs -- scikit-image's sample photographs cut to
 ImageNet's usual sizes (500x375, 375x500, 500x333, 500x500, ...; JPEG q90) and a
 second set of large photos (shorter side 600-1400 px, as ImageNet's long tail):
 
-* ``FileImages``: ``blurscope.train.FileImages`` in training mode (full decode,
+* ``FileImages``: ``blurscope.training.train.FileImages`` in training mode (full decode,
   torchvision RandomResizedCrop + flip), the path training streams today;
-* ``train_crop``: ``blurscope.data.train_crop`` (RandomResizedCrop scale 0.08-1 + flip)
+* ``train_crop``: ``blurscope.data.files.train_crop`` (RandomResizedCrop scale 0.08-1 + flip)
   with a full decode and with JPEG draft mode (``dataset.jpeg_draft``);
-* ``eval``: ``blurscope.data.read_image`` at 224 px, crop ratio 0.875 (resize 256).
+* ``eval``: ``blurscope.data.files.read_image`` at 224 px, crop ratio 0.875 (resize 256).
 
 Model: images/s of a ResNet-50 training step at 224 px (forward + backward + SGD
 step, synthetic tensors) -- on this CPU a small batch and few steps; on a GPU,
@@ -68,8 +68,8 @@ def loader_rates(paths: list[Path], repeats: int) -> dict[str, float]:
     import numpy as np
     import torch
 
-    from blurscope.data import read_image, train_crop
-    from blurscope.train import FileImages
+    from blurscope.data.files import read_image, train_crop
+    from blurscope.training.train import FileImages
 
     torch.set_num_threads(1)
     root = paths[0].parent
@@ -101,7 +101,7 @@ def step_rate(batch: int, steps: int, device: str) -> tuple[float, str]:
     import torch
     import torch.nn.functional as F
 
-    from blurscope.models import build_model
+    from blurscope.models.network import build_model
 
     torch.manual_seed(0)
     model = build_model("resnet50", 1000).to(device, memory_format=torch.channels_last).train()
@@ -132,10 +132,10 @@ def step_rate(batch: int, steps: int, device: str) -> tuple[float, str]:
 
 
 def gpu_decode_rate(paths: list[Path], device: str, repeats: int = 3) -> float:
-    """Images/s of torchvision.io.decode_jpeg on ``device`` + resize/crop there (blurscope.evaluation)."""
+    """Images/s of torchvision.io.decode_jpeg on ``device`` + resize/crop there (blurscope.training.evaluation)."""
     import torch
 
-    from blurscope.evaluation import decode_batch
+    from blurscope.training.evaluation import decode_batch
 
     data = [torch.frombuffer(bytearray(p.read_bytes()), dtype=torch.uint8) for p in paths]
     decode_batch(data, 224, 0.875, device)

@@ -261,8 +261,8 @@ def _long(values: dict, models: list[str]) -> pd.DataFrame:
 
 def _run_level_tables(res: Path) -> None:
     """The run-level stage tables and results/stats/findings.tsv, made by the pipeline's own functions."""
-    from blurscope import findings as F
     from blurscope import stats
+    from blurscope.stats import findings as F
 
     sig_group = {g: RUN_MODELS[g] for g in set(GROUP_OF.values())}
     trained = ORDER[:7]

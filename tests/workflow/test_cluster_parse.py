@@ -3,7 +3,7 @@ image) is computed by the Snakemake that plans the run, never by a cluster job.
 
 A SLURM job runs Snakemake in remote mode (``--mode remote --target-jobs ... --force``, the
 arguments of snakemake.spawn_jobs), and parses the whole workflow there, twice per job. Here
-one job runs that way, locally, with ``blurscope.data.tree_state`` replaced by a counter.
+one job runs that way, locally, with ``blurscope.data.files.tree_state`` replaced by a counter.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.workflow]
 
 COUNTING_SNAKEMAKE = """
 import sys
-import blurscope.data as data
+import blurscope.data.files as data
 real = data.tree_state
 def counting(roots):
     with open(sys.argv[1], "a") as f:

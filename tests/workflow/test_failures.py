@@ -126,7 +126,7 @@ def test_killed_run_leaves_no_partial_model(killed_and_resumed):
     if kr["locked"]:
         assert "--unlock" in kr["lock_message"], "the lock error does not tell the user about --unlock"
     # every model file present after the kill is complete: weights + meta, loadable
-    from blurscope.models import load_model
+    from blurscope.models.network import load_model
 
     models = kr["work"] / "results" / "models"
     for name in kr["models_after_kill"]:

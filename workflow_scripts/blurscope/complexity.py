@@ -7,7 +7,7 @@ over patches, except JPEG encoding (one Pillow call per patch).
 Pillow's ``Image.convert("L")`` computes it,
 ``L = (19595·R + 38470·G + 7471·B + 32768) >> 16`` (uint8), so "8-bit grey"
 means what it means in Pillow/OpenCV. (The Fourier spectra,
-:mod:`blurscope.spectra`, use mean RGB; for a grey patch R = G = B both give
+:mod:`blurscope.spectra.spectrum`, use mean RGB; for a grey patch R = G = B both give
 the same value.)
 
 Measures (column names are the library contract):

@@ -5,10 +5,10 @@ config check, in order: the JSON Schema ``config/schema.yaml`` (types, ranges,
 defaults, unknown keys), the canonical key order, :func:`check_config` (every check
 that relates two keys — ``topk.k`` at most ``analysis.n_images``, a model id that
 must exist, a file that must exist — stage by stage, training's from
-:mod:`blurscope.train_config` and the corruptions' from
-:mod:`blurscope.corruption_config` included), the ``*.device`` keys
+:mod:`blurscope.training.config` and the corruptions' from
+:mod:`blurscope.frequency.corruption_config` included), the ``*.device`` keys
 (:mod:`blurscope.device`) and :func:`check_model_config` (layer names and checkpoints
-against the architecture, from the torch-free tables of :mod:`blurscope.archinfo`;
+against the architecture, from the torch-free tables of :mod:`blurscope.models.archinfo`;
 only untabulated architectures or torch-pickle checkpoints import torch). Every error
 is a ``ValueError`` that reads ``config key '<key>': <what is wrong, what was expected>``.
 
@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import archinfo, device, freq
-from .corruption_config import check_config as check_corruption_config
+from blurscope import device, freq
+from blurscope.frequency.corruption_config import check_config as check_corruption_config
+from blurscope.models import archinfo
+from blurscope.training.config import check_training_config
+
 from .model_id import BLURPOOL, CHECKPOINT, ModelId, fmt_sigma, model_id, reference_id, replicate_id, seed_index
-from .train_config import check_training_config
 
 
 def reference_sigmas(sigmas: Sequence[float], configured: Sequence[float] | None) -> list[float]:
@@ -392,14 +394,14 @@ def configured_layers(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
 def check_model_config(cfg: Mapping[str, Any], cache: str | Path | None = None) -> None:
     """Check layer names and checkpoints against the architecture before any job starts.
 
-    The ResNets blurscope knows are tables (:mod:`blurscope.archinfo`: module names,
+    The ResNets blurscope knows are tables (:mod:`blurscope.models.archinfo`: module names,
     state-dict shapes, read without torch; a ``.safetensors`` checkpoint by its
     header); only other architectures or torch-pickle checkpoints build the network
     (torch). Checkpoints used as is (:func:`model_checkpoints`) must fit the architecture
     with the dataset's class count (BlurPool's: the antialiased variant).
 
     Args:
-        cache: fingerprint cache file of :func:`blurscope.checkpoints.describe` (None: none), so
+        cache: fingerprint cache file of :func:`blurscope.models.checkpoints.describe` (None: none), so
             that a torch checkpoint is read once per file version, not at every workflow parse.
 
     Raises:
@@ -423,7 +425,7 @@ def check_model_config(cfg: Mapping[str, Any], cache: str | Path | None = None) 
                 f"config key '{key}': {', '.join(map(repr, bad))} is not a layer of {m['arch']} "
                 f"(stage layers: {', '.join(stages)}; any module name of the backbone works)"
             )
-    from . import checkpoints
+    from blurscope.models import checkpoints
 
     used_as_is = model_checkpoints(cfg)
     for key, antialiased in (("weights", False), ("blurpool_weights", True)):

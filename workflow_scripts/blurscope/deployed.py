@@ -1,10 +1,10 @@
 """The analyses of a model as deployed (its training blur layer included), one loaded model for all.
 
 Rule ``deployed`` runs, per model id (filter-only references included: the σ 0 network behind the
-blur of σ, :func:`blurscope.models.load_model_id`), two parts on one loaded model:
+blur of σ, :func:`blurscope.models.network.load_model_id`), two parts on one loaded model:
 
 1. :func:`aliasing_part` — AVR at every stride point and SIS / consistency
-   (:func:`blurscope.aliasing.analyse_images`; docs/aliasing.md);
+   (:func:`blurscope.aliasing.measure.analyse_images`; docs/aliasing.md);
 2. :func:`frequency_part` — the hybrid-image sweep (:func:`hybrid_sweep`), the half-power frequency
    of PGD perturbations (:func:`pgd_spectrum`), the shape bias on a cue-conflict split
    (:func:`shape_bias`) and the accuracy on the shared corrupted sets with its corruption errors
@@ -26,10 +26,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import aliasing, corruptions, data, frequency, imagenet16
-from .models import model_from_meta
+from blurscope.aliasing import measure as aliasing
+from blurscope.aliasing.stride_points import discover_stride_points, match_points
+from blurscope.data import files as data
+from blurscope.data import imagenet16
+from blurscope.frequency import corruptions
+from blurscope.frequency import preference as frequency
+from blurscope.models.network import model_from_meta
+
 from .runlog import Progress
-from .stride_points import discover_stride_points, match_points
 
 log = logging.getLogger("blurscope.deployed")
 
@@ -43,7 +48,7 @@ def aliasing_part(model: nn.Module, meta: Mapping[str, Any], model_id: str, arra
     """Per-image AVR at every stride point and SIS / consistency of one model.
 
     Args:
-        model: the model as deployed (:func:`blurscope.models.load_model_id`), on ``device``.
+        model: the model as deployed (:func:`blurscope.models.network.load_model_id`), on ``device``.
         meta: its meta (``arch``, ``sigma``, ``antialiased``; a reference's ``sigma`` is its blur's).
         arrays: the analysis images: ``images`` uint8 ``[N, H, W, 3]`` (square), optional ``labels``,
             ``ids`` ``[N]``.
@@ -52,7 +57,7 @@ def aliasing_part(model: nn.Module, meta: Mapping[str, Any], model_id: str, arra
         source: the images' file, named in errors.
 
     Returns:
-        ``(table, info)``: one row per image × stride point (:func:`blurscope.aliasing.analyse_images`,
+        ``(table, info)``: one row per image × stride point (:func:`blurscope.aliasing.measure.analyse_images`,
         ``model`` first), and the run info (stride points, standard ↔ BlurPool matching for an
         antialiased model, timing in wall-clock seconds and images/s).
     """
@@ -117,7 +122,7 @@ def hybrid_sweep(model: nn.Module, model_id: str, sigma: float, images: torch.Te
 
     Returns:
         ``(curves, reversal, units)``: one row per f_mix (Nyquist units and cycles/pixel);
-        :func:`blurscope.frequency.reversal_summary`; the per-pair outcomes (``hits_low``, ``hits_high``
+        :func:`blurscope.frequency.preference.reversal_summary`; the per-pair outcomes (``hits_low``, ``hits_high``
         bool ``[n_f_mix, n_pairs]``, ``f_mix``, ``pair_low``, ``pair_high``).
     """
     seed, boot, level, bs = int(cfg["seed"]), int(cfg["bootstrap"]), float(cfg["ci"]), int(cfg["batch_size"])
@@ -167,7 +172,7 @@ def pgd_spectrum(model: nn.Module, model_id: str, sigma: float, images: torch.Te
 
     Returns:
         ``(spectrum, summary, units)``: the mean radial power fraction and its cumulative sum per
-        radius (cycles/pixel); f_0.5 with its CI (:func:`blurscope.frequency.half_power_summary`) and
+        radius (cycles/pixel); f_0.5 with its CI (:func:`blurscope.frequency.preference.half_power_summary`) and
         the PGD settings, success rate and perturbation RMS; ``pgd_power`` ``[n_images, n_radii]`` and
         ``pgd_radii``.
     """
@@ -227,7 +232,7 @@ def shape_bias(model: nn.Module, model_id: str, sigma: float, cue_conflict: Mapp
         source: the split's file, named in errors.
 
     Returns:
-        ``(table, units)``: one row (``model sigma`` + :func:`blurscope.frequency.shape_bias_summary`),
+        ``(table, units)``: one row (``model sigma`` + :func:`blurscope.frequency.preference.shape_bias_summary`),
         and ``shape_pred``, ``shape_labels``, ``texture_labels``.
     """
     missing = [k for k in ("shape_labels", "texture_labels") if k not in cue_conflict]
@@ -274,7 +279,7 @@ class CorruptionResult:
     """``model sigma corruption severity accuracy ci_low ci_high n_images``: clean, every corruption ×
     severity, and ``mean`` over the corrupted conditions."""
     ce: pd.DataFrame
-    """Corruption errors CE per type and mCE (:func:`blurscope.corruptions.corruption_errors`)."""
+    """Corruption errors CE per type and mCE (:func:`blurscope.frequency.corruptions.corruption_errors`)."""
     conditions: pd.DataFrame
     """``corruption severity`` of each row of ``hits``."""
     hits: np.ndarray
@@ -293,12 +298,12 @@ def corruption_accuracy(model: nn.Module, model_id: str, sigma: float, arrays: M
         arrays: the analysis images (``images`` uint8 ``[N, H, W, 3]``, ``labels``, ``ids``); the sets
             were made from the first ``n`` of them.
         sets: ``{corruption: set}`` in the order of config ``frequency.corruptions``
-            (:func:`blurscope.corruptions.load_corruption_set`).
+            (:func:`blurscope.frequency.corruptions.load_corruption_set`).
         cfg: config ``frequency`` (``corruptions``, ``severities``, ``corruption_n_images``,
             ``mce_reference`` (a model id or ``published``), ``mce_reference_errors``, ``seed``,
             ``bootstrap``, ``ci``, ``batch_size``).
         reference_hits: the mCE reference model's per-image outcomes
-            (:func:`blurscope.corruptions.load_hits`); None when the reference is this model or the
+            (:func:`blurscope.frequency.corruptions.load_hits`); None when the reference is this model or the
             published errors.
         sources: ``images`` / ``mce_reference`` files, named in errors.
 

@@ -19,7 +19,7 @@ Radial binning also lives here, once: :func:`radial_bins` groups the grid's
 samples by radius between given edges (either unit; which edge is closed, a
 round-off tolerance and whether DC is binned are arguments) and labels each bin
 with the mean radius of its samples. The patch spectra (uniform bins,
-:mod:`blurscope.spectra`), the perturbation spectra (one bin per distinct
+:mod:`blurscope.spectra.spectrum`), the perturbation spectra (one bin per distinct
 radius, :func:`distinct_radii`) and the band intervention's bands
 (:func:`band_bins`) are all such bins.
 """

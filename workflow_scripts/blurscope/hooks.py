@@ -18,7 +18,7 @@ from torch import nn
 def module_root(model: nn.Module) -> nn.Module:
     """The module that layer names are relative to.
 
-    blurscope models (:class:`blurscope.models.BlurscopeNet`) wrap a backbone
+    blurscope models (:class:`blurscope.models.network.BlurscopeNet`) wrap a backbone
     behind a blur and normalisation stage; names such as ``"layer4.0"`` refer
     to ``model.backbone``. Any other module is its own root.
     """

@@ -29,7 +29,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import model_id as ids  # noqa: E402
+from blurscope import model_id as ids  # noqa: E402
+
 from .io import atomic_path  # noqa: E402
 
 REPORT_IMAGE_PX = 1102

@@ -33,11 +33,12 @@ stays cheap.
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from blurscope._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from .document import Document
@@ -96,13 +97,7 @@ _EXPORTS = {
 }
 
 __all__ = sorted([*_EXPORTS, "build", "write_html", "write_md"])
-
-
-def __getattr__(name: str) -> Any:
-    """The public names, imported from their submodule on first use."""
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module 'blurscope.report' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 def build(inputs: InputPaths, params: Mapping[str, Any], generated: str | None = None) -> Document:
@@ -171,7 +166,8 @@ def protocol_phrase(config: Mapping[str, Any]) -> str:
 
 def write_html(doc: Document, path: str | os.PathLike) -> str:
     """Render ``doc`` as one self-contained HTML page and write it atomically to ``path``; returns the text."""
-    from .. import io
+    from blurscope import io
+
     from .document import render_html
 
     text = render_html(doc)
@@ -184,7 +180,8 @@ def write_md(doc: Document, path: str | os.PathLike) -> str:
     """Render ``doc`` as markdown (figures linked relative to ``path``'s folder), write it atomically.
 
     Returns the text."""
-    from .. import io
+    from blurscope import io
+
     from .document import render_markdown
 
     text = render_markdown(doc, Path(path).parent)

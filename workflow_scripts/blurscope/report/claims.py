@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import model_id
+from blurscope import model_id
 
 MINUS = "\u2212"  # the typographic minus sign of every formatted number
 

@@ -2,7 +2,7 @@
 
 Every sentence, table cell and summary clause about a σ contrast, BlurPool, the blur
 filter alone or what training changed is built here from the row of the findings table
-(:mod:`blurscope.findings`, docs/statistics.md "The design"), so the summary, the
+(:mod:`blurscope.stats.findings`, docs/statistics.md "The design"), so the summary, the
 findings table and every section quote the same number and the same verdict. The
 verdict words are the findings table's (:data:`blurscope.stats.runs.VERDICTS`): only
 ``lower`` and ``higher`` name a direction, and only when the row's test rejects at α
