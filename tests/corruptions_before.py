@@ -4,7 +4,9 @@ for ``tests/test_corruptions.py::test_same_pixels_as_before_the_speed_up``.
 A frozen copy of the functions whose code changed (direct summation for the defocus disk, one
 SciPy call per channel for zoom, affine warp and bilinear sampling, torch's matrix products for
 the Gaussian, a fresh array per step); the unchanged pieces (parameters, kernels' definitions,
-frost textures, fractal, random-field matrices, area resampling) come from the library.
+frost textures, fractal, random-field matrices, area resampling) come from the library, and so do
+the corruption functions whose source did not change, with their names resolved here (they call
+the helpers above as they were).
 Do not edit: it is what the library's pixels are compared with.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import types
 
 import numpy as np
 import torch
@@ -19,8 +22,9 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 
-from blurscope import blur, freq
-from blurscope.frequency.corruptions import (
+from blurscope import blur, freq  # noqa: F401 (freq: read by highpass_noise, taken from the library)
+from blurscope.frequency import corruption_ops, corruptions
+from blurscope.frequency.corruptions import (  # noqa: F401 (HIGHPASS_CUTOFF, frost_texture: read by the functions taken from the library)
     HIGHPASS_CUTOFF,
     PARAMS,
     REFERENCE_SIZE,
@@ -37,15 +41,19 @@ from blurscope.frequency.corruptions import (
 )
 
 
-def _torch(x: np.ndarray) -> torch.Tensor:
-    """``[H, W]`` or ``[H, W, C]`` numpy → float64 ``[1, C, H, W]``."""
-    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
-    return (t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]).contiguous()
+def _as_before(fn: types.FunctionType) -> types.FunctionType:
+    """A library function whose source did not change in the speed-up, with its global names resolved
+    in this module: it calls the helpers (blur, zoom, motion kernel, ...) as they were before."""
+    out = types.FunctionType(fn.__code__, globals(), fn.__name__, fn.__defaults__, fn.__closure__)
+    out.__kwdefaults__, out.__doc__ = fn.__kwdefaults__, fn.__doc__
+    return out
 
 
-def _numpy(t: torch.Tensor, like: np.ndarray) -> np.ndarray:
-    out = t[0].permute(1, 2, 0).numpy()
-    return out[..., 0] if like.ndim == 2 else out
+_torch, _numpy = _as_before(corruption_ops._torch), _as_before(corruption_ops._numpy)
+highpass_noise, gaussian_blur, motion_blur, zoom_blur, snow, frost, brightness = (
+    _as_before(getattr(corruptions, n))
+    for n in ("highpass_noise", "gaussian_blur", "motion_blur", "zoom_blur", "snow", "frost", "brightness")
+)
 
 
 def gaussian_filter(x: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -155,21 +163,6 @@ def speckle_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
     return x + x * rng.normal(size=x.shape, scale=c)
 
 
-def highpass_noise(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
-    """Gaussian noise keeping only normalised radius > :data:`HIGHPASS_CUTOFF`, RMS ``c`` per image."""
-    x = img / 255.0
-    h, w = x.shape[:2]
-    n = rng.standard_normal(x.shape)
-    keep = (freq.normalized_radius(h, w) > HIGHPASS_CUTOFF)[..., None]
-    n = np.fft.ifft2(np.fft.fft2(n, axes=(0, 1)) * keep, axes=(0, 1)).real
-    return x + c * n / max(float(np.sqrt(np.mean(n**2))), 1e-12)
-
-
-def gaussian_blur(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
-    """Gaussian blur of σ = ``c`` px at 224 (``c · s`` px here)."""
-    return gaussian_filter(img / 255.0, c * s)
-
-
 def defocus_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
     """Convolution with ImageNet-C's anti-aliased disk (radius ``c[0]`` px at 224, resampled to ``s``)."""
     k = disk_kernel(c[0], c[1])
@@ -199,54 +192,6 @@ def glass_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
     return gaussian_filter(x / 255.0, sigma)
 
 
-def motion_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
-    """Motion streak of radius ``c[0]``, σ ``c[1]`` px (at 224) in a random direction in (−45°, 45°)."""
-    angle = rng.uniform(-45, 45)
-    return motion_kernel_blur(img / 255.0, c[0] * s, c[1] * s, angle)
-
-
-def zoom_blur(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
-    """Mean of the image and its centre zooms by each factor of ``c``."""
-    x = (img / 255.0).astype(np.float32)
-    out = np.zeros_like(x)
-    for factor in c:
-        out += clipped_zoom(x, factor)
-    return (x + out) / (len(c) + 1)
-
-
-def snow(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
-    """Snow: a thresholded, zoomed noise layer streaked by a motion blur, over a brightened image.
-
-    The layer is made at the 224-px reference shape (8-bit as in ImageNet-C's PNG round
-    trips) and area-resampled to the image.
-    """
-    x = (img / 255.0).astype(np.float32)
-    hr, wr, _ = _reference_shape(*img.shape[:2])
-    layer = rng.normal(size=(hr, wr), loc=c[0], scale=c[1])
-    layer = clipped_zoom(layer[..., None], c[2])[..., 0]
-    layer[layer < c[3]] = 0
-    layer = (np.clip(layer, 0, 1) * 255).astype(np.uint8).astype(np.float64)
-    layer = np.round(np.clip(motion_kernel_blur(layer, c[4], c[5], rng.uniform(-135, -45)), 0, 255)) / 255.0
-    layer = resample_area(layer, img.shape[:2])[..., None]
-    grey = (0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2])[..., None]
-    x = c[6] * x + (1 - c[6]) * np.maximum(x, grey * 1.5 + 0.5)
-    return x + layer + np.rot90(layer, k=2)
-
-
-def frost(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
-    """``c[0] · x + c[1] · frost``: a random 224-px-scale crop of one of ImageNet-C's frost images."""
-    texture = frost_texture(rng.randint(5))
-    hr, wr, _ = _reference_shape(*img.shape[:2])
-    fh, fw = texture.shape[:2]
-    if fh <= hr or fw <= wr:  # only for reference shapes wider than a frost image (never at 224 x 224)
-        f = max((hr + 1) / fh, (wr + 1) / fw)
-        texture = np.asarray(Image.fromarray(texture).resize((math.ceil(fw * f), math.ceil(fh * f)), Image.BICUBIC))
-        fh, fw = texture.shape[:2]
-    top, left = rng.randint(0, fh - hr), rng.randint(0, fw - wr)
-    crop = resample_area(texture[top : top + hr, left : left + wr] / 255.0, img.shape[:2])
-    return c[0] * (img / 255.0) + c[1] * crop
-
-
 def fog(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
     """Fog: a plasma fractal (decay ``c[1]``) of strength ``c[0]`` added, rescaled by the image maximum."""
     x = img / 255.0
@@ -255,14 +200,6 @@ def fog(img: np.ndarray, c: tuple, rng: Rng, s: float) -> np.ndarray:
     layer = resample_area(plasma_fractal(size, c[1], rng)[:hr, :wr], img.shape[:2])
     peak = x.max()
     return (x + c[0] * layer[..., None]) * peak / (peak + c[0])
-
-
-def brightness(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:
-    """HSV value + ``c`` (clipped to 1), hue and saturation kept (black becomes grey ``c``)."""
-    x = img / 255.0
-    v = x.max(axis=2, keepdims=True)
-    v_new = np.clip(v + c, 0, 1)
-    return np.where(v > 0, x * (v_new / np.where(v > 0, v, 1.0)), v_new)
 
 
 def contrast(img: np.ndarray, c: float, rng: Rng, s: float) -> np.ndarray:

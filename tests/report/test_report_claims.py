@@ -156,8 +156,8 @@ def test_a_deployed_sigma_trend_is_labelled_as_deployed_not_learned() -> None:
     """A deployed model's σ trend mixes training with its own blur; its label says so, a clear-input one does not."""
     import pandas as pd
 
-    from blurscope.findings import DEPLOYED_EFFECT, EFFECTS
     from blurscope.report import runlevel as rl
+    from blurscope.stats.findings import DEPLOYED_EFFECT, EFFECTS
 
     row = {"comparison": "sigma", "sigma_from": 0.0, "sigma_to": 6.0}
     deployed = rl.comparison_text(pd.Series({**row, "effect": DEPLOYED_EFFECT}))

@@ -27,7 +27,10 @@ from ..claims import (
 )
 from ..document import Bullets, Section, Table
 from ..sources import Sources
-from .common import Context, diff_interval, first_row, limited_table, not_run, runs_pair
+from .common import Context, diff_interval, first_row, limited_table, runs_pair, stage_table
+
+INPUT = "band_summary"
+"""The report input (rule output) this section reads; without it the stage did not run."""
 
 LEVEL = 0.95  # the confidence level of the band tables' CIs
 SUMMARY_COLUMNS = [
@@ -68,10 +71,8 @@ FIGURES = (
 def section(src: Sources, ctx: Context) -> Section:
     """Which bands alone are above chance (reference model), the band-centroid trends over σ, the table."""
     sec = Section("bands", "Band interventions in feature maps", short="Band interventions")
-    name = "band_summary"
-    if not src.has(name):
-        return not_run(sec, "bands", name)
-    summ = src.table(name, SUMMARY_COLUMNS)
+    if (summ := stage_table(src, sec, "bands", INPUT, SUMMARY_COLUMNS)) is None:
+        return sec
     bcfg = ctx.config.get("bands", {})
     names = [str(b) for b in bcfg.get("names", [])] or list(summ.loc[summ["kind"] == "band", "band"].unique())
     edges = bcfg.get("edges", [])
@@ -94,7 +95,7 @@ def section(src: Sources, ctx: Context) -> Section:
     claims += [rl.sentence(r, LEVEL, subject=f"{layer_label(r['layer'])}, {r['measure']} of the informative bands")
                for _, r in rl.rows(rl.findings(src), stage="bands").iterrows()]
     sec.add(Bullets([c.text for c in claims]))
-    sec.to_appendix(_accuracy_table(summ, names, ctx, src.source(name)))
+    sec.to_appendix(_accuracy_table(summ, names, ctx, src.source(INPUT)))
     if src.has("band_shift"):
         ref_table = _reference_table(src.table("band_shift", SHIFT_COLUMNS), ctx, src.source("band_shift"))
         if ref_table is not None:

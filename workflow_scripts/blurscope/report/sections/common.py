@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..claims import as_float, fmt_interval, fmt_num, layer_label
 from ..document import Figure, Section, Table
+from ..sources import Sources
 
 
 @dataclass
@@ -66,6 +67,15 @@ def not_run(sec: Section, stage: str, expected: str) -> Section:
     )
     sec.headlines = []
     return sec
+
+
+def stage_table(src: Sources, sec: Section, stage: str, name: str, columns: Iterable[str]) -> pd.DataFrame | None:
+    """The table of the report input ``name`` of ``stage`` (its ``columns`` checked); ``None`` once ``sec``
+    says that the stage is not part of this run (:func:`not_run`: the report has no input ``name``)."""
+    if not src.has(name):
+        not_run(sec, stage, name)
+        return None
+    return src.table(name, columns)
 
 
 def limit_rows(df: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str]:

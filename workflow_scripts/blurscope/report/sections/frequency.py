@@ -14,7 +14,10 @@ from .. import runlevel as rl
 from ..claims import Claim, Verdict, ci_name, fmt_interval, fmt_num, model_label, order_models
 from ..document import Bullets, Section, Table
 from ..sources import Sources
-from .common import Context, first_row, limited_table, not_run
+from .common import Context, first_row, limited_table, stage_table
+
+INPUT = "frequency_summary"
+"""The report input (rule output) this section reads; without it the stage did not run."""
 
 # figure input (= caption name), title, in report order
 FIGURES = (
@@ -23,6 +26,12 @@ FIGURES = (
     ("frequency_corruption_vs_frev", "Corruption robustness against f_rev"),
     ("frequency_corruption_heatmap", "Accuracy per corruption and severity"),
 )
+
+# f_rev_status other than "crossed" → why f_rev is censored
+CENSORED = {
+    "low_from_start": "low frequencies win from the first sweep point: f_rev is an upper bound",
+    "never": "the low-frequency image never wins: f_rev undefined",
+}
 
 SUMMARY_COLUMNS = [
     "model",
@@ -39,18 +48,13 @@ SUMMARY_COLUMNS = [
     "corruption_acc_ci_low",
     "corruption_acc_ci_high",
 ]
-# f_rev_status other than "crossed" → why f_rev is censored
-CENSORED = {
-    "low_from_start": "low frequencies win from the first sweep point: f_rev is an upper bound",
-    "never": "the low-frequency image never wins: f_rev undefined",
-}
+
+
 def section(src: Sources, ctx: Context) -> Section:
     """f_rev, f_0.5, shape bias and robustness per model; their trends over σ; BlurPool against σ = 0."""
     sec = Section("frequency", "Frequency preference and robustness", short="Frequency preference")
-    name = "frequency_summary"
-    if not src.has(name):
-        return not_run(sec, "frequency", name)
-    summ = src.table(name, SUMMARY_COLUMNS)
+    if (summ := stage_table(src, sec, "frequency", INPUT, SUMMARY_COLUMNS)) is None:
+        return sec
     level = ctx.level("frequency")
     fq = ctx.config.get("frequency", {})
     sec.para(
@@ -86,7 +90,7 @@ def section(src: Sources, ctx: Context) -> Section:
         "cannot move with any condition and is reported as uninformative."
     )
     sec.add(Bullets([c.text for c in claims]))
-    sec.to_appendix(_model_table(summ, level, ctx, src.source(name)))
+    sec.to_appendix(_model_table(summ, level, ctx, src.source(INPUT)))
     if src.has("frequency_reference"):
         sec.to_appendix(_reference_table(src))
     return sec

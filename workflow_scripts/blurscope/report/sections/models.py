@@ -30,16 +30,18 @@ from ..claims import (
 )
 from ..document import Bullets, Section, Table
 from ..sources import Sources
-from .common import Context, not_run
+from .common import Context, stage_table
+
+INPUT = "accuracy_table"
+"""The report input (rule output) this section reads; without it the stage did not run."""
+ACCURACY_COLUMNS = ["model", "train_sigma", "test_sigma", "accuracy", "ci_low", "ci_high", "n"]
 
 
 def section(src: Sources, ctx: Context) -> Section:
     """Models, their accuracy (95 % CI over test images) and whether each is above chance."""
     sec = Section("models", "Models and accuracy", short="Accuracy")
-    name = "accuracy_table"
-    if not src.has(name):
-        return not_run(sec, "training", name)
-    acc = src.table(name, ["model", "train_sigma", "test_sigma", "accuracy", "ci_low", "ci_high", "n"])
+    if (acc := stage_table(src, sec, "training", INPUT, ACCURACY_COLUMNS)) is None:
+        return sec
     level = 0.95
     metas = {}
     for path, meta in (src.jsons("models") if src.has("models") else {}).items():
@@ -91,7 +93,7 @@ def section(src: Sources, ctx: Context) -> Section:
     )
     sec.add(src.figure("accuracy_matrix", "Accuracy: training σ × test σ", caption="accuracy_matrix"))
     sec.to_appendix(
-        Table(pd.DataFrame(rows), "Models and their accuracy (bracket: 95 % CI over test images).", src.source(name))
+        Table(pd.DataFrame(rows), "Models and their accuracy (bracket: 95 % CI over test images).", src.source(INPUT))
     )
 
     claims: list[Claim] = []

@@ -11,7 +11,10 @@ import pandas as pd
 from ..claims import Claim, capitalize, ci_name, fmt_ci, fmt_interval, fmt_num, fmt_p, fmt_pval, judge
 from ..document import Bullets, Section
 from ..sources import Sources
-from .common import Context, limited_table, not_run
+from .common import Context, limited_table, stage_table
+
+INPUT = "saliency_stats"
+"""The report input (rule output) this section reads; without it the stage did not run."""
 
 # figure input (= caption name), title, in report order
 FIGURES = (
@@ -28,6 +31,9 @@ SALIENCY_COMPARISONS = {
 }
 
 
+STATS_COLUMNS = ["test", "comparison", "reference", "metric", "mean", "reference_mean", "diff", "diff_ci_low",
+                 "diff_ci_high", "p_holm", "n_images"]
+"""Columns the section reads from :data:`INPUT`."""
 SALIENCY_METRICS = {
     "nn_distance": "nearest-neighbour focus distance",
     "rank_distance": "rank-matched focus distance",
@@ -38,25 +44,8 @@ SALIENCY_METRICS = {
 def section(src: Sources, ctx: Context) -> Section:
     """Each focus-distance test against the noise floor and the classifier-vs-input tests, with caveats."""
     sec = Section("saliency", "Saliency: naive vs expert", short="Saliency")
-    name = "saliency_stats"
-    if not src.has(name):
-        return not_run(sec, "saliency", name)
-    st = src.table(
-        name,
-        [
-            "test",
-            "comparison",
-            "reference",
-            "metric",
-            "mean",
-            "reference_mean",
-            "diff",
-            "diff_ci_low",
-            "diff_ci_high",
-            "p_holm",
-            "n_images",
-        ],
-    )
+    if (st := stage_table(src, sec, "saliency", INPUT, STATS_COLUMNS)) is None:
+        return sec
     sal = ctx.config.get("saliency", {})
     sec.para(
         f"SmoothGrad maps of the naive (σ = 0) and the expert (blur-trained, σ = {fmt_num(sal.get('expert_sigma'))}) "
@@ -131,6 +120,6 @@ def section(src: Sources, ctx: Context) -> Section:
         if str(r.test).startswith("classifier_vs_input") and r.metric == str(st["metric"].iloc[0])
     ]
     sec.add(
-        limited_table(pd.DataFrame(rows), "Focus-distance tests (paired over images).", src.source(name), ctx.max_rows)
+        limited_table(pd.DataFrame(rows), "Focus-distance tests (paired over images).", src.source(INPUT), ctx.max_rows)
     )
     return sec
