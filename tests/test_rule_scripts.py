@@ -1,4 +1,4 @@
-"""Conventions every rule script (workflow_scripts/*.py) keeps: CONTRIBUTING.md "Rules and rule scripts"."""
+"""Conventions every rule script (workflow_scripts/*.py) keeps: docs/developing.md "Rules and rule scripts"."""
 
 from __future__ import annotations
 

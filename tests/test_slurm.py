@@ -206,7 +206,7 @@ def test_cluster_profile_covers_every_rule():
     prof = yaml.safe_load(CLUSTER_PROFILE.read_text())
     kinds = rule_kinds()
     unplaced = sorted(r for r, k in kinds.items() if r != "all" and not k)
-    assert not unplaced, f"rules without **RESOURCES[...] (CONTRIBUTING.md): {unplaced}"
+    assert not unplaced, f"rules without **RESOURCES[...] (docs/developing.md, 'Rules and rule scripts'): {unplaced}"
     placed = prof.get("set-resources") or {}
     threads = prof.get("set-threads") or {}
     unknown = sorted((set(placed) | set(threads)) - set(kinds))

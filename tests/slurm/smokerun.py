@@ -33,7 +33,7 @@ CORES = 2
 # wall-clock limit of one full smoke run (local); SLURM adds per-job overhead
 SMOKE_TIMEOUT_S = int(os.environ.get("BLURSCOPE_SMOKE_TIMEOUT", "900"))
 
-# what a copy of the workflow needs (the fixed top level: CONTRIBUTING.md "Layout")
+# what a copy of the workflow needs (the fixed top level: docs/developing.md "Layout")
 WORKFLOW_ITEMS = ("Snakefile", "rules", "workflow_scripts", "config", "envs", "profiles", "report")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemake", ".pytest_cache")
 
