@@ -848,6 +848,12 @@ def _build_report(res: Path, drop: tuple[str, ...] = ()) -> R.Document:
 
 
 @pytest.fixture
+def n_figures() -> int:
+    """How many figures the fixture results give the report (every figure, per-layer ones per layer)."""
+    return len(FIGURES) + len(PER_LAYER_FIGURES) * len(LAYERS)
+
+
+@pytest.fixture
 def report_inputs():
     """``(res, drop=()) -> {name: path}``: the report rule's named inputs for a results folder."""
     return _report_inputs

@@ -104,14 +104,14 @@ def test_an_unknown_image_type_is_refused(tmp_path: Path) -> None:
         document.data_uri(tmp_path / "x.tiff")
 
 
-def test_html_is_self_contained(results: Path, build_report) -> None:
+def test_html_is_self_contained(results: Path, build_report, n_figures: int) -> None:
     html = R.render_html(build_report(results))
     assert html.startswith("<!DOCTYPE html>")
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
     assert "http://" not in html and "https://" not in html
     assert "<script" not in html.lower() and "<link" not in html.lower() and "@import" not in html
     imgs = re.findall(r"<img\b[^>]*>", html)
-    assert len(imgs) == 30  # 25 + the stem diagnostic + 2 featvis figures x 2 layers
+    assert len(imgs) == n_figures  # every figure of the fixture, per-layer ones once per layer
     for tag in imgs:
         src = re.search(r'src="([^"]+)"', tag).group(1)
         assert src.startswith("data:image/png;base64,")
