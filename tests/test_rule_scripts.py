@@ -44,3 +44,35 @@ def test_the_snakemake_object_is_named_smk_once(path: Path) -> None:
 def test_the_checker_sees_code_uses_only() -> None:
     src = '"""snakemake.input in a docstring"""\nimport snakemake\nx = "snakemake"  # snakemake\ny = snakemake.input\n'
     assert snakemake_lines(src) == [(4, "y = snakemake.input")]
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_no_rule_script_runs_or_imports_another(path: Path) -> None:
+    """A rule script calls the library; it never runs another script (runpy, exec, subprocess on a
+    workflow script) or imports one: shared logic belongs in ``blurscope``."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    scripts = {p.stem for p in SCRIPTS}
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    assert "runpy" not in imported, f"{path.name} imports runpy"
+    assert not (imported & scripts) - {"blurscope"}, f"{path.name} imports rule scripts {imported & scripts}"
+    calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert not calls & {"exec", "execfile"}, f"{path.name} calls exec"
+    text = path.read_text()
+    assert not [s for s in scripts if s != path.stem and f"{s}.py" in text.split('"""', 2)[-1]], (
+        f"{path.name} names another rule script's file in its code"
+    )
+
+
+def test_the_script_checker_catches_runpy(tmp_path: Path) -> None:
+    """The check above fails on a script that runs another one (the pattern this layout removed)."""
+    bad = tmp_path / "bad.py"
+    bad.write_text('"""doc"""\nimport runpy\nrunpy.run_path("workflow_scripts/features.py")\n')
+    with pytest.raises(AssertionError, match="runpy"):
+        test_no_rule_script_runs_or_imports_another(bad)
